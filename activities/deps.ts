@@ -1,0 +1,45 @@
+/**
+ * The outside systems activities talk to, built once per worker from the parsed environment. Secrets (keys,
+ * passwords) live here, in the worker process, and never travel through workflow history.
+ */
+import { readFileSync } from 'node:fs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ServicesEnv } from '../lib/env';
+import { createSpacesClient } from './lib/spaces-client';
+import { GaleraClient, parseGaleraNodes } from './lib/galera-client';
+import { parseSshTarget, type SshOptions, type SshTarget } from './lib/ssh-client';
+import type { DockerEndpoint } from './lib/docker-client';
+
+export interface ActivityDeps {
+  s3: S3Client;
+  bucket: string;
+  galera: GaleraClient;
+  ssh: { defaultTarget: SshTarget; options: SshOptions };
+  docker: DockerEndpoint;
+}
+
+export function createActivityDeps(env: ServicesEnv): ActivityDeps {
+  const privateKey = readFileSync(env.DROVER_SSH_KEY_FILE);
+  return {
+    s3: createSpacesClient({
+      endpoint: env.DROVER_S3_ENDPOINT,
+      region: env.DROVER_S3_REGION,
+      accessKeyId: env.DROVER_S3_ACCESS_KEY_ID,
+      secretAccessKey: env.DROVER_S3_SECRET_ACCESS_KEY,
+      bucket: env.DROVER_S3_BUCKET,
+      forcePathStyle: env.DROVER_S3_FORCE_PATH_STYLE,
+    }),
+    bucket: env.DROVER_S3_BUCKET,
+    galera: new GaleraClient(parseGaleraNodes(env.DROVER_GALERA_NODES), { user: env.DROVER_GALERA_USER, password: env.DROVER_GALERA_PASSWORD }),
+    ssh: {
+      defaultTarget: parseSshTarget(env.DROVER_SSH_TARGET),
+      options: { privateKey, pinnedHostKeys: env.DROVER_SSH_HOST_KEYS.split(',').map((s) => s.trim()).filter(Boolean) },
+    },
+    docker: { host: env.DROVER_DOCKER_HOST, sshPrivateKey: privateKey },
+  };
+}
+
+export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
+  deps.s3.destroy();
+  await deps.galera.close();
+}

@@ -1,0 +1,18 @@
+/** All of Drover's activities, built from their dependencies (one factory per outside system). */
+import type { ActivityDeps } from './deps';
+import { createGaleraActivities } from './galera';
+import { createSpacesActivities } from './spaces';
+import { createSshActivities } from './ssh';
+import { createSwarmActivities } from './swarm';
+
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createSpacesActivities(deps),
+    ...createGaleraActivities(deps),
+    ...createSshActivities(deps),
+    ...createSwarmActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+export { createActivityDeps, closeActivityDeps, type ActivityDeps } from './deps';

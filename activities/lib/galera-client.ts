@@ -1,0 +1,109 @@
+/**
+ * Galera access over mysql2: one small pool per node, and a view of the cluster that knows which nodes are
+ * `Synced` (only those may serve consistent reads or dumps).
+ */
+import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
+import { classifyDatabaseError, failure } from './errors';
+
+export interface GaleraNode {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface GaleraCredentials {
+  user: string;
+  password: string;
+}
+
+export interface GaleraNodeStatus {
+  node: string;
+  reachable: boolean;
+  /** wsrep_local_state_comment: Synced, Donor/Desynced, Joining, Joined, ... */
+  state: string | null;
+  clusterSize: number | null;
+  clusterStatus: string | null;
+  ready: boolean;
+  error?: string;
+}
+
+/** Parses "name=host:port,..." or "host:port,..." (names default to node1..N). */
+export function parseGaleraNodes(spec: string): GaleraNode[] {
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const [maybeName, addr] = entry.includes('=') ? entry.split('=', 2) : [`node${i + 1}`, entry];
+      const m = /^([^:]+):(\d+)$/.exec(addr);
+      if (!m) throw failure('InvalidInput', `galera node "${entry}" is not host:port`);
+      return { name: maybeName, host: m[1], port: Number(m[2]) };
+    });
+}
+
+export class GaleraClient {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(readonly nodes: GaleraNode[], private readonly creds: GaleraCredentials) {}
+
+  pool(node: GaleraNode): Pool {
+    let p = this.pools.get(node.name);
+    if (!p) {
+      p = mysql.createPool({
+        host: node.host,
+        port: node.port,
+        user: this.creds.user,
+        password: this.creds.password,
+        connectionLimit: 4,
+        connectTimeout: 5_000,
+        multipleStatements: false,
+      });
+      this.pools.set(node.name, p);
+    }
+    return p;
+  }
+
+  async nodeStatus(node: GaleraNode): Promise<GaleraNodeStatus> {
+    try {
+      const [rows] = await this.pool(node).query<RowDataPacket[]>(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')",
+      );
+      const v = Object.fromEntries(rows.map((r) => [String(r.Variable_name), String(r.Value)]));
+      return {
+        node: node.name,
+        reachable: true,
+        state: v.wsrep_local_state_comment ?? null,
+        clusterSize: v.wsrep_cluster_size ? Number(v.wsrep_cluster_size) : null,
+        clusterStatus: v.wsrep_cluster_status ?? null,
+        ready: v.wsrep_ready === 'ON',
+      };
+    } catch (err) {
+      return { node: node.name, reachable: false, state: null, clusterSize: null, clusterStatus: null, ready: false, error: (err as Error).message };
+    }
+  }
+
+  async clusterStatus(): Promise<GaleraNodeStatus[]> {
+    return Promise.all(this.nodes.map((n) => this.nodeStatus(n)));
+  }
+
+  /** Nodes that are Synced and in the primary component, in configured order. */
+  async syncedNodes(): Promise<GaleraNode[]> {
+    const statuses = await this.clusterStatus();
+    return this.nodes.filter((n, i) => statuses[i].state === 'Synced' && statuses[i].clusterStatus === 'Primary' && statuses[i].ready);
+  }
+
+  /** Runs a query on one node, errors classified. */
+  async query<T extends RowDataPacket[]>(node: GaleraNode, sql: string, params: unknown[] = []): Promise<T> {
+    try {
+      const [rows] = await this.pool(node).query<T>(sql, params);
+      return rows;
+    } catch (err) {
+      throw classifyDatabaseError(err, node.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => undefined)));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,51 @@
+/** `drover`: the thin CLI. Parse, validate, start/signal/query, print. */
+import { Command, CommanderError } from 'commander';
+import { demoCommand } from './commands/demo';
+import { devCommand } from './commands/dev';
+import { smokeCommand } from './commands/smoke';
+import { workerCommand } from './commands/worker';
+import { printError, UsageError } from './output';
+import { droverVersion } from '../lib/version';
+
+export function buildProgram(): Command {
+  const program = new Command('drover')
+    .description('Durable control plane for a WordPress farm on DigitalOcean + Docker Swarm, on Temporal')
+    .version(droverVersion())
+    .option('--json', 'print one JSON document on stdout')
+    .option('--state-dir <dir>', 'local environment state folder (env DROVER_STATE_DIR, default .drover)')
+    .option('--port-offset <n>', 'added to every local port (env DROVER_PORT_OFFSET, default 0)')
+    .showHelpAfterError(false);
+  program.addCommand(demoCommand());
+  program.addCommand(devCommand());
+  program.addCommand(smokeCommand());
+  program.addCommand(workerCommand());
+  // Commander's own usage errors (unknown option, missing argument) exit 2 like ours, naming the field.
+  const configure = (c: Command) => {
+    c.exitOverride();
+    c.configureOutput({ writeErr: () => undefined });
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      const field = /option '([^']+)'/.exec(err.message)?.[1] ?? /argument '([^']+)'/.exec(err.message)?.[1] ?? /command '([^']+)'/.exec(err.message)?.[1] ?? 'command';
+      printError(new UsageError(field, err.message.replace(/^error: /, '')), argv.includes('--json'));
+      return 2;
+    }
+    printError(err, argv.includes('--json'));
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  run(process.argv).then((code) => process.exit(code));
+}

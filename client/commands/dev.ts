@@ -1,0 +1,52 @@
+/** `drover dev up | down | status`: the real local environment. */
+import { Command } from 'commander';
+import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../lib/dev-env';
+import { action, globals, progress, UsageError } from '../output';
+
+function parts(list: string[] | undefined): PartName[] | undefined {
+  for (const p of list ?? []) {
+    if (!(PART_NAMES as readonly string[]).includes(p)) throw new UsageError('--only', `unknown part "${p}" (known: ${PART_NAMES.join(', ')})`);
+  }
+  return list as PartName[] | undefined;
+}
+
+export function formatReport(r: DevEnvReport): string {
+  const lines = [`state: ${r.stateDir}`];
+  for (const p of r.parts) {
+    lines.push(`${p.healthy ? 'ok  ' : 'DOWN'} ${p.name.padEnd(9)} ${p.endpoint}${p.error ? `  — ${p.error}` : ''}`);
+    const nodes = (p.detail as { nodes?: { node: string; healthy: boolean; state: string | null; clusterSize: number | null }[] } | undefined)?.nodes;
+    for (const n of nodes ?? []) lines.push(`       ${n.healthy ? 'ok  ' : 'DOWN'} ${n.node} state=${n.state ?? '-'} size=${n.clusterSize ?? '-'}`);
+    if (!p.healthy && p.logTail) lines.push(...p.logTail.split('\n').slice(-8).map((x) => `       | ${x}`));
+  }
+  lines.push(`Temporal Web UI: ${r.webUi}`);
+  return lines.join('\n');
+}
+
+export function devCommand(): Command {
+  const dev = new Command('dev').description('start, stop and inspect the real local environment (Temporal, Galera, S3, sshd, dockerd)');
+  const only = (c: Command) => c.option('--only <parts...>', `limit to some parts (${PART_NAMES.join(', ')})`);
+
+  only(dev.command('up').description('start every part (idempotent: running parts are left alone, stopped ones rejoin)')).action(
+    action(async (opts, cmd) => {
+      const g = globals(cmd);
+      const r = await devUp({ stateDir: g.stateDir, portOffset: g.portOffset, log: progress(g.json) }, parts(opts.only as string[]));
+      return { ok: r.healthy, data: r, text: formatReport(r) };
+    }),
+  );
+  only(dev.command('down').description('stop every part (state is kept; `up` resumes it)')).action(
+    action(async (opts, cmd) => {
+      const g = globals(cmd);
+      const r = await devDown({ stateDir: g.stateDir, portOffset: g.portOffset }, parts(opts.only as string[]));
+      const stopped = r.parts.every((p) => !p.running);
+      return { ok: stopped, data: r, text: stopped ? 'local environment stopped' : formatReport(r) };
+    }),
+  );
+  only(dev.command('status').description('report each part\'s endpoint and health (exit 1 if any part is unhealthy)')).action(
+    action(async (opts, cmd) => {
+      const g = globals(cmd);
+      const r = await devStatus({ stateDir: g.stateDir, portOffset: g.portOffset }, parts(opts.only as string[]));
+      return { ok: r.healthy, data: r, text: formatReport(r) };
+    }),
+  );
+  return dev;
+}

@@ -1,0 +1,93 @@
+/**
+ * Drover's environment, parsed once with zod into a frozen config. Every missing or malformed variable is named.
+ * Values come from process.env, falling back to the env file `drover dev up` writes into its state folder, so
+ * the CLI, the workers and the tests all find the local environment without extra setup.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const temporalEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+});
+
+export const servicesEnvSchema = z.object({
+  DROVER_S3_ENDPOINT: z.url(),
+  DROVER_S3_REGION: z.string().min(1).default('us-east-1'),
+  DROVER_S3_ACCESS_KEY_ID: z.string().min(1),
+  DROVER_S3_SECRET_ACCESS_KEY: z.string().min(1),
+  DROVER_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name'),
+  DROVER_S3_FORCE_PATH_STYLE: bool.default(true),
+  DROVER_GALERA_NODES: z.string().min(1),
+  DROVER_GALERA_USER: z.string().min(1),
+  DROVER_GALERA_PASSWORD: z.string().min(1),
+  DROVER_SSH_TARGET: z.string().min(1),
+  DROVER_SSH_KEY_FILE: z.string().min(1),
+  DROVER_SSH_HOST_KEYS: z.string().default(''),
+  DROVER_DOCKER_HOST: z.string().min(1),
+});
+
+export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({
+  DROVER_METRICS_PORT: port.default(9464),
+  DROVER_METRICS_HOST: z.string().default('127.0.0.1'),
+  DROVER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+});
+
+export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
+export type ServicesEnv = z.infer<typeof servicesEnvSchema>;
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super('invalid environment: ' + issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+}
+
+export const DEFAULT_STATE_DIR = '.drover';
+
+export function stateDirFrom(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.DROVER_STATE_DIR ?? DEFAULT_STATE_DIR);
+}
+
+/** Reads KEY=VALUE lines (no shell expansion); a missing file is an empty map. */
+export function readEnvFile(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/** process.env layered over the state folder's env file. */
+export function mergedEnv(stateDir = stateDirFrom()): Record<string, string | undefined> {
+  return { ...readEnvFile(path.join(stateDir, 'env')), ...process.env };
+}
+
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = mergedEnv()): Readonly<z.infer<S>> {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    throw new EnvError(
+      r.error.issues.map((i) => ({
+        field: String(i.path[0] ?? '?'),
+        message: i.code === 'invalid_type' && (env as Record<string, unknown>)[String(i.path[0])] === undefined ? 'is not set' : i.message,
+      })),
+    );
+  }
+  return Object.freeze(r.data);
+}

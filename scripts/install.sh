@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs whatever Drover's local environment and tests need and is missing on this machine: Debian packages,
+# the Go-built tools (Temporal CLI, versitygw) and node_modules; then builds dist/ if the sources changed.
+# Quick when everything is present, so `bin/drover` and the test command run it every time.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+say() { printf '• %s\n' "$*" >&2; }
+
+APT_PACKAGES=(mariadb-server mariadb-client galera-4 rsync openssh-server openssh-client docker.io iproute2 zstd age procps)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [ "$(id -u)" = 0 ] || { echo "drover: installing ${missing[*]} needs root" >&2; exit 1; }
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  # Keep the packaged services from starting: Drover runs its own instances under its state folder.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made_policy=1; fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  [ "$made_policy" = 1 ] && rm -f "$policy"
+fi
+
+bindir="${DROVER_BIN_DIR:-$HOME/.cache/drover/bin}"
+mkdir -p "$bindir"
+go_tool() {
+  local name=$1 module=$2
+  [ -x "$bindir/$name" ] && return 0
+  command -v "$name" >/dev/null 2>&1 && return 0
+  command -v go >/dev/null 2>&1 || { echo "drover: Go is needed to build $name ($module)" >&2; exit 1; }
+  say "building $name from the Go module proxy ($module); this happens once"
+  CGO_ENABLED=0 GOBIN="$bindir" GOFLAGS=-mod=mod go install "$module" >&2
+}
+go_tool temporal github.com/temporalio/cli/cmd/temporal@v1.5.1
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.7.0
+
+cd "$root"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing node modules"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find workflows activities workers client lib package.json tsconfig.json tsconfig.build.json -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+  say "building dist/"
+  rm -rf dist
+  npm run --silent build >&2
+  touch "$stamp"
+fi

@@ -1,0 +1,2 @@
+// The worker's workflowsPath: re-exports only.
+export * from './smoke';
