@@ -10,6 +10,7 @@ import { createActivities, createActivityDeps, closeActivityDeps } from '../acti
 import { parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
 import { connectionSettings } from '../lib/temporal-connection';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/lib/ids';
+import { workflowsEntry } from './workflows-entry';
 
 /** Per-queue tuning: backups are I/O-heavy and run wider; infra steps are few and long. */
 const QUEUE_TUNING: Record<TaskQueueName, Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>> = {
@@ -22,7 +23,7 @@ export const BUNDLE_PATH = path.resolve(__dirname, '..', 'workflow-bundle.js');
 /** The prebuilt bundle (dist/workflow-bundle.js) if present, else bundle the sources at start-up. */
 export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (existsSync(BUNDLE_PATH)) return { workflowBundle: { codePath: BUNDLE_PATH } };
-  return { workflowsPath: require.resolve('../workflows') };
+  return { workflowsPath: workflowsEntry() };
 }
 
 export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(workerEnvSchema)): Promise<void> {
@@ -37,6 +38,15 @@ export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(
     await worker.run();
   } finally {
     await close();
+  }
+}
+
+/** For workers embedded in a CLI command: only warnings from the SDK, so the command's own output stays readable. */
+export function installQuietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* a runtime is already installed in this process */
   }
 }
 

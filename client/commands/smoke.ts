@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
-import { createDroverWorker } from '../../workers/run-worker';
+import { createDroverWorker, installQuietRuntime } from '../../workers/run-worker';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { SmokeResult } from '../../workflows/smoke';
 import { action, globals, parseOptions } from '../output';
@@ -24,6 +24,7 @@ export async function runSmoke(stateDir: string, label: string, inProcessWorker:
   const result = await withTemporal(stateDir, async (client) => {
     const run = () => client.workflow.execute('smokeWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ label }] }) as Promise<SmokeResult>;
     if (!inProcessWorker) return run();
+    installQuietRuntime();
     const { worker, close } = await createDroverWorker('infra', parseEnv(workerEnvSchema, mergedEnv(stateDir)));
     try {
       return await worker.runUntil(run());

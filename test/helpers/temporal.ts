@@ -1,0 +1,47 @@
+/**
+ * Per-test Temporal helpers: the run's one real server (createFromExistingServer), and a fresh Worker on a
+ * unique task queue for each test, loading the prebuilt workflow bundle.
+ */
+import { randomUUID } from 'node:crypto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../../activities';
+import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
+import { TEST_BUNDLE, TEST_STATE_DIR } from './paths';
+
+let runtimeInstalled = false;
+
+export function testEnv(): WorkerEnv {
+  return parseEnv(workerEnvSchema, mergedEnv(TEST_STATE_DIR));
+}
+
+export async function connectTestServer(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const env = testEnv();
+  return TestWorkflowEnvironment.createFromExistingServer({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE });
+}
+
+export function uniqueQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** A worker with the real activities (or ones built from tweaked deps) on its own task queue. */
+export async function testWorker(
+  tw: TestWorkflowEnvironment,
+  opts: { taskQueue: string; deps?: (d: ActivityDeps) => ActivityDeps; worker?: Partial<WorkerOptions> },
+): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void> }> {
+  const base = createActivityDeps(testEnv());
+  const deps = opts.deps ? opts.deps(base) : base;
+  const worker = await Worker.create({
+    connection: tw.nativeConnection,
+    namespace: tw.namespace ?? 'default',
+    taskQueue: opts.taskQueue,
+    workflowBundle: { codePath: TEST_BUNDLE },
+    activities: createActivities(deps),
+    ...opts.worker,
+  });
+  return { worker, deps, close: () => closeActivityDeps(deps) };
+}
