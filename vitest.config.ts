@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 // One real local environment (Temporal, Galera, S3, sshd, dockerd) per run, started by test/global-setup.ts
 // under .drover-test with ports offset by 100, so it never collides with a developer's `drover dev up`.
 export default defineConfig({

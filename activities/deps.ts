@@ -20,6 +20,7 @@ export interface ActivityDeps {
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
   const privateKey = readFileSync(env.DROVER_SSH_KEY_FILE);
+  const pinnedHostKeys = env.DROVER_SSH_HOST_KEYS.split(',').map((s) => s.trim()).filter(Boolean);
   return {
     s3: createSpacesClient({
       endpoint: env.DROVER_S3_ENDPOINT,
@@ -33,9 +34,9 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
     galera: new GaleraClient(parseGaleraNodes(env.DROVER_GALERA_NODES), { user: env.DROVER_GALERA_USER, password: env.DROVER_GALERA_PASSWORD }),
     ssh: {
       defaultTarget: parseSshTarget(env.DROVER_SSH_TARGET),
-      options: { privateKey, pinnedHostKeys: env.DROVER_SSH_HOST_KEYS.split(',').map((s) => s.trim()).filter(Boolean) },
+      options: { privateKey, pinnedHostKeys },
     },
-    docker: { host: env.DROVER_DOCKER_HOST, sshPrivateKey: privateKey },
+    docker: { host: env.DROVER_DOCKER_HOST, sshPrivateKey: privateKey, sshPinnedHostKeys: pinnedHostKeys },
   };
 }
 

@@ -47,5 +47,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  run(process.argv).then((code) => process.exit(code));
+  void run(process.argv).then((code) => process.exit(code));
 }

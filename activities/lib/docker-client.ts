@@ -1,32 +1,73 @@
 /**
- * Docker engine access through dockerode: a local unix socket, a TCP endpoint, or an engine reached over SSH
- * (dockerode's ssh protocol forwards the remote socket through an ssh2 connection).
+ * Docker engine access through dockerode: a local unix socket, a TCP endpoint, or a remote engine's unix socket
+ * forwarded over SSH (OpenSSH streamlocal forwarding: nothing but sshd is needed on the host, and the host key
+ * is checked against the same pins as every other SSH connection).
  */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
-import { failure } from './errors';
+import { Client } from 'ssh2';
+import { failure, classifySshError } from './errors';
+import { hostKeyFingerprint } from './ssh-client';
 
 export interface DockerEndpoint {
-  /** unix:///path/docker.sock, tcp://host:port, or ssh://user@host[:port] */
+  /** unix:///path/docker.sock, tcp://host:port, or ssh://user@host[:port][/remote/docker.sock] */
   host: string;
   /** For ssh:// endpoints: the private key used for the SSH hop. */
   sshPrivateKey?: Buffer | string;
+  /** For ssh:// endpoints: SHA256 host key pins (empty accepts any key). */
+  sshPinnedHostKeys?: string[];
+}
+
+/** An http.Agent whose every connection is a fresh SSH session forwarding to the remote unix socket. */
+export function sshSocketAgent(opts: { host: string; port: number; username: string; privateKey?: Buffer | string; pins: string[]; socketPath: string }): http.Agent {
+  const agent = new http.Agent({ keepAlive: false });
+  const label = `${opts.username}@${opts.host}:${opts.port}`;
+  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
+    const conn = new Client();
+    conn
+      .once('ready', () => {
+        conn.openssh_forwardOutStreamLocal(opts.socketPath, (err, stream) => {
+          if (err) {
+            conn.end();
+            cb(failure('DockerUnavailable', `cannot reach ${opts.socketPath} on ${label}: ${err.message}`));
+            return;
+          }
+          stream.once('close', () => conn.end());
+          cb(null, stream as unknown as Duplex);
+        });
+      })
+      .once('error', (err) => cb(classifySshError(err, label)))
+      .connect({
+        host: opts.host,
+        port: opts.port,
+        username: opts.username,
+        privateKey: opts.privateKey,
+        readyTimeout: 15_000,
+        hostVerifier: (key: Buffer) => opts.pins.length === 0 || opts.pins.includes(hostKeyFingerprint(key)),
+      });
+    return undefined;
+  };
+  return agent;
 }
 
 export function createDockerClient(endpoint: DockerEndpoint): Docker {
   const url = endpoint.host;
   if (url.startsWith('unix://')) return new Docker({ socketPath: url.slice('unix://'.length) });
   if (url.startsWith('/')) return new Docker({ socketPath: url });
-  const m = /^(tcp|http|https|ssh):\/\/(?:([^@]+)@)?([^:/]+)(?::(\d+))?\/?$/.exec(url);
-  if (!m) throw failure('InvalidInput', `docker host "${url}" must be unix:///path, tcp://host:port or ssh://user@host[:port]`);
-  const [, scheme, user, host, port] = m;
+  const m = /^(tcp|http|https|ssh):\/\/(?:([^@/]+)@)?([^:/]+)(?::(\d+))?(\/[^?#]*)?$/.exec(url);
+  if (!m) throw failure('InvalidInput', `docker host "${url}" must be unix:///path, tcp://host:port or ssh://user@host[:port][/socket]`);
+  const [, scheme, user, host, port, socketPath] = m;
   if (scheme === 'ssh') {
-    return new Docker({
-      protocol: 'ssh',
+    const agent = sshSocketAgent({
       host,
       port: port ? Number(port) : 22,
       username: user ?? 'root',
-      sshOptions: { privateKey: endpoint.sshPrivateKey },
-    } as Docker.DockerOptions);
+      privateKey: endpoint.sshPrivateKey,
+      pins: endpoint.sshPinnedHostKeys ?? [],
+      socketPath: socketPath && socketPath !== '/' ? socketPath : '/var/run/docker.sock',
+    });
+    return new Docker({ protocol: 'http', host: 'docker', port: 80, agent } as Docker.DockerOptions);
   }
   return new Docker({ protocol: scheme === 'https' ? 'https' : 'http', host, port: port ? Number(port) : 2375 });
 }

@@ -1,5 +1,6 @@
 /** The smoke workflow through the real Temporal server against real S3, Galera, sshd and dockerd. */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -54,7 +55,7 @@ describe('smokeWorkflow', () => {
 
   it('surfaces a permanent failure as ApplicationFailure type SshAuthFailed, without retrying', async () => {
     const taskQueue = uniqueQueue('smoke-badkey');
-    const wrongKey = readFileSync(require('node:path').join(__dirname, '..', 'fixtures', 'unauthorized_ed25519'));
+    const wrongKey = readFileSync(path.join(__dirname, '..', 'fixtures', 'unauthorized_ed25519'));
     const { worker, close } = await testWorker(tw, {
       taskQueue,
       deps: (d) => ({ ...d, ssh: { ...d.ssh, options: { ...d.ssh.options, privateKey: wrongKey } } }),

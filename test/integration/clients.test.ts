@@ -1,0 +1,105 @@
+/** The connection layer against the real servers: sshd, dockerd (local and SSH-forwarded), Galera, S3. */
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createActivityDeps, closeActivityDeps } from '../../activities';
+import { createDockerClient } from '../../activities/lib/docker-client';
+import { classifyStorageError } from '../../activities/lib/errors';
+import { SshClient, withSsh } from '../../activities/lib/ssh-client';
+import { createSpacesClient } from '../../activities/lib/spaces-client';
+import { testEnv } from '../helpers/temporal';
+
+const env = testEnv();
+const deps = createActivityDeps(env);
+afterAll(() => closeActivityDeps(deps));
+
+describe('SshClient', () => {
+  it('returns exit code, stdout and stderr separately', async () => {
+    const r = await withSsh(deps.ssh.defaultTarget, deps.ssh.options, (c) => c.exec('echo out; echo err >&2; exit 3'));
+    expect(r).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('feeds stdin, streams stdout, and uploads files over SFTP', async () => {
+    await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
+      expect((await c.exec('wc -c', { stdin: 'x'.repeat(1000) })).stdout.trim()).toBe('1000');
+
+      const { stdout, exit } = await c.execStream('seq 1 20000');
+      const chunks: Buffer[] = [];
+      for await (const chunk of stdout) chunks.push(chunk as Buffer);
+      await exit;
+      const lines = Buffer.concat(chunks).toString().trim().split('\n');
+      expect(lines.length).toBe(20000);
+      expect(lines[19999]).toBe('20000');
+
+      const remote = `/tmp/drover-upload-test-${process.pid}`;
+      await c.upload(Readable.from([Buffer.from('hello '), Buffer.from('drover')]), remote);
+      expect((await c.exec(`cat ${remote}; stat -c %a ${remote}; rm -f ${remote}`)).stdout).toBe('hello drover600\n');
+    });
+  });
+
+  it('rejects a failing streamed command with RemoteCommandFailed', async () => {
+    await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
+      const { stdout, exit } = await c.execStream('echo partial; echo boom >&2; exit 7');
+      stdout.resume();
+      await expect(exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', nonRetryable: true });
+      await expect(c.execOrThrow('exit 4')).rejects.toThrow(/exited 4/);
+    });
+  });
+
+  it('refuses a server whose host key is not the pinned one', async () => {
+    const err = await SshClient.connect(deps.ssh.defaultTarget, { ...deps.ssh.options, pinnedHostKeys: ['SHA256:not-the-key'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('SshHostKeyMismatch');
+  });
+
+  it('classifies a closed port as SshUnreachable (retryable)', async () => {
+    const err = (await SshClient.connect({ ...deps.ssh.defaultTarget, port: 1 }, deps.ssh.options).catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('SshUnreachable');
+    expect(err.nonRetryable).toBe(false);
+  });
+});
+
+describe('Docker client', () => {
+  it('pings the engine over its local socket', async () => {
+    const d = createDockerClient(deps.docker);
+    expect(String(await d.ping())).toBe('OK');
+  });
+
+  it('reaches the same engine through an SSH-forwarded socket', async () => {
+    const socket = env.DROVER_DOCKER_HOST.replace(/^unix:\/\//, '');
+    const t = deps.ssh.defaultTarget;
+    const viaSsh = createDockerClient({ host: `ssh://${t.username}@${t.host}:${t.port}${socket}`, sshPrivateKey: readFileSync(env.DROVER_SSH_KEY_FILE), sshPinnedHostKeys: deps.ssh.options.pinnedHostKeys });
+    const [local, remote] = await Promise.all([createDockerClient(deps.docker).info(), viaSsh.info()]);
+    expect(remote.ID).toBe(local.ID);
+  });
+});
+
+describe('GaleraClient', () => {
+  it('sees all three nodes Synced in one primary component', async () => {
+    const synced = await deps.galera.syncedNodes();
+    expect(synced.map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
+    const status = await deps.galera.clusterStatus();
+    expect(status.every((s) => s.clusterSize === 3 && s.clusterStatus === 'Primary')).toBe(true);
+  });
+
+  it('classifies SQL errors as permanent DatabaseQueryFailed', async () => {
+    const err = (await deps.galera.query(deps.galera.nodes[0], 'SELECT * FROM no_such_db.no_such_table').catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err.type).toBe('DatabaseQueryFailed');
+    expect(err.nonRetryable).toBe(true);
+  });
+});
+
+describe('Spaces client error classification', () => {
+  it('a missing key is ObjectNotFound, a wrong secret is StorageAccessDenied', async () => {
+    const missing = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: 'no/such/key' })).catch((e: unknown) => classifyStorageError(e, 'no/such/key'));
+    expect((missing as ApplicationFailure).type).toBe('ObjectNotFound');
+
+    const bad: S3Client = createSpacesClient({ endpoint: env.DROVER_S3_ENDPOINT, region: env.DROVER_S3_REGION, accessKeyId: env.DROVER_S3_ACCESS_KEY_ID, secretAccessKey: 'wrong-secret', bucket: env.DROVER_S3_BUCKET, forcePathStyle: true });
+    const denied = await bad.send(new GetObjectCommand({ Bucket: deps.bucket, Key: 'x' })).catch((e: unknown) => classifyStorageError(e, 'x'));
+    expect((denied as ApplicationFailure).type).toBe('StorageAccessDenied');
+    expect((denied as ApplicationFailure).nonRetryable).toBe(true);
+    bad.destroy();
+  });
+});
