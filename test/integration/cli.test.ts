@@ -1,0 +1,81 @@
+/** The CLI's contract: one JSON document with --json for every command, exit 2 naming the field on bad input. */
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { CLI, drover } from '../helpers/cli';
+import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('drover CLI', () => {
+  it.each([
+    [['--port-offset', 'abc', 'dev', 'status'], '--port-offset'],
+    [['dev', 'status', '--only', 'nginx'], '--only'],
+    [['smoke', '--label', 'has spaces!'], '--label'],
+    [['worker', 'nightly'], 'queue'],
+    [['dev', 'status', '--bogus'], '--bogus'],
+    [['no-such-command'], 'no-such-command'],
+  ])('bad input %j exits 2 naming %s, as text and as JSON', async (args, field) => {
+    const text = await drover(args);
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain(field);
+    const json = await drover([...args, '--json']);
+    expect(json.code).toBe(2);
+    const doc = json.json() as { ok: boolean; error: { field: string; message: string } };
+    expect(doc.ok).toBe(false);
+    expect(doc.error.field).toBe(field);
+  });
+
+  it('a malformed environment variable exits 2 and names it', async () => {
+    const r = await drover(['smoke', '--json'], { env: { TEMPORAL_NAMESPACE: '' } });
+    expect(r.code).toBe(2);
+    expect((r.json() as { error: { field: string } }).error.field).toBe('TEMPORAL_NAMESPACE');
+  });
+
+  it('smoke --json and demo --json print one parseable document and succeed', async () => {
+    const smoke = await drover(['smoke', '--worker', '--json']);
+    expect(smoke.code, smoke.stderr).toBe(0);
+    const s = smoke.json() as { ok: boolean; workflowId: string; webUi: string; result: { galera: { synced: number } } };
+    expect(s.ok).toBe(true);
+    expect(s.workflowId).toMatch(/^smoke\//);
+    expect(s.webUi).toContain(encodeURIComponent(s.workflowId));
+    expect(s.result.galera.synced).toBe(3);
+
+    const demo = await drover(['demo', '--json']);
+    expect(demo.code, demo.stderr).toBe(0);
+    const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } } };
+    expect(d.ok).toBe(true);
+    expect(d.environment.healthy).toBe(true);
+    expect(d.smoke.result.ssh.code).toBe(0);
+  });
+
+  it('worker serves Prometheus metrics and shuts down cleanly on SIGTERM with a JSON report', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'infra', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, DROVER_METRICS_PORT: String(port), DROVER_SHUTDOWN_GRACE_MS: '2000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.once('close', r));
+    let metrics = '';
+    for (let i = 0; i < 100 && !/temporal_/.test(metrics); i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+    }
+    expect(metrics, stderr).toMatch(/temporal_/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ ok: true, queue: 'drover-infra', stopped: true });
+  });
+});
