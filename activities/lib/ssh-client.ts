@@ -34,7 +34,8 @@ export function parseSshTarget(target: string): SshTarget {
 }
 
 export function formatSshTarget(t: SshTarget): string {
-  return `${t.username}@${t.host}:${t.port}`;
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return `${t.username}@${host}:${t.port}`;
 }
 
 /** OpenSSH's fingerprint format for a raw host key blob. */

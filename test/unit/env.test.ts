@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { EnvError, parseEnv, servicesEnvSchema, temporalEnvSchema, workerEnvSchema } from '../../lib/env';
+
+const complete = {
+  DROVER_S3_ENDPOINT: 'http://127.0.0.1:17070',
+  DROVER_S3_ACCESS_KEY_ID: 'k',
+  DROVER_S3_SECRET_ACCESS_KEY: 's',
+  DROVER_S3_BUCKET: 'drover-backups',
+  DROVER_GALERA_NODES: '127.0.0.1:3306',
+  DROVER_GALERA_USER: 'drover',
+  DROVER_GALERA_PASSWORD: 'pw',
+  DROVER_SSH_TARGET: 'root@127.0.0.1:22',
+  DROVER_SSH_KEY_FILE: '/k',
+  DROVER_DOCKER_HOST: 'unix:///var/run/docker.sock',
+};
+
+describe('environment parsing', () => {
+  it('applies defaults and freezes the result', () => {
+    const env = parseEnv(workerEnvSchema, complete);
+    expect(env.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
+    expect(env.TEMPORAL_NAMESPACE).toBe('default');
+    expect(env.DROVER_S3_FORCE_PATH_STYLE).toBe(true);
+    expect(env.DROVER_METRICS_PORT).toBe(9464);
+    expect(Object.isFrozen(env)).toBe(true);
+  });
+
+  it('names every missing variable at once', () => {
+    const { DROVER_S3_BUCKET: _b, DROVER_GALERA_PASSWORD: _p, ...partial } = complete;
+    const err = (() => {
+      try {
+        parseEnv(servicesEnvSchema, partial);
+      } catch (e) {
+        return e as EnvError;
+      }
+    })();
+    expect(err).toBeInstanceOf(EnvError);
+    expect(err!.issues).toEqual(
+      expect.arrayContaining([
+        { field: 'DROVER_S3_BUCKET', message: 'is not set' },
+        { field: 'DROVER_GALERA_PASSWORD', message: 'is not set' },
+      ]),
+    );
+    expect(err!.message).toContain('DROVER_S3_BUCKET: is not set');
+  });
+
+  it.each([
+    ['DROVER_S3_ENDPOINT', 'not a url'],
+    ['DROVER_S3_BUCKET', 'Bad_Bucket'],
+    ['DROVER_S3_FORCE_PATH_STYLE', 'maybe'],
+    ['DROVER_METRICS_PORT', '70000'],
+  ])('rejects a malformed %s', (field, value) => {
+    expect(() => parseEnv(workerEnvSchema, { ...complete, [field]: value })).toThrow(new RegExp(field));
+  });
+
+  it('turns TLS on for an API key (Temporal Cloud) and accepts explicit false', () => {
+    expect(parseEnv(temporalEnvSchema, { TEMPORAL_TLS: 'false' }).TEMPORAL_TLS).toBe(false);
+    expect(parseEnv(temporalEnvSchema, { TEMPORAL_API_KEY: 'x' }).TEMPORAL_API_KEY).toBe('x');
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { classifyDatabaseError, classifyDockerError, classifySshError, classifyStorageError } from '../../activities/lib/errors';
+import { PERMANENT_FAILURES, TRANSIENT_FAILURES, nonRetryableErrorTypes } from '../../workflows/lib/failures';
+
+const s3Err = (name: string, status: number, headers: Record<string, string> = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, $response: { headers } });
+
+describe('error classification', () => {
+  it.each([
+    [classifyStorageError(s3Err('SlowDown', 503, { 'retry-after': '7' }), 'k'), 'StorageThrottled', false],
+    [classifyStorageError(s3Err('NoSuchKey', 404), 'k'), 'ObjectNotFound', true],
+    [classifyStorageError(s3Err('AccessDenied', 403), 'k'), 'StorageAccessDenied', true],
+    [classifyStorageError(s3Err('InternalError', 500), 'k'), 'StorageUnavailable', false],
+    [classifySshError(Object.assign(new Error('All configured authentication methods failed'), { level: 'client-authentication' }), 't'), 'SshAuthFailed', true],
+    [classifySshError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 't'), 'SshUnreachable', false],
+    [classifyDockerError(Object.assign(new Error('conflict'), { statusCode: 409 }), 'd'), 'DockerRequestRejected', true],
+    [classifyDockerError(Object.assign(new Error('gone'), { code: 'ENOENT' }), 'd'), 'DockerUnavailable', false],
+    [classifyDatabaseError(Object.assign(new Error('denied'), { code: 'ER_ACCESS_DENIED_ERROR' }), 'n'), 'DatabaseAuthFailed', true],
+    [classifyDatabaseError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'n'), 'DatabaseUnavailable', false],
+    [classifyDatabaseError(Object.assign(new Error('WSREP has not yet prepared node for application use'), { code: 'ER_UNKNOWN_COM_ERROR' }), 'n'), 'DatabaseUnavailable', false],
+  ])('%#: %s', (failure, type, nonRetryable) => {
+    expect(failure.type).toBe(type);
+    expect(failure.nonRetryable).toBe(nonRetryable);
+  });
+
+  it('honours Retry-After on throttling', () => {
+    expect(classifyStorageError(s3Err('SlowDown', 503, { 'retry-after': '7' }), 'k').nextRetryDelay).toBe(7000);
+  });
+
+  it('keeps permanent and transient types disjoint, and only permanent ones non-retryable', () => {
+    expect(PERMANENT_FAILURES.filter((t) => (TRANSIENT_FAILURES as readonly string[]).includes(t))).toEqual([]);
+    expect(nonRetryableErrorTypes.sort()).toEqual([...PERMANENT_FAILURES].sort());
+  });
+});
