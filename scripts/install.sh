@@ -32,7 +32,7 @@ go_tool() {
   command -v "$name" >/dev/null 2>&1 && return 0
   command -v go >/dev/null 2>&1 || { echo "drover: Go is needed to build $name ($module)" >&2; exit 1; }
   say "building $name from the Go module proxy ($module); this happens once"
-  CGO_ENABLED=0 GOBIN="$bindir" GOFLAGS=-mod=mod go install "$module" >&2
+  CGO_ENABLED=0 GOBIN="$bindir" go install "$module" >&2
 }
 go_tool temporal github.com/temporalio/cli/cmd/temporal@v1.5.1
 go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.7.0
