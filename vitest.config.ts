@@ -2,17 +2,27 @@ import { defineConfig } from 'vitest/config';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-// One real local environment (Temporal, Galera, S3, sshd, dockerd) per run, started by test/global-setup.ts
-// under .drover-test with ports offset by 100, so it never collides with a developer's `drover dev up`.
+// Two projects: unit tests (pure logic, no services) and integration tests, which get one real local environment
+// (Temporal, Galera, S3, sshd, dockerd) per run from test/global-setup.ts, under .drover-test with ports offset by
+// 100 so it never collides with a developer's `drover dev up`.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     // The integration tests share one Galera cluster and one dockerd; on 2 cores they run one file at a time.
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 600_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { demoCommand } from './commands/demo';
 import { devCommand } from './commands/dev';
+import { retentionCommand } from './commands/retention';
 import { smokeCommand } from './commands/smoke';
 import { workerCommand } from './commands/worker';
 import { printError, UsageError } from './output';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   program.addCommand(demoCommand());
   program.addCommand(devCommand());
+  program.addCommand(retentionCommand());
   program.addCommand(smokeCommand());
   program.addCommand(workerCommand());
   // Commander's own usage errors (unknown option, missing argument) exit 2 like ours, naming the field.

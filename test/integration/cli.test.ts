@@ -1,6 +1,9 @@
 /** The CLI's contract: one JSON document with --json for every command, exit 2 naming the field on bad input. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, drover } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
@@ -31,6 +34,32 @@ describe('drover CLI', () => {
     const doc = json.json() as { ok: boolean; error: { field: string; message: string } };
     expect(doc.ok).toBe(false);
     expect(doc.error.field).toBe(field);
+  });
+
+  it('retention plan prints keep/delete with reasons, and names the bad field', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-'));
+    const input = path.join(dir, 'points.txt');
+    writeFileSync(input, '2026-11-22\n2026-11-08\n2026-11-01\n2026-05-13\n2025-10-01\n');
+    const r = await drover(['retention', 'plan', '--now', '2026-11-22', '--input', input, '--json']);
+    expect(r.code).toBe(0);
+    const plan = r.json() as { keep: number; delete: number; decisions: { date: string; action: string; reasons: string[] }[] };
+    expect(plan.decisions.map((d) => [d.date, d.action])).toEqual([
+      ['2026-11-22', 'keep'],
+      ['2026-11-08', 'keep'],
+      ['2026-11-01', 'keep'],
+      ['2026-05-13', 'keep'],
+      ['2025-10-01', 'delete'],
+    ]);
+    expect(plan.decisions[3].reasons).toEqual(['monthly']);
+    expect(plan.decisions[4].reasons).toEqual(['expired']);
+
+    const badNow = await drover(['retention', 'plan', '--now', '2026-02-30', '--input', input, '--json']);
+    expect(badNow.code).toBe(2);
+    expect((badNow.json() as { error: { field: string } }).error.field).toBe('--now');
+    writeFileSync(input, '2026-11-22\nnot-a-date\n');
+    const badLine = await drover(['retention', 'plan', '--input', input]);
+    expect(badLine.code).toBe(2);
+    expect(badLine.stderr).toMatch(/--input: line 2/);
   });
 
   it('a malformed environment variable exits 2 and names it', async () => {

@@ -14,12 +14,6 @@ function nights(from: string, to: string, opts: { missing?: string[]; incomplete
   return out;
 }
 
-const kept = (points: RestorePointRef[], now: string) =>
-  planRetention(points, now)
-    .decisions.filter((d) => d.action === 'keep')
-    .map((d) => d.date)
-    .sort();
-
 describe('retention: a full year of nightly backups', () => {
   // 2026-11-22 is a Sunday. One year of nights up to and including it.
   const now = '2026-11-22';
