@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,10 +25,13 @@ describe('ssh targets', () => {
   });
 
   it('fingerprints a key exactly as ssh-keygen -l does', () => {
-    const key = path.join(__dirname, '..', 'fixtures', 'unauthorized_ed25519');
+    // git does not keep the 0600 mode ssh-keygen insists on, so work on a private copy.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-'));
+    const key = path.join(dir, 'k');
+    copyFileSync(path.join(__dirname, '..', 'fixtures', 'unauthorized_ed25519'), key);
+    chmodSync(key, 0o600);
     const pub = execFileSync('ssh-keygen', ['-y', '-f', key], { encoding: 'utf8' });
     const blob = Buffer.from(pub.split(' ')[1], 'base64');
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-'));
     writeFileSync(path.join(dir, 'k.pub'), pub);
     const openssh = /(SHA256:\S+)/.exec(execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', path.join(dir, 'k.pub')], { encoding: 'utf8' }))![1];
     expect(hostKeyFingerprint(blob)).toBe(openssh);
