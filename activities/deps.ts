@@ -16,6 +16,7 @@ export interface ActivityDeps {
   galera: GaleraClient;
   ssh: { defaultTarget: SshTarget; options: SshOptions };
   docker: DockerEndpoint;
+  backup: { recipients: string[]; identityFile?: string };
 }
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
@@ -37,6 +38,10 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       options: { privateKey, pinnedHostKeys },
     },
     docker: { host: env.DROVER_DOCKER_HOST, sshPrivateKey: privateKey, sshPinnedHostKeys: pinnedHostKeys },
+    backup: {
+      recipients: env.DROVER_BACKUP_AGE_RECIPIENTS.split(',').map((s) => s.trim()).filter(Boolean),
+      identityFile: env.DROVER_BACKUP_AGE_IDENTITY_FILE,
+    },
   };
 }
 

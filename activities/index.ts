@@ -1,6 +1,9 @@
 /** All of Drover's activities, built from their dependencies (one factory per outside system). */
 import type { ActivityDeps } from './deps';
 import { createGaleraActivities } from './galera';
+import { createGaleraDumpActivities } from './galera-dump';
+import { createSiteRegistryActivities } from './site-registry';
+import { createStorageArchiveActivities } from './storage-archive';
 import { createSpacesActivities } from './spaces';
 import { createSshActivities } from './ssh';
 import { createSwarmActivities } from './swarm';
@@ -11,6 +14,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createGaleraActivities(deps),
     ...createSshActivities(deps),
     ...createSwarmActivities(deps),
+    ...createGaleraDumpActivities(deps),
+    ...createStorageArchiveActivities(deps),
+    ...createSiteRegistryActivities(deps),
   };
 }
 

@@ -1,8 +1,29 @@
 /** Activities that touch Spaces (S3-compatible object storage). */
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, type BackupManifest } from '../lib/backup-layout';
 import type { ActivityDeps } from './deps';
+import { abortStaleUploads, uploadEncrypted } from './lib/encrypted-upload';
 import { classifyStorageError, failure } from './lib/errors';
+
+export interface RestorePointSummary {
+  date: string;
+  complete: boolean;
+  bytes: number;
+  objects: string[];
+}
+
+async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; bytes: number }[]> {
+  const out: { key: string; bytes: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, bytes: o.Size ?? 0 });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
 
 export interface RoundTripObjectInput {
   key: string;
@@ -17,8 +38,65 @@ export interface RoundTripObjectResult {
   sha256: string;
 }
 
-export function createSpacesActivities({ s3, bucket }: Pick<ActivityDeps, 's3' | 'bucket'>) {
+export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps, 's3' | 'bucket' | 'backup'>) {
   return {
+    /** Whether a site's restore point for a date is complete (its manifest exists). */
+    async findRestorePoint(input: { site: string; date: string }): Promise<{ complete: boolean }> {
+      try {
+        await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey(input.site, input.date, 'manifest') }));
+        return { complete: true };
+      } catch (err) {
+        const f = classifyStorageError(err, objectKey(input.site, input.date, 'manifest'));
+        if (f.type === 'ObjectNotFound') return { complete: false };
+        throw f;
+      }
+    },
+
+    /** Writes the manifest, encrypted like the data, as the restore point's last object. */
+    async writeManifest(input: { manifest: BackupManifest }): Promise<{ key: string; sha256: string }> {
+      const m = input.manifest;
+      const r = await uploadEncrypted({ s3, bucket, key: objectKey(m.site, m.date, 'manifest'), source: Readable.from([Buffer.from(JSON.stringify(m, null, 2))]), recipients: backup.recipients });
+      return { key: r.key, sha256: r.sha256 };
+    },
+
+    /** A site's restore points, newest first, with completeness and stored size. */
+    async listRestorePoints(input: { site: string }): Promise<RestorePointSummary[]> {
+      try {
+        const byDate = new Map<string, RestorePointSummary>();
+        for (const o of await listAll(s3, bucket, sitePrefix(input.site))) {
+          const date = dateOfKey(input.site, o.key);
+          if (!date) continue;
+          const p = byDate.get(date) ?? { date, complete: false, bytes: 0, objects: [] };
+          p.bytes += o.bytes;
+          p.objects.push(o.key.slice(restorePointPrefix(input.site, date).length));
+          if (o.key.endsWith(OBJECT_NAMES.manifest)) p.complete = true;
+          byDate.set(date, p);
+        }
+        return [...byDate.values()].sort((a, b) => (a.date < b.date ? 1 : -1));
+      } catch (err) {
+        throw classifyStorageError(err, `restore points of ${input.site}`);
+      }
+    },
+
+    /** Deletes a restore point: the manifest first, so a half-deleted point is never mistaken for complete. */
+    async deleteRestorePoint(input: { site: string; date: string }): Promise<{ deleted: number }> {
+      const prefix = restorePointPrefix(input.site, input.date);
+      try {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(input.site, input.date, 'manifest') }));
+        const rest = await listAll(s3, bucket, prefix);
+        if (rest.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: rest.map((o) => ({ Key: o.key })) } }));
+        await abortStaleUploads(s3, bucket, prefix);
+        return { deleted: rest.length + 1 };
+      } catch (err) {
+        throw classifyStorageError(err, prefix);
+      }
+    },
+
+    /** Aborts multipart uploads left under a prefix by workers that died mid-upload. */
+    async abortStaleUploads(input: { prefix: string }): Promise<{ aborted: number }> {
+      return { aborted: await abortStaleUploads(s3, bucket, input.prefix) };
+    },
+
     /** Writes an object, reads it back, checks it byte for byte, and removes it: proof the store works. */
     async roundTripObject(input: RoundTripObjectInput): Promise<RoundTripObjectResult> {
       const sha256 = createHash('sha256').update(input.body).digest('hex');

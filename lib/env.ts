@@ -38,6 +38,10 @@ export const servicesEnvSchema = z.object({
   DROVER_SSH_KEY_FILE: z.string().min(1),
   DROVER_SSH_HOST_KEYS: z.string().default(''),
   DROVER_DOCKER_HOST: z.string().min(1),
+  /** age public keys backups are encrypted to (comma-separated). Public: safe on every worker. */
+  DROVER_BACKUP_AGE_RECIPIENTS: z.string().default(''),
+  /** The age identity (private key) file; set only on restore workers. */
+  DROVER_BACKUP_AGE_IDENTITY_FILE: z.string().optional(),
 });
 
 export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: re-exports only.
 export * from './smoke';
+export * from './site-backup';

@@ -46,6 +46,21 @@ export class GaleraClient {
 
   constructor(readonly nodes: GaleraNode[], private readonly creds: GaleraCredentials) {}
 
+  /** For tools that connect on their own (mariadb-dump); never logged, never returned from an activity. */
+  get credentials(): GaleraCredentials {
+    return this.creds;
+  }
+
+  /**
+   * A Synced node to read from, preferring one that is not the writer (ProxySQL sends writes to the first
+   * Synced node), so dumps do not load the node taking the farm's writes. Nodes in `avoid` are skipped.
+   */
+  async readerNode(avoid: string[] = []): Promise<GaleraNode> {
+    const synced = (await this.syncedNodes()).filter((n) => !avoid.includes(n.name));
+    if (synced.length === 0) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
+    return synced.length > 1 ? synced[synced.length - 1] : synced[0];
+  }
+
   pool(node: GaleraNode): Pool {
     let p = this.pools.get(node.name);
     if (!p) {

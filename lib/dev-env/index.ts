@@ -13,6 +13,7 @@ import { galeraPart, DROVER_DB_USER } from './galera-cluster';
 import { s3Part } from './s3-server';
 import { sshPart, sshPaths, fingerprint } from './ssh-server';
 import { dockerPart } from './docker-engine';
+import { execFileP } from './processes';
 
 export type { PartStatus } from './part';
 export { devLayout } from './layout';
@@ -52,9 +53,22 @@ function parts(l: DevLayout): DevPart[] {
   ];
 }
 
+/**
+ * The age key pair backups are encrypted with. Backup workers only get the public recipient; the identity file
+ * (private key) is for restore workers.
+ */
+async function backupKeys(l: DevLayout): Promise<{ recipient: string; identityFile: string }> {
+  mkdirSync(l.secretsDir, { recursive: true, mode: 0o700 });
+  const identityFile = path.join(l.secretsDir, 'backup-age-identity.txt');
+  if (!existsSync(identityFile)) await execFileP('age-keygen', ['-o', identityFile]);
+  const { stdout } = await execFileP('age-keygen', ['-y', identityFile]);
+  return { recipient: stdout.trim(), identityFile };
+}
+
 /** The variables Drover's workers and CLI read, pointing at this environment. Written mode 0600. */
 async function writeEnvFile(l: DevLayout): Promise<void> {
   const ssh = sshPaths(l);
+  const keys = await backupKeys(l);
   const hostKey = existsSync(`${ssh.hostKey}.pub`) ? await fingerprint(`${ssh.hostKey}.pub`) : '';
   const vars: Record<string, string | number> = {
     TEMPORAL_ADDRESS: `127.0.0.1:${l.temporal.grpc}`,
@@ -74,6 +88,8 @@ async function writeEnvFile(l: DevLayout): Promise<void> {
     DROVER_SSH_HOST_KEYS: hostKey,
     DROVER_DOCKER_HOST: `unix://${l.docker.socket}`,
     DROVER_METRICS_PORT: 9464 + l.portOffset,
+    DROVER_BACKUP_AGE_RECIPIENTS: keys.recipient,
+    DROVER_BACKUP_AGE_IDENTITY_FILE: keys.identityFile,
   };
   writeFileSync(l.envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
 }

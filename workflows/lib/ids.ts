@@ -5,4 +5,8 @@ export type TaskQueueName = keyof typeof TASK_QUEUES;
 export const workflowIds = {
   /** One smoke run per label (the CLI uses the request time to the second). */
   smoke: (label: string): string => `smoke/${label}`,
+  /** One restore point per site per nominal date (the schedule's date, not the wall clock). */
+  siteBackup: (site: string, date: string): string => `backup/${site}/${date}`,
+  nightlyBackup: (date: string): string => `nightly-backup/${date}`,
+  siteRegistration: (site: string): string => `site/${site}/register`,
 };

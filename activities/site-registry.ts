@@ -1,0 +1,31 @@
+/** Activities on the site registry (the drover_meta.sites table on the Galera cluster). */
+import { getSite, listSites, markSiteDeleted, siteSchema, upsertSite, type Site, type SiteRecord } from '../lib/site-registry';
+import type { ActivityDeps } from './deps';
+import { failure } from './lib/errors';
+
+export function createSiteRegistryActivities({ galera }: Pick<ActivityDeps, 'galera'>) {
+  return {
+    /** Registers a site or updates its record (idempotent). */
+    async registerSite(input: Site): Promise<SiteRecord> {
+      const parsed = siteSchema.safeParse(input);
+      if (!parsed.success) throw failure('InvalidInput', `site ${input.domain}: ${parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ')}`);
+      return upsertSite(galera, parsed.data);
+    },
+
+    /** One site's record; unknown sites are a permanent InvalidInput. */
+    async lookupSite(input: { domain: string }): Promise<SiteRecord> {
+      const s = await getSite(galera, input.domain);
+      if (!s || s.status === 'deleted') throw failure('InvalidInput', `unknown site ${input.domain}`);
+      return s;
+    },
+
+    /** Domains of every active site, in order: what a nightly backup covers. */
+    async listSiteDomains(): Promise<string[]> {
+      return (await listSites(galera)).map((s) => s.domain);
+    },
+
+    async unregisterSite(input: { domain: string }): Promise<{ removed: boolean }> {
+      return { removed: await markSiteDeleted(galera, input.domain) };
+    },
+  };
+}

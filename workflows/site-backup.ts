@@ -1,0 +1,45 @@
+/**
+ * One site's restore point for one night: database dump and files archive streamed (compressed, encrypted) to
+ * Spaces in parallel, then the manifest written last. Re-running a night that is already complete does nothing.
+ */
+import type { BackupManifest } from '../lib/backup-layout';
+import { api, remoteExec } from './lib/proxies';
+
+export interface SiteBackupInput {
+  site: string;
+  /** Nominal date of the night, YYYY-MM-DD. */
+  date: string;
+}
+
+export interface SiteBackupResult {
+  site: string;
+  date: string;
+  status: 'created' | 'already-complete';
+  bytes?: number;
+  durationMs?: number;
+  manifest?: BackupManifest;
+}
+
+/** Backs up one site into the restore point `sites/<site>/<date>/`. */
+export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBackupResult> {
+  if ((await api.findRestorePoint(input)).complete) return { site: input.site, date: input.date, status: 'already-complete' };
+  const site = await api.lookupSite({ domain: input.site });
+  const started = Date.now();
+  const [db, files] = await Promise.all([
+    remoteExec.dumpDatabaseToSpaces({ site: input.site, database: site.database, date: input.date }),
+    remoteExec.archiveSiteFilesToSpaces({ site: input.site, date: input.date, filesPath: site.filesPath, storageHost: site.storageHost }),
+  ]);
+  const total = Date.now() - started;
+  const manifest: BackupManifest = {
+    version: 1,
+    site: input.site,
+    date: input.date,
+    createdAt: new Date().toISOString(),
+    database: { key: db.key, bytes: db.bytes, sha256: db.sha256, plainBytes: db.plainBytes, name: site.database, node: db.node, tables: db.tables },
+    files: { key: files.key, bytes: files.bytes, sha256: files.sha256, plainBytes: files.plainBytes, path: site.filesPath, storageHost: files.storageHost },
+    wordpress: { version: files.wordpressVersion, ...db.wordpress },
+    timingsMs: { database: db.durationMs, files: files.durationMs, total },
+  };
+  await api.writeManifest({ manifest });
+  return { site: input.site, date: input.date, status: 'created', bytes: db.bytes + files.bytes, durationMs: total, manifest: { ...manifest, database: { ...manifest.database, tables: [] } } };
+}
