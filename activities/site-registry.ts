@@ -1,5 +1,6 @@
 /** Activities on the site registry (the drover_meta.sites table on the Galera cluster). */
 import { getSite, listSites, markSiteDeleted, siteSchema, upsertSite, type Site, type SiteRecord } from '../lib/site-registry';
+import { recordOutcomes, type BackupOutcome } from '../lib/backup-runs';
 import type { ActivityDeps } from './deps';
 import { failure } from './lib/errors';
 
@@ -22,6 +23,12 @@ export function createSiteRegistryActivities({ galera }: Pick<ActivityDeps, 'gal
     /** Domains of every active site, in order: what a nightly backup covers. */
     async listSiteDomains(): Promise<string[]> {
       return (await listSites(galera)).map((s) => s.domain);
+    },
+
+    /** Records a batch of backup outcomes for monitoring (last complete backup, size, failures). */
+    async recordBackupOutcomes(input: { outcomes: BackupOutcome[] }): Promise<{ recorded: number }> {
+      await recordOutcomes(galera, input.outcomes);
+      return { recorded: input.outcomes.length };
     },
 
     async unregisterSite(input: { domain: string }): Promise<{ removed: boolean }> {

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, type BackupManifest } from '../lib/backup-layout';
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { planRetention } from '../lib/retention';
 import type { ActivityDeps } from './deps';
 import { abortStaleUploads, uploadEncrypted } from './lib/encrypted-upload';
 import { classifyStorageError, failure } from './lib/errors';
@@ -39,7 +41,42 @@ export interface RoundTripObjectResult {
 }
 
 export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps, 's3' | 'bucket' | 'backup'>) {
+  /** A site's restore points, newest first, with completeness and stored size. */
+  async function listRestorePoints(input: { site: string }): Promise<RestorePointSummary[]> {
+    try {
+      const byDate = new Map<string, RestorePointSummary>();
+      for (const o of await listAll(s3, bucket, sitePrefix(input.site))) {
+        const date = dateOfKey(input.site, o.key);
+        if (!date) continue;
+        const p = byDate.get(date) ?? { date, complete: false, bytes: 0, objects: [] };
+        p.bytes += o.bytes;
+        p.objects.push(o.key.slice(restorePointPrefix(input.site, date).length));
+        if (o.key.endsWith(OBJECT_NAMES.manifest)) p.complete = true;
+        byDate.set(date, p);
+      }
+      return [...byDate.values()].sort((a, b) => (a.date < b.date ? 1 : -1));
+    } catch (err) {
+      throw classifyStorageError(err, `restore points of ${input.site}`);
+    }
+  }
+
+  /** Deletes a restore point: the manifest first, so a half-deleted point is never mistaken for complete. */
+  async function deleteRestorePoint(input: { site: string; date: string }): Promise<{ deleted: number }> {
+    const prefix = restorePointPrefix(input.site, input.date);
+    try {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(input.site, input.date, 'manifest') }));
+      const rest = await listAll(s3, bucket, prefix);
+      if (rest.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: rest.map((o) => ({ Key: o.key })) } }));
+      await abortStaleUploads(s3, bucket, prefix);
+      return { deleted: rest.length + 1 };
+    } catch (err) {
+      throw classifyStorageError(err, prefix);
+    }
+  }
+
   return {
+    listRestorePoints,
+    deleteRestorePoint,
     /** Whether a site's restore point for a date is complete (its manifest exists). */
     async findRestorePoint(input: { site: string; date: string }): Promise<{ complete: boolean }> {
       try {
@@ -59,42 +96,29 @@ export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps
       return { key: r.key, sha256: r.sha256 };
     },
 
-    /** A site's restore points, newest first, with completeness and stored size. */
-    async listRestorePoints(input: { site: string }): Promise<RestorePointSummary[]> {
-      try {
-        const byDate = new Map<string, RestorePointSummary>();
-        for (const o of await listAll(s3, bucket, sitePrefix(input.site))) {
-          const date = dateOfKey(input.site, o.key);
-          if (!date) continue;
-          const p = byDate.get(date) ?? { date, complete: false, bytes: 0, objects: [] };
-          p.bytes += o.bytes;
-          p.objects.push(o.key.slice(restorePointPrefix(input.site, date).length));
-          if (o.key.endsWith(OBJECT_NAMES.manifest)) p.complete = true;
-          byDate.set(date, p);
-        }
-        return [...byDate.values()].sort((a, b) => (a.date < b.date ? 1 : -1));
-      } catch (err) {
-        throw classifyStorageError(err, `restore points of ${input.site}`);
-      }
-    },
-
-    /** Deletes a restore point: the manifest first, so a half-deleted point is never mistaken for complete. */
-    async deleteRestorePoint(input: { site: string; date: string }): Promise<{ deleted: number }> {
-      const prefix = restorePointPrefix(input.site, input.date);
-      try {
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(input.site, input.date, 'manifest') }));
-        const rest = await listAll(s3, bucket, prefix);
-        if (rest.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: rest.map((o) => ({ Key: o.key })) } }));
-        await abortStaleUploads(s3, bucket, prefix);
-        return { deleted: rest.length + 1 };
-      } catch (err) {
-        throw classifyStorageError(err, prefix);
-      }
-    },
-
     /** Aborts multipart uploads left under a prefix by workers that died mid-upload. */
-    async abortStaleUploads(input: { prefix: string }): Promise<{ aborted: number }> {
-      return { aborted: await abortStaleUploads(s3, bucket, input.prefix) };
+    async abortStaleUploads(input: { prefix: string; initiatedBefore?: string }): Promise<{ aborted: number }> {
+      return { aborted: await abortStaleUploads(s3, bucket, input.prefix, input.initiatedBefore ? new Date(input.initiatedBefore) : undefined) };
+    },
+
+    /**
+     * Applies the retention policy to each site: the plan is computed from the bucket's listing first, and only
+     * its `delete` decisions are carried out (manifest first). Heartbeats per site so a retry resumes.
+     */
+    async applyRetention(input: { sites: string[]; now: string; dryRun?: boolean }): Promise<{ site: string; kept: number; deleted: string[] }[]> {
+      const out: { site: string; kept: number; deleted: string[] }[] = [];
+      const done = new Set<string>((activityInfo().heartbeatDetails as string[] | undefined) ?? []);
+      for (const site of input.sites) {
+        if (done.has(site)) continue;
+        const points = await listRestorePoints({ site });
+        const plan = planRetention(points.map((p) => ({ date: p.date, complete: p.complete })), input.now);
+        const doomed = plan.decisions.filter((d) => d.action === 'delete').map((d) => d.date);
+        if (!input.dryRun) for (const date of doomed) await deleteRestorePoint({ site, date });
+        out.push({ site, kept: plan.keep, deleted: doomed });
+        done.add(site);
+        heartbeat([...done]);
+      }
+      return out;
     },
 
     /** Writes an object, reads it back, checks it byte for byte, and removes it: proof the store works. */

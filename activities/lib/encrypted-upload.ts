@@ -51,13 +51,17 @@ function spawnFilter(cmd: string, args: string[]): { proc: ChildProcess; exit: P
   return { proc, exit: exitOf(proc, cmd, () => err) };
 }
 
-/** Aborts multipart uploads left behind under `prefix` (e.g. by a worker killed mid-upload). */
-export async function abortStaleUploads(s3: S3Client, bucket: string, prefix: string): Promise<number> {
+/**
+ * Aborts multipart uploads left behind under `prefix` (e.g. by a worker killed mid-upload); with
+ * `initiatedBefore`, only those started before then, so uploads in progress now are left alone.
+ */
+export async function abortStaleUploads(s3: S3Client, bucket: string, prefix: string, initiatedBefore?: Date): Promise<number> {
   let aborted = 0;
   try {
     const list = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
     for (const u of list.Uploads ?? []) {
       if (!u.Key || !u.UploadId) continue;
+      if (initiatedBefore && u.Initiated && u.Initiated >= initiatedBefore) continue;
       await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }));
       aborted++;
     }

@@ -1,6 +1,7 @@
 /**
  * The one place activity timeouts and retry policies are set, one proxy per timeout class.
  * - api: quick calls to an outside API (S3, Docker, SQL status). One minute is generous; retried with backoff.
+ * - longApi: batches of API calls (retention over 50 sites); they heartbeat after each item and resume from it.
  * - remoteExec: commands on remote hosts that may run long (package installs, dumps); they heartbeat every
  *   few seconds so a dead worker is noticed within 30 s instead of after the 30-minute ceiling.
  */
@@ -11,6 +12,12 @@ import { nonRetryableErrorTypes } from './failures';
 export const api = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes },
+});
+
+export const longApi = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
 });
 
 export const remoteExec = proxyActivities<Activities>({

@@ -1,0 +1,122 @@
+/**
+ * The night's backup of every site: one child workflow per site (`backup/<site>/<date>`), at most `concurrency`
+ * at a time, failed sites retried in a second round, history kept small by continuing as new, then retention
+ * per site and a sweep of multipart uploads orphaned by dead workers. One site's failure never fails the night.
+ */
+import { ParentClosePolicy, continueAsNew, executeChild, workflowInfo } from '@temporalio/workflow';
+import type { BackupOutcome } from '../lib/backup-runs';
+import { api, longApi } from './lib/proxies';
+import { workflowIds } from './lib/ids';
+import { siteBackupWorkflow } from './site-backup';
+
+export interface NightlyBackupInput {
+  /** Nominal date (YYYY-MM-DD); default: the schedule's scheduled time (UTC date), else the start time. */
+  date?: string;
+  /** A subset of sites; default: every active site in the registry. */
+  sites?: string[];
+  /** Children running at once (default 16). */
+  concurrency?: number;
+  /** Children completed per run before continuing as new (default 200). */
+  childrenPerRun?: number;
+  /** Carried across continue-as-new. */
+  carry?: { pending: string[]; retry: BackupOutcome[]; outcomes: BackupOutcome[]; round: number; startedAt: string };
+}
+
+export interface NightlyBackupResult {
+  date: string;
+  sites: number;
+  created: number;
+  alreadyComplete: number;
+  failed: BackupOutcome[];
+  pruned: number;
+  abortedUploads: number;
+}
+
+const MAX_ROUNDS = 2;
+
+/** The innermost failure's type and message (child → activity → application failure). */
+function rootCause(err: Error): string {
+  let e: Error & { type?: string } = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e.type ? `${e.type}: ${e.message}` : e.message;
+}
+
+function nominalDate(input: NightlyBackupInput): string {
+  if (input.date) return input.date;
+  const scheduled = workflowInfo().searchAttributes?.TemporalScheduledStartTime?.[0];
+  const when = scheduled instanceof Date ? scheduled : scheduled ? new Date(String(scheduled)) : workflowInfo().startTime;
+  return when.toISOString().slice(0, 10);
+}
+
+/** Backs up every site for one night. */
+export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<NightlyBackupResult> {
+  const date = nominalDate(input);
+  const concurrency = input.concurrency ?? 16;
+  const carry = input.carry ?? { pending: input.sites ?? (await api.listSiteDomains()), retry: [], outcomes: [], round: 1, startedAt: new Date().toISOString() };
+  const pending = [...carry.pending];
+  const outcomes = [...carry.outcomes];
+  const sites = new Set([...pending, ...carry.retry.map((o) => o.site), ...outcomes.map((o) => o.site)]).size;
+
+  let round = carry.round;
+  let completedThisRun = 0;
+  const budget = input.childrenPerRun ?? 200;
+  const roundFailures: BackupOutcome[] = [...carry.retry];
+  while (pending.length) {
+    const running = new Map<string, Promise<string>>();
+    while (pending.length || running.size) {
+      const mustRest = completedThisRun >= budget || workflowInfo().continueAsNewSuggested;
+      while (!mustRest && running.size < concurrency && pending.length) {
+        const site = pending.shift()!;
+        running.set(
+          site,
+          executeChild(siteBackupWorkflow, {
+            workflowId: workflowIds.siteBackup(site, date),
+            args: [{ site, date }],
+            // Children are always drained before continuing as new; cancelling the night cancels them too.
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          }).then(
+            (r) => {
+              outcomes.push({ site, date, status: r.status, bytes: r.bytes, durationMs: r.durationMs });
+              return site;
+            },
+            (err: Error) => {
+              (round < MAX_ROUNDS ? roundFailures : outcomes).push({ site, date, status: 'failed', error: rootCause(err) });
+              return site;
+            },
+          ),
+        );
+      }
+      if (!running.size) break;
+      running.delete(await Promise.race(running.values()));
+      completedThisRun++;
+    }
+    if (pending.length) {
+      // Budget reached with every running child drained: hand the rest to a fresh run.
+      await continueAsNew<typeof nightlyBackupWorkflow>({ ...input, date, carry: { pending, retry: roundFailures, outcomes, round, startedAt: carry.startedAt } });
+    }
+    if (roundFailures.length && round < MAX_ROUNDS) {
+      round++;
+      pending.push(...roundFailures.splice(0).map((f) => f.site));
+    }
+  }
+
+  // Monitoring record, retention and the orphaned-upload sweep, in batches to keep history small.
+  const allSites = [...new Set(outcomes.map((o) => o.site))].sort();
+  let pruned = 0;
+  for (let i = 0; i < allSites.length; i += 50) {
+    const batch = allSites.slice(i, i + 50);
+    await api.recordBackupOutcomes({ outcomes: outcomes.filter((o) => batch.includes(o.site)) });
+    const r = await longApi.applyRetention({ sites: batch, now: date });
+    pruned += r.reduce((n, x) => n + x.deleted.length, 0);
+  }
+  const { aborted } = await api.abortStaleUploads({ prefix: 'sites/', initiatedBefore: carry.startedAt });
+  return {
+    date,
+    sites,
+    created: outcomes.filter((o) => o.status === 'created').length,
+    alreadyComplete: outcomes.filter((o) => o.status === 'already-complete').length,
+    failed: outcomes.filter((o) => o.status === 'failed'),
+    pruned,
+    abortedUploads: aborted,
+  };
+}
