@@ -1,6 +1,9 @@
 /** `drover`: the thin CLI. Parse, validate, start/signal/query, print. */
+import '../lib/node-notices';
 import { Command, CommanderError } from 'commander';
+import { backupCommand } from './commands/backup';
 import { demoCommand } from './commands/demo';
+import { siteCommand } from './commands/site';
 import { devCommand } from './commands/dev';
 import { retentionCommand } from './commands/retention';
 import { smokeCommand } from './commands/smoke';
@@ -18,7 +21,9 @@ export function buildProgram(): Command {
     .showHelpAfterError(false);
   program.addCommand(demoCommand());
   program.addCommand(devCommand());
+  program.addCommand(backupCommand());
   program.addCommand(retentionCommand());
+  program.addCommand(siteCommand());
   program.addCommand(smokeCommand());
   program.addCommand(workerCommand());
   // Commander's own usage errors (unknown option, missing argument) exit 2 like ours, naming the field.

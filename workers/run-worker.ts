@@ -3,6 +3,7 @@
  * runtime, the prebuilt workflow bundle when there is one (production) or the workflow sources (development),
  * and a graceful shutdown on SIGINT/SIGTERM that lets running activities finish within the grace time.
  */
+import '../lib/node-notices';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';

@@ -2,3 +2,5 @@
 export * from './smoke';
 export * from './site-backup';
 export * from './nightly-backup';
+export * from './site-registration';
+export * from './prune-restore-points';

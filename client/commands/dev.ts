@@ -1,7 +1,11 @@
 /** `drover dev up | down | status`: the real local environment. */
 import { Command } from 'commander';
 import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../lib/dev-env';
-import { action, globals, progress, UsageError } from '../output';
+import { z } from 'zod';
+import { generateDemoSites } from '../../lib/dev-env/demo-sites';
+import { action, globals, parseOptions, progress, UsageError } from '../output';
+import { withServices } from '../services';
+import { formatSites } from './site';
 
 function parts(list: string[] | undefined): PartName[] | undefined {
   for (const p of list ?? []) {
@@ -48,5 +52,19 @@ export function devCommand(): Command {
       return { ok: r.healthy, data: r, text: formatReport(r) };
     }),
   );
+  dev
+    .command('sites')
+    .description('generate N realistic WordPress sites (database + files) on the local environment and register them')
+    .option('--count <n>', 'how many sites', '3')
+    .option('--prefix <name>', 'domain prefix (site001.demo.drover.test …)', 'site')
+    .option('--posts <n>', 'posts per site', '40')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(z.object({ count: z.coerce.number().int().min(1).max(1000), prefix: z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, 'lower-case letters, digits, dashes'), posts: z.coerce.number().int().min(1).max(100_000) }), raw);
+        const sites = await withServices(g.stateDir, (deps) => generateDemoSites(deps, g.stateDir, { count: o.count, prefix: o.prefix, posts: o.posts, log: progress(g.json) }));
+        return { ok: true, data: { sites }, text: formatSites(sites) };
+      }),
+    );
   return dev;
 }

@@ -1,12 +1,11 @@
 /** `drover smoke`: runs the smoke workflow through Temporal against every part of the environment. */
 import { Command } from 'commander';
 import { z } from 'zod';
-import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
-import { createDroverWorker, installQuietRuntime } from '../../workers/run-worker';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { SmokeResult } from '../../workflows/smoke';
 import { action, globals, parseOptions } from '../output';
 import { webUiLink, withTemporal } from '../temporal';
+import { withOptionalWorker } from '../worker-option';
 
 export interface SmokeRun {
   workflowId: string;
@@ -21,17 +20,9 @@ export function smokeLabel(now = new Date()): string {
 /** Runs the smoke workflow; with `inProcessWorker` a drover-infra worker runs in this process meanwhile. */
 export async function runSmoke(stateDir: string, label: string, inProcessWorker: boolean): Promise<SmokeRun> {
   const workflowId = workflowIds.smoke(label);
-  const result = await withTemporal(stateDir, async (client) => {
-    const run = () => client.workflow.execute('smokeWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ label }] }) as Promise<SmokeResult>;
-    if (!inProcessWorker) return run();
-    installQuietRuntime();
-    const { worker, close } = await createDroverWorker('infra', parseEnv(workerEnvSchema, mergedEnv(stateDir)));
-    try {
-      return await worker.runUntil(run());
-    } finally {
-      await close();
-    }
-  });
+  const result = await withTemporal(stateDir, (client) =>
+    withOptionalWorker(stateDir, 'infra', inProcessWorker, () => client.workflow.execute('smokeWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ label }] }) as Promise<SmokeResult>),
+  );
   return { workflowId, webUi: webUiLink(stateDir, workflowId), result };
 }
 

@@ -9,4 +9,7 @@ export const workflowIds = {
   siteBackup: (site: string, date: string): string => `backup/${site}/${date}`,
   nightlyBackup: (date: string): string => `nightly-backup/${date}`,
   siteRegistration: (site: string): string => `site/${site}/register`,
+  prune: (date: string): string => `prune/${date}`,
+  /** The Schedule that starts the nightly backup (Temporal appends each run's scheduled time). */
+  backupSchedule: 'nightly-backup',
 };

@@ -1,0 +1,29 @@
+/**
+ * Demo and test sites for the local environment: N generated WordPress sites (database on the local Galera,
+ * files under the state folder on the local storage host over SSH), registered in the site registry.
+ */
+import path from 'node:path';
+import type { ActivityDeps } from '../../activities';
+import { SshClient } from '../../activities/lib/ssh-client';
+import { generateSiteDatabase, generateSiteFiles } from '../site-generator';
+import { upsertSite, type SiteRecord } from '../site-registry';
+
+export async function generateDemoSites(deps: ActivityDeps, stateDir: string, opts: { count: number; prefix?: string; posts?: number; uploadBytes?: number; log?: (m: string) => void }): Promise<SiteRecord[]> {
+  const writer = (await deps.galera.syncedNodes())[0];
+  const ssh = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);
+  const out: SiteRecord[] = [];
+  try {
+    for (let i = 1; i <= opts.count; i++) {
+      const domain = `${opts.prefix ?? 'site'}${String(i).padStart(3, '0')}.demo.drover.test`;
+      const database = `wp_${(opts.prefix ?? 'site').replace(/[^a-z0-9]/g, '_')}${String(i).padStart(3, '0')}`;
+      const filesPath = path.join(path.resolve(stateDir), 'sites', domain);
+      await generateSiteDatabase(deps.galera.pool(writer), { domain, database, filesPath, posts: opts.posts });
+      await generateSiteFiles(ssh, { domain, database, filesPath, uploadBytes: opts.uploadBytes });
+      out.push(await upsertSite(deps.galera, { domain, database, filesPath, storageHost: null }));
+      opts.log?.(`generated ${domain}`);
+    }
+  } finally {
+    ssh.close();
+  }
+  return out;
+}
