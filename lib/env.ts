@@ -47,6 +47,7 @@ export const servicesEnvSchema = z.object({
 export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({
   DROVER_METRICS_PORT: port.default(9464),
   DROVER_METRICS_HOST: z.string().default('127.0.0.1'),
+  DROVER_BACKUP_METRICS_PORT: port.default(9465),
   DROVER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
 });
 

@@ -7,7 +7,8 @@ import '../lib/node-notices';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, createActivityDeps, closeActivityDeps } from '../activities';
+import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../activities';
+import { serveBackupMetrics } from './backup-metrics';
 import { parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
 import { connectionSettings } from '../lib/temporal-connection';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/lib/ids';
@@ -33,11 +34,14 @@ export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(
     telemetryOptions: { metrics: { prometheus: { bindAddress: `${env.DROVER_METRICS_HOST}:${env.DROVER_METRICS_PORT}` } } },
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
   });
-  const { worker, close } = await createDroverWorker(queue, env);
+  const { worker, deps, close } = await createDroverWorker(queue, env);
+  // Backup workers also serve per-site backup metrics (read from the backup record, not from memory).
+  const backupMetrics = queue === 'backup' ? await serveBackupMetrics(deps.galera, env.DROVER_METRICS_HOST, env.DROVER_BACKUP_METRICS_PORT) : null;
   try {
-    Runtime.instance().logger.info(`worker for ${TASK_QUEUES[queue]} running; metrics on http://${env.DROVER_METRICS_HOST}:${env.DROVER_METRICS_PORT}/metrics`);
+    Runtime.instance().logger.info(`worker for ${TASK_QUEUES[queue]} running; SDK metrics on http://${env.DROVER_METRICS_HOST}:${env.DROVER_METRICS_PORT}/metrics`);
     await worker.run();
   } finally {
+    backupMetrics?.close();
     await close();
   }
 }
@@ -56,7 +60,7 @@ export async function createDroverWorker(
   queue: TaskQueueName,
   env: WorkerEnv,
   overrides: Partial<WorkerOptions> = {},
-): Promise<{ worker: Worker; close: () => Promise<void> }> {
+): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void> }> {
   const s = connectionSettings(env);
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
   const deps = createActivityDeps(env);
@@ -72,6 +76,7 @@ export async function createDroverWorker(
   });
   return {
     worker,
+    deps,
     close: async () => {
       await connection.close();
       await closeActivityDeps(deps);

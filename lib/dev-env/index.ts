@@ -88,6 +88,7 @@ async function writeEnvFile(l: DevLayout): Promise<void> {
     DROVER_SSH_HOST_KEYS: hostKey,
     DROVER_DOCKER_HOST: `unix://${l.docker.socket}`,
     DROVER_METRICS_PORT: 9464 + l.portOffset,
+    DROVER_BACKUP_METRICS_PORT: 9465 + l.portOffset,
     DROVER_BACKUP_AGE_RECIPIENTS: keys.recipient,
     DROVER_BACKUP_AGE_IDENTITY_FILE: keys.identityFile,
   };
