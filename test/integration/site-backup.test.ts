@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('siteBackupWorkflow', () => {
   it('writes an encrypted restore point that restores exactly, and does nothing when re-run', async () => {
-    const site = await createTestSite(deps, 'bakery.example.com', { posts: 40 });
+    const site = await createTestSite(deps, `bakery-${taskQueue.slice(-6)}.example.com`, { posts: 40 });
     const date = '2026-11-20';
     const before = await tableChecksums(deps, site.database);
     expect(Object.keys(before)).toContain('wp_posts');
