@@ -25,10 +25,14 @@ export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBa
   if ((await api.findRestorePoint(input)).complete) return { site: input.site, date: input.date, status: 'already-complete' };
   const site = await api.lookupSite({ domain: input.site });
   const started = Date.now();
-  const [db, files] = await Promise.all([
+  // Wait for both halves even when one fails, so no upload is left running after this workflow has ended.
+  const [dbResult, filesResult] = await Promise.allSettled([
     remoteExec.dumpDatabaseToSpaces({ site: input.site, database: site.database, date: input.date }),
     remoteExec.archiveSiteFilesToSpaces({ site: input.site, date: input.date, filesPath: site.filesPath, storageHost: site.storageHost }),
   ]);
+  if (dbResult.status === 'rejected') throw dbResult.reason;
+  if (filesResult.status === 'rejected') throw filesResult.reason;
+  const [db, files] = [dbResult.value, filesResult.value];
   const total = Date.now() - started;
   const manifest: BackupManifest = {
     version: 1,
