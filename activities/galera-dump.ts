@@ -36,11 +36,14 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       const exists = await galera.query<RowDataPacket[]>(node, 'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [input.database]);
       if (!exists.length) throw failure('InvalidInput', `database ${input.database} of site ${input.site} does not exist`);
 
-      // Row counts and WordPress figures from a consistent snapshot taken just before the dump's own.
+      // Row counts and WordPress figures from a consistent snapshot taken just before the dump's own. With
+      // wsrep_sync_wait the snapshot first waits until this node has applied every write committed anywhere in
+      // the cluster (Galera applies replicated writes asynchronously), so the dump that follows misses none.
       const conn = await galera.pool(node).getConnection();
       const tables: { name: string; rows: number }[] = [];
       let wordpress = { posts: 0, pages: 0, users: 0 };
       try {
+        await conn.query('SET SESSION wsrep_sync_wait = 1');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
         const [names] = await conn.query<RowDataPacket[]>("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [input.database]);
         for (const r of names) {
@@ -57,7 +60,9 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
           wordpress = { posts: Number(w[0].posts), pages: Number(w[0].pages), users: Number(w[0].users) };
         }
         await conn.query('COMMIT');
+        await conn.query('SET SESSION wsrep_sync_wait = 0');
       } catch (err) {
+        galera.invalidateStatus();
         throw classifyDatabaseError(err, node.name);
       } finally {
         conn.release();
@@ -74,7 +79,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
         const dumpExit = new Promise<void>((resolve, reject) =>
           dump.once('close', (code) =>
-            code === 0 ? resolve() : reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`)),
+            code === 0 ? resolve() : (galera.invalidateStatus(), reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
           ),
         );
         const uploaded = await uploadEncrypted({

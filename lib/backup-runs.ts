@@ -33,11 +33,19 @@ async function writer(galera: GaleraClient) {
   return synced[0];
 }
 
+const ensured = new WeakSet<GaleraClient>();
+
+async function ensureTable(galera: GaleraClient, node: Awaited<ReturnType<typeof writer>>): Promise<void> {
+  if (ensured.has(galera)) return;
+  await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
+  await galera.query(node, DDL);
+  ensured.add(galera);
+}
+
 export async function recordOutcomes(galera: GaleraClient, outcomes: BackupOutcome[]): Promise<void> {
   if (!outcomes.length) return;
   const node = await writer(galera);
-  await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
-  await galera.query(node, DDL);
+  await ensureTable(galera, node);
   await galera.query(node, 'INSERT INTO drover_meta.backup_runs (site, nominal_date, status, bytes, duration_ms, error) VALUES ?', [
     outcomes.map((o) => [o.site, o.date, o.status, o.bytes ?? null, o.durationMs ?? null, o.error?.slice(0, 1000) ?? null]),
   ]);
@@ -56,8 +64,7 @@ export interface SiteBackupHealth {
 /** Per registered site: when its last backup completed, its size (and the one before), and failures. */
 export async function backupHealth(galera: GaleraClient): Promise<SiteBackupHealth[]> {
   const node = await writer(galera);
-  await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
-  await galera.query(node, DDL);
+  await ensureTable(galera, node);
   const rows = await galera.query<RowDataPacket[]>(
     node,
     `SELECT s.domain AS site,

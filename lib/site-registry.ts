@@ -44,10 +44,15 @@ async function writer(galera: GaleraClient) {
   return synced[0];
 }
 
+/** DDL on Galera is replicated in total order and stalls the cluster briefly: run it once per client. */
+const ensured = new WeakSet<GaleraClient>();
+
 export async function ensureRegistry(galera: GaleraClient): Promise<void> {
+  if (ensured.has(galera)) return;
   const node = await writer(galera);
   await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
   await galera.query(node, DDL);
+  ensured.add(galera);
 }
 
 /** Adds or updates a site (idempotent). A database already owned by another site is refused. */

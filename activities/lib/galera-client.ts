@@ -97,8 +97,23 @@ export class GaleraClient {
     }
   }
 
+  private cached: { at: number; statuses: Promise<GaleraNodeStatus[]> } | null = null;
+
+  /**
+   * Every node's status. Cached for a second so a burst of activities does not ask each node three times per
+   * call; any failed query on a node drops the cache, so a node that dies is noticed at once.
+   */
   async clusterStatus(): Promise<GaleraNodeStatus[]> {
-    return Promise.all(this.nodes.map((n) => this.nodeStatus(n)));
+    if (!this.cached || Date.now() - this.cached.at > 1_000) {
+      const statuses = Promise.all(this.nodes.map((n) => this.nodeStatus(n)));
+      this.cached = { at: Date.now(), statuses };
+    }
+    return this.cached.statuses;
+  }
+
+  /** Forget the cached cluster view (after a node misbehaved). */
+  invalidateStatus(): void {
+    this.cached = null;
   }
 
   /** Nodes that are Synced and in the primary component, in configured order. */
@@ -113,6 +128,7 @@ export class GaleraClient {
       const [rows] = await this.pool(node).query<T>(sql, params);
       return rows;
     } catch (err) {
+      this.invalidateStatus();
       throw classifyDatabaseError(err, node.name);
     }
   }

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       for (const s of sites) {
         await sh(
           `f=$(mktemp); mariadb-dump --defaults-extra-file=${cnf} --single-transaction --quick ${s.database} | gzip | gpg --homedir ${gnupg} --batch --trust-model always -e -r bench@drover.test > "$f"; ` +
-            `curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -T "$f" "${s3.origin}/${env.DROVER_S3_BUCKET}/cron/${s.domain}/${date}.sql.gz.gpg"; rm -f "$f"`,
+            `curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" "${s3.origin}/${env.DROVER_S3_BUCKET}/cron/${s.domain}/${date}.sql.gz.gpg"; rm -f "$f"`,
           { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY },
         );
       }
