@@ -28,6 +28,8 @@ export interface NightlyBackupResult {
   created: number;
   alreadyComplete: number;
   failed: BackupOutcome[];
+  /** Every site's outcome, in site order. */
+  outcomes: BackupOutcome[];
   pruned: number;
   abortedUploads: number;
 }
@@ -116,6 +118,7 @@ export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<
     created: outcomes.filter((o) => o.status === 'created').length,
     alreadyComplete: outcomes.filter((o) => o.status === 'already-complete').length,
     failed: outcomes.filter((o) => o.status === 'failed'),
+    outcomes: [...outcomes].sort((a, b) => (a.site < b.site ? -1 : 1)),
     pruned,
     abortedUploads: aborted,
   };

@@ -61,6 +61,7 @@ describe('nightlyBackupWorkflow', () => {
     expect(result.failed.map((f) => f.site)).toEqual([broken]);
     expect(result.failed[0].error).toMatch(/does not exist|not found/);
     expect(result.pruned).toBe(3);
+    expect(result.outcomes.map((o) => [o.site, o.status])).toEqual([...sites].sort().map((s) => [s, s === broken ? 'failed' : 'created']));
 
     const spaces = createSpacesActivities(deps);
     for (const d of good) {
