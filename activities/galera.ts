@@ -1,7 +1,6 @@
 /** Activities that touch the MariaDB Galera cluster. */
 import type { RowDataPacket } from 'mysql2/promise';
 import type { ActivityDeps } from './deps';
-import { failure } from './lib/errors';
 import type { GaleraNodeStatus } from './lib/galera-client';
 
 export interface GaleraReplicationResult {
@@ -24,8 +23,7 @@ export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>)
      */
     async checkGaleraReplication(input: { marker: string }): Promise<GaleraReplicationResult> {
       const synced = await galera.syncedNodes();
-      if (synced.length === 0) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
-      const writer = synced[0];
+      const writer = await galera.writerNode();
       await galera.query(writer, 'CREATE DATABASE IF NOT EXISTS drover_meta');
       await galera.query(writer, 'CREATE TABLE IF NOT EXISTS drover_meta.smoke (marker VARCHAR(191) PRIMARY KEY, written_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB');
       await galera.query(writer, 'INSERT IGNORE INTO drover_meta.smoke (marker) VALUES (?)', [input.marker]);

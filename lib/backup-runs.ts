@@ -3,8 +3,7 @@
  * metrics endpoint: last complete backup, size, duration and failures per site.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import type { GaleraClient } from '../activities/lib/galera-client';
-import { failure } from '../activities/lib/errors';
+import type { GaleraClient, GaleraNode } from '../activities/lib/galera-client';
 
 export interface BackupOutcome {
   site: string;
@@ -27,15 +26,9 @@ const DDL = `CREATE TABLE IF NOT EXISTS drover_meta.backup_runs (
   KEY recorded_at (recorded_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 
-async function writer(galera: GaleraClient) {
-  const synced = await galera.syncedNodes();
-  if (!synced.length) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
-  return synced[0];
-}
-
 const ensured = new WeakSet<GaleraClient>();
 
-async function ensureTable(galera: GaleraClient, node: Awaited<ReturnType<typeof writer>>): Promise<void> {
+async function ensureTable(galera: GaleraClient, node: GaleraNode): Promise<void> {
   if (ensured.has(galera)) return;
   await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
   await galera.query(node, DDL);
@@ -44,7 +37,7 @@ async function ensureTable(galera: GaleraClient, node: Awaited<ReturnType<typeof
 
 export async function recordOutcomes(galera: GaleraClient, outcomes: BackupOutcome[]): Promise<void> {
   if (!outcomes.length) return;
-  const node = await writer(galera);
+  const node = await galera.writerNode();
   await ensureTable(galera, node);
   await galera.query(node, 'INSERT INTO drover_meta.backup_runs (site, nominal_date, status, bytes, duration_ms, error) VALUES ?', [
     outcomes.map((o) => [o.site, o.date, o.status, o.bytes ?? null, o.durationMs ?? null, o.error?.slice(0, 1000) ?? null]),
@@ -63,7 +56,7 @@ export interface SiteBackupHealth {
 
 /** Per registered site: when its last backup completed, its size (and the one before), and failures. */
 export async function backupHealth(galera: GaleraClient): Promise<SiteBackupHealth[]> {
-  const node = await writer(galera);
+  const node = await galera.writerNode();
   await ensureTable(galera, node);
   const rows = await galera.query<RowDataPacket[]>(
     node,

@@ -38,18 +38,12 @@ const DDL = `CREATE TABLE IF NOT EXISTS drover_meta.sites (
   UNIQUE KEY db_name (db_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
 
-async function writer(galera: GaleraClient) {
-  const synced = await galera.syncedNodes();
-  if (!synced.length) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced: the site registry is unavailable');
-  return synced[0];
-}
-
 /** DDL on Galera is replicated in total order and stalls the cluster briefly: run it once per client. */
 const ensured = new WeakSet<GaleraClient>();
 
 export async function ensureRegistry(galera: GaleraClient): Promise<void> {
   if (ensured.has(galera)) return;
-  const node = await writer(galera);
+  const node = await galera.writerNode();
   await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
   await galera.query(node, DDL);
   ensured.add(galera);
@@ -58,7 +52,7 @@ export async function ensureRegistry(galera: GaleraClient): Promise<void> {
 /** Adds or updates a site (idempotent). A database already owned by another site is refused. */
 export async function upsertSite(galera: GaleraClient, site: Site): Promise<SiteRecord> {
   await ensureRegistry(galera);
-  const node = await writer(galera);
+  const node = await galera.writerNode();
   const owner = await galera.query<RowDataPacket[]>(node, 'SELECT domain FROM drover_meta.sites WHERE db_name = ? AND domain <> ? AND status <> ?', [site.database, site.domain, 'deleted']);
   if (owner.length) throw failure('InvalidInput', `database ${site.database} already belongs to site ${owner[0].domain}`);
   await galera.query(
@@ -86,7 +80,7 @@ function toRecord(r: RowDataPacket): SiteRecord {
 
 export async function getSite(galera: GaleraClient, domain: string): Promise<SiteRecord | null> {
   await ensureRegistry(galera);
-  const rows = await galera.query<RowDataPacket[]>(await writer(galera), 'SELECT * FROM drover_meta.sites WHERE domain = ?', [domain]);
+  const rows = await galera.query<RowDataPacket[]>(await galera.writerNode(), 'SELECT * FROM drover_meta.sites WHERE domain = ?', [domain]);
   return rows.length ? toRecord(rows[0]) : null;
 }
 
@@ -94,7 +88,7 @@ export async function getSite(galera: GaleraClient, domain: string): Promise<Sit
 export async function listSites(galera: GaleraClient, opts: { includeDeleted?: boolean } = {}): Promise<SiteRecord[]> {
   await ensureRegistry(galera);
   const rows = await galera.query<RowDataPacket[]>(
-    await writer(galera),
+    await galera.writerNode(),
     `SELECT * FROM drover_meta.sites ${opts.includeDeleted ? '' : "WHERE status <> 'deleted'"} ORDER BY domain`,
   );
   return rows.map(toRecord);
@@ -102,6 +96,6 @@ export async function listSites(galera: GaleraClient, opts: { includeDeleted?: b
 
 export async function markSiteDeleted(galera: GaleraClient, domain: string): Promise<boolean> {
   await ensureRegistry(galera);
-  const r = (await galera.query<RowDataPacket[]>(await writer(galera), "UPDATE drover_meta.sites SET status = 'deleted' WHERE domain = ?", [domain])) as unknown as { affectedRows: number };
+  const r = (await galera.query<RowDataPacket[]>(await galera.writerNode(), "UPDATE drover_meta.sites SET status = 'deleted' WHERE domain = ?", [domain])) as unknown as { affectedRows: number };
   return r.affectedRows > 0;
 }

@@ -51,6 +51,13 @@ export class GaleraClient {
     return this.creds;
   }
 
+  /** The node writes go to: the first Synced node in configured order (as ProxySQL's writer hostgroup). */
+  async writerNode(): Promise<GaleraNode> {
+    const synced = await this.syncedNodes();
+    if (synced.length === 0) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
+    return synced[0];
+  }
+
   /**
    * A Synced node to read from, preferring one that is not the writer (ProxySQL sends writes to the first
    * Synced node), so dumps do not load the node taking the farm's writes. Nodes in `avoid` are skipped.

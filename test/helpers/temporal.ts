@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { afterAll, beforeAll } from 'vitest';
 import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../../activities';
 import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
 import { TEST_BUNDLE, TEST_STATE_DIR } from './paths';
@@ -44,4 +45,27 @@ export async function testWorker(
     ...opts.worker,
   });
   return { worker, deps, close: () => closeActivityDeps(deps) };
+}
+
+/**
+ * For a test file whose tests share one worker: connects to the server and runs a worker on a unique queue
+ * for the whole file (beforeAll/afterAll). Read the fields inside tests, after the hooks have run.
+ */
+export function useRunningWorker(prefix: string): { tw: TestWorkflowEnvironment; deps: ActivityDeps; taskQueue: string } {
+  const ctx = { taskQueue: uniqueQueue(prefix) } as { tw: TestWorkflowEnvironment; deps: ActivityDeps; taskQueue: string };
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    ctx.tw = await connectTestServer();
+    ({ worker, deps: ctx.deps, close } = await testWorker(ctx.tw, { taskQueue: ctx.taskQueue }));
+    running = worker.run();
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await close?.();
+    await ctx.tw?.teardown();
+  });
+  return ctx;
 }

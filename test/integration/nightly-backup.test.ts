@@ -3,56 +3,37 @@
  * does not fail the night, retention applied afterwards.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActivityDeps } from '../../activities';
+import { describe, expect, it } from 'vitest';
 import { createSpacesActivities } from '../../activities/spaces';
 import { objectKey } from '../../lib/backup-layout';
 import { upsertSite } from '../../lib/site-registry';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { TEST_BUNDLE } from '../helpers/paths';
 import { createTestSite } from '../helpers/sites';
-import { connectTestServer, testWorker, uniqueQueue } from '../helpers/temporal';
+import { useRunningWorker } from '../helpers/temporal';
 
-let tw: TestWorkflowEnvironment;
-let worker: Worker;
-let deps: ActivityDeps;
-let close: () => Promise<void>;
-let running: Promise<void>;
-const taskQueue = uniqueQueue('nightly');
-
-beforeAll(async () => {
-  tw = await connectTestServer();
-  ({ worker, deps, close } = await testWorker(tw, { taskQueue }));
-  running = worker.run();
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await close?.();
-  await tw?.teardown();
-});
+const ctx = useRunningWorker('nightly');
 
 describe('nightlyBackupWorkflow', () => {
   it('backs up every site in a bounded window, continues as new, survives a broken site, and prunes', async () => {
-    const tag = taskQueue.slice(-6);
+    const tag = ctx.taskQueue.slice(-6);
     const good = [`alpha-${tag}.example.com`, `bravo-${tag}.example.com`, `charlie-${tag}.example.com`];
-    for (const d of good) await createTestSite(deps, d, { posts: 10, uploadBytes: 32 * 1024 });
+    for (const d of good) await createTestSite(ctx.deps, d, { posts: 10, uploadBytes: 32 * 1024 });
     const broken = `broken-${tag}.example.com`;
-    await upsertSite(deps.galera, { domain: broken, database: `wp_missing_${tag}`, filesPath: '/nonexistent/site', storageHost: null });
+    await upsertSite(ctx.deps.galera, { domain: broken, database: `wp_missing_${tag}`, filesPath: '/nonexistent/site', storageHost: null });
 
     // Five year-old restore points for one site: retention must delete the three oldest (the newest 3 complete
     // points are always kept) once tonight's point exists.
     for (const day of ['01', '02', '03', '04', '05']) {
-      await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: objectKey(good[0], `2025-01-${day}`, 'manifest'), Body: 'x' }));
+      await ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(good[0], `2025-01-${day}`, 'manifest'), Body: 'x' }));
     }
 
     const date = '2026-11-21';
     const sites = [...good, broken];
-    const handle = await tw.client.workflow.start(nightlyBackupWorkflow, {
-      workflowId: `nightly-backup/${date}/${taskQueue}`,
-      taskQueue,
+    const handle = await ctx.tw.client.workflow.start(nightlyBackupWorkflow, {
+      workflowId: `nightly-backup/${date}/${ctx.taskQueue}`,
+      taskQueue: ctx.taskQueue,
       args: [{ date, sites, concurrency: 2, childrenPerRun: 2 }],
     });
     const result = await handle.result();
@@ -63,7 +44,7 @@ describe('nightlyBackupWorkflow', () => {
     expect(result.pruned).toBe(3);
     expect(result.outcomes.map((o) => [o.site, o.status])).toEqual([...sites].sort().map((s) => [s, s === broken ? 'failed' : 'created']));
 
-    const spaces = createSpacesActivities(deps);
+    const spaces = createSpacesActivities(ctx.deps);
     for (const d of good) {
       const points = await spaces.listRestorePoints({ site: d });
       expect(points.filter((p) => p.date === date && p.complete)).toHaveLength(1);
@@ -72,11 +53,11 @@ describe('nightlyBackupWorkflow', () => {
 
     // It continued as new at least once (4 children, 2 per run), and each run's history stayed small.
     const runs: number[] = [];
-    for await (const wf of tw.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(wf.historyLength);
+    for await (const wf of ctx.tw.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) runs.push(wf.historyLength);
     expect(runs.length).toBeGreaterThanOrEqual(2);
     for (const len of runs) expect(len).toBeLessThan(200);
 
-    const history = await tw.client.workflow.getHandle(handle.workflowId).fetchHistory();
+    const history = await ctx.tw.client.workflow.getHandle(handle.workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, history, handle.workflowId);
   });
 });

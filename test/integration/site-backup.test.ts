@@ -5,89 +5,70 @@
  */
 import { createHash } from 'node:crypto';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActivityDeps } from '../../activities';
+import { describe, expect, it } from 'vitest';
 import { objectKey, restorePointPrefix, type BackupManifest } from '../../lib/backup-layout';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { TEST_BUNDLE } from '../helpers/paths';
 import { decrypt, extractTar, loadDump, objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
-import { connectTestServer, testEnv, testWorker, uniqueQueue } from '../helpers/temporal';
+import { testEnv, useRunningWorker } from '../helpers/temporal';
 
-let tw: TestWorkflowEnvironment;
-let worker: Worker;
-let deps: ActivityDeps;
-let close: () => Promise<void>;
-let running: Promise<void>;
-const taskQueue = uniqueQueue('backup');
+const ctx = useRunningWorker('backup');
 const identity = testEnv().DROVER_BACKUP_AGE_IDENTITY_FILE!;
-
-beforeAll(async () => {
-  tw = await connectTestServer();
-  ({ worker, deps, close } = await testWorker(tw, { taskQueue }));
-  running = worker.run();
-});
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await close?.();
-  await tw?.teardown();
-});
 
 describe('siteBackupWorkflow', () => {
   it('writes an encrypted restore point that restores exactly, and does nothing when re-run', async () => {
-    const site = await createTestSite(deps, `bakery-${taskQueue.slice(-6)}.example.com`, { posts: 40 });
+    const site = await createTestSite(ctx.deps, `bakery-${ctx.taskQueue.slice(-6)}.example.com`, { posts: 40 });
     const date = '2026-11-20';
-    const before = await tableChecksums(deps, site.database);
+    const before = await tableChecksums(ctx.deps, site.database);
     expect(Object.keys(before)).toContain('wp_posts');
 
-    const handle = await tw.client.workflow.start(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${taskQueue}`, taskQueue, args: [{ site: site.domain, date }] });
+    const handle = await ctx.tw.client.workflow.start(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
     const result = await handle.result();
     expect(result.status).toBe('created');
 
     // Everything stored is ciphertext: age's header, and no SQL or WordPress table names anywhere.
     for (const what of ['database', 'files', 'manifest'] as const) {
-      const bytes = await objectBytes(deps, objectKey(site.domain, date, what));
+      const bytes = await objectBytes(ctx.deps, objectKey(site.domain, date, what));
       expect(bytes.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
       expect(bytes.includes('CREATE TABLE')).toBe(false);
       expect(bytes.includes('wp_')).toBe(false);
     }
 
-    const manifest = JSON.parse((await decrypt(await objectBytes(deps, objectKey(site.domain, date, 'manifest')), identity)).toString()) as BackupManifest;
+    const manifest = JSON.parse((await decrypt(await objectBytes(ctx.deps, objectKey(site.domain, date, 'manifest')), identity)).toString()) as BackupManifest;
     expect(manifest.site).toBe(site.domain);
     expect(manifest.wordpress.version).toBe('6.7.1');
     expect(manifest.database.tables.find((t) => t.name === 'wp_users')!.rows).toBe(4);
 
     // The manifest's SHA-256 matches what is stored.
-    const dbCipher = await objectBytes(deps, manifest.database.key);
+    const dbCipher = await objectBytes(ctx.deps, manifest.database.key);
     expect(createHash('sha256').update(dbCipher).digest('hex')).toBe(manifest.database.sha256);
 
     // Decrypt and load into a scratch database: per-table checksums equal the source's.
     const scratch = `restore_check_${process.pid}`;
-    await loadDump(deps, await decrypt(dbCipher, identity), scratch);
-    expect(await tableChecksums(deps, scratch)).toEqual(before);
-    await deps.galera.query(deps.galera.nodes[0], `DROP DATABASE \`${scratch}\``);
+    await loadDump(ctx.deps, await decrypt(dbCipher, identity), scratch);
+    expect(await tableChecksums(ctx.deps, scratch)).toEqual(before);
+    await ctx.deps.galera.query(ctx.deps.galera.nodes[0], `DROP DATABASE \`${scratch}\``);
 
     // Files: byte-identical tree.
-    const dir = await extractTar(await decrypt(await objectBytes(deps, manifest.files.key), identity));
+    const dir = await extractTar(await decrypt(await objectBytes(ctx.deps, manifest.files.key), identity));
     expect(treeHashes(dir)).toEqual(treeHashes(site.filesPath));
     expect(Object.keys(treeHashes(dir))).toContain('wp-content/uploads/2024/01/café menu (final).txt');
 
     // The same night again: already complete, nothing rewritten.
-    const manifestEtag = (await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag;
-    const again = await tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${taskQueue}-again`, taskQueue, args: [{ site: site.domain, date }] });
+    const manifestEtag = (await ctx.deps.s3.send(new GetObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag;
+    const again = await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}-again`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
     expect(again.status).toBe('already-complete');
-    expect((await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag).toBe(manifestEtag);
+    expect((await ctx.deps.s3.send(new GetObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag).toBe(manifestEtag);
 
     await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, await handle.fetchHistory(), handle.workflowId);
     expect(restorePointPrefix(site.domain, date)).toBe(`sites/${site.domain}/${date}/`);
   });
 
   it('fails an unknown site with InvalidInput and writes nothing', async () => {
-    const err = await tw.client.workflow
-      .execute(siteBackupWorkflow, { workflowId: `backup/nowhere.example.com/2026-11-20/${taskQueue}`, taskQueue, args: [{ site: 'nowhere.example.com', date: '2026-11-20' }] })
+    const err = await ctx.tw.client.workflow
+      .execute(siteBackupWorkflow, { workflowId: `backup/nowhere.example.com/2026-11-20/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: 'nowhere.example.com', date: '2026-11-20' }] })
       .then(() => null, (e: { cause?: { cause?: { type?: string } } }) => e);
     expect(err?.cause?.cause?.type).toBe('InvalidInput');
   });
