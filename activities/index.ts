@@ -2,6 +2,7 @@
 import type { ActivityDeps } from './deps';
 import { createGaleraActivities } from './galera';
 import { createGaleraDumpActivities } from './galera-dump';
+import { createGaleraRestoreActivities } from './galera-restore';
 import { createSiteRegistryActivities } from './site-registry';
 import { createStorageArchiveActivities } from './storage-archive';
 import { createSpacesActivities } from './spaces';
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSshActivities(deps),
     ...createSwarmActivities(deps),
     ...createGaleraDumpActivities(deps),
+    ...createGaleraRestoreActivities(deps),
     ...createStorageArchiveActivities(deps),
     ...createSiteRegistryActivities(deps),
   };

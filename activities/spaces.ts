@@ -1,11 +1,12 @@
 /** Activities that touch Spaces (S3-compatible object storage). */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, type BackupManifest } from '../lib/backup-layout';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { planRetention } from '../lib/retention';
 import type { ActivityDeps } from './deps';
+import { decryptObjectTo } from './lib/encrypted-download';
 import { abortStaleUploads, uploadEncrypted } from './lib/encrypted-upload';
 import { classifyStorageError, failure } from './lib/errors';
 
@@ -94,6 +95,20 @@ export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps
       const m = input.manifest;
       const r = await uploadEncrypted({ s3, bucket, key: objectKey(m.site, m.date, 'manifest'), source: Readable.from([Buffer.from(JSON.stringify(m, null, 2))]), recipients: backup.recipients });
       return { key: r.key, sha256: r.sha256 };
+    },
+
+    /** Decrypts a restore point's manifest (restore workers only: needs the backup identity). */
+    async readManifest(input: { site: string; date: string }): Promise<BackupManifest> {
+      if (!backup.identityFile) throw failure('ConfigMissing', 'this worker has no backup identity (DROVER_BACKUP_AGE_IDENTITY_FILE): restores run on restore workers');
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk);
+          cb();
+        },
+      });
+      await decryptObjectTo({ s3, bucket, key: objectKey(input.site, input.date, 'manifest'), identityFile: backup.identityFile, sink });
+      return JSON.parse(Buffer.concat(chunks).toString('utf8')) as BackupManifest;
     },
 
     /** Aborts multipart uploads left under a prefix by workers that died mid-upload. */

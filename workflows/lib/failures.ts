@@ -13,6 +13,9 @@ export const PERMANENT_FAILURES = [
   'ObjectNotFound',
   'StorageAccessDenied',
   'DockerRequestRejected',
+  'BackupCorrupted',
+  'DecryptionFailed',
+  'RestoreVerificationFailed',
 ] as const;
 
 export const TRANSIENT_FAILURES = [

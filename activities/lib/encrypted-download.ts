@@ -1,0 +1,65 @@
+/**
+ * The restore side of encrypted-upload: an object is first streamed once to check its SHA-256 against the
+ * manifest (a corrupted object is refused before anything is written anywhere), then streamed again through
+ * `age -d` (with the restore worker's identity file) and `zstd -d` into a sink. Nothing is staged whole.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { classifyStorageError, failure } from './errors';
+
+async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
+  try {
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    return got.Body as Readable;
+  } catch (err) {
+    throw classifyStorageError(err, `s3://${bucket}/${key}`);
+  }
+}
+
+/** Streams the object once and fails with BackupCorrupted unless its SHA-256 is the expected one. */
+export async function verifyObject(s3: S3Client, bucket: string, key: string, expectedSha256: string, signal?: AbortSignal): Promise<{ bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of await body(s3, bucket, key, signal)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  const got = hash.digest('hex');
+  if (got !== expectedSha256) throw failure('BackupCorrupted', `s3://${bucket}/${key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the manifest's ${expectedSha256.slice(0, 16)}…`);
+  return { bytes };
+}
+
+/** Decrypts and decompresses an object into `sink`; `sinkExit` (a consumer process) must succeed too. */
+export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal }): Promise<void> {
+  const age = spawn('age', ['-d', '-i', o.identityFile], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const zstd = spawn('zstd', ['-d', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let ageErr = '';
+  let zstdErr = '';
+  age.stderr.on('data', (d) => (ageErr = (ageErr + d).slice(-1000)));
+  zstd.stderr.on('data', (d) => (zstdErr = (zstdErr + d).slice(-1000)));
+  const exit = (p: typeof age, what: () => string, type: 'DecryptionFailed' | 'BackupCorrupted') =>
+    new Promise<void>((resolve, reject) => p.once('close', (code) => (code === 0 ? resolve() : reject(failure(type, `${o.key}: ${what().trim() || `exit ${code}`}`)))));
+  const onAbort = () => {
+    age.kill('SIGTERM');
+    zstd.kill('SIGTERM');
+  };
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.all([
+      pipeline(await body(o.s3, o.bucket, o.key, o.signal), age.stdin),
+      pipeline(age.stdout, zstd.stdin),
+      pipeline(zstd.stdout, o.sink),
+      exit(age, () => ageErr, 'DecryptionFailed'),
+      exit(zstd, () => zstdErr, 'BackupCorrupted'),
+      o.sinkExit ?? Promise.resolve(),
+    ]);
+  } catch (err) {
+    onAbort();
+    throw err;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
