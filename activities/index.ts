@@ -5,6 +5,7 @@ import { createGaleraDumpActivities } from './galera-dump';
 import { createGaleraRestoreActivities } from './galera-restore';
 import { createSiteRegistryActivities } from './site-registry';
 import { createStorageArchiveActivities } from './storage-archive';
+import { createStorageRestoreActivities } from './storage-restore';
 import { createSpacesActivities } from './spaces';
 import { createSshActivities } from './ssh';
 import { createSwarmActivities } from './swarm';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGaleraDumpActivities(deps),
     ...createGaleraRestoreActivities(deps),
     ...createStorageArchiveActivities(deps),
+    ...createStorageRestoreActivities(deps),
     ...createSiteRegistryActivities(deps),
   };
 }

@@ -128,6 +128,24 @@ export class SshClient {
     return { stdout: channel, exit };
   }
 
+  /**
+   * Opens a command whose stdin the caller writes (e.g. `tar -x` fed a decrypted stream). `stdin` is the remote
+   * command's standard input; `exit` settles when it ends, rejecting with RemoteCommandFailed on a non-zero exit.
+   */
+  async execWithStdin(command: string): Promise<{ stdin: import('node:stream').Writable; exit: Promise<void> }> {
+    const channel = await this.openExec(command);
+    const err: Buffer[] = [];
+    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    channel.on('data', () => undefined);
+    const exit = new Promise<void>((resolve, reject) => {
+      channel.once('exit', (code: number | null) => {
+        if (code === 0) resolve();
+        else reject(failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`));
+      });
+    });
+    return { stdin: channel, exit };
+  }
+
   /** Writes a stream or buffer to a remote path over SFTP (mode 0600 unless told). */
   async upload(data: Readable | Buffer | string, remotePath: string, mode = 0o600): Promise<void> {
     const sftp = await new Promise<import('ssh2').SFTPWrapper>((resolve, reject) =>
