@@ -106,6 +106,15 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
       return { restored: previous.length };
     },
 
+    /** After a restore: the database answers as WordPress (siteurl set, posts readable). */
+    async checkWordPressDatabase(input: { database: string }): Promise<{ siteurl: string; posts: number }> {
+      const node = await galera.writerNode();
+      const url = await galera.query<RowDataPacket[]>(node, `SELECT option_value FROM ${ident(input.database)}.wp_options WHERE option_name = 'siteurl'`);
+      if (!url.length) throw failure('RestoreVerificationFailed', `${input.database} has no siteurl option: not a working WordPress database`);
+      const [posts] = await galera.query<RowDataPacket[]>(node, `SELECT COUNT(*) AS n FROM ${ident(input.database)}.wp_posts`);
+      return { siteurl: String(url[0].option_value), posts: Number(posts.n) };
+    },
+
     /** Drops a scratch database (staging, previous, drill copies). Idempotent. */
     async dropDatabase(input: { name: string }): Promise<{ dropped: boolean }> {
       if (!/^[A-Za-z0-9_]{1,64}$/.test(input.name)) throw failure('InvalidInput', `refusing to drop "${input.name}"`);

@@ -1,5 +1,5 @@
 /** Activities on the site registry (the drover_meta.sites table on the Galera cluster). */
-import { getSite, listSites, markSiteDeleted, siteSchema, upsertSite, type Site, type SiteRecord } from '../lib/site-registry';
+import { getSite, listSites, markSiteDeleted, placeHold, releaseHold, siteSchema, upsertSite, type Site, type SiteRecord } from '../lib/site-registry';
 import { recordOutcomes, type BackupOutcome } from '../lib/backup-runs';
 import type { ActivityDeps } from './deps';
 import { failure } from './lib/errors';
@@ -29,6 +29,15 @@ export function createSiteRegistryActivities({ galera }: Pick<ActivityDeps, 'gal
     async recordBackupOutcomes(input: { outcomes: BackupOutcome[] }): Promise<{ recorded: number }> {
       await recordOutcomes(galera, input.outcomes);
       return { recorded: input.outcomes.length };
+    },
+
+    /** Holds retention for a site while `holder` (a workflow ID) needs its restore points. */
+    async placeRetentionHold(input: { site: string; holder: string }): Promise<void> {
+      await placeHold(galera, input.site, input.holder);
+    },
+
+    async releaseRetentionHold(input: { site: string; holder: string }): Promise<void> {
+      await releaseHold(galera, input.site, input.holder);
     },
 
     async unregisterSite(input: { domain: string }): Promise<{ removed: boolean }> {

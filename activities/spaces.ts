@@ -5,6 +5,7 @@ import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObject
 import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, type BackupManifest } from '../lib/backup-layout';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { planRetention } from '../lib/retention';
+import { heldSites } from '../lib/site-registry';
 import type { ActivityDeps } from './deps';
 import { decryptObjectTo } from './lib/encrypted-download';
 import { abortStaleUploads, uploadEncrypted } from './lib/encrypted-upload';
@@ -41,7 +42,7 @@ export interface RoundTripObjectResult {
   sha256: string;
 }
 
-export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps, 's3' | 'bucket' | 'backup'>) {
+export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<ActivityDeps, 's3' | 'bucket' | 'backup' | 'galera'>) {
   /** A site's restore points, newest first, with completeness and stored size. */
   async function listRestorePoints(input: { site: string }): Promise<RestorePointSummary[]> {
     try {
@@ -123,8 +124,14 @@ export function createSpacesActivities({ s3, bucket, backup }: Pick<ActivityDeps
     async applyRetention(input: { sites: string[]; now: string; dryRun?: boolean }): Promise<{ site: string; kept: number; deleted: string[] }[]> {
       const out: { site: string; kept: number; deleted: string[] }[] = [];
       const done = new Set<string>((activityInfo().heartbeatDetails as string[] | undefined) ?? []);
+      const held = await heldSites(galera);
       for (const site of input.sites) {
         if (done.has(site)) continue;
+        if (held.has(site)) {
+          // A restore is using this site's points: prune it another night.
+          out.push({ site, kept: -1, deleted: [] });
+          continue;
+        }
         const points = await listRestorePoints({ site });
         const plan = planRetention(points.map((p) => ({ date: p.date, complete: p.complete })), input.now);
         const doomed = plan.decisions.filter((d) => d.action === 'delete').map((d) => d.date);

@@ -61,6 +61,16 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup }: Pick
       });
     },
 
+    /** After a restore: the docroot holds a WordPress install (wp-config.php and wp-includes/version.php). */
+    async checkSiteFiles(input: { storageHost: string | null; livePath: string }): Promise<{ wordpressVersion: string | null }> {
+      const live = checkPath(input.livePath);
+      return withSsh(target(input.storageHost), ssh.options, async (c) => {
+        const r = await c.exec(`test -f ${q(live + '/wp-config.php')} && sed -n "s/^\\$wp_version = '\\(.*\\)';/\\1/p" ${q(live + '/wp-includes/version.php')}`);
+        if (r.code !== 0) throw failure('RestoreVerificationFailed', `${live} has no wp-config.php: not a WordPress docroot`);
+        return { wordpressVersion: r.stdout.trim() || null };
+      });
+    },
+
     /** Removes a restore's staging or previous folder (only those: the suffix is required). */
     async removeRestoreLeftovers(input: { storageHost: string | null; livePath: string; which: 'staging' | 'previous' }): Promise<{ removed: boolean }> {
       const p = checkPath(input.livePath) + (input.which === 'staging' ? STAGING_SUFFIX : PREVIOUS_SUFFIX);

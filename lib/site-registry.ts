@@ -99,3 +99,35 @@ export async function markSiteDeleted(galera: GaleraClient, domain: string): Pro
   const r = (await galera.query<RowDataPacket[]>(await galera.writerNode(), "UPDATE drover_meta.sites SET status = 'deleted' WHERE domain = ?", [domain])) as unknown as { affectedRows: number };
   return r.affectedRows > 0;
 }
+
+const HOLDS_DDL = `CREATE TABLE IF NOT EXISTS drover_meta.retention_holds (
+  site VARCHAR(253) NOT NULL,
+  holder VARCHAR(255) NOT NULL,
+  created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  PRIMARY KEY (site, holder)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
+const holdsEnsured = new WeakSet<GaleraClient>();
+
+async function ensureHolds(galera: GaleraClient): Promise<void> {
+  if (holdsEnsured.has(galera)) return;
+  await ensureRegistry(galera);
+  await galera.query(await galera.writerNode(), HOLDS_DDL);
+  holdsEnsured.add(galera);
+}
+
+/** Holds retention for a site (e.g. while a restore runs): pruning skips held sites. Idempotent. */
+export async function placeHold(galera: GaleraClient, site: string, holder: string): Promise<void> {
+  await ensureHolds(galera);
+  await galera.query(await galera.writerNode(), 'INSERT IGNORE INTO drover_meta.retention_holds (site, holder) VALUES (?, ?)', [site, holder]);
+}
+
+export async function releaseHold(galera: GaleraClient, site: string, holder: string): Promise<void> {
+  await ensureHolds(galera);
+  await galera.query(await galera.writerNode(), 'DELETE FROM drover_meta.retention_holds WHERE site = ? AND holder = ?', [site, holder]);
+}
+
+export async function heldSites(galera: GaleraClient): Promise<Set<string>> {
+  await ensureHolds(galera);
+  const rows = await galera.query<RowDataPacket[]>(await galera.writerNode(), 'SELECT DISTINCT site FROM drover_meta.retention_holds');
+  return new Set(rows.map((r) => String(r.site)));
+}

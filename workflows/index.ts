@@ -4,3 +4,4 @@ export * from './site-backup';
 export * from './nightly-backup';
 export * from './site-registration';
 export * from './prune-restore-points';
+export * from './restore-site';

@@ -10,6 +10,7 @@ export const workflowIds = {
   nightlyBackup: (date: string): string => `nightly-backup/${date}`,
   siteRegistration: (site: string): string => `site/${site}/register`,
   prune: (date: string): string => `prune/${date}`,
+  restore: (site: string, at: string, to?: string): string => `restore/${site}/${at}${to ? `/to/${to}` : ''}`,
   /** The Schedule that starts the nightly backup (Temporal appends each run's scheduled time). */
   backupSchedule: 'nightly-backup',
 };

@@ -1,0 +1,122 @@
+/**
+ * Restores one site to a chosen point (`latest`, a date, or a timestamp: the newest complete point at or before
+ * it), over itself or side by side under a new name. A saga: retention is held, a safety point of the live site
+ * is taken first, database and files are staged and verified before anything live changes, then swapped in
+ * atomically; any failure undoes what was done, in reverse, and names the step. Every step is timed (RTO).
+ */
+import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
+import { chooseRestorePoint, parseRestoreAt } from '../lib/restore-point-choice';
+import { api, longApi, remoteExec } from './lib/proxies';
+import { workflowIds } from './lib/ids';
+import { siteBackupWorkflow } from './site-backup';
+
+export interface RestoreSiteInput {
+  site: string;
+  /** `latest` (default), YYYY-MM-DD, or an ISO timestamp. */
+  at?: string;
+  /** Restore side by side under this domain instead of over the live site. */
+  to?: string;
+  /** Skip the safety point of the live site (drills restoring to scratch names need none). */
+  skipSafetyPoint?: boolean;
+}
+
+export interface RestoreSiteResult {
+  site: string;
+  target: string;
+  point: string;
+  safetyPoint: string | null;
+  database: string;
+  filesPath: string;
+  steps: { name: string; ms: number; detail?: unknown }[];
+  rtoMs: number;
+}
+
+/** The database name and docroot a restore writes for `target` (the site itself, or a side-by-side copy). */
+export function restoreTargetNames(live: { domain: string; database: string; filesPath: string }, to?: string): { database: string; filesPath: string } {
+  if (!to || to === live.domain) return { database: live.database, filesPath: live.filesPath };
+  const database = `wp_${to.replace(/[^a-z0-9]/g, '_')}`.slice(0, 48);
+  const parent = live.filesPath.slice(0, live.filesPath.lastIndexOf('/'));
+  return { database, filesPath: `${parent}/${to}` };
+}
+
+/** Restores a site; see the module comment for the steps. */
+export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<RestoreSiteResult> {
+  const started = Date.now();
+  const steps: RestoreSiteResult['steps'] = [];
+  const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
+  let current = 'start';
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    current = name;
+    const t = Date.now();
+    const value = await fn();
+    steps.push({ name, ms: Date.now() - t });
+    return value;
+  };
+
+  const holder = workflowInfo().workflowId;
+  const target = input.to ?? input.site;
+  let safetyPoint: string | null = null;
+  let point = '';
+  let names = { database: '', filesPath: '' };
+  let held = false;
+
+  try {
+    const live = await step('look up site', () => api.lookupSite({ domain: input.site }));
+    names = restoreTargetNames(live, input.to);
+    const points = await step('choose restore point', () => api.listRestorePoints({ site: input.site }));
+    let at: ReturnType<typeof parseRestoreAt>;
+    try {
+      at = parseRestoreAt(input.at);
+    } catch (err) {
+      throw ApplicationFailure.create({ type: 'InvalidInput', message: `at: ${(err as Error).message}`, nonRetryable: true });
+    }
+    const chosen = chooseRestorePoint(points, at);
+    if (!chosen) throw ApplicationFailure.create({ type: 'InvalidInput', message: `site ${input.site} has no complete restore point at or before ${input.at ?? 'latest'}`, nonRetryable: true });
+    point = chosen;
+    const staging = { db: `${names.database}_drover_stg`.slice(0, 64), prev: `${names.database}_drover_prev`.slice(0, 64) };
+    held = true;
+    await step('hold retention', () => api.placeRetentionHold({ site: input.site, holder }));
+    const manifest = await step('read manifest', () => api.readManifest({ site: input.site, date: point }));
+    if (target === input.site && !input.skipSafetyPoint) {
+      safetyPoint = `safety/${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`;
+      await step('safety point of the live site', () =>
+        executeChild(siteBackupWorkflow, { workflowId: `${workflowIds.siteBackup(input.site, safetyPoint!)}`, args: [{ site: input.site, date: point, point: safetyPoint! }] }),
+      );
+    }
+    compensations.push({ name: 'drop staging database', undo: () => api.dropDatabase({ name: staging.db }) });
+    await step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db }));
+    await step('verify staging tables and row counts', () => longApi.verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables }));
+    compensations.push({ name: 'remove staging files', undo: () => api.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'staging' }) });
+    await step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath }));
+    compensations.push({ name: 'undo database swap', undo: () => api.undoDatabaseSwap({ liveDb: names.database, previousDb: staging.prev }) });
+    await step('swap database in', () => api.swapDatabase({ liveDb: names.database, stagingDb: staging.db, previousDb: staging.prev }));
+    compensations.push({ name: 'undo files swap', undo: () => api.undoFilesSwap({ storageHost: live.storageHost, livePath: names.filesPath }) });
+    await step('swap files in', () => api.swapFiles({ storageHost: live.storageHost, livePath: names.filesPath }));
+    await step('check the site', async () => {
+      const [db, files] = await Promise.all([api.checkWordPressDatabase({ database: names.database }), api.checkSiteFiles({ storageHost: live.storageHost, livePath: names.filesPath })]);
+      return { db, files };
+    });
+    // Committed: the replaced database and files are no longer needed.
+    compensations.length = 0;
+    await step('clean up', () =>
+      Promise.all([api.dropDatabase({ name: staging.prev }), api.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'previous' })]),
+    );
+  } catch (err) {
+    const failedStep = current;
+    const undone = compensations.length;
+    await CancellationScope.nonCancellable(async () => {
+      for (const c of compensations.reverse()) await c.undo();
+    });
+    let root: Error & { type?: string } = err as Error;
+    while (root.cause instanceof Error) root = root.cause;
+    throw ApplicationFailure.create({
+      type: root.type ?? 'RestoreVerificationFailed',
+      message: `restore of ${input.site} failed at "${failedStep}"${undone ? ' and was rolled back' : ''}: ${root.message}`,
+      nonRetryable: true,
+      details: [{ failedStep, rootType: root.type ?? root.name }],
+    });
+  } finally {
+    if (held) await CancellationScope.nonCancellable(() => api.releaseRetentionHold({ site: input.site, holder }));
+  }
+  return { site: input.site, target, point, safetyPoint, database: names.database, filesPath: names.filesPath, steps, rtoMs: Date.now() - started };
+}
