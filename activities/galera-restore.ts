@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { RowDataPacket } from 'mysql2/promise';
+import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from './deps';
 import { decryptObjectTo, verifyObject } from './lib/encrypted-download';
 import { failure } from './lib/errors';
@@ -115,9 +116,11 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
       return { siteurl: String(url[0].option_value), posts: Number(posts.n) };
     },
 
-    /** Drops a scratch database (staging, previous, drill copies). Idempotent. */
+    /** Drops a scratch database (staging, previous, drill copies); never a registered site's. Idempotent. */
     async dropDatabase(input: { name: string }): Promise<{ dropped: boolean }> {
       if (!/^[A-Za-z0-9_]{1,64}$/.test(input.name)) throw failure('InvalidInput', `refusing to drop "${input.name}"`);
+      const owner = await siteOwning(galera, { database: input.name });
+      if (owner) throw failure('InvalidInput', `refusing to drop ${input.name}: it is the live database of site ${owner}`);
       await galera.query(await galera.writerNode(), `DROP DATABASE IF EXISTS ${ident(input.name)}`);
       return { dropped: true };
     },

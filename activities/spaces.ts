@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, type BackupManifest } from '../lib/backup-layout';
+import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, SITES_PREFIX, type BackupManifest } from '../lib/backup-layout';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { planRetention } from '../lib/retention';
 import { heldSites } from '../lib/site-registry';
@@ -79,6 +79,24 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
   return {
     listRestorePoints,
     deleteRestorePoint,
+    /**
+     * Every site with anything in the bucket, from the bucket's own listing: after losing the database cluster
+     * (and the registry on it), this is what a farm recovery starts from.
+     */
+    async listBackedUpSites(): Promise<string[]> {
+      try {
+        const sites: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: SITES_PREFIX, Delimiter: '/', ContinuationToken: token }));
+          for (const p of page.CommonPrefixes ?? []) if (p.Prefix) sites.push(p.Prefix.slice(SITES_PREFIX.length, -1));
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return sites.sort();
+      } catch (err) {
+        throw classifyStorageError(err, SITES_PREFIX);
+      }
+    },
     /** Whether a site's restore point for a date is complete (its manifest exists). */
     async findRestorePoint(input: { site: string; date: string }): Promise<{ complete: boolean }> {
       try {

@@ -4,6 +4,7 @@
  * live path), so a failed extract never touches the live files and the swap can be undone.
  */
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from './deps';
 import { decryptObjectTo, verifyObject } from './lib/encrypted-download';
 import { failure } from './lib/errors';
@@ -19,7 +20,7 @@ function checkPath(p: string): string {
   return p;
 }
 
-export function createStorageRestoreActivities({ ssh, s3, bucket, backup }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup'>) {
+export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup' | 'galera'>) {
   const target = (host: string | null) => (host ? parseSshTarget(host) : ssh.defaultTarget);
 
   return {
@@ -69,6 +70,15 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup }: Pick
         if (r.code !== 0) throw failure('RestoreVerificationFailed', `${live} has no wp-config.php: not a WordPress docroot`);
         return { wordpressVersion: r.stdout.trim() || null };
       });
+    },
+
+    /** Removes a side-by-side copy's docroot (drill scratch copies); never a registered site's. Idempotent. */
+    async removeRestoredCopy(input: { storageHost: string | null; path: string }): Promise<{ removed: boolean }> {
+      const p = checkPath(input.path);
+      const owner = await siteOwning(galera, { filesPath: p });
+      if (owner) throw failure('InvalidInput', `refusing to remove ${p}: it is the docroot of site ${owner}`);
+      await withSsh(target(input.storageHost), ssh.options, (c) => c.execOrThrow(`rm -rf ${q(p)} ${q(p + STAGING_SUFFIX)} ${q(p + PREVIOUS_SUFFIX)}`));
+      return { removed: true };
     },
 
     /** Removes a restore's staging or previous folder (only those: the suffix is required). */

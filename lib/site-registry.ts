@@ -131,3 +131,14 @@ export async function heldSites(galera: GaleraClient): Promise<Set<string>> {
   const rows = await galera.query<RowDataPacket[]>(await galera.writerNode(), 'SELECT DISTINCT site FROM drover_meta.retention_holds');
   return new Set(rows.map((r) => String(r.site)));
 }
+
+/** The registered (not deleted) site owning this database or docroot, if any: scratch copies must never be one. */
+export async function siteOwning(galera: GaleraClient, what: { database?: string; filesPath?: string }): Promise<string | null> {
+  await ensureRegistry(galera);
+  const rows = await galera.query<RowDataPacket[]>(
+    await galera.writerNode(),
+    "SELECT domain FROM drover_meta.sites WHERE status <> 'deleted' AND (db_name = ? OR files_path = ?) LIMIT 1",
+    [what.database ?? '', what.filesPath ?? ''],
+  );
+  return rows.length ? String(rows[0].domain) : null;
+}

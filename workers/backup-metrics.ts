@@ -1,5 +1,5 @@
 /**
- * Per-site backup metrics for Prometheus, served by backup workers. Values come from the backup record in
+ * Per-site backup metrics and the last restore drill's results for Prometheus, served by backup workers. Values come from the backup record in
  * drover_meta (not from this process's memory), so every backup worker answers the same and a restart loses
  * nothing. A site that never completed a backup reports 0 as its last success, which the age alert catches.
  */
@@ -7,6 +7,7 @@ import http from 'node:http';
 import { Gauge, Registry } from 'prom-client';
 import type { GaleraClient } from '../activities/lib/galera-client';
 import { backupHealth } from '../lib/backup-runs';
+import { lastDrill } from '../lib/restore-drills';
 
 export function backupMetricsRegistry(galera: GaleraClient): { registry: Registry; refresh: () => Promise<void> } {
   const registry = new Registry();
@@ -17,6 +18,12 @@ export function backupMetricsRegistry(galera: GaleraClient): { registry: Registr
   const lastDuration = g('drover_backup_last_duration_seconds', 'Wall time of the site\'s last complete backup');
   const failures = g('drover_backup_failed_runs', 'Failed backup runs of the site, ever recorded');
   const lastFailure = g('drover_backup_last_failure_timestamp_seconds', 'Unix time of the site\'s last failed backup (0: never)');
+  const plain = (name: string, help: string) => new Gauge({ name, help, registers: [registry] });
+  const drillAt = plain('drover_restore_drill_last_timestamp_seconds', 'Unix time the last restore drill was recorded (0: never)');
+  const drillPassed = plain('drover_restore_drill_last_passed', '1 when every site of the last restore drill restored and verified, else 0');
+  const drillFailedSites = plain('drover_restore_drill_last_failed_sites', 'Sites that failed in the last restore drill');
+  const drillMaxRto = plain('drover_restore_drill_last_max_rto_seconds', 'Slowest restore (RTO) of the last drill');
+  const drillRto = g('drover_restore_drill_last_rto_seconds', 'RTO of each site restored by the last drill');
   const up = new Gauge({ name: 'drover_backup_metrics_up', help: '1 when the backup record could be read', registers: [registry] });
 
   // One read of the record per scrape, shared by every gauge.
@@ -35,6 +42,14 @@ export function backupMetricsRegistry(galera: GaleraClient): { registry: Registr
           failures.set(site, r.failures);
           lastFailure.set(site, r.lastFailedAt ? r.lastFailedAt.getTime() / 1000 : 0);
         }
+        const drill = await lastDrill(galera);
+        drillRto.reset();
+        drillAt.set(drill ? drill.at.getTime() / 1000 : 0);
+        // Before the first drill there is nothing to pass: the staleness alert, not this one, speaks then.
+        drillPassed.set(drill ? Number(drill.sites.every((x) => x.passed)) : 1);
+        drillFailedSites.set(drill ? drill.sites.filter((x) => !x.passed).length : 0);
+        drillMaxRto.set(drill ? Math.max(0, ...drill.sites.map((x) => x.rtoMs)) / 1000 : 0);
+        for (const x of drill?.sites ?? []) drillRto.set({ site: x.site }, x.rtoMs / 1000);
         up.set(1);
       } catch {
         up.set(0);

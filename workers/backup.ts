@@ -1,4 +1,4 @@
-/** Worker for the drover-backup task queue: nightly backups, retention, restores. */
+/** Worker for the drover-backup task queue: nightly backups and retention (no private key: it cannot decrypt). */
 import { main } from './run-worker';
 
 main('backup');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../activities';
 import { serveBackupMetrics } from './backup-metrics';
-import { parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
+import { EnvError, parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
 import { connectionSettings } from '../lib/temporal-connection';
 import { TASK_QUEUES, type TaskQueueName } from '../workflows/lib/ids';
 import { workflowsEntry } from './workflows-entry';
@@ -18,7 +18,21 @@ import { workflowsEntry } from './workflows-entry';
 const QUEUE_TUNING: Record<TaskQueueName, Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>> = {
   infra: { maxConcurrentActivityTaskExecutions: 64, maxConcurrentWorkflowTaskExecutions: 40 },
   backup: { maxConcurrentActivityTaskExecutions: 32, maxConcurrentWorkflowTaskExecutions: 40 },
+  // A restore streams gigabytes through age and zstd; a few at a time keep a farm recovery inside the box's CPUs.
+  restore: { maxConcurrentActivityTaskExecutions: 16, maxConcurrentWorkflowTaskExecutions: 40 },
 };
+
+/**
+ * The private key goes to restore workers only: they refuse to start without it, and every other queue's worker
+ * drops it even when the environment carries it (the local environment writes one env file for all).
+ */
+export function envForQueue(queue: TaskQueueName, env: WorkerEnv): WorkerEnv {
+  if (queue === 'restore') {
+    if (!env.DROVER_BACKUP_AGE_IDENTITY_FILE) throw new EnvError([{ field: 'DROVER_BACKUP_AGE_IDENTITY_FILE', message: 'is not set (restore workers decrypt backups with it)' }]);
+    return env;
+  }
+  return Object.freeze({ ...env, DROVER_BACKUP_AGE_IDENTITY_FILE: undefined });
+}
 
 export const BUNDLE_PATH = path.resolve(__dirname, '..', 'workflow-bundle.js');
 
@@ -61,6 +75,7 @@ export async function createDroverWorker(
   env: WorkerEnv,
   overrides: Partial<WorkerOptions> = {},
 ): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void> }> {
+  env = envForQueue(queue, env);
   const s = connectionSettings(env);
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
   const deps = createActivityDeps(env);

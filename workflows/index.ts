@@ -5,3 +5,5 @@ export * from './nightly-backup';
 export * from './site-registration';
 export * from './prune-restore-points';
 export * from './restore-site';
+export * from './restore-drill';
+export * from './restore-farm';

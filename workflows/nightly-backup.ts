@@ -7,6 +7,8 @@ import { ParentClosePolicy, continueAsNew, executeChild, workflowInfo } from '@t
 import type { BackupOutcome } from '../lib/backup-runs';
 import { api, longApi } from './lib/proxies';
 import { workflowIds } from './lib/ids';
+import { rootMessage } from './lib/child-window';
+import { nominalDate } from './lib/nominal-date';
 import { siteBackupWorkflow } from './site-backup';
 
 export interface NightlyBackupInput {
@@ -36,23 +38,9 @@ export interface NightlyBackupResult {
 
 const MAX_ROUNDS = 2;
 
-/** The innermost failure's type and message (child → activity → application failure). */
-function rootCause(err: Error): string {
-  let e: Error & { type?: string } = err;
-  while (e.cause instanceof Error) e = e.cause;
-  return e.type ? `${e.type}: ${e.message}` : e.message;
-}
-
-function nominalDate(input: NightlyBackupInput): string {
-  if (input.date) return input.date;
-  const scheduled = workflowInfo().searchAttributes?.TemporalScheduledStartTime?.[0];
-  const when = scheduled instanceof Date ? scheduled : scheduled ? new Date(String(scheduled)) : workflowInfo().startTime;
-  return when.toISOString().slice(0, 10);
-}
-
 /** Backs up every site for one night. */
 export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<NightlyBackupResult> {
-  const date = nominalDate(input);
+  const date = nominalDate(input.date);
   const concurrency = input.concurrency ?? 16;
   const carry = input.carry ?? { pending: input.sites ?? (await api.listSiteDomains()), retry: [], outcomes: [], round: 1, startedAt: new Date().toISOString() };
   const pending = [...carry.pending];
@@ -82,7 +70,7 @@ export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<
               return site;
             },
             (err: Error) => {
-              (round < MAX_ROUNDS ? roundFailures : outcomes).push({ site, date, status: 'failed', error: rootCause(err) });
+              (round < MAX_ROUNDS ? roundFailures : outcomes).push({ site, date, status: 'failed', error: rootMessage(err) });
               return site;
             },
           ),

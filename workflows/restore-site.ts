@@ -18,6 +18,11 @@ export interface RestoreSiteInput {
   to?: string;
   /** Skip the safety point of the live site (drills restoring to scratch names need none). */
   skipSafetyPoint?: boolean;
+  /**
+   * Disaster recovery onto a fresh cluster: the registry is gone with the old one, so the site is registered again
+   * from its backup's manifest (database name, docroot), on `storageHost` (null: the worker's default storage).
+   */
+  rebuild?: { storageHost: string | null };
 }
 
 export interface RestoreSiteResult {
@@ -27,14 +32,24 @@ export interface RestoreSiteResult {
   safetyPoint: string | null;
   database: string;
   filesPath: string;
+  storageHost: string | null;
   steps: { name: string; ms: number; detail?: unknown }[];
   rtoMs: number;
+}
+
+/** 32-bit FNV-1a as 8 hex digits: a short stable tag (workflow code has no crypto module). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
 }
 
 /** The database name and docroot a restore writes for `target` (the site itself, or a side-by-side copy). */
 export function restoreTargetNames(live: { domain: string; database: string; filesPath: string }, to?: string): { database: string; filesPath: string } {
   if (!to || to === live.domain) return { database: live.database, filesPath: live.filesPath };
-  const database = `wp_${to.replace(/[^a-z0-9]/g, '_')}`.slice(0, 48);
+  const flat = `wp_${to.replace(/[^a-z0-9]/g, '_')}`;
+  // Long names are cut and given a hash of the whole name, so two long copies never share a database.
+  const database = flat.length <= 48 ? flat : `${flat.slice(0, 39)}_${fnv1a(to)}`;
   const parent = live.filesPath.slice(0, live.filesPath.lastIndexOf('/'));
   return { database, filesPath: `${parent}/${to}` };
 }
@@ -58,11 +73,11 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
   let safetyPoint: string | null = null;
   let point = '';
   let names = { database: '', filesPath: '' };
+  let storageHost: string | null = null;
   let held = false;
 
   try {
-    const live = await step('look up site', () => api.lookupSite({ domain: input.site }));
-    names = restoreTargetNames(live, input.to);
+    const known = input.rebuild ? null : await step('look up site', () => api.lookupSite({ domain: input.site }));
     const points = await step('choose restore point', () => api.listRestorePoints({ site: input.site }));
     let at: ReturnType<typeof parseRestoreAt>;
     try {
@@ -73,11 +88,19 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     const chosen = chooseRestorePoint(points, at);
     if (!chosen) throw ApplicationFailure.create({ type: 'InvalidInput', message: `site ${input.site} has no complete restore point at or before ${input.at ?? 'latest'}`, nonRetryable: true });
     point = chosen;
-    const staging = { db: `${names.database}_drover_stg`.slice(0, 64), prev: `${names.database}_drover_prev`.slice(0, 64) };
     held = true;
     await step('hold retention', () => api.placeRetentionHold({ site: input.site, holder }));
     const manifest = await step('read manifest', () => api.readManifest({ site: input.site, date: point }));
-    if (target === input.site && !input.skipSafetyPoint) {
+    const live =
+      known ??
+      (await step('register the site again from its backup', () =>
+        api.registerSite({ domain: input.site, database: manifest.database.name, filesPath: manifest.files.path, storageHost: input.rebuild?.storageHost ?? null }),
+      ));
+    names = restoreTargetNames(live, input.to);
+    storageHost = live.storageHost;
+    if (target !== input.site) await step('check the new name is free', () => api.checkRestoreTarget({ to: target, ...names }));
+    const staging = { db: `${names.database}_drover_stg`.slice(0, 64), prev: `${names.database}_drover_prev`.slice(0, 64) };
+    if (target === input.site && !input.skipSafetyPoint && !input.rebuild) {
       safetyPoint = `safety/${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}Z`;
       await step('safety point of the live site', () =>
         executeChild(siteBackupWorkflow, { workflowId: `${workflowIds.siteBackup(input.site, safetyPoint!)}`, args: [{ site: input.site, date: point, point: safetyPoint! }] }),
@@ -118,5 +141,5 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
   } finally {
     if (held) await CancellationScope.nonCancellable(() => api.releaseRetentionHold({ site: input.site, holder }));
   }
-  return { site: input.site, target, point, safetyPoint, database: names.database, filesPath: names.filesPath, steps, rtoMs: Date.now() - started };
+  return { site: input.site, target, point, safetyPoint, database: names.database, filesPath: names.filesPath, storageHost, steps, rtoMs: Date.now() - started };
 }

@@ -1,17 +1,18 @@
 /** `drover backup run | list | prune | schedule …`: nightly backups of every site. */
 import { Command } from 'commander';
-import { ScheduleOverlapPolicy, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
 import { createSpacesActivities } from '../../activities/spaces';
 import { dayNumber, planRetention } from '../../lib/retention';
 import { listSites } from '../../lib/site-registry';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { NightlyBackupResult } from '../../workflows/nightly-backup';
-import { action, globals, parseOptions, UsageError } from '../output';
+import { action, globals, parseOptions } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
 import { withOptionalWorker } from '../worker-option';
 import { formatPlan } from './retention';
+import { scheduleCommand } from '../schedule-command';
 import { requireSites } from './site';
 
 const date = z.string().refine((d) => {
@@ -29,81 +30,6 @@ function formatNight(r: NightlyBackupResult): string {
   const lines = [`backup night ${r.date}: ${r.created} created, ${r.alreadyComplete} already complete, ${r.failed.length} failed of ${r.sites} sites; ${r.pruned} old points pruned`];
   for (const f of r.failed) lines.push(`  FAILED ${f.site}: ${f.error}`);
   return lines.join('\n');
-}
-
-function scheduleCommand(): Command {
-  const schedule = new Command('schedule').description('the Temporal Schedule that runs the nightly backup');
-  const withHandle = async <T>(cmd: Command, fn: (h: ReturnType<import('@temporalio/client').Client['schedule']['getHandle']>) => Promise<T>) =>
-    withTemporal(globals(cmd).stateDir, (client) => fn(client.schedule.getHandle(workflowIds.backupSchedule)));
-
-  schedule
-    .command('create')
-    .description('create the schedule (default 02:00 UTC daily; overlap BufferOne; 6 h catch-up window)')
-    .option('--cron <expr>', 'cron expression in UTC', '0 2 * * *')
-    .option('--concurrency <n>', 'site backups running at once', '16')
-    .action(
-      action(async (raw, cmd) => {
-        const o = parseOptions(z.object({ cron: z.string().regex(/^\S+( \S+){4,6}$/, 'a cron expression of 5 to 7 fields, e.g. "0 2 * * *"'), concurrency: z.coerce.number().int().min(1).max(200) }), raw);
-        const g = globals(cmd);
-        await withTemporal(g.stateDir, async (client) => {
-          try {
-            await client.schedule.create({
-              scheduleId: workflowIds.backupSchedule,
-              spec: { cronExpressions: [o.cron] },
-              action: { type: 'startWorkflow', workflowType: 'nightlyBackupWorkflow', workflowId: workflowIds.backupSchedule, taskQueue: TASK_QUEUES.backup, args: [{ concurrency: o.concurrency }] },
-              policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '6 hours', pauseOnFailure: false },
-            });
-          } catch (err) {
-            const msg = (err as Error).message;
-            if (/already (exists|registered)/i.test(msg)) throw new UsageError('schedule', `schedule ${workflowIds.backupSchedule} already exists (delete it first, or pause/unpause it)`);
-            if (err instanceof TypeError || /cron|invalid|spec|range/i.test(msg)) throw new UsageError('--cron', `the schedule rejected "${o.cron}": ${msg}`);
-            throw err;
-          }
-        });
-        return { ok: true, data: { scheduleId: workflowIds.backupSchedule, cron: o.cron, concurrency: o.concurrency }, text: `schedule ${workflowIds.backupSchedule} created: "${o.cron}" UTC, ${o.concurrency} sites at a time` };
-      }),
-    );
-  schedule.command('describe').description('show the schedule, its state and recent runs').action(
-    action(async (_o, cmd) =>
-      withHandle(cmd, async (h) => {
-        const d = await h.describe();
-        const data = {
-          scheduleId: d.scheduleId,
-          paused: d.state.paused,
-          note: d.state.note,
-          cron: (d.spec as { cronExpressions?: string[] }).cronExpressions ?? [],
-          nextActionTimes: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
-          recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
-          numActionsTaken: d.info.numActionsTaken,
-        };
-        return { ok: true, data, text: `${data.scheduleId}: ${data.paused ? 'PAUSED' : 'active'}; next ${data.nextActionTimes[0] ?? '-'}; ${data.numActionsTaken} runs so far` };
-      }),
-    ),
-  );
-  for (const [name, desc] of [
-    ['pause', 'pause the schedule (runs are skipped until unpaused)'],
-    ['unpause', 'resume the schedule'],
-    ['trigger', 'start a run now (the overlap policy still applies)'],
-    ['delete', 'delete the schedule (running backups continue)'],
-  ] as const) {
-    schedule
-      .command(name)
-      .description(desc)
-      .option('--note <text>', 'why (kept with the schedule, shown in the Web UI)')
-      .action(
-        action(async (opts, cmd) =>
-          withHandle(cmd, async (h) => {
-            const note = (opts.note as string | undefined) ?? `drover backup schedule ${name}`;
-            if (name === 'pause') await h.pause(note);
-            else if (name === 'unpause') await h.unpause(note);
-            else if (name === 'trigger') await h.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
-            else await h.delete();
-            return { ok: true, data: { scheduleId: workflowIds.backupSchedule, done: name }, text: `schedule ${workflowIds.backupSchedule}: ${name} done` };
-          }),
-        ),
-      );
-  }
-  return schedule;
 }
 
 export function backupCommand(): Command {
@@ -179,6 +105,16 @@ export function backupCommand(): Command {
         return { ok: true, data: { dryRun: false, now, plans, result }, text: `${text}\npruned: ${JSON.stringify(result)}` };
       }),
     );
-  backup.addCommand(scheduleCommand());
+  backup.addCommand(
+    scheduleCommand({
+      scheduleId: workflowIds.backupSchedule,
+      what: 'the nightly backup',
+      defaultCron: '0 2 * * *',
+      cronHelp: 'default 02:00 UTC daily',
+      workflowType: 'nightlyBackupWorkflow',
+      taskQueue: TASK_QUEUES.backup,
+      option: { flags: '--concurrency <n>', description: 'site backups running at once', default: '16', schema: z.coerce.number().int().min(1).max(200), arg: (v) => ({ concurrency: v }) },
+    }),
+  );
   return backup;
 }

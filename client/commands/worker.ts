@@ -8,7 +8,7 @@ import { action, globals, UsageError } from '../output';
 export function workerCommand(): Command {
   return new Command('worker')
     .description(`run a worker in the foreground (queues: ${Object.keys(TASK_QUEUES).join(', ')}); stops cleanly on SIGINT/SIGTERM`)
-    .argument('<queue>', 'task queue: infra or backup')
+    .argument('<queue>', 'task queue: infra, backup or restore')
     .action(
       action(async (_opts, cmd, [queue]) => {
         const g = globals(cmd);

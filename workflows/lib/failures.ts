@@ -16,6 +16,7 @@ export const PERMANENT_FAILURES = [
   'BackupCorrupted',
   'DecryptionFailed',
   'RestoreVerificationFailed',
+  'RestoreDrillFailed',
 ] as const;
 
 export const TRANSIENT_FAILURES = [

@@ -1,5 +1,6 @@
 /** Deterministic workflow IDs, from one helper: the same request always maps to the same workflow. */
-export const TASK_QUEUES = { infra: 'drover-infra', backup: 'drover-backup' } as const;
+/** Restores run on their own queue: only restore workers hold the backup identity (the private key). */
+export const TASK_QUEUES = { infra: 'drover-infra', backup: 'drover-backup', restore: 'drover-restore' } as const;
 export type TaskQueueName = keyof typeof TASK_QUEUES;
 
 export const workflowIds = {
@@ -11,6 +12,12 @@ export const workflowIds = {
   siteRegistration: (site: string): string => `site/${site}/register`,
   prune: (date: string): string => `prune/${date}`,
   restore: (site: string, at: string, to?: string): string => `restore/${site}/${at}${to ? `/to/${to}` : ''}`,
+  /** One drill per nominal date (the schedule's date). */
+  restoreDrill: (date: string): string => `restore-drill/${date}`,
+  /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
+  restoreFarm: (label: string): string => `restore-farm/${label}`,
+  /** The Schedule that starts the weekly restore drill. */
+  drillSchedule: 'restore-drill',
   /** The Schedule that starts the nightly backup (Temporal appends each run's scheduled time). */
   backupSchedule: 'nightly-backup',
 };

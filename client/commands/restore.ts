@@ -1,0 +1,293 @@
+/**
+ * `drover restore site | drill | farm`: disaster recovery. Everything the operator could get wrong is checked
+ * here first (the site, the point in time, the new name, the sites file), so bad input exits 2 and starts nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { createSpacesActivities } from '../../activities/spaces';
+import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
+import { getSite, siteSchema } from '../../lib/site-registry';
+import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
+import type { RestoreDrillResult } from '../../workflows/restore-drill';
+import type { RestoreFarmProgress, RestoreFarmResult } from '../../workflows/restore-farm';
+import { restoreTargetNames, type RestoreSiteResult } from '../../workflows/restore-site';
+import { action, globals, parseOptions, UsageError } from '../output';
+import { scheduleCommand } from '../schedule-command';
+import { withServices } from '../services';
+import { webUiLink, withTemporal } from '../temporal';
+import { withOptionalWorker } from '../worker-option';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const domain = siteSchema.shape.domain;
+const atSchema = z.string().refine((v) => {
+  try {
+    parseRestoreAt(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, '"latest", a date YYYY-MM-DD or an ISO timestamp with a time zone (e.g. 2026-11-20T14:00:00Z)');
+
+/** The point `--at` resolves to for a site, or exit 2 naming why there is none. */
+async function resolvePoint(stateDir: string, site: string, at: string): Promise<{ point: string; bytes: number }> {
+  const points = await withServices(stateDir, (deps) => createSpacesActivities(deps).listRestorePoints({ site }));
+  const point = chooseRestorePoint(points, parseRestoreAt(at));
+  if (!point) {
+    const oldest = points.filter((p) => p.complete).map((p) => p.date).sort()[0];
+    throw new UsageError('--at', `site ${site} has no complete restore point at or before ${at}${oldest ? ` (the oldest is ${oldest})` : ' (it has never been backed up)'}`);
+  }
+  return { point, bytes: points.find((p) => p.date === point)!.bytes };
+}
+
+/** Starts a workflow, or attaches to the run already going under the same ID. */
+async function startOrAttach(client: Client, type: string, workflowId: string, taskQueue: string, args: unknown[]) {
+  try {
+    return { handle: await client.workflow.start(type, { workflowId, taskQueue, args }), attached: false };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { handle: client.workflow.getHandle(workflowId), attached: true };
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function formatRestore(r: RestoreSiteResult): string {
+  return [
+    `restored ${r.site} to ${r.point}${r.target !== r.site ? ` as ${r.target}` : ''} (database ${r.database}, files ${r.filesPath})`,
+    r.safetyPoint ? `  safety point of the replaced state: ${r.safetyPoint}` : null,
+    ...r.steps.map((s) => `  ${seconds(s.ms).padStart(9)}  ${s.name}`),
+    `  RTO ${seconds(r.rtoMs)}`,
+  ]
+    .filter((l): l is string => l !== null)
+    .join('\n');
+}
+
+/** A workflow's failure as one line: the failed step and the root cause the workflow reported. */
+function failureText(err: unknown): string {
+  if (err instanceof WorkflowFailedError && err.cause) return `${(err.cause as { type?: string }).type ?? 'Failure'}: ${err.cause.message}`;
+  return (err as Error).message;
+}
+
+function siteCommand(): Command {
+  return new Command('site')
+    .description('restore one site to a point in time, over itself or side by side under a new name')
+    .argument('<site>', 'the site\'s domain')
+    .option('--at <when>', 'latest, a date YYYY-MM-DD, or an ISO timestamp: the newest complete point at or before it', 'latest')
+    .option('--to <name>', 'restore side by side as this new domain; the live site is not touched')
+    .option('--dry-run', 'name the restore point and what would change; change nothing')
+    .option('--wait', 'wait for the restore and print each step\'s time and the RTO')
+    .option('--worker', 'run a drover-restore worker in this process meanwhile (implies --wait)')
+    .action(
+      action(async (raw, cmd, [siteArg]) => {
+        const g = globals(cmd);
+        const site = parseOptions(z.object({ site: domain }), { site: siteArg }, () => 'site').site;
+        const o = parseOptions(z.object({ at: atSchema, to: domain.optional(), dryRun: z.boolean().optional(), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const live = await withServices(g.stateDir, (deps) => getSite(deps.galera, site));
+        if (!live || live.status === 'deleted') throw new UsageError('site', `unknown site ${site}`);
+        const names = restoreTargetNames(live, o.to);
+        if (o.to && o.to !== site) {
+          const taken = await withServices(g.stateDir, (deps) => getSite(deps.galera, o.to!));
+          if (taken && taken.status !== 'deleted') throw new UsageError('--to', `${o.to} is a registered site; pick a new name (or restore it with: drover restore site ${o.to})`);
+        }
+        const { point, bytes } = await resolvePoint(g.stateDir, site, o.at);
+        const overLive = !o.to || o.to === site;
+        const plan = {
+          site,
+          at: o.at,
+          point,
+          pointBytes: bytes,
+          target: o.to ?? site,
+          database: names.database,
+          filesPath: names.filesPath,
+          storageHost: live.storageHost,
+          safetyPoint: overLive,
+          changes: overLive
+            ? [`a safety restore point of the current ${site} is taken first`, `database ${names.database} is replaced by the ${point} point (atomic rename; the old tables are kept until the restore is verified)`, `files in ${names.filesPath} are replaced (directory swap)`]
+            : [`database ${names.database} and files ${names.filesPath} are created from the ${point} point`, `${site} itself is not touched`],
+        };
+        if (o.dryRun) return { ok: true, data: { dryRun: true, plan }, text: [`would restore ${site} to ${point} (${(bytes / 1024 / 1024).toFixed(1)} MiB stored)`, ...plan.changes.map((c) => `  - ${c}`)].join('\n') };
+
+        const workflowId = workflowIds.restore(site, point, o.to);
+        return withTemporal(g.stateDir, async (client) => {
+          const { handle, attached } = await startOrAttach(client, 'restoreSiteWorkflow', workflowId, TASK_QUEUES.restore, [{ site, at: point, to: o.to }]);
+          const link = webUiLink(g.stateDir, workflowId);
+          if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, plan, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
+          try {
+            const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreSiteResult;
+            return { ok: true, data: { workflowId, result: r }, text: formatRestore(r) };
+          } catch (err) {
+            return { ok: false, data: { workflowId, error: failureText(err) }, text: `restore ${workflowId} failed: ${failureText(err)}` };
+          }
+        });
+      }),
+    );
+}
+
+function formatDrill(r: RestoreDrillResult): string {
+  return [`restore drill ${r.date}: ${r.passed ? 'PASSED' : 'FAILED'}, slowest ${seconds(r.maxRtoMs)}`, ...r.results.map((x) => `  ${x.passed ? 'ok  ' : 'FAIL'}  ${x.site.padEnd(36)} ${x.point || '-'}  RTO ${seconds(x.rtoMs)}${x.error ? `  ${x.error}` : ''}`)].join('\n');
+}
+
+function drillCommand(): Command {
+  const drill = new Command('drill')
+    .description('restore a sample of sites under scratch names, verify and time them, delete the copies')
+    .option('--site <domain>', 'drill this site (repeatable; default: this week\'s rotating sample)', collect)
+    .option('--sample <n>', 'sites in the rotating sample', '3')
+    .option('--date <date>', 'nominal date (picks the week, so the sample; default today UTC)')
+    .option('--wait', 'wait for the drill and print its results')
+    .option('--worker', 'run a drover-restore worker in this process meanwhile (implies --wait)')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(
+          z.object({ site: z.array(domain).optional(), sample: z.coerce.number().int().min(1).max(100), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'a real calendar date').optional(), wait: z.boolean().optional(), worker: z.boolean().optional() }),
+          raw,
+        );
+        await withServices(g.stateDir, async (deps) => {
+          for (const s of o.site ?? []) {
+            const rec = await getSite(deps.galera, s);
+            if (!rec || rec.status === 'deleted') throw new UsageError('--site', `unknown site ${s}`);
+          }
+        });
+        const date = o.date ?? new Date().toISOString().slice(0, 10);
+        const workflowId = workflowIds.restoreDrill(date) + (o.site?.length ? `/${o.site.join(',')}`.slice(0, 200) : '');
+        return withTemporal(g.stateDir, async (client) => {
+          const { handle, attached } = await startOrAttach(client, 'restoreDrillWorkflow', workflowId, TASK_QUEUES.restore, [{ date, sites: o.site, sampleSize: o.sample }]);
+          const link = webUiLink(g.stateDir, workflowId);
+          if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
+          try {
+            const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreDrillResult;
+            return { ok: true, data: { workflowId, result: r }, text: formatDrill(r) };
+          } catch (err) {
+            const details = err instanceof WorkflowFailedError ? ((err.cause as { details?: unknown[] } | undefined)?.details?.[0] as RestoreDrillResult | undefined) : undefined;
+            return { ok: false, data: { workflowId, result: details, error: failureText(err) }, text: details ? formatDrill(details) : `drill ${workflowId} failed: ${failureText(err)}` };
+          }
+        });
+      }),
+    );
+  drill.addCommand(
+    scheduleCommand({
+      scheduleId: workflowIds.drillSchedule,
+      what: 'the weekly restore drill',
+      defaultCron: '0 5 * * 0',
+      cronHelp: 'default Sundays 05:00 UTC, after the night\'s backups',
+      workflowType: 'restoreDrillWorkflow',
+      taskQueue: TASK_QUEUES.restore,
+      option: { flags: '--sample <n>', description: 'sites restored per drill', default: '3', schema: z.coerce.number().int().min(1).max(100), arg: (v) => ({ sampleSize: v }) },
+    }),
+  );
+  return drill;
+}
+
+/** Reads a sites file: one domain per line, `#` comments and blank lines ignored; a bad line exits 2 naming it. */
+export function readSitesFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError('--sites-file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const sites: string[] = [];
+  text.split('\n').forEach((line, i) => {
+    const s = line.replace(/#.*/, '').trim();
+    if (!s) return;
+    if (!domain.safeParse(s).success) throw new UsageError('--sites-file', `line ${i + 1}: "${s}" is not a lower-case domain name`);
+    sites.push(s);
+  });
+  if (!sites.length) throw new UsageError('--sites-file', `${file} names no site`);
+  return [...new Set(sites)];
+}
+
+function formatFarm(r: RestoreFarmResult): string {
+  return [
+    `farm recovery: ${r.done.length} of ${r.total} sites restored, ${r.failed.length} failed, in ${seconds(r.elapsedMs)}`,
+    ...r.failed.map((f) => `  FAILED ${f.site}: ${f.error}`),
+  ].join('\n');
+}
+
+function farmCommand(): Command {
+  const farm = new Command('farm')
+    .description('disaster recovery: restore every site (or a list) onto the cluster and storage the workers now use')
+    .option('--label <name>', 'names this recovery (its workflow ID); run again with the same label to resume', `dr-${new Date().toISOString().slice(0, 10)}`)
+    .option('--sites-file <file>', 'only the sites in this file (one domain per line)')
+    .option('--at <when>', 'latest, a date or an ISO timestamp, for every site', 'latest')
+    .option('--concurrency <n>', 'restores running at once', '4')
+    .option('--storage-host <target>', 'SSH target user@host[:port] of the new storage node (default: the workers\')')
+    .option('--wait', 'wait for the recovery and print its outcome')
+    .option('--worker', 'run a drover-restore worker in this process meanwhile (implies --wait)')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(
+          z.object({
+            label: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, . _ - (at most 100)'),
+            sitesFile: z.string().optional(),
+            at: atSchema,
+            concurrency: z.coerce.number().int().min(1).max(64),
+            storageHost: siteSchema.shape.storageHost.unwrap().optional(),
+            wait: z.boolean().optional(),
+            worker: z.boolean().optional(),
+          }),
+          raw,
+        );
+        const sites = o.sitesFile ? readSitesFile(o.sitesFile) : await withServices(g.stateDir, (deps) => createSpacesActivities(deps).listBackedUpSites());
+        if (!sites.length) throw new UsageError('--sites-file', 'the bucket holds no site backups: nothing to restore');
+        // Every site must have a point at or before --at: find out now, not halfway through a recovery.
+        const missing: string[] = [];
+        await withServices(g.stateDir, async (deps) => {
+          const spaces = createSpacesActivities(deps);
+          for (const s of sites) if (!chooseRestorePoint(await spaces.listRestorePoints({ site: s }), parseRestoreAt(o.at))) missing.push(s);
+        });
+        if (missing.length) throw new UsageError(o.sitesFile ? '--sites-file' : '--at', `no complete restore point at or before ${o.at} for ${missing.length} site(s): ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+        const workflowId = workflowIds.restoreFarm(o.label);
+        return withTemporal(g.stateDir, async (client) => {
+          const { handle, attached } = await startOrAttach(client, 'restoreFarmWorkflow', workflowId, TASK_QUEUES.restore, [{ sites, at: o.at, concurrency: o.concurrency, storageHost: o.storageHost ?? null }]);
+          const link = webUiLink(g.stateDir, workflowId);
+          if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, sites: sites.length, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId} (${sites.length} sites)\nprogress: drover restore farm-status --label ${o.label}\n${link ?? ''}` };
+          const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreFarmResult;
+          return { ok: r.failed.length === 0, data: { workflowId, result: r }, text: formatFarm(r) };
+        });
+      }),
+    );
+  return farm;
+}
+
+function farmStatusCommand(): Command {
+  return new Command('farm-status')
+    .description('progress of a farm recovery (by query: answered while it runs)')
+    .requiredOption('--label <name>', 'the recovery\'s label')
+    .action(
+      action(async (opts, cmd) => {
+        const g = globals(cmd);
+        const workflowId = workflowIds.restoreFarm(String(opts.label));
+        return withTemporal(g.stateDir, async (client) => {
+          const handle = client.workflow.getHandle(workflowId);
+          let status: string;
+          try {
+            status = (await handle.describe()).status.name;
+          } catch (err) {
+            if (/not found/i.test((err as Error).message)) throw new UsageError('--label', `no farm recovery labelled ${String(opts.label)}`);
+            throw err;
+          }
+          // A running recovery answers the query; a finished one is read from its result (no worker needed).
+          let p: RestoreFarmProgress;
+          if (status === 'RUNNING') p = await handle.query<RestoreFarmProgress>('restoreFarmProgress');
+          else if (status === 'COMPLETED') {
+            const r = (await handle.result()) as RestoreFarmResult;
+            p = { total: r.total, done: r.done.length, failed: r.failed, running: [], remaining: 0, startedAt: r.startedAt };
+          } else throw new Error(`${workflowId} is ${status}: start it again with the same --label to resume`);
+          return { ok: true, data: { workflowId, status, progress: p }, text: `${workflowId} ${status}: ${p.done} of ${p.total} done, ${p.failed.length} failed, ${p.running.length} running (${p.running.join(', ') || '-'}), ${p.remaining} left` };
+        });
+      }),
+    );
+}
+
+export function restoreCommand(): Command {
+  const restore = new Command('restore').description('disaster recovery: restore a site, drill restores, recover the farm');
+  restore.addCommand(siteCommand());
+  restore.addCommand(drillCommand());
+  restore.addCommand(farmCommand());
+  restore.addCommand(farmStatusCommand());
+  return restore;
+}

@@ -1,0 +1,100 @@
+/**
+ * `… schedule create | describe | pause | unpause | trigger | delete`: one Temporal Schedule that starts one
+ * workflow (the nightly backup, the weekly restore drill). Overlap BufferOne: a run that overruns delays the next
+ * instead of racing it; a 6-hour catch-up window covers a Temporal outage without replaying a week of runs.
+ */
+import { Command } from 'commander';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import { action, globals, parseOptions, UsageError } from './output';
+import { withTemporal } from './temporal';
+
+export interface ScheduleSpec<V> {
+  scheduleId: string;
+  /** What the schedule runs, for help texts ("the nightly backup"). */
+  what: string;
+  defaultCron: string;
+  cronHelp: string;
+  workflowType: string;
+  taskQueue: string;
+  /** The one tunable the scheduled workflow takes (concurrency, sample size), and how it becomes its input. */
+  option: { flags: string; description: string; default: string; schema: z.ZodType<V>; arg: (v: V) => object };
+}
+
+const cron = z.string().regex(/^\S+( \S+){4,6}$/, 'a cron expression of 5 to 7 fields, e.g. "0 2 * * *"');
+
+export function scheduleCommand<V>(spec: ScheduleSpec<V>): Command {
+  const schedule = new Command('schedule').description(`the Temporal Schedule that runs ${spec.what}`);
+  const key = /--([a-z-]+)/.exec(spec.option.flags)![1].replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+  const withHandle = <T>(cmd: Command, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>) =>
+    withTemporal(globals(cmd).stateDir, (client) => fn(client.schedule.getHandle(spec.scheduleId)));
+
+  schedule
+    .command('create')
+    .description(`create the schedule (${spec.cronHelp}; overlap BufferOne; 6 h catch-up window)`)
+    .option('--cron <expr>', 'cron expression in UTC', spec.defaultCron)
+    .option(spec.option.flags, spec.option.description, spec.option.default)
+    .action(
+      action(async (raw, cmd) => {
+        const o = parseOptions(z.object({ cron, [key]: spec.option.schema }), raw) as { cron: string } & Record<string, V>;
+        const g = globals(cmd);
+        await withTemporal(g.stateDir, async (client) => {
+          try {
+            await client.schedule.create({
+              scheduleId: spec.scheduleId,
+              spec: { cronExpressions: [o.cron] },
+              action: { type: 'startWorkflow', workflowType: spec.workflowType, workflowId: spec.scheduleId, taskQueue: spec.taskQueue, args: [spec.option.arg(o[key])] },
+              policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '6 hours', pauseOnFailure: false },
+            });
+          } catch (err) {
+            const msg = (err as Error).message;
+            if (/already (exists|registered)/i.test(msg)) throw new UsageError('schedule', `schedule ${spec.scheduleId} already exists (delete it first, or pause/unpause it)`);
+            if (err instanceof TypeError || /cron|invalid|spec|range/i.test(msg)) throw new UsageError('--cron', `the schedule rejected "${o.cron}": ${msg}`);
+            throw err;
+          }
+        });
+        return { ok: true, data: { scheduleId: spec.scheduleId, cron: o.cron, [key]: o[key] }, text: `schedule ${spec.scheduleId} created: "${o.cron}" UTC, ${key} ${String(o[key])}` };
+      }),
+    );
+  schedule.command('describe').description('show the schedule, its state and recent runs').action(
+    action(async (_o, cmd) =>
+      withHandle(cmd, async (h) => {
+        const d = await h.describe();
+        const data = {
+          scheduleId: d.scheduleId,
+          paused: d.state.paused,
+          note: d.state.note,
+          cron: (d.spec as { cronExpressions?: string[] }).cronExpressions ?? [],
+          nextActionTimes: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+          recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+          numActionsTaken: d.info.numActionsTaken,
+        };
+        return { ok: true, data, text: `${data.scheduleId}: ${data.paused ? 'PAUSED' : 'active'}; next ${data.nextActionTimes[0] ?? '-'}; ${data.numActionsTaken} runs so far` };
+      }),
+    ),
+  );
+  for (const [name, desc] of [
+    ['pause', 'pause the schedule (runs are skipped until unpaused)'],
+    ['unpause', 'resume the schedule'],
+    ['trigger', 'start a run now (the overlap policy still applies)'],
+    ['delete', 'delete the schedule (running workflows continue)'],
+  ] as const) {
+    schedule
+      .command(name)
+      .description(desc)
+      .option('--note <text>', 'why (kept with the schedule, shown in the Web UI)')
+      .action(
+        action(async (opts, cmd) =>
+          withHandle(cmd, async (h) => {
+            const note = (opts.note as string | undefined) ?? `drover schedule ${name}`;
+            if (name === 'pause') await h.pause(note);
+            else if (name === 'unpause') await h.unpause(note);
+            else if (name === 'trigger') await h.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+            else await h.delete();
+            return { ok: true, data: { scheduleId: spec.scheduleId, done: name }, text: `schedule ${spec.scheduleId}: ${name} done` };
+          }),
+        ),
+      );
+  }
+  return schedule;
+}

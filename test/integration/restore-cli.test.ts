@@ -1,0 +1,74 @@
+/**
+ * `drover restore site` end to end through the built CLI: --dry-run names the point and changes nothing, a real
+ * restore with an in-process restore worker prints the steps and the RTO, and bad input (unknown site, a time
+ * before the first backup, a malformed date, a new name that is a registered site) exits 2 naming the field and
+ * changes nothing.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { workflowIds } from '../../workflows/lib/ids';
+import { siteBackupWorkflow } from '../../workflows/site-backup';
+import { drover } from '../helpers/cli';
+import { treeHashes } from '../helpers/restore-point';
+import { createTestSite, tableChecksums } from '../helpers/sites';
+import { useRunningWorker } from '../helpers/temporal';
+
+const ctx = useRunningWorker('restore-cli');
+
+async function backedUpSite(name: string) {
+  const tag = ctx.taskQueue.slice(-6);
+  const site = await createTestSite(ctx.deps, `${name}-${tag}.example.com`, { posts: 8, uploadBytes: 16 * 1024 });
+  await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date: '2026-11-10' }] });
+  return site;
+}
+
+describe('drover restore site', () => {
+  it('--dry-run names the point and changes nothing; a restore puts the backed-up state back and prints the RTO', async () => {
+    const site = await backedUpSite('cli');
+    const db = await tableChecksums(ctx.deps, site.database);
+    const files = treeHashes(site.filesPath);
+    writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // defaced');
+    const damaged = treeHashes(site.filesPath);
+
+    const dry = await drover(['restore', 'site', site.domain, '--at', '2026-11-12T09:30:00+01:00', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.json()).toMatchObject({ dryRun: true, plan: { point: '2026-11-10', database: site.database, filesPath: site.filesPath, safetyPoint: true } });
+    expect(treeHashes(site.filesPath)).toEqual(damaged);
+
+    const r = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/restored .* to 2026-11-10/);
+    expect(r.stdout).toMatch(/swap database in/);
+    expect(r.stdout).toMatch(/RTO \d+\.\d s/);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+  });
+
+  it.each([
+    ['unknown site', () => ['restore', 'site', 'nowhere.example.com'], 'site'],
+    ['a time before the first backup', (d: string) => ['restore', 'site', d, '--at', '2020-01-01'], '--at'],
+    ['a malformed date', (d: string) => ['restore', 'site', d, '--at', 'last tuesday'], '--at'],
+    ['an impossible date', (d: string) => ['restore', 'site', d, '--at', '2026-02-30'], '--at'],
+    ['--to naming a registered site', (d: string) => ['restore', 'site', d, '--to', d.replace(/^bad-/, 'other-')], '--to'],
+    ['--to not a domain', (d: string) => ['restore', 'site', d, '--to', 'Bad Name'], '--to'],
+    ['drill of an unknown site', () => ['restore', 'drill', '--site', 'nowhere.example.com'], '--site'],
+    ['a missing sites file', () => ['restore', 'farm', '--sites-file', '/nonexistent/sites.txt'], '--sites-file'],
+    ['farm concurrency 0', () => ['restore', 'farm', '--concurrency', '0'], '--concurrency'],
+  ])('%s exits 2 naming the field and changes nothing', async (_label, args, field) => {
+    const site = await backedUpSite('bad');
+    await createTestSite(ctx.deps, site.domain.replace(/^bad-/, 'other-'), { posts: 2, uploadBytes: 1024 });
+    const db = await tableChecksums(ctx.deps, site.database);
+    const files = treeHashes(site.filesPath);
+    const r = await drover([...args(site.domain), '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect((r.json() as { error: { field: string } }).error.field).toBe(field);
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+    // No safety point was taken, no restore workflow started.
+    const keys = await ctx.deps.s3.send(new ListObjectsV2Command({ Bucket: ctx.deps.bucket, Prefix: `sites/${site.domain}/` }));
+    expect((keys.Contents ?? []).map((o) => o.Key!).filter((k) => !k.includes('/2026-11-10/'))).toEqual([]);
+    await expect(ctx.tw.client.workflow.getHandle(workflowIds.restore(site.domain, '2026-11-10')).describe()).rejects.toThrow(/not found/i);
+  });
+});

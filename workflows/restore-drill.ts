@@ -1,0 +1,83 @@
+/**
+ * The weekly restore drill: a rotating sample of sites is restored side by side under scratch names
+ * (`drill.<site>`), verified by the restore itself (SHA-256, decryption, tables and row counts against the
+ * manifest, a working WordPress database and docroot), timed, and deleted again. Results are recorded for the
+ * drill metrics; a drill with any failed site fails as RestoreDrillFailed, so the Schedule and the Web UI show it.
+ */
+import { ApplicationFailure, CancellationScope, executeChild } from '@temporalio/workflow';
+import { drillSample, weekNumber } from '../lib/drill-sample';
+import type { DrillSiteResult } from '../lib/restore-drills';
+import { runWindow, rootMessage } from './lib/child-window';
+import { workflowIds } from './lib/ids';
+import { nominalDate } from './lib/nominal-date';
+import { api } from './lib/proxies';
+import { restoreSiteWorkflow, restoreTargetNames } from './restore-site';
+
+export interface RestoreDrillInput {
+  /** Nominal date (YYYY-MM-DD); default: the Schedule's date. It picks the week, and so the sample. */
+  date?: string;
+  /** Drill these sites instead of the rotating sample. */
+  sites?: string[];
+  /** Sites per drill (default 3). */
+  sampleSize?: number;
+  /** Restores running at once (default 2). */
+  concurrency?: number;
+}
+
+export interface RestoreDrillResult {
+  drillId: string;
+  date: string;
+  results: DrillSiteResult[];
+  passed: boolean;
+  maxRtoMs: number;
+}
+
+/** The scratch name a drill restores a site under. */
+export const drillScratchName = (site: string): string => `drill.${site}`;
+
+/** Restores a sample of sites to scratch names, verifies and times them, deletes the copies, records the results. */
+export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promise<RestoreDrillResult> {
+  const date = nominalDate(input.date);
+  const drillId = workflowIds.restoreDrill(date);
+  const sample = input.sites ?? drillSample(await api.listSiteDomains(), input.sampleSize ?? 3, weekNumber(date));
+  const results: DrillSiteResult[] = [];
+
+  await runWindow(sample, input.concurrency ?? 2, async (site) => {
+    const started = Date.now();
+    const scratch = drillScratchName(site);
+    let copy: { database: string; filesPath: string; storageHost: string | null } | null = null;
+    try {
+      const live = await api.lookupSite({ domain: site });
+      copy = { ...restoreTargetNames(live, scratch), storageHost: live.storageHost };
+      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${drillId}/${site}`, args: [{ site, to: scratch, skipSafetyPoint: true }] });
+      results.push({ site, point: r.point, passed: true, rtoMs: r.rtoMs });
+    } catch (err) {
+      results.push({ site, point: '', passed: false, rtoMs: Date.now() - started, error: rootMessage(err as Error) });
+    } finally {
+      // The scratch copy goes whatever happened (both activities refuse anything a registered site owns).
+      const c = copy;
+      if (c) {
+        await CancellationScope.nonCancellable(() =>
+          Promise.all([api.dropDatabase({ name: c.database }), api.removeRestoredCopy({ storageHost: c.storageHost, path: c.filesPath })]),
+        ).catch((err: Error) => {
+          const r = results.find((x) => x.site === site);
+          if (r) Object.assign(r, { passed: false, error: `${r.error ? r.error + '; ' : ''}scratch copy not removed: ${rootMessage(err)}` });
+        });
+      }
+    }
+  });
+
+  results.sort((a, b) => (a.site < b.site ? -1 : 1));
+  await api.recordRestoreDrill({ drillId, results });
+  const failed = results.filter((r) => !r.passed);
+  const out = { drillId, date, results, passed: failed.length === 0, maxRtoMs: Math.max(0, ...results.map((r) => r.rtoMs)) };
+  if (failed.length) {
+    throw ApplicationFailure.create({
+      type: 'RestoreDrillFailed',
+      message: `restore drill ${date}: ${failed.length} of ${results.length} sites failed: ${failed.map((f) => `${f.site} (${f.error})`).join('; ')}`,
+      nonRetryable: true,
+      details: [out],
+    });
+  }
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * Whole-farm disaster recovery: every site with backups in the bucket (or a given list) restored onto the
+ * cluster and storage the workers now point at, typically fresh ones. The registry went down with the old
+ * cluster, so each site is registered again from its backup's manifest. Restores run in a bounded window as
+ * child workflows with stable IDs (`<farm id>/<site>`); a child that already completed is never repeated, so
+ * starting the same recovery again after it was stopped resumes it. Progress is answered by a query.
+ */
+import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { runWindow, rootMessage } from './lib/child-window';
+import { api } from './lib/proxies';
+import { restoreSiteWorkflow } from './restore-site';
+
+export interface RestoreFarmInput {
+  /** Sites to restore; default: every site with anything in the bucket. */
+  sites?: string[];
+  /** The same point for every site: `latest` (default), a date or a timestamp. */
+  at?: string;
+  /** Restores running at once (default 4). */
+  concurrency?: number;
+  /** Where the files go (SSH target of the new storage node; null: the workers' default). */
+  storageHost?: string | null;
+  /** Children completed per run before continuing as new (default 200). */
+  childrenPerRun?: number;
+  /** Carried across continue-as-new. */
+  carry?: { pending: string[]; done: FarmSiteDone[]; failed: FarmSiteFailed[]; startedAt: string };
+}
+
+export interface FarmSiteDone {
+  site: string;
+  point: string | null;
+  rtoMs: number;
+  /** Restored by an earlier run of the same recovery (resumed), not by this one. */
+  resumed?: boolean;
+}
+
+export interface FarmSiteFailed {
+  site: string;
+  error: string;
+}
+
+export interface RestoreFarmProgress {
+  total: number;
+  done: number;
+  failed: FarmSiteFailed[];
+  running: string[];
+  remaining: number;
+  startedAt: string;
+}
+
+export interface RestoreFarmResult {
+  total: number;
+  done: FarmSiteDone[];
+  failed: FarmSiteFailed[];
+  startedAt: string;
+  elapsedMs: number;
+}
+
+export const restoreFarmProgressQuery = defineQuery<RestoreFarmProgress>('restoreFarmProgress');
+
+/** Restores every site (or a list) onto the current cluster and storage; see the module comment. */
+export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<RestoreFarmResult> {
+  const farmId = workflowInfo().workflowId;
+  const running = new Set<string>();
+  let carry = input.carry;
+  let total = carry ? carry.pending.length + carry.done.length + carry.failed.length : 0;
+  setHandler(restoreFarmProgressQuery, () => ({
+    total,
+    done: carry?.done.length ?? 0,
+    failed: carry?.failed ?? [],
+    running: [...running].sort(),
+    remaining: (carry?.pending.length ?? 0) + running.size,
+    startedAt: carry?.startedAt ?? workflowInfo().startTime.toISOString(),
+  }));
+
+  if (!carry) {
+    const sites = [...new Set(input.sites ?? (await api.listBackedUpSites()))].sort();
+    if (!sites.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: 'sites: nothing to restore (no site given and none in the bucket)', nonRetryable: true });
+    carry = { pending: sites, done: [], failed: [], startedAt: new Date().toISOString() };
+    total = sites.length;
+  }
+  const state = carry;
+  const budget = input.childrenPerRun ?? 200;
+  let completed = 0;
+
+  const left = await runWindow(
+    [...state.pending],
+    input.concurrency ?? 4,
+    async (site) => {
+      state.pending.splice(state.pending.indexOf(site), 1);
+      running.add(site);
+      try {
+        const r = await executeChild(restoreSiteWorkflow, {
+          workflowId: `${farmId}/${site}`,
+          args: [{ site, at: input.at, rebuild: { storageHost: input.storageHost ?? null } }],
+          // A completed restore is never repeated: starting the recovery again resumes it.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        });
+        state.done.push({ site, point: r.point, rtoMs: r.rtoMs });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) state.done.push({ site, point: null, rtoMs: 0, resumed: true });
+        else state.failed.push({ site, error: rootMessage(err as Error) });
+      } finally {
+        running.delete(site);
+        completed++;
+      }
+    },
+    () => completed >= budget || workflowInfo().continueAsNewSuggested,
+  );
+  if (left.length) {
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof restoreFarmWorkflow>({ ...input, carry: { ...state, pending: left } });
+  }
+  return { total, done: state.done, failed: state.failed, startedAt: state.startedAt, elapsedMs: Date.now() - Date.parse(state.startedAt) };
+}
