@@ -4,11 +4,10 @@
  * manifest, a working WordPress database and docroot), timed, and deleted again. Results are recorded for the
  * drill metrics; a drill with any failed site fails as RestoreDrillFailed, so the Schedule and the Web UI show it.
  */
-import { ApplicationFailure, CancellationScope, executeChild } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
 import { drillSample, weekNumber } from '../lib/drill-sample';
 import type { DrillSiteResult } from '../lib/restore-drills';
 import { runWindow, rootMessage } from './lib/child-window';
-import { workflowIds } from './lib/ids';
 import { nominalDate } from './lib/nominal-date';
 import { api } from './lib/proxies';
 import { restoreSiteWorkflow, restoreTargetNames } from './restore-site';
@@ -38,7 +37,8 @@ export const drillScratchName = (site: string): string => `drill.${site}`;
 /** Restores a sample of sites to scratch names, verifies and times them, deletes the copies, records the results. */
 export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promise<RestoreDrillResult> {
   const date = nominalDate(input.date);
-  const drillId = workflowIds.restoreDrill(date);
+  // One record per run: drilling the same date twice (a re-run) records two drills, never a blend of both.
+  const drillId = `${workflowInfo().workflowId}#${workflowInfo().runId}`;
   const sample = input.sites ?? drillSample(await api.listSiteDomains(), input.sampleSize ?? 3, weekNumber(date));
   const results: DrillSiteResult[] = [];
 
@@ -49,7 +49,7 @@ export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promi
     try {
       const live = await api.lookupSite({ domain: site });
       copy = { ...restoreTargetNames(live, scratch), storageHost: live.storageHost };
-      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${drillId}/${site}`, args: [{ site, to: scratch, skipSafetyPoint: true }] });
+      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${workflowInfo().workflowId}/${site}`, args: [{ site, to: scratch, skipSafetyPoint: true }] });
       results.push({ site, point: r.point, passed: true, rtoMs: r.rtoMs });
     } catch (err) {
       results.push({ site, point: '', passed: false, rtoMs: Date.now() - started, error: rootMessage(err as Error) });

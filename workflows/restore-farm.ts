@@ -5,7 +5,7 @@
  * child workflows with stable IDs (`<farm id>/<site>`); a child that already completed is never repeated, so
  * starting the same recovery again after it was stopped resumes it. Progress is answered by a query.
  */
-import { ApplicationFailure, condition, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { runWindow, rootMessage } from './lib/child-window';
 import { api } from './lib/proxies';
@@ -82,6 +82,9 @@ export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<Rest
   const state = carry;
   const budget = input.childrenPerRun ?? 200;
   let completed = 0;
+  // Cancelling the recovery cancels the running restores (each rolls itself back) and starts no more; the
+  // recovery ends Cancelled, and starting it again with the same ID resumes it.
+  let cancelled: unknown = null;
 
   const left = await runWindow(
     [...state.pending],
@@ -98,15 +101,19 @@ export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<Rest
         });
         state.done.push({ site, point: r.point, rtoMs: r.rtoMs });
       } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) state.done.push({ site, point: null, rtoMs: 0, resumed: true });
+        if (isCancellation(err)) {
+          cancelled ??= err;
+          state.pending.push(site);
+        } else if (err instanceof WorkflowExecutionAlreadyStartedError) state.done.push({ site, point: null, rtoMs: 0, resumed: true });
         else state.failed.push({ site, error: rootMessage(err as Error) });
       } finally {
         running.delete(site);
         completed++;
       }
     },
-    () => completed >= budget || workflowInfo().continueAsNewSuggested,
+    () => cancelled !== null || completed >= budget || workflowInfo().continueAsNewSuggested,
   );
+  if (cancelled) throw cancelled;
   if (left.length) {
     await condition(allHandlersFinished);
     await continueAsNew<typeof restoreFarmWorkflow>({ ...input, carry: { ...state, pending: left } });

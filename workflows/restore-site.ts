@@ -4,7 +4,7 @@
  * is taken first, database and files are staged and verified before anything live changes, then swapped in
  * atomically; any failure undoes what was done, in reverse, and names the step. Every step is timed (RTO).
  */
-import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
 import { chooseRestorePoint, parseRestoreAt } from '../lib/restore-point-choice';
 import { api, longApi, remoteExec } from './lib/proxies';
 import { workflowIds } from './lib/ids';
@@ -130,6 +130,8 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     await CancellationScope.nonCancellable(async () => {
       for (const c of compensations.reverse()) await c.undo();
     });
+    // A cancelled restore ends Cancelled (after undoing), so a parent can tell "stopped" from "broken".
+    if (isCancellation(err)) throw err;
     let root: Error & { type?: string } = err as Error;
     while (root.cause instanceof Error) root = root.cause;
     throw ApplicationFailure.create({

@@ -24,11 +24,14 @@ afterAll(async () => {
   await tw?.teardown();
 });
 
-describe('backup alert rules', () => {
-  it('pass promtool check rules and their promtool unit tests', async () => {
-    const check = await run('promtool', ['check', 'rules', path.join(rules, 'backups.yml')]);
-    expect(check.stdout).toMatch(/SUCCESS: 4 rules found/);
-    const t = await run('promtool', ['test', 'rules', 'backups.test.yml'], { cwd: rules });
+describe('backup and restore-drill alert rules', () => {
+  it.each([
+    ['backups', 4],
+    ['restores', 3],
+  ])('%s.yml passes promtool check rules and its promtool unit tests', async (name, count) => {
+    const check = await run('promtool', ['check', 'rules', path.join(rules, `${name}.yml`)]);
+    expect(check.stdout).toMatch(new RegExp(`SUCCESS: ${count} rules found`));
+    const t = await run('promtool', ['test', 'rules', `${name}.test.yml`], { cwd: rules });
     expect(t.stdout).toMatch(/SUCCESS/);
   });
 });

@@ -1,0 +1,66 @@
+/**
+ * A restore survives its worker dying: the worker process is SIGKILLed while the restore is staging, the live site
+ * is still whole at that moment, and a new worker finishes the restore: the backed-up state exactly, no staging
+ * or previous leftovers, the retention hold released.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { heldSites } from '../../lib/site-registry';
+import { TASK_QUEUES } from '../../workflows/lib/ids';
+import { restoreSiteWorkflow } from '../../workflows/restore-site';
+import { siteBackupWorkflow } from '../../workflows/site-backup';
+import { CLI } from '../helpers/cli';
+import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { treeHashes } from '../helpers/restore-point';
+import { createTestSite, tableChecksums } from '../helpers/sites';
+import { useRunningWorker } from '../helpers/temporal';
+
+const ctx = useRunningWorker('restore-kill');
+
+function startRestoreWorker(): ChildProcess {
+  return spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DROVER_METRICS_PORT: '0' } });
+}
+
+describe('restore resilience', () => {
+  it('a worker killed mid-restore: a new worker completes it, never a half-restored site', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    // Incompressible uploads, so the files step takes long enough to be caught in the middle.
+    const site = await createTestSite(ctx.deps, `rkill-${tag}.example.com`, { posts: 200, uploadBytes: 48 * 1024 * 1024 });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date: '2026-11-10' }] });
+    const db = await tableChecksums(ctx.deps, site.database);
+    const files = treeHashes(site.filesPath);
+    writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // defaced');
+    await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), `DELETE FROM \`${site.database}\`.wp_posts WHERE ID % 2 = 0`);
+    const damagedDb = await tableChecksums(ctx.deps, site.database);
+    const damagedFiles = treeHashes(site.filesPath);
+
+    let worker = startRestoreWorker();
+    try {
+      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, at: '2026-11-10', skipSafetyPoint: true }] });
+      const staging = `${site.filesPath}.drover-staging`;
+      const deadline = Date.now() + 120_000;
+      while (!existsSync(staging) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(existsSync(staging)).toBe(true);
+      worker.kill('SIGKILL');
+      await new Promise((r) => worker.once('close', r));
+      // Mid-restore, with no worker: the live site is exactly as it was before the restore began.
+      expect(treeHashes(site.filesPath)).toEqual(damagedFiles);
+      expect(await tableChecksums(ctx.deps, site.database)).toEqual(damagedDb);
+
+      worker = startRestoreWorker();
+      const r = await handle.result();
+      expect(r.point).toBe('2026-11-10');
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+    expect(existsSync(`${site.filesPath}.drover-staging`) || existsSync(`${site.filesPath}.drover-previous`)).toBe(false);
+    const leftovers = await ctx.deps.galera.query<RowDataPacket[]>(await ctx.deps.galera.writerNode(), 'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${site.database}\\_drover\\_%`]);
+    expect(leftovers).toEqual([]);
+    expect((await heldSites(ctx.deps.galera)).has(site.domain)).toBe(false);
+  });
+});
