@@ -3,21 +3,25 @@
  * real Temporal server what Drover can do so far, and prints a summary with the Web UI address:
  *   1. the smoke workflow against every service;
  *   2. a handful of generated WordPress sites, registered;
- *   3. one backup night (the same workflow the nightly Schedule runs), its restore points and retention plan.
+ *   3. one backup night (the same workflow the nightly Schedule runs), its restore points and retention plan;
+ *   4. one demo site damaged on purpose, then restored to that night's point, with the measured RTO.
  */
 import { Command } from 'commander';
 import { createSpacesActivities } from '../../activities/spaces';
 import { devUp } from '../../lib/dev-env';
 import { generateDemoSites } from '../../lib/dev-env/demo-sites';
 import { dateOf, dayNumber, planRetention } from '../../lib/retention';
+import { damageSite, siteFingerprint } from '../../lib/site-fingerprint';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { NightlyBackupResult } from '../../workflows/nightly-backup';
+import type { RestoreSiteResult } from '../../workflows/restore-site';
 import { action, globals, progress } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
 import { withOptionalWorker } from '../worker-option';
 import { formatReport } from './dev';
 import { formatPlan } from './retention';
+import { formatRestore } from './restore';
 import { formatSites } from './site';
 import { formatSmoke, runSmoke, smokeLabel } from './smoke';
 
@@ -38,7 +42,7 @@ export function demoCommand(): Command {
         const smoke = await runSmoke(g.stateDir, `demo-${smokeLabel()}`, true);
 
         log(`generating ${count} WordPress sites (database on Galera, files on the storage host over SSH)`);
-        const sites = await withServices(g.stateDir, (deps) => generateDemoSites(deps, g.stateDir, { count, prefix: 'demo', posts: 60, log }));
+        const sites = await withServices(g.stateDir, (deps) => generateDemoSites(deps, g.stateDir, { count, prefix: 'demo', posts: 60, keepExisting: true, log }));
 
         const date = new Date().toISOString().slice(0, 10);
         const workflowId = `${workflowIds.nightlyBackup(date)}/demo-${smokeLabel()}`;
@@ -58,6 +62,17 @@ export function demoCommand(): Command {
         const year = Array.from({ length: 365 }, (_, i) => ({ date: dateOf(dayNumber(date) - i), complete: true }));
         const yearPlan = planRetention(year, date);
 
+        const victim = sites[0];
+        const before = await withServices(g.stateDir, (deps) => siteFingerprint(deps, victim));
+        const damage = await withServices(g.stateDir, (deps) => damageSite(deps, victim));
+        log(`damaged ${victim.domain} (${damage.join(', ')}); restoring it to ${date} with an in-process drover-restore worker`);
+        const restoreId = `${workflowIds.restore(victim.domain, date)}/demo-${smokeLabel()}`;
+        const restored = (await withTemporal(g.stateDir, (client) =>
+          withOptionalWorker(g.stateDir, 'restore', true, () => client.workflow.execute('restoreSiteWorkflow', { workflowId: restoreId, taskQueue: TASK_QUEUES.restore, args: [{ site: victim.domain, at: date }] })),
+        )) as RestoreSiteResult;
+        const after = await withServices(g.stateDir, (deps) => siteFingerprint(deps, victim));
+        const exact = after.database === before.database && after.files === before.files;
+
         const text = [
           'Drover demo',
           '',
@@ -76,10 +91,15 @@ export function demoCommand(): Command {
           formatPlan(plan),
           `Of a year of nightly points the policy would keep ${yearPlan.keep} and delete ${yearPlan.delete} (14 daily + 26 weekly + 12 monthly, overlaps counted once).`,
           '',
+          `Disaster recovery: ${victim.domain} damaged (${damage.join(', ')}), then restored:`,
+          formatRestore(restored),
+          `  ${exact ? 'database and files equal the backed-up state exactly' : 'MISMATCH: the restored site differs from the backed-up state'} (${after.tables} tables, files ${after.files.slice(0, 12)}…)`,
+          `  history ${webUiLink(g.stateDir, restoreId) ?? restoreId}`,
+          '',
           `Watch every run in the Temporal Web UI: ${env.webUi}`,
           'The environment keeps running; stop it with `drover dev down`.',
         ].join('\n');
-        return { ok: night.failed.length === 0, data: { environment: env, smoke, sites, backup: { workflowId, result: night, points }, retention: plan }, text };
+        return { ok: night.failed.length === 0 && exact, data: { environment: env, smoke, sites, backup: { workflowId, result: night, points }, retention: plan, restore: { workflowId: restoreId, result: restored, exact } }, text };
       }),
     );
 }

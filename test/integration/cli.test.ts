@@ -79,8 +79,12 @@ describe('drover CLI', () => {
 
     const demo = await drover(['demo', '--json']);
     expect(demo.code, demo.stderr).toBe(0);
-    const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } } };
+    const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } }; restore: { exact: boolean; result: { rtoMs: number; safetyPoint: string } } };
     expect(d.ok).toBe(true);
+    // The damaged demo site came back exactly, after a safety point of its damaged state.
+    expect(d.restore.exact).toBe(true);
+    expect(d.restore.result.rtoMs).toBeGreaterThan(0);
+    expect(d.restore.result.safetyPoint).toMatch(/^safety\//);
     expect(d.environment.healthy).toBe(true);
     expect(d.smoke.result.ssh.code).toBe(0);
   });
