@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv, servicesEnvSchema, temporalEnvSchema, workerEnvSchema } from '../../lib/env';
+import { envForQueue } from '../../workers/run-worker';
 
 const complete = {
   DROVER_S3_ENDPOINT: 'http://127.0.0.1:17070',
@@ -55,5 +56,18 @@ describe('environment parsing', () => {
   it('turns TLS on for an API key (Temporal Cloud) and accepts explicit false', () => {
     expect(parseEnv(temporalEnvSchema, { TEMPORAL_TLS: 'false' }).TEMPORAL_TLS).toBe(false);
     expect(parseEnv(temporalEnvSchema, { TEMPORAL_API_KEY: 'x' }).TEMPORAL_API_KEY).toBe('x');
+  });
+});
+
+describe('the backup identity per queue', () => {
+  const withKey = parseEnv(workerEnvSchema, { ...complete, DROVER_BACKUP_AGE_IDENTITY_FILE: '/secrets/age.txt' });
+  it('restore workers keep it; every other queue\'s worker drops it', () => {
+    expect(envForQueue('restore', withKey).DROVER_BACKUP_AGE_IDENTITY_FILE).toBe('/secrets/age.txt');
+    expect(envForQueue('backup', withKey).DROVER_BACKUP_AGE_IDENTITY_FILE).toBeUndefined();
+    expect(envForQueue('infra', withKey).DROVER_BACKUP_AGE_IDENTITY_FILE).toBeUndefined();
+  });
+  it('a restore worker without it is an EnvError naming the variable', () => {
+    expect(() => envForQueue('restore', parseEnv(workerEnvSchema, complete))).toThrow(EnvError);
+    expect(() => envForQueue('restore', parseEnv(workerEnvSchema, complete))).toThrow(/DROVER_BACKUP_AGE_IDENTITY_FILE/);
   });
 });
