@@ -60,12 +60,19 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
   const steps: RestoreSiteResult['steps'] = [];
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
   let current = 'start';
+  // Steps may run side by side (database and files): the first one to fail is the one reported.
+  let failedStep: string | null = null;
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     current = name;
     const t = Date.now();
-    const value = await fn();
-    steps.push({ name, ms: Date.now() - t });
-    return value;
+    try {
+      const value = await fn();
+      steps.push({ name, ms: Date.now() - t });
+      return value;
+    } catch (err) {
+      failedStep ??= name;
+      throw err;
+    }
   };
 
   const holder = workflowInfo().workflowId;
@@ -106,11 +113,19 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
         executeChild(siteBackupWorkflow, { workflowId: `${workflowIds.siteBackup(input.site, safetyPoint!)}`, args: [{ site: input.site, date: point, point: safetyPoint! }] }),
       );
     }
+    // Database and files are staged side by side (different machines do the work); both must be staged and
+    // verified before anything live changes. allSettled, not all: a failure waits for the other branch to stop,
+    // so its undo never races a running extract.
     compensations.push({ name: 'drop staging database', undo: () => api.dropDatabase({ name: staging.db }) });
-    await step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db }));
-    await step('verify staging tables and row counts', () => longApi.verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables }));
     compensations.push({ name: 'remove staging files', undo: () => api.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'staging' }) });
-    await step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath }));
+    const staged = await Promise.allSettled([
+      step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db })).then(() =>
+        step('verify staging tables and row counts', () => longApi.verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables })),
+      ),
+      step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath })),
+    ]);
+    const stagingFailure = staged.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (stagingFailure) throw stagingFailure.reason;
     compensations.push({ name: 'undo database swap', undo: () => api.undoDatabaseSwap({ liveDb: names.database, previousDb: staging.prev }) });
     await step('swap database in', () => api.swapDatabase({ liveDb: names.database, stagingDb: staging.db, previousDb: staging.prev }));
     compensations.push({ name: 'undo files swap', undo: () => api.undoFilesSwap({ storageHost: live.storageHost, livePath: names.filesPath }) });
@@ -125,7 +140,7 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       Promise.all([api.dropDatabase({ name: staging.prev }), api.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'previous' })]),
     );
   } catch (err) {
-    const failedStep = current;
+    const failedAt = failedStep ?? current;
     const undone = compensations.length;
     await CancellationScope.nonCancellable(async () => {
       for (const c of compensations.reverse()) await c.undo();
@@ -136,9 +151,9 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     while (root.cause instanceof Error) root = root.cause;
     throw ApplicationFailure.create({
       type: root.type ?? 'RestoreVerificationFailed',
-      message: `restore of ${input.site} failed at "${failedStep}"${undone ? ' and was rolled back' : ''}: ${root.message}`,
+      message: `restore of ${input.site} failed at "${failedAt}"${undone ? ' and was rolled back' : ''}: ${root.message}`,
       nonRetryable: true,
-      details: [{ failedStep, rootType: root.type ?? root.name }],
+      details: [{ failedStep: failedAt, rootType: root.type ?? root.name }],
     });
   } finally {
     if (held) await CancellationScope.nonCancellable(() => api.releaseRetentionHold({ site: input.site, holder }));
