@@ -17,6 +17,8 @@ export interface ActivityDeps {
   ssh: { defaultTarget: SshTarget; options: SshOptions };
   docker: DockerEndpoint;
   backup: { recipients: string[]; identityFile?: string };
+  /** The farm's caches and front door, as far as this worker is told about them (all optional). */
+  front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string };
 }
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
@@ -41,6 +43,11 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
     backup: {
       recipients: env.DROVER_BACKUP_AGE_RECIPIENTS.split(',').map((s) => s.trim()).filter(Boolean),
       identityFile: env.DROVER_BACKUP_AGE_IDENTITY_FILE,
+    },
+    front: {
+      varnishUrls: env.DROVER_VARNISH_URLS.split(',').map((s) => s.trim()).filter(Boolean),
+      redisUrl: env.DROVER_REDIS_URL,
+      siteCheckUrl: env.DROVER_SITE_CHECK_URL,
     },
   };
 }

@@ -9,6 +9,9 @@ import { createStorageRestoreActivities } from './storage-restore';
 import { createSpacesActivities } from './spaces';
 import { createSshActivities } from './ssh';
 import { createSwarmActivities } from './swarm';
+import { createRedisCacheActivities } from './redis-cache';
+import { createSiteHttpActivities } from './site-http';
+import { createVarnishActivities } from './varnish';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -21,6 +24,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createStorageArchiveActivities(deps),
     ...createStorageRestoreActivities(deps),
     ...createSiteRegistryActivities(deps),
+    ...createVarnishActivities(deps),
+    ...createRedisCacheActivities(deps),
+    ...createSiteHttpActivities(deps),
   };
 }
 

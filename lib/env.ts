@@ -42,6 +42,12 @@ export const servicesEnvSchema = z.object({
   DROVER_BACKUP_AGE_RECIPIENTS: z.string().default(''),
   /** The age identity (private key) file; set only on restore workers. */
   DROVER_BACKUP_AGE_IDENTITY_FILE: z.string().optional(),
+  /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
+  DROVER_VARNISH_URLS: z.string().default(''),
+  /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */
+  DROVER_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** Where sites answer HTTP (the farm's front, e.g. http://traefik:80), asked with each site's Host; unset: no check. */
+  DROVER_SITE_CHECK_URL: z.url().optional(),
 });
 
 export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({

@@ -62,12 +62,12 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
   let current = 'start';
   // Steps may run side by side (database and files): the first one to fail is the one reported.
   let failedStep: string | null = null;
-  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  const step = async <T>(name: string, fn: () => Promise<T>, withDetail = false): Promise<T> => {
     current = name;
     const t = Date.now();
     try {
       const value = await fn();
-      steps.push({ name, ms: Date.now() - t });
+      steps.push({ name, ms: Date.now() - t, ...(withDetail ? { detail: value } : {}) });
       return value;
     } catch (err) {
       failedStep ??= name;
@@ -134,6 +134,12 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       const [db, files] = await Promise.all([api.checkWordPressDatabase({ database: names.database }), api.checkSiteFiles({ storageHost: live.storageHost, livePath: names.filesPath })]);
       return { db, files };
     });
+    // A live site: no visitor may get pre-restore pages, and it must answer through the farm's front before the
+    // restore commits (a failed check rolls back). Copies are served by nothing yet, so neither applies to them.
+    if (target === input.site) {
+      await step('purge Varnish and the object cache', () => Promise.all([api.banSiteFromVarnish({ domain: target }), api.purgeObjectCache({ domain: target })]), true);
+      await step('check the site answers', () => api.checkSiteAnswers({ domain: target }), true);
+    }
     // Committed: the replaced database and files are no longer needed.
     compensations.length = 0;
     await step('clean up', () =>

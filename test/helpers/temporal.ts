@@ -49,16 +49,17 @@ export async function testWorker(
 
 /**
  * For a test file whose tests share one worker: connects to the server and runs a worker on a unique queue
- * for the whole file (beforeAll/afterAll). Read the fields inside tests, after the hooks have run.
+ * for the whole file (beforeAll/afterAll). Read the fields inside tests, after the hooks have run. `tweak` adjusts
+ * the activities' dependencies; it runs inside beforeAll, after hooks registered before this call.
  */
-export function useRunningWorker(prefix: string): { tw: TestWorkflowEnvironment; deps: ActivityDeps; taskQueue: string } {
+export function useRunningWorker(prefix: string, tweak?: (d: ActivityDeps) => ActivityDeps): { tw: TestWorkflowEnvironment; deps: ActivityDeps; taskQueue: string } {
   const ctx = { taskQueue: uniqueQueue(prefix) } as { tw: TestWorkflowEnvironment; deps: ActivityDeps; taskQueue: string };
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     ctx.tw = await connectTestServer();
-    ({ worker, deps: ctx.deps, close } = await testWorker(ctx.tw, { taskQueue: ctx.taskQueue }));
+    ({ worker, deps: ctx.deps, close } = await testWorker(ctx.tw, { taskQueue: ctx.taskQueue, deps: tweak }));
     running = worker.run();
   });
   afterAll(async () => {

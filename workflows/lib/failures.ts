@@ -17,6 +17,7 @@ export const PERMANENT_FAILURES = [
   'DecryptionFailed',
   'RestoreVerificationFailed',
   'RestoreDrillFailed',
+  'CachePurgeRefused',
 ] as const;
 
 export const TRANSIENT_FAILURES = [
@@ -26,6 +27,8 @@ export const TRANSIENT_FAILURES = [
   'NoSyncedGaleraNode',
   'StorageUnavailable',
   'StorageThrottled',
+  'CacheUnavailable',
+  'SiteUnavailable',
 ] as const;
 
 export type PermanentFailureType = (typeof PERMANENT_FAILURES)[number];
