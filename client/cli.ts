@@ -5,6 +5,7 @@ import { backupCommand } from './commands/backup';
 import { demoCommand } from './commands/demo';
 import { siteCommand } from './commands/site';
 import { devCommand } from './commands/dev';
+import { planCommand } from './commands/plan';
 import { restoreCommand } from './commands/restore';
 import { retentionCommand } from './commands/retention';
 import { smokeCommand } from './commands/smoke';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(demoCommand());
   program.addCommand(devCommand());
   program.addCommand(backupCommand());
+  program.addCommand(planCommand());
   program.addCommand(restoreCommand());
   program.addCommand(retentionCommand());
   program.addCommand(siteCommand());

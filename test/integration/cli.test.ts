@@ -1,6 +1,6 @@
 /** The CLI's contract: one JSON document with --json for every command, exit 2 naming the field on bad input. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +34,19 @@ describe('drover CLI', () => {
     const doc = json.json() as { ok: boolean; error: { field: string; message: string } };
     expect(doc.ok).toBe(false);
     expect(doc.error.field).toBe(field);
+  });
+
+  it('plan show prints the default farm and its cost; a bad plan exits 2 naming the field', async () => {
+    const show = await drover(['plan', 'show', '--json']);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.json()).toMatchObject({ ok: true, cost: { monthly: 3733, perSite: 7.47 } });
+    expect((await drover(['plan', 'show'])).stdout).toMatch(/33 nodes for 500 sites[\s\S]*\$3,733\.00 {2}\(\$7\.47 per site\)/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-'));
+    const bad = path.join(dir, 'even.yml');
+    writeFileSync(bad, readFileSync(path.join(ROOT, 'configs/plans/farm.yml'), 'utf8').replace('{ role: manager,    count: 3,', '{ role: manager,    count: 2,'));
+    const r = await drover(['plan', 'check', '--plan', bad, '--json']);
+    expect(r.code).toBe(2);
+    expect((r.json() as { error: { field: string; message: string } }).error).toMatchObject({ field: 'pools[0].count', message: expect.stringMatching(/odd number/) });
   });
 
   it('retention plan prints keep/delete with reasons, and names the bad field', async () => {
