@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { ServicesEnv } from '../lib/env';
+import { DigitalOceanClient } from './lib/digitalocean-client';
 import { createSpacesClient } from './lib/spaces-client';
 import { GaleraClient, parseGaleraNodes } from './lib/galera-client';
 import { parseSshTarget, type SshOptions, type SshTarget } from './lib/ssh-client';
@@ -19,6 +20,8 @@ export interface ActivityDeps {
   backup: { recipients: string[]; identityFile?: string };
   /** The farm's caches and front door, as far as this worker is told about them (all optional). */
   front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string };
+  /** DigitalOcean's API (the token stays in the worker; null when this worker has none). */
+  digitalocean: DigitalOceanClient | null;
 }
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
@@ -49,6 +52,7 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       redisUrl: env.DROVER_REDIS_URL,
       siteCheckUrl: env.DROVER_SITE_CHECK_URL,
     },
+    digitalocean: env.DROVER_DO_TOKEN ? new DigitalOceanClient(env.DROVER_DO_API_URL, env.DROVER_DO_TOKEN) : null,
   };
 }
 

@@ -1,5 +1,6 @@
 /** All of Drover's activities, built from their dependencies (one factory per outside system). */
 import type { ActivityDeps } from './deps';
+import { createDigitalOceanActivities } from './digitalocean';
 import { createGaleraActivities } from './galera';
 import { createGaleraDumpActivities } from './galera-dump';
 import { createGaleraRestoreActivities } from './galera-restore';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createVarnishActivities(deps),
     ...createRedisCacheActivities(deps),
     ...createSiteHttpActivities(deps),
+    ...createDigitalOceanActivities(deps),
   };
 }
 

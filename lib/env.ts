@@ -48,6 +48,9 @@ export const servicesEnvSchema = z.object({
   DROVER_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   /** Where sites answer HTTP (the farm's front, e.g. http://traefik:80), asked with each site's Host; unset: no check. */
   DROVER_SITE_CHECK_URL: z.url().optional(),
+  /** DigitalOcean API base URL (the emulator's in tests) and token; the token only where bring-up runs. */
+  DROVER_DO_API_URL: z.url().default('https://api.digitalocean.com'),
+  DROVER_DO_TOKEN: z.string().min(1).optional(),
 });
 
 export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({

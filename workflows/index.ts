@@ -7,3 +7,4 @@ export * from './prune-restore-points';
 export * from './restore-site';
 export * from './restore-drill';
 export * from './restore-farm';
+export * from './provision-farm';

@@ -18,6 +18,9 @@ export const PERMANENT_FAILURES = [
   'RestoreVerificationFailed',
   'RestoreDrillFailed',
   'CachePurgeRefused',
+  'CloudAuthFailed',
+  'CloudNotFound',
+  'CloudRequestRejected',
 ] as const;
 
 export const TRANSIENT_FAILURES = [
@@ -29,6 +32,8 @@ export const TRANSIENT_FAILURES = [
   'StorageThrottled',
   'CacheUnavailable',
   'SiteUnavailable',
+  'CloudThrottled',
+  'CloudUnavailable',
 ] as const;
 
 export type PermanentFailureType = (typeof PERMANENT_FAILURES)[number];
