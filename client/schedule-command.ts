@@ -45,6 +45,8 @@ export function scheduleCommand<V>(spec: ScheduleSpec<V>): Command {
               spec: { cronExpressions: [o.cron] },
               action: { type: 'startWorkflow', workflowType: spec.workflowType, workflowId: spec.scheduleId, taskQueue: spec.taskQueue, args: [spec.option.arg(o[key])] },
               policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '6 hours', pauseOnFailure: false },
+              // The server keeps the spec as calendars; the memo keeps the expression the operator wrote.
+              memo: { cron: o.cron },
             });
           } catch (err) {
             const msg = (err as Error).message;
@@ -64,7 +66,7 @@ export function scheduleCommand<V>(spec: ScheduleSpec<V>): Command {
           scheduleId: d.scheduleId,
           paused: d.state.paused,
           note: d.state.note,
-          cron: (d.spec as { cronExpressions?: string[] }).cronExpressions ?? [],
+          cron: typeof d.memo?.cron === 'string' ? [d.memo.cron] : [],
           nextActionTimes: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
           recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), workflowId: a.action.workflow.workflowId })),
           numActionsTaken: d.info.numActionsTaken,

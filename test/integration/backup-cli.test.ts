@@ -45,6 +45,7 @@ describe('drover site and backup commands', () => {
     await drover(['backup', 'schedule', 'delete']);
     expect((await drover(['backup', 'schedule', 'create', '--cron', '30 3 * * *', '--concurrency', '8'])).code).toBe(0);
     const d = (await drover(['backup', 'schedule', 'describe', '--json'])).json() as { paused: boolean; cron: string[]; nextActionTimes: string[] };
+    expect(d.cron).toEqual(['30 3 * * *']);
     expect(d.paused).toBe(false);
     expect(d.nextActionTimes[0]).toMatch(/T03:30:00/);
     expect((await drover(['backup', 'schedule', 'pause', '--note', 'maintenance window'])).code).toBe(0);

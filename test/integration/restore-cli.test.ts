@@ -4,10 +4,12 @@
  * before the first backup, a malformed date, a new name that is a registered site) exits 2 naming the field and
  * changes nothing.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { markSiteDeleted } from '../../lib/site-registry';
 import { workflowIds } from '../../workflows/lib/ids';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { drover } from '../helpers/cli';
@@ -44,6 +46,37 @@ describe('drover restore site', () => {
     expect(r.stdout).toMatch(/RTO \d+\.\d s/);
     expect(treeHashes(site.filesPath)).toEqual(files);
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+  });
+
+  it('drill and farm recovery through the CLI, with the drill Schedule and farm-status', async () => {
+    const site = await backedUpSite('clidr');
+    const drill = await drover(['restore', 'drill', '--site', site.domain, '--date', '2026-11-15', '--worker', '--json']);
+    expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+    expect((drill.json() as { result: { passed: boolean; results: { site: string }[] } }).result).toMatchObject({ passed: true, results: [{ site: site.domain }] });
+
+    await drover(['restore', 'drill', 'schedule', 'delete']);
+    expect((await drover(['restore', 'drill', 'schedule', 'create', '--sample', '5'])).code).toBe(0);
+    const d = (await drover(['restore', 'drill', 'schedule', 'describe', '--json'])).json() as { cron: string[]; paused: boolean };
+    expect(d).toMatchObject({ cron: ['0 5 * * 0'], paused: false });
+    expect((await drover(['restore', 'drill', 'schedule', 'delete'])).code).toBe(0);
+
+    // The site is lost (database and files gone, unregistered); a farm recovery from a sites file brings it back.
+    const db = await tableChecksums(ctx.deps, site.database);
+    const files = treeHashes(site.filesPath);
+    await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), `DROP DATABASE \`${site.database}\``);
+    rmSync(site.filesPath, { recursive: true, force: true });
+    await markSiteDeleted(ctx.deps.galera, site.domain);
+    const list = path.join(mkdtempSync(path.join(os.tmpdir(), 'farm-')), 'sites.txt');
+    writeFileSync(list, `# lost in the outage\n${site.domain}\n`);
+    const label = `cli-${ctx.taskQueue.slice(-6)}`;
+    const farm = await drover(['restore', 'farm', '--sites-file', list, '--label', label, '--concurrency', '2', '--worker', '--json']);
+    expect(farm.code, farm.stdout + farm.stderr).toBe(0);
+    expect((farm.json() as { result: { done: { site: string }[]; failed: unknown[] } }).result).toMatchObject({ done: [{ site: site.domain }], failed: [] });
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+    const status = await drover(['restore', 'farm-status', '--label', label, '--json']);
+    expect(status.json()).toMatchObject({ status: 'COMPLETED', progress: { total: 1, done: 1, remaining: 0 } });
+    expect((await drover(['restore', 'farm-status', '--label', 'never-ran', '--json'])).code).toBe(2);
   });
 
   it.each([
