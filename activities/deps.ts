@@ -22,6 +22,8 @@ export interface ActivityDeps {
   front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string };
   /** DigitalOcean's API (the token stays in the worker; null when this worker has none). */
   digitalocean: DigitalOceanClient | null;
+  /** The local provider's folder. */
+  localNodes: { dir: string };
 }
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
@@ -52,6 +54,7 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       redisUrl: env.DROVER_REDIS_URL,
       siteCheckUrl: env.DROVER_SITE_CHECK_URL,
     },
+    localNodes: { dir: env.DROVER_LOCAL_NODES_DIR },
     digitalocean: env.DROVER_DO_TOKEN ? new DigitalOceanClient(env.DROVER_DO_API_URL, env.DROVER_DO_TOKEN) : null,
   };
 }

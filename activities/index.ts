@@ -10,6 +10,8 @@ import { createStorageRestoreActivities } from './storage-restore';
 import { createSpacesActivities } from './spaces';
 import { createSshActivities } from './ssh';
 import { createSwarmActivities } from './swarm';
+import { createSwarmNodeActivities } from './swarm-nodes';
+import { createLocalNodeActivities } from './local-nodes';
 import { createRedisCacheActivities } from './redis-cache';
 import { createSiteHttpActivities } from './site-http';
 import { createVarnishActivities } from './varnish';
@@ -29,6 +31,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createRedisCacheActivities(deps),
     ...createSiteHttpActivities(deps),
     ...createDigitalOceanActivities(deps),
+    ...createLocalNodeActivities(deps),
+    ...createSwarmNodeActivities(deps),
   };
 }
 

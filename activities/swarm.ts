@@ -1,6 +1,6 @@
 /** Activities that touch Docker engines and Swarm. */
 import type { ActivityDeps } from './deps';
-import { createDockerClient } from './lib/docker-client';
+import { closeDockerClient, createDockerClient } from './lib/docker-client';
 import { classifyDockerError } from './lib/errors';
 
 export interface DockerPingResult {
@@ -22,6 +22,8 @@ export function createSwarmActivities({ docker }: Pick<ActivityDeps, 'docker'>) 
         return { endpoint: docker.host, serverVersion: v.Version, apiVersion: v.ApiVersion, swarmState: info.Swarm?.LocalNodeState ?? 'unknown' };
       } catch (err) {
         throw classifyDockerError(err, docker.host);
+      } finally {
+        closeDockerClient(d);
       }
     },
   };

@@ -5,6 +5,7 @@ import { backupCommand } from './commands/backup';
 import { demoCommand } from './commands/demo';
 import { siteCommand } from './commands/site';
 import { devCommand } from './commands/dev';
+import { downCommand, provisionCommand, upCommand } from './commands/cluster';
 import { planCommand } from './commands/plan';
 import { restoreCommand } from './commands/restore';
 import { retentionCommand } from './commands/retention';
@@ -25,6 +26,9 @@ export function buildProgram(): Command {
   program.addCommand(devCommand());
   program.addCommand(backupCommand());
   program.addCommand(planCommand());
+  program.addCommand(upCommand());
+  program.addCommand(downCommand());
+  program.addCommand(provisionCommand());
   program.addCommand(restoreCommand());
   program.addCommand(retentionCommand());
   program.addCommand(siteCommand());

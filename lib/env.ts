@@ -51,6 +51,8 @@ export const servicesEnvSchema = z.object({
   /** DigitalOcean API base URL (the emulator's in tests) and token; the token only where bring-up runs. */
   DROVER_DO_API_URL: z.url().default('https://api.digitalocean.com'),
   DROVER_DO_TOKEN: z.string().min(1).optional(),
+  /** Where the local provider keeps its nodes (network namespaces with sshd and dockerd). */
+  DROVER_LOCAL_NODES_DIR: z.string().default('/var/lib/drover/nodes'),
 });
 
 export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({

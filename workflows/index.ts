@@ -8,3 +8,4 @@ export * from './restore-site';
 export * from './restore-drill';
 export * from './restore-farm';
 export * from './provision-farm';
+export * from './cluster-bring-up';

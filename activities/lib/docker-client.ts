@@ -19,36 +19,58 @@ export interface DockerEndpoint {
   sshPinnedHostKeys?: string[];
 }
 
-/** An http.Agent whose every connection is a fresh SSH session forwarding to the remote unix socket. */
+/**
+ * An http.Agent whose connections are channels forwarded to the remote unix socket over one SSH connection,
+ * opened on first use and shared by every request through this agent (a handshake per Docker API call made a
+ * swarm bring-up CPU-bound). `destroy()` closes the SSH connection.
+ */
 export function sshSocketAgent(opts: { host: string; port: number; username: string; privateKey?: Buffer | string; pins: string[]; socketPath: string }): http.Agent {
   const agent = new http.Agent({ keepAlive: false });
   const label = `${opts.username}@${opts.host}:${opts.port}`;
-  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
-    const conn = new Client();
-    conn
-      .once('ready', () => {
-        conn.openssh_forwardOutStreamLocal(opts.socketPath, (err, stream) => {
-          if (err) {
-            conn.end();
-            cb(failure('DockerUnavailable', `cannot reach ${opts.socketPath} on ${label}: ${err.message}`));
-            return;
-          }
-          stream.once('close', () => conn.end());
-          cb(null, stream as unknown as Duplex);
+  let conn: Promise<Client> | null = null;
+  const connect = (): Promise<Client> =>
+    (conn ??= new Promise<Client>((resolve, reject) => {
+      const c = new Client();
+      c.once('ready', () => resolve(c))
+        .once('error', (err) => {
+          conn = null;
+          reject(classifySshError(err, label));
+        })
+        .once('close', () => (conn = null))
+        .connect({
+          host: opts.host,
+          port: opts.port,
+          username: opts.username,
+          privateKey: opts.privateKey,
+          readyTimeout: 15_000,
+          keepaliveInterval: 10_000,
+          hostVerifier: (key: Buffer) => opts.pins.length === 0 || opts.pins.includes(hostKeyFingerprint(key)),
         });
-      })
-      .once('error', (err) => cb(classifySshError(err, label)))
-      .connect({
-        host: opts.host,
-        port: opts.port,
-        username: opts.username,
-        privateKey: opts.privateKey,
-        readyTimeout: 15_000,
-        hostVerifier: (key: Buffer) => opts.pins.length === 0 || opts.pins.includes(hostKeyFingerprint(key)),
-      });
+    }));
+  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
+    connect().then(
+      (c) =>
+        c.openssh_forwardOutStreamLocal(opts.socketPath, (err, stream) => {
+          if (err) cb(failure('DockerUnavailable', `cannot reach ${opts.socketPath} on ${label}: ${err.message}`));
+          else cb(null, stream as unknown as Duplex);
+        }),
+      (err: Error) => cb(err),
+    );
     return undefined;
   };
+  const destroy = agent.destroy.bind(agent);
+  agent.destroy = () => {
+    destroy();
+    const c = conn;
+    conn = null;
+    void c?.then((x) => x.end(), () => undefined);
+  };
   return agent;
+}
+
+/** Releases what a client holds open (the SSH connection of an ssh:// endpoint). */
+export function closeDockerClient(d: Docker): void {
+  (d.modem as unknown as { agent?: http.Agent }).agent?.destroy();
 }
 
 export function createDockerClient(endpoint: DockerEndpoint): Docker {

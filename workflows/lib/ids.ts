@@ -16,6 +16,9 @@ export const workflowIds = {
   restoreDrill: (date: string): string => `restore-drill/${date}`,
   /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
   restoreFarm: (label: string): string => `restore-farm/${label}`,
+  /** One bring-up per farm (re-running resumes it), one teardown per farm. */
+  bringUp: (farm: string): string => `bringup/${farm}`,
+  teardown: (farm: string): string => `teardown/${farm}`,
   /** One provisioning per farm (re-running resumes it). */
   provision: (farm: string): string => `provision/${farm}`,
   /** The Schedule that starts the weekly restore drill. */

@@ -1,0 +1,181 @@
+/**
+ * The local provider: each "droplet" is a network namespace on this machine with its own address on a farm
+ * bridge, its own hostname (UTS namespace) and its own sshd, so a real multi-node swarm forms on one Linux box.
+ * Docker is not started here: bootstrap over SSH does that, the same step as on a real droplet. Needs root.
+ * Get-or-create like every provider: an existing namespace, bridge or running sshd is reused.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { heartbeat } from '@temporalio/activity';
+import { utils } from 'ssh2';
+import type { ActivityDeps } from './deps';
+import { failure } from './lib/errors';
+import { hostKeyFingerprint } from './lib/ssh-client';
+
+const run = promisify(execFile);
+
+export interface LocalNode {
+  name: string;
+  ip: string;
+  sshPort: number;
+  /** SHA256 fingerprint of the node's host key (pinned by every later SSH connection). */
+  hostKey: string;
+  dockerSocket: string;
+  created: boolean;
+}
+
+const short = (farm: string) => createHash('sha256').update(farm).digest('hex').slice(0, 4);
+export const bridgeName = (farm: string): string => `dvb${short(farm)}`;
+const vethName = (farm: string, index: number) => `dv${short(farm)}-${index}`;
+export const netnsName = (name: string): string => `drover-${name}`;
+
+function addressIn(subnet: string, host: number): string {
+  const [base] = subnet.split('/');
+  const p = base.split('.').map(Number);
+  return `${p[0]}.${p[1]}.${p[2]}.${p[3] + host}`;
+}
+
+async function sh(cmd: string, args: string[]): Promise<string> {
+  try {
+    return (await run(cmd, args)).stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw failure('RemoteCommandFailed', `${cmd} ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+const exists = async (cmd: string, args: string[]) => run(cmd, args).then(() => true, () => false);
+
+function pidAlive(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+async function stopPid(file: string, timeoutMs: number): Promise<void> {
+  const pid = pidAlive(file);
+  if (!pid) return;
+  process.kill(pid, 'SIGTERM');
+  for (let t = 0; t < timeoutMs && pidAlive(file); t += 200) await new Promise((r) => setTimeout(r, 200));
+  if (pidAlive(file)) process.kill(pid, 'SIGKILL');
+}
+
+export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps, 'ssh' | 'localNodes'>) {
+  const nodeDir = (farm: string, name: string) => path.join(localNodes.dir, farm, name);
+
+  async function destroyNode(farm: string, name: string): Promise<boolean> {
+    const dir = nodeDir(farm, name);
+    const ns = netnsName(name);
+    const had = existsSync(dir) || (await exists('ip', ['netns', 'pids', ns]));
+    await stopPid(path.join(dir, 'dockerd.pid'), 30_000);
+    await stopPid(path.join(dir, 'sshd.pid'), 5_000);
+    // dockerd leaves bind mounts (network namespaces, overlay state) under its exec and data roots.
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir + '/'));
+    for (const m of mounts.sort().reverse()) await run('umount', ['-l', m]).catch(() => undefined);
+    if (await exists('ip', ['netns', 'pids', ns])) {
+      const pids = (await sh('ip', ['netns', 'pids', ns])).split('\n').filter(Boolean);
+      for (const p of pids) await run('kill', ['-9', p]).catch(() => undefined);
+      await sh('ip', ['netns', 'del', ns]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return had;
+  }
+
+  return {
+    /** The worker's SSH public key, authorized on every node the farm bootstraps (public: safe in history). */
+    async bootstrapPublicKey(): Promise<{ publicKey: string }> {
+      const k = utils.parseKey(ssh.options.privateKey);
+      if (k instanceof Error) throw failure('ConfigMissing', `DROVER_SSH_KEY_FILE: ${k.message}`);
+      const key = Array.isArray(k) ? k[0] : k;
+      return { publicKey: `${key.type} ${key.getPublicSSH().toString('base64')} drover-bootstrap` };
+    },
+
+    /** Creates (or finds) one local node: namespace, address on the farm bridge, hostname, sshd with host key. */
+    async ensureLocalNode(input: { farm: string; name: string; index: number; subnet: string; authorizedKey: string }): Promise<LocalNode> {
+      if (process.getuid?.() !== 0) throw failure('ConfigMissing', 'the local provider needs root (network namespaces, veth pairs)');
+      const dir = nodeDir(input.farm, input.name);
+      const ns = netnsName(input.name);
+      const bridge = bridgeName(input.farm);
+      const gateway = addressIn(input.subnet, 1);
+      const ip = addressIn(input.subnet, 10 + input.index);
+      const prefix = input.subnet.split('/')[1];
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Two farms on one subnet would answer for each other's addresses: refuse a gateway held by another link.
+      const holder = (await sh('ip', ['-o', 'addr', 'show', 'to', gateway])).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1]);
+      if (holder.some((h) => h !== bridge)) throw failure('InvalidInput', `subnet ${input.subnet} is already used by ${holder.join(', ')}: pick another --subnet for farm ${input.farm}`);
+      // Nodes are provisioned in parallel: whichever comes first makes the bridge, the others find it.
+      if (!(await exists('ip', ['link', 'show', bridge]))) await run('ip', ['link', 'add', bridge, 'type', 'bridge']).catch(() => undefined);
+      if (!(await sh('ip', ['-o', 'addr', 'show', 'dev', bridge])).includes(`${gateway}/`)) await run('ip', ['addr', 'add', `${gateway}/${prefix}`, 'dev', bridge]).catch(() => undefined);
+      await sh('ip', ['link', 'set', bridge, 'up']);
+      let created = false;
+      if (!(await exists('ip', ['netns', 'pids', ns]))) {
+        created = true;
+        await sh('ip', ['netns', 'add', ns]);
+        const veth = vethName(input.farm, input.index);
+        await run('ip', ['link', 'del', veth]).catch(() => undefined);
+        await sh('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+        await sh('ip', ['link', 'set', veth, 'master', bridge, 'up']);
+        await sh('ip', ['-n', ns, 'addr', 'add', `${ip}/${prefix}`, 'dev', 'eth0']);
+        await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+        await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+        await sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', gateway]);
+      }
+      const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+      if (!existsSync(hostKey)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${input.name}-host`, '-f', hostKey]);
+      writeFileSync(path.join(dir, 'authorized_keys'), `${input.authorizedKey.trim()}\n`, { mode: 0o600 });
+      const config = path.join(dir, 'sshd_config');
+      writeFileSync(
+        config,
+        [
+          `ListenAddress ${ip}:22`,
+          `HostKey ${hostKey}`,
+          `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+          `PidFile ${path.join(dir, 'sshd.pid')}`,
+          'PermitRootLogin prohibit-password',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'AllowStreamLocalForwarding yes',
+          'StrictModes no',
+          // What makes a session on this node behave like one on a droplet: its own Docker socket and folder.
+          `SetEnv DOCKER_HOST=unix://${path.join(dir, 'docker.sock')} DROVER_NODE_DIR=${dir} DROVER_NODE_NAME=${input.name}`,
+          'Subsystem sftp internal-sftp',
+        ].join('\n') + '\n',
+      );
+      mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+      if (!pidAlive(path.join(dir, 'sshd.pid'))) {
+        await sh('/usr/sbin/sshd', ['-t', '-f', config]);
+        // Its own UTS namespace gives the node its hostname; dockerd started from its sessions inherits it.
+        await sh('nsenter', [`--net=/run/netns/${ns}`, 'unshare', '--uts', 'sh', '-c', `hostname ${input.name} && exec /usr/sbin/sshd -f ${config}`]);
+      }
+      const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ')[1];
+      return { name: input.name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock'), created };
+    },
+
+    /** Removes one local node: its dockerd and sshd stopped, mounts released, namespace and folder deleted. */
+    async destroyLocalNode(input: { farm: string; name: string }): Promise<{ destroyed: boolean }> {
+      return { destroyed: await destroyNode(input.farm, input.name) };
+    },
+
+    /** Removes every local node of the farm and its bridge. Touches nothing outside the farm's folder. */
+    async destroyLocalFarm(input: { farm: string }): Promise<{ nodes: string[] }> {
+      const root = path.join(localNodes.dir, input.farm);
+      const names = existsSync(root) ? readdirSync(root) : [];
+      for (const n of names) {
+        heartbeat({ node: n });
+        await destroyNode(input.farm, n);
+      }
+      rmSync(root, { recursive: true, force: true });
+      await run('ip', ['link', 'del', bridgeName(input.farm)]).catch(() => undefined);
+      return { nodes: names };
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * `drover up | down | provision`: cluster bring-up and teardown. `up --provider local` forms a real swarm of
+ * network-namespace nodes on this machine (root); `provision` provisions a plan on DigitalOcean (or the emulator
+ * DROVER_DO_API_URL points at); `down` removes only what carries the farm's mark, after confirmation.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
+import { droverRoot } from '../../lib/version';
+import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
+import type { ClusterBringUpResult } from '../../workflows/cluster-bring-up';
+import type { ProvisionFarmResult } from '../../workflows/provision-farm';
+import { action, globals, parseOptions, UsageError } from '../output';
+import { webUiLink, withTemporal } from '../temporal';
+import { withOptionalWorker } from '../worker-option';
+import { readPlanOption } from './plan';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const farmName = z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, 'lower-case letters, digits and -, starting with a letter, at most 21');
+
+function formatBringUp(r: ClusterBringUpResult): string {
+  return [
+    `cluster ${r.farm}: ${r.report.nodes.length} nodes, ${r.report.networks.length} overlay networks, ${r.report.services.length} services`,
+    ...r.report.nodes.map((n) => `  ${n.hostname.padEnd(22)} ${n.role.padEnd(8)} ${n.state.padEnd(6)} ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+    `  networks: ${r.report.networks.map((n) => `${n.name}${n.encrypted ? ' (encrypted)' : ''}`).join(', ')}`,
+    ...r.stacks.flatMap((s) => s.services.map((x) => `  stack ${s.name}: ${x.name} ${x.running}/${x.desired} on ${x.nodes.join(', ')}`)),
+    `  created this run: ${r.created.nodes} nodes, swarm ${r.created.swarm ? 'initialised' : 'existing'}, ${r.created.joined} joined, ${r.created.networks} networks, ${r.created.images} image imports`,
+  ].join('\n');
+}
+
+async function startOrAttach(client: import('@temporalio/client').Client, type: string, workflowId: string, taskQueue: string, args: unknown[]): Promise<WorkflowHandle> {
+  try {
+    return await client.workflow.start(type, { workflowId, taskQueue, args });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return client.workflow.getHandle(workflowId);
+  }
+}
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description('bring a cluster up: nodes, SSH bootstrap, swarm, labels, encrypted overlays, stacks, health report')
+    .option('--provider <name>', 'local (network namespaces on this machine, needs root)', 'local')
+    .option('--nodes <n>', 'local provider: nodes (the first is the manager, the rest workers)', '4')
+    .option('--farm <name>', 'the cluster\'s name (prefix of node names, its tag)', 'local')
+    .option('--subnet <cidr>', 'local provider: the nodes\' subnet (a /24)', '10.231.0.0/24')
+    .option('--plan <file>', 'the plan whose overlay networks are created (default configs/plans/farm.yml)')
+    .option('--stack <name=file>', 'a stack to deploy (repeatable; default smoke=stacks/smoke.yml)', collect)
+    .option('--rollback-on-failure', 'remove the nodes again when a step fails (default: keep them, re-run resumes)')
+    .option('--worker', 'run a drover-infra worker in this process meanwhile')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(
+          z.object({
+            provider: z.literal('local', { message: 'only "local" brings a whole cluster up here; DigitalOcean resources are provisioned with `drover provision`' }),
+            nodes: z.coerce.number().int().min(2, 'at least 2 (a manager and a worker)').max(16),
+            farm: farmName,
+            subnet: z.string().regex(/^10\.\d{1,3}\.\d{1,3}\.0\/24$/, 'a private /24 such as 10.231.0.0/24'),
+            plan: z.string().optional(),
+            stack: z.array(z.string().regex(/^[a-z][a-z0-9-]*=.+$/, 'name=file')).optional(),
+            rollbackOnFailure: z.boolean().optional(),
+            worker: z.boolean().optional(),
+          }),
+          raw,
+        );
+        const plan = readPlanOption(o.plan);
+        const stacks = (o.stack ?? [`smoke=${path.join(droverRoot(), 'stacks/smoke.yml')}`]).map((s) => {
+          const [name, file] = [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)];
+          try {
+            return { name, compose: readFileSync(file, 'utf8'), dependsOn: [] as string[] };
+          } catch (err) {
+            throw new UsageError('--stack', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          }
+        });
+        const tarPath = await buildLocalImageTar(path.resolve(g.stateDir, 'images'));
+        const workflowId = workflowIds.bringUp(o.farm);
+        const input = { provider: 'local' as const, farm: o.farm, nodes: o.nodes, subnet: o.subnet, networks: plan.networks, stacks, images: [{ image: LOCAL_IMAGE, tarPath }], rollbackOnFailure: o.rollbackOnFailure };
+        return withTemporal(g.stateDir, async (client) => {
+          const handle = await startOrAttach(client, 'clusterBringUpWorkflow', workflowId, TASK_QUEUES.infra, [input]);
+          const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ClusterBringUpResult;
+          return { ok: true, data: { workflowId, webUi: webUiLink(g.stateDir, workflowId), result: r }, text: formatBringUp(r) };
+        });
+      }),
+    );
+}
+
+export function downCommand(): Command {
+  return new Command('down')
+    .description('tear a cluster down: only what carries the farm\'s mark; asks for --yes')
+    .option('--provider <name>', 'local or digitalocean', 'local')
+    .option('--farm <name>', 'the cluster\'s name', 'local')
+    .option('--yes', 'confirm: really remove it')
+    .option('--worker', 'run a drover-infra worker in this process meanwhile')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, yes: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        if (!o.yes) throw new UsageError('--yes', `this removes every node of farm ${o.farm} (${o.provider}); run again with --yes to confirm`);
+        const workflowId = `${workflowIds.teardown(o.farm)}/${Date.now()}`;
+        const r = await withTemporal(g.stateDir, (client) =>
+          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterTeardownWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: o.provider, farm: o.farm }] }) as Promise<{ removed: string[] }>),
+        );
+        return { ok: true, data: { workflowId, ...r }, text: r.removed.length ? `removed from ${o.farm}: ${r.removed.join(', ')}` : `nothing of ${o.farm} was left` };
+      }),
+    );
+}
+
+export function provisionCommand(): Command {
+  return new Command('provision')
+    .description('provision a plan on DigitalOcean: VPC, droplets in parallel, volumes, firewall, load balancer, reserved IPs')
+    .option('--plan <file>', 'the plan (default configs/plans/farm.yml)')
+    .option('--image <slug>', 'droplet image', 'debian-12-x64')
+    .option('--ssh-public-key <file>', 'the bootstrap public key put on every droplet')
+    .option('--rollback-on-failure', 'delete what this run created when a step fails (default: keep it, re-run resumes)')
+    .option('--worker', 'run a drover-infra worker in this process meanwhile')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(z.object({ plan: z.string().optional(), image: z.string().regex(/^[a-z0-9.-]+$/, 'an image slug'), sshPublicKey: z.string(), rollbackOnFailure: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const plan = readPlanOption(o.plan);
+        let key: string;
+        try {
+          key = readFileSync(o.sshPublicKey, 'utf8').trim();
+        } catch (err) {
+          throw new UsageError('--ssh-public-key', `cannot read ${o.sshPublicKey}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) \S+/.test(key)) throw new UsageError('--ssh-public-key', `${o.sshPublicKey} is not an OpenSSH public key`);
+        const workflowId = workflowIds.provision(plan.name);
+        return withTemporal(g.stateDir, async (client) => {
+          const handle = await startOrAttach(client, 'provisionFarmWorkflow', workflowId, TASK_QUEUES.infra, [{ plan, image: o.image, sshPublicKey: key, rollbackOnFailure: o.rollbackOnFailure }]);
+          const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ProvisionFarmResult;
+          return { ok: true, data: { workflowId, result: r }, text: `farm ${r.farm}: ${r.nodes.length} droplets active (${r.created.droplets} created now), ${r.created.volumes} volumes created, load balancer ${r.loadBalancerId ?? '-'}, reserved IPs ${r.reservedIps.join(', ') || '-'}` };
+        });
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+/**
+ * clusterBringUpWorkflow with the local provider, for real: four network-namespace nodes on this machine, each
+ * with its own address, hostname, sshd and (after bootstrap over SSH) dockerd, form a swarm: one manager, three
+ * workers joined and labelled, the plan's nine encrypted overlay networks, and the smoke stack converged on
+ * worker nodes only. Running it again changes nothing; tearing it down leaves nothing behind.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Worker } from '@temporalio/worker';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeName, createLocalNodeActivities } from '../../activities/local-nodes';
+import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
+import { loadPlan } from '../../lib/plan/load';
+import { bringUpProgressQuery, clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
+import { drover } from '../helpers/cli';
+import { ROOT, TEST_BUNDLE, TEST_STATE_DIR } from '../helpers/paths';
+import { useRunningWorker } from '../helpers/temporal';
+
+const NODES_DIR = path.join(TEST_STATE_DIR, 'nodes');
+const ctx = useRunningWorker('cluster', (d) => ({ ...d, localNodes: { dir: NODES_DIR } }));
+
+// A run killed mid-test (a timeout, Ctrl-C) leaves its nodes: remove them before and after, as `drover down` would.
+async function removeLeftovers(): Promise<void> {
+  const acts = createLocalNodeActivities({ ssh: ctx.deps.ssh, localNodes: { dir: NODES_DIR } });
+  for (const farm of existsSync(NODES_DIR) ? readdirSync(NODES_DIR) : []) await new MockActivityEnvironment().run(acts.destroyLocalFarm, { farm });
+}
+beforeAll(removeLeftovers, 300_000);
+afterAll(removeLeftovers, 300_000);
+
+describe('local provider bring-up', () => {
+  it('forms a 4-node swarm with labels, encrypted overlays and a converged stack; again changes nothing; down removes it all', async () => {
+    const farm = `t${ctx.taskQueue.slice(-6)}`;
+    const input: ClusterBringUpInput = {
+      provider: 'local',
+      farm,
+      nodes: 4,
+      subnet: '10.232.0.0/24',
+      networks: loadPlan().networks,
+      stacks: [{ name: 'smoke', compose: readFileSync(path.join(ROOT, 'stacks/smoke.yml'), 'utf8'), dependsOn: [] }],
+      images: [{ image: LOCAL_IMAGE, tarPath: await buildLocalImageTar(path.join(TEST_STATE_DIR, 'images')) }],
+    };
+    try {
+      const handle = await ctx.tw.client.workflow.start(clusterBringUpWorkflow, { workflowId: `bringup/${farm}`, taskQueue: ctx.taskQueue, args: [input] });
+      const r = await handle.result();
+      expect(r.report.nodes.map((n) => [n.hostname, n.role, n.state, n.labels.role])).toEqual([
+        [`${farm}-manager-01`, 'manager', 'ready', 'manager'],
+        [`${farm}-worker-01`, 'worker', 'ready', 'worker'],
+        [`${farm}-worker-02`, 'worker', 'ready', 'worker'],
+        [`${farm}-worker-03`, 'worker', 'ready', 'worker'],
+      ]);
+      expect(r.report.networks.map((n) => n.name)).toEqual(loadPlan().networks.map((n) => n.name).sort());
+      expect(r.report.networks.every((n) => n.encrypted)).toBe(true);
+      expect(r.report.networks.find((n) => n.name === 'wordpress')?.subnet).toBe('10.200.8.0/21');
+      const web = r.stacks[0].services[0];
+      expect(web).toMatchObject({ name: 'smoke_web', desired: 3, running: 3 });
+      expect(web.nodes.every((n) => n.startsWith(`${farm}-worker-`))).toBe(true);
+      expect(r.created).toMatchObject({ nodes: 4, swarm: true, joined: 3, networks: 9 });
+      expect(await handle.query(bringUpProgressQuery)).toMatchObject({ phase: 'done', stacks: { smoke: 'converged' } });
+      await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, await handle.fetchHistory(), handle.workflowId);
+
+      const again = await ctx.tw.client.workflow.execute(clusterBringUpWorkflow, { workflowId: `bringup/${farm}/again`, taskQueue: ctx.taskQueue, args: [input] });
+      expect(again.created).toEqual({ nodes: 0, swarm: false, joined: 0, networks: 0, images: 0 });
+      expect(again.report.nodes).toHaveLength(4);
+      expect(again.stacks[0].services[0]).toMatchObject({ desired: 3, running: 3 });
+    } finally {
+      const down = await ctx.tw.client.workflow.execute(clusterTeardownWorkflow, { workflowId: `teardown/${farm}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
+      expect(down.removed).toHaveLength(4);
+    }
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(farm);
+    expect(() => execFileSync('ip', ['link', 'show', bridgeName(farm)], { stdio: 'ignore' })).toThrow();
+    expect(existsSync(path.join(NODES_DIR, farm))).toBe(false);
+    expect(execFileSync('sh', ['-c', 'pgrep -af dockerd || true'], { encoding: 'utf8' })).not.toContain(path.join(NODES_DIR, farm));
+  }, 900_000);
+
+  it.each([
+    [['down', '--farm', 'nothing-here'], '--yes'],
+    [['up', '--provider', 'digitalocean'], '--provider'],
+    [['up', '--nodes', '1'], '--nodes'],
+    [['up', '--subnet', '192.168.1.0/16'], '--subnet'],
+    [['up', '--farm', 'Bad_Name'], '--farm'],
+  ])('%j exits 2 naming %s and creates nothing', async (args, field) => {
+    const r = await drover([...args, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect((r.json() as { error: { field: string } }).error.field).toBe(field);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(/drover-(local|nothing-here)-/);
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * Brings a cluster up, durable and resumable: provision every node in parallel → wait for SSH → bootstrap
+ * Docker over SSH → swarm init on the first manager → the other nodes join in parallel → labels by role →
+ * images (no registry on the local provider) → encrypted overlay networks → stacks in dependency order, each
+ * waited on until its services converge → a health report. Every step is get-or-create, so re-running after a
+ * crash or a failed step resumes where it stopped and repeats nothing. A saga: on failure the run rolls back the
+ * nodes it provisioned when asked (`rollbackOnFailure`), else leaves them for the next run. Progress by query.
+ * Provider today: `local` (network namespaces on this machine); DigitalOcean provisioning is provisionFarmWorkflow.
+ */
+import { ApplicationFailure, CancellationScope, defineQuery, setHandler } from '@temporalio/workflow';
+import type { NodeAddress, SwarmReport } from '../activities/swarm-nodes';
+import { rootMessage } from './lib/child-window';
+import { api, longApi, remoteExec } from './lib/proxies';
+
+export interface ClusterBringUpInput {
+  provider: 'local';
+  farm: string;
+  /** Local provider: how many nodes (the first is the manager, the rest workers), on which subnet. */
+  nodes: number;
+  subnet: string;
+  networks: { name: string; subnet: string; encrypted: boolean }[];
+  /** Compose files by stack name, deployed in waves: a stack after everything in `dependsOn`. */
+  stacks: { name: string; compose: string; dependsOn: string[] }[];
+  /** Images every node needs, imported from root filesystem tarballs on the worker. */
+  images: { image: string; tarPath: string }[];
+  rollbackOnFailure?: boolean;
+}
+
+export type BringUpNodeState = 'pending' | 'provisioned' | 'ssh' | 'docker' | 'in swarm' | 'labelled' | 'ready' | 'failed';
+
+export interface BringUpProgress {
+  phase: string;
+  nodes: Record<string, BringUpNodeState>;
+  stacks: Record<string, 'pending' | 'deploying' | 'converged'>;
+  failed: { phase: string; error: string } | null;
+}
+
+export interface ClusterBringUpResult {
+  farm: string;
+  nodes: (NodeAddress & { role: 'manager' | 'worker' })[];
+  created: { nodes: number; swarm: boolean; joined: number; networks: number; images: number };
+  stacks: { name: string; services: { name: string; desired: number; running: number; nodes: string[] }[] }[];
+  report: SwarmReport;
+}
+
+export const bringUpProgressQuery = defineQuery<BringUpProgress>('bringUpProgress');
+
+/** The local node names of a farm, in order (the first is the manager). */
+export function localNodeNames(farm: string, count: number): { name: string; role: 'manager' | 'worker' }[] {
+  return Array.from({ length: count }, (_, i) => (i === 0 ? { name: `${farm}-manager-01`, role: 'manager' as const } : { name: `${farm}-worker-${String(i).padStart(2, '0')}`, role: 'worker' as const }));
+}
+
+/** Brings the cluster up; see the module comment. */
+export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promise<ClusterBringUpResult> {
+  const planned = localNodeNames(input.farm, input.nodes);
+  const progress: BringUpProgress = {
+    phase: 'starting',
+    nodes: Object.fromEntries(planned.map((n) => [n.name, 'pending' as BringUpNodeState])),
+    stacks: Object.fromEntries(input.stacks.map((s) => [s.name, 'pending' as const])),
+    failed: null,
+  };
+  setHandler(bringUpProgressQuery, () => progress);
+  const created = { nodes: 0, swarm: false, joined: 0, networks: 0, images: 0 };
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    progress.phase = name;
+    try {
+      return await fn();
+    } catch (err) {
+      progress.failed ??= { phase: name, error: rootMessage(err as Error) };
+      throw err;
+    }
+  };
+  const mark = (names: string[], state: BringUpNodeState) => names.forEach((n) => (progress.nodes[n] = state));
+
+  try {
+    const { publicKey } = await api.bootstrapPublicKey();
+    const nodes = await phase('provision', () =>
+      Promise.all(
+        planned.map(async (p, index) => {
+          const n = await api.ensureLocalNode({ farm: input.farm, name: p.name, index, subnet: input.subnet, authorizedKey: publicKey });
+          if (n.created) created.nodes++;
+          progress.nodes[p.name] = 'provisioned';
+          return { name: n.name, ip: n.ip, sshPort: n.sshPort, hostKey: n.hostKey, dockerSocket: n.dockerSocket, role: p.role };
+        }),
+      ),
+    );
+    const names = nodes.map((n) => n.name);
+    await phase('wait for ssh', () => Promise.all(nodes.map((node) => remoteExec.waitForSsh({ node }).then(() => mark([node.name], 'ssh')))));
+    await phase('bootstrap docker', () => Promise.all(nodes.map((node) => remoteExec.bootstrapNode({ node }).then(() => mark([node.name], 'docker')))));
+    const [manager, ...others] = nodes;
+    const swarm = await phase('swarm init', () => api.initSwarm({ manager }));
+    created.swarm = swarm.created;
+    mark([manager.name], 'in swarm');
+    await phase('swarm join', () =>
+      Promise.all(
+        others.map(async (node) => {
+          const r = await api.joinSwarm({ node, managerIp: manager.ip, token: node.role === 'manager' ? swarm.managerToken : swarm.workerToken });
+          if (r.joined) created.joined++;
+          mark([node.name], 'in swarm');
+        }),
+      ),
+    );
+    await phase('labels', () => api.labelSwarmNodes({ manager, labels: Object.fromEntries(nodes.map((n) => [n.name, { role: n.role, 'drover.farm': input.farm }])) }));
+    mark(names, 'labelled');
+    await phase('images', () =>
+      Promise.all(nodes.flatMap((node) => input.images.map(async (img) => ((await remoteExec.ensureImportedImage({ node, image: img.image, tarPath: img.tarPath })).imported ? created.images++ : 0)))),
+    );
+    await phase('networks', async () => {
+      for (const n of input.networks) if ((await api.ensureOverlayNetwork({ manager, ...n })).created) created.networks++;
+    });
+    mark(names, 'ready');
+
+    const stacks: ClusterBringUpResult['stacks'] = [];
+    const done = new Set<string>();
+    let left = [...input.stacks];
+    while (left.length) {
+      const wave = left.filter((s) => s.dependsOn.every((d) => done.has(d)));
+      if (!wave.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: `stacks: dependency cycle among ${left.map((s) => s.name).join(', ')}`, nonRetryable: true });
+      await phase(`stacks: ${wave.map((s) => s.name).join(' + ')}`, () =>
+        Promise.all(
+          wave.map(async (s) => {
+            progress.stacks[s.name] = 'deploying';
+            await remoteExec.deployStack({ manager, name: s.name, compose: s.compose });
+            const r = await remoteExec.waitForStack({ manager, name: s.name });
+            progress.stacks[s.name] = 'converged';
+            stacks.push({ name: s.name, services: r.services });
+          }),
+        ),
+      );
+      wave.forEach((s) => done.add(s.name));
+      left = left.filter((s) => !wave.includes(s));
+    }
+    const report = await phase('health report', () => api.swarmReport({ manager }));
+    progress.phase = 'done';
+    return { farm: input.farm, nodes, created, stacks, report };
+  } catch (err) {
+    const failedPhase = progress.failed?.phase ?? progress.phase;
+    for (const n of Object.keys(progress.nodes)) if (progress.nodes[n] !== 'ready') progress.nodes[n] = 'failed';
+    let rolledBack = false;
+    if (input.rollbackOnFailure) {
+      progress.phase = 'rolling back';
+      await CancellationScope.nonCancellable(() => longApi.destroyLocalFarm({ farm: input.farm }));
+      rolledBack = true;
+    }
+    let root: Error & { type?: string } = err as Error;
+    while (root.cause instanceof Error) root = root.cause;
+    throw ApplicationFailure.create({
+      type: root.type ?? 'RemoteCommandFailed',
+      message: `bringing up ${input.farm} failed at "${failedPhase}": ${root.message}${rolledBack ? '; its nodes were removed' : '; run it again to resume'}`,
+      nonRetryable: true,
+      details: [{ failedPhase, rolledBack }],
+    });
+  }
+}
+
+/**
+ * Tears a farm down, only what carries its mark: local nodes of the farm (namespaces, daemons, mounts, folders)
+ * and its bridge, or on DigitalOcean every resource with the farm's tag.
+ */
+export async function clusterTeardownWorkflow(input: { provider: 'local' | 'digitalocean'; farm: string }): Promise<{ removed: string[] }> {
+  if (input.provider === 'local') return { removed: (await longApi.destroyLocalFarm({ farm: input.farm })).nodes };
+  const r = await longApi.destroyFarm({ farm: input.farm });
+  return { removed: [`${r.droplets} droplets`, `${r.volumes} volumes`, ...r.other] };
+}
