@@ -160,6 +160,22 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       return { name: input.name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock'), created };
     },
 
+    /** The farm's local nodes as they are now (from their folders), in name order. */
+    async describeLocalFarm(input: { farm: string }): Promise<{ nodes: Omit<LocalNode, 'created'>[] }> {
+      const root = path.join(localNodes.dir, input.farm);
+      const nodes = [];
+      for (const name of existsSync(root) ? readdirSync(root).sort() : []) {
+        const dir = nodeDir(input.farm, name);
+        const cfg = path.join(dir, 'sshd_config');
+        if (!existsSync(cfg) || !existsSync(path.join(dir, 'ssh_host_ed25519_key.pub'))) continue;
+        const ip = /^ListenAddress (\S+):22$/m.exec(readFileSync(cfg, 'utf8'))?.[1];
+        if (!ip) continue;
+        const pub = readFileSync(path.join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ')[1];
+        nodes.push({ name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock') });
+      }
+      return { nodes };
+    },
+
     /** Removes one local node: its dockerd and sshd stopped, mounts released, namespace and folder deleted. */
     async destroyLocalNode(input: { farm: string; name: string }): Promise<{ destroyed: boolean }> {
       return { destroyed: await destroyNode(input.farm, input.name) };

@@ -192,6 +192,84 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       });
     },
 
+    /**
+     * Takes worker nodes out without a site losing its running task: the nodes are paused (nothing new lands
+     * there), every replicated service with tasks on them is scaled up by that many and waited on until the extra
+     * tasks run elsewhere, then the nodes are drained (their tasks stop), and each service goes back to its
+     * replica count. Idempotent: a drained node has no tasks left to move.
+     */
+    async drainSwarmNodes(input: { manager: NodeAddress; hostnames: string[]; timeoutMs?: number }): Promise<{ moved: Record<string, number> }> {
+      const deadline = Date.now() + (input.timeoutMs ?? 600_000);
+      return onDocker(input.manager, async (d) => {
+        type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string } };
+        type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
+        const setAvailability = async (availability: 'pause' | 'drain') => {
+          for (const n of (await d.listNodes()) as SwarmNode[]) {
+            if (!input.hostnames.includes(n.Description.Hostname) || n.Spec.Availability === availability) continue;
+            await d.getNode(n.ID).update({ version: n.Version.Index, ...n.Spec, Availability: availability });
+          }
+        };
+        const nodeIds = async () => ((await d.listNodes()) as SwarmNode[]).filter((n) => input.hostnames.includes(n.Description.Hostname)).map((n) => n.ID);
+        const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string } }[];
+        const setReplicas = async (name: string, replicas: number) => {
+          const s = (await d.getService(name).inspect()) as Service;
+          await d.getService(s.ID).update({ version: s.Version.Index, ...s.Spec, Mode: { Replicated: { Replicas: replicas } } });
+        };
+        const waitRunning = async (name: string, want: number, notOn: string[]) => {
+          for (;;) {
+            const s = (await d.getService(name).inspect()) as Service;
+            const elsewhere = (await running(s.ID)).filter((t) => t.Status.State === 'running' && !notOn.includes(t.NodeID)).length;
+            heartbeat({ service: name, elsewhere, want });
+            if (elsewhere >= want) return;
+            if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: only ${elsewhere} of ${want} tasks run outside ${input.hostnames.join(', ')}`);
+            await sleep(1000);
+          }
+        };
+
+        await setAvailability('pause');
+        const ids = await nodeIds();
+        const moved: Record<string, number> = {};
+        for (const s of (await d.listServices()) as unknown as Service[]) {
+          const replicas = s.Spec.Mode.Replicated?.Replicas;
+          if (replicas === undefined) continue;
+          const here = (await running(s.ID)).filter((t) => ids.includes(t.NodeID)).length;
+          if (!here) continue;
+          moved[s.Spec.Name] = here;
+          await setReplicas(s.Spec.Name, replicas + here);
+          await waitRunning(s.Spec.Name, replicas, ids);
+        }
+        await setAvailability('drain');
+        for (const [name, here] of Object.entries(moved)) {
+          const s = (await d.getService(name).inspect()) as Service;
+          await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
+        }
+        for (const name of Object.keys(moved)) await waitRunning(name, 0, ids);
+        return { moved };
+      });
+    },
+
+    /** The node leaves the swarm, and the manager forgets it. A node already gone is fine. */
+    async removeFromSwarm(input: { manager: NodeAddress; node: NodeAddress }): Promise<{ removed: boolean }> {
+      await onDocker(input.node, async (d) => {
+        const info = (await d.info()) as { Swarm: { LocalNodeState: string } };
+        if (info.Swarm.LocalNodeState === 'active') await d.swarmLeave({ force: false });
+      }).catch((err: { type?: string }) => {
+        if (err.type !== 'SshUnreachable' && err.type !== 'DockerUnavailable') throw err;
+      });
+      return onDocker(input.manager, async (d) => {
+        for (let i = 0; i < 30; i++) {
+          const n = ((await d.listNodes()) as { ID: string; Description: { Hostname: string }; Status: { State: string } }[]).find((x) => x.Description.Hostname === input.node.name);
+          if (!n) return { removed: false };
+          if (n.Status.State === 'down') {
+            await d.getNode(n.ID).remove({ force: false });
+            return { removed: true };
+          }
+          await sleep(1000);
+        }
+        throw failure('RemoteCommandFailed', `${input.node.name} left the swarm but the manager still sees it up`);
+      });
+    },
+
     /** The swarm as its manager sees it: nodes (role, state, labels), overlay networks, services and replicas. */
     async swarmReport(input: { manager: NodeAddress }): Promise<SwarmReport> {
       return onDocker(input.manager, async (d) => {

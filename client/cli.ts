@@ -5,7 +5,7 @@ import { backupCommand } from './commands/backup';
 import { demoCommand } from './commands/demo';
 import { siteCommand } from './commands/site';
 import { devCommand } from './commands/dev';
-import { downCommand, provisionCommand, upCommand } from './commands/cluster';
+import { downCommand, provisionCommand, scaleCommand, statusCommand, upCommand } from './commands/cluster';
 import { planCommand } from './commands/plan';
 import { restoreCommand } from './commands/restore';
 import { retentionCommand } from './commands/retention';
@@ -29,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(upCommand());
   program.addCommand(downCommand());
   program.addCommand(provisionCommand());
+  program.addCommand(scaleCommand());
+  program.addCommand(statusCommand());
   program.addCommand(restoreCommand());
   program.addCommand(retentionCommand());
   program.addCommand(siteCommand());

@@ -9,3 +9,5 @@ export * from './restore-drill';
 export * from './restore-farm';
 export * from './provision-farm';
 export * from './cluster-bring-up';
+export * from './cluster-scale';
+export * from './cluster-health';

@@ -4,6 +4,7 @@
  * is checked against the same pins as every other SSH connection).
  */
 import http from 'node:http';
+import util from 'node:util';
 import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { Client } from 'ssh2';
@@ -58,6 +59,9 @@ export function sshSocketAgent(opts: { host: string; port: number; username: str
     );
     return undefined;
   };
+  // docker-modem util.inspect()s every request's options, agent included, with showHidden and unlimited depth,
+  // even with debug logging off; through the SSH connection's object graph that cost seconds of CPU per call.
+  Object.defineProperty(agent, util.inspect.custom, { value: () => `SshSocketAgent(${label}${opts.socketPath})` });
   const destroy = agent.destroy.bind(agent);
   agent.destroy = () => {
     destroy();

@@ -12,6 +12,8 @@ import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
 import { droverRoot } from '../../lib/version';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { ClusterBringUpResult } from '../../workflows/cluster-bring-up';
+import type { ClusterHealthResult } from '../../workflows/cluster-health';
+import type { ClusterScaleResult } from '../../workflows/cluster-scale';
 import type { ProvisionFarmResult } from '../../workflows/provision-farm';
 import { action, globals, parseOptions, UsageError } from '../output';
 import { webUiLink, withTemporal } from '../temporal';
@@ -40,6 +42,23 @@ async function startOrAttach(client: import('@temporalio/client').Client, type: 
   }
 }
 
+/** What a bring-up or a scale needs besides the node count: the plan's networks, the stacks, the local image. */
+async function clusterInputs(stateDir: string, o: { farm: string; subnet: string; plan?: string; stack?: string[]; rollbackOnFailure?: boolean }) {
+  const plan = readPlanOption(o.plan);
+  const stacks = (o.stack ?? [`smoke=${path.join(droverRoot(), 'stacks/smoke.yml')}`]).map((s) => {
+    const [name, file] = [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)];
+    try {
+      return { name, compose: readFileSync(file, 'utf8'), dependsOn: [] as string[] };
+    } catch (err) {
+      throw new UsageError('--stack', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  });
+  const tarPath = await buildLocalImageTar(path.resolve(stateDir, 'images'));
+  return { provider: 'local' as const, farm: o.farm, subnet: o.subnet, networks: plan.networks, stacks, images: [{ image: LOCAL_IMAGE, tarPath }], rollbackOnFailure: o.rollbackOnFailure };
+}
+
+const subnet = z.string().regex(/^10\.\d{1,3}\.\d{1,3}\.0\/24$/, 'a private /24 such as 10.231.0.0/24');
+
 export function upCommand(): Command {
   return new Command('up')
     .description('bring a cluster up: nodes, SSH bootstrap, swarm, labels, encrypted overlays, stacks, health report')
@@ -59,7 +78,7 @@ export function upCommand(): Command {
             provider: z.literal('local', { message: 'only "local" brings a whole cluster up here; DigitalOcean resources are provisioned with `drover provision`' }),
             nodes: z.coerce.number().int().min(2, 'at least 2 (a manager and a worker)').max(16),
             farm: farmName,
-            subnet: z.string().regex(/^10\.\d{1,3}\.\d{1,3}\.0\/24$/, 'a private /24 such as 10.231.0.0/24'),
+            subnet,
             plan: z.string().optional(),
             stack: z.array(z.string().regex(/^[a-z][a-z0-9-]*=.+$/, 'name=file')).optional(),
             rollbackOnFailure: z.boolean().optional(),
@@ -67,18 +86,9 @@ export function upCommand(): Command {
           }),
           raw,
         );
-        const plan = readPlanOption(o.plan);
-        const stacks = (o.stack ?? [`smoke=${path.join(droverRoot(), 'stacks/smoke.yml')}`]).map((s) => {
-          const [name, file] = [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)];
-          try {
-            return { name, compose: readFileSync(file, 'utf8'), dependsOn: [] as string[] };
-          } catch (err) {
-            throw new UsageError('--stack', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-          }
-        });
-        const tarPath = await buildLocalImageTar(path.resolve(g.stateDir, 'images'));
+        const common = await clusterInputs(g.stateDir, o);
         const workflowId = workflowIds.bringUp(o.farm);
-        const input = { provider: 'local' as const, farm: o.farm, nodes: o.nodes, subnet: o.subnet, networks: plan.networks, stacks, images: [{ image: LOCAL_IMAGE, tarPath }], rollbackOnFailure: o.rollbackOnFailure };
+        const input = { ...common, nodes: o.nodes };
         return withTemporal(g.stateDir, async (client) => {
           const handle = await startOrAttach(client, 'clusterBringUpWorkflow', workflowId, TASK_QUEUES.infra, [input]);
           const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ClusterBringUpResult;
@@ -135,6 +145,60 @@ export function provisionCommand(): Command {
           const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ProvisionFarmResult;
           return { ok: true, data: { workflowId, result: r }, text: `farm ${r.farm}: ${r.nodes.length} droplets active (${r.created.droplets} created now), ${r.created.volumes} volumes created, load balancer ${r.loadBalancerId ?? '-'}, reserved IPs ${r.reservedIps.join(', ') || '-'}` };
         });
+      }),
+    );
+}
+
+function formatScale(r: ClusterScaleResult): string {
+  return [
+    `workers scaled: ${r.before} → ${r.after} nodes${r.added.length ? `; added ${r.added.join(', ')}` : ''}${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''}`,
+    ...Object.entries(r.moved).map(([s, n]) => `  ${s}: ${n} task(s) started elsewhere before draining`),
+    ...r.report.services.map((s) => `  ${s.name} ${s.running}/${s.desired}`),
+  ].join('\n');
+}
+
+export function scaleCommand(): Command {
+  const scale = new Command('scale').description('change the cluster\'s size');
+  scale
+    .command('workers')
+    .description('add workers (+N: the bring-up steps for the new nodes) or remove them (-N: drained first, no site loses its running task)')
+    .argument('<delta>', '+N or -N')
+    .allowUnknownOption(true)
+    .option('--farm <name>', 'the cluster\'s name', 'local')
+    .option('--subnet <cidr>', 'the nodes\' subnet (as given to up)', '10.231.0.0/24')
+    .option('--plan <file>', 'the plan whose overlay networks new nodes get')
+    .option('--stack <name=file>', 'stacks to keep deployed (repeatable; default smoke=stacks/smoke.yml)', collect)
+    .option('--worker', 'run a drover-infra worker in this process meanwhile')
+    .action(
+      action(async (raw, cmd, [deltaArg]) => {
+        const g = globals(cmd);
+        const delta = parseOptions(z.object({ delta: z.string().regex(/^[+-][1-9]\d?$/, 'a change such as +2 or -1').transform(Number) }), { delta: deltaArg }, () => 'delta').delta;
+        const o = parseOptions(z.object({ farm: farmName, subnet, plan: z.string().optional(), stack: z.array(z.string().regex(/^[a-z][a-z0-9-]*=.+$/, 'name=file')).optional(), worker: z.boolean().optional() }), raw);
+        const common = await clusterInputs(g.stateDir, o);
+        const workflowId = `${workflowIds.scale(o.farm, delta)}/${Date.now()}`;
+        const r = await withTemporal(g.stateDir, (client) =>
+          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterScaleWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ ...common, delta }] }) as Promise<ClusterScaleResult>),
+        );
+        return { ok: true, data: { workflowId, result: r }, text: formatScale(r) };
+      }),
+    );
+  return scale;
+}
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('cluster health: nodes ready and labelled, services at desired replicas, Galera size and Synced (exit 1 when unhealthy)')
+    .option('--farm <name>', 'the cluster\'s name', 'local')
+    .option('--worker', 'run a drover-infra worker in this process meanwhile')
+    .action(
+      action(async (raw, cmd) => {
+        const g = globals(cmd);
+        const o = parseOptions(z.object({ farm: farmName, worker: z.boolean().optional() }), raw);
+        const workflowId = `health/${o.farm}/${Date.now()}`;
+        const r = await withTemporal(g.stateDir, (client) =>
+          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterHealthWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: 'local', farm: o.farm }] }) as Promise<ClusterHealthResult>),
+        );
+        return { ok: r.healthy, data: { workflowId, ...r }, text: [`cluster ${r.farm}: ${r.healthy ? 'HEALTHY' : 'UNHEALTHY'}`, ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(30)} ${c.detail}`)].join('\n') };
       }),
     );
 }

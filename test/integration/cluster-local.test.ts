@@ -2,7 +2,8 @@
  * clusterBringUpWorkflow with the local provider, for real: four network-namespace nodes on this machine, each
  * with its own address, hostname, sshd and (after bootstrap over SSH) dockerd, form a swarm: one manager, three
  * workers joined and labelled, the plan's nine encrypted overlay networks, and the smoke stack converged on
- * worker nodes only. Running it again changes nothing; tearing it down leaves nothing behind.
+ * worker nodes only. Running it again changes nothing; scaling out adds a labelled worker; scaling in by two
+ * drains them without the smoke service ever running fewer than its tasks; tearing down leaves nothing.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -15,6 +16,9 @@ import { bridgeName, createLocalNodeActivities } from '../../activities/local-no
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
 import { loadPlan } from '../../lib/plan/load';
 import { bringUpProgressQuery, clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
+import { clusterScaleWorkflow } from '../../workflows/cluster-scale';
+import { clusterHealthWorkflow } from '../../workflows/cluster-health';
+import { closeDockerClient, createDockerClient } from '../../activities/lib/docker-client';
 import { drover } from '../helpers/cli';
 import { ROOT, TEST_BUNDLE, TEST_STATE_DIR } from '../helpers/paths';
 import { useRunningWorker } from '../helpers/temporal';
@@ -31,7 +35,7 @@ beforeAll(removeLeftovers, 300_000);
 afterAll(removeLeftovers, 300_000);
 
 describe('local provider bring-up', () => {
-  it('forms a 4-node swarm with labels, encrypted overlays and a converged stack; again changes nothing; down removes it all', async () => {
+  it('forms a 4-node swarm with labels, encrypted overlays and a converged stack; again changes nothing; scales out and in; down removes it all', async () => {
     const farm = `t${ctx.taskQueue.slice(-6)}`;
     const input: ClusterBringUpInput = {
       provider: 'local',
@@ -65,9 +69,59 @@ describe('local provider bring-up', () => {
       expect(again.created).toEqual({ nodes: 0, swarm: false, joined: 0, networks: 0, images: 0 });
       expect(again.report.nodes).toHaveLength(4);
       expect(again.stacks[0].services[0]).toMatchObject({ desired: 3, running: 3 });
+
+      // Scale out by one: only the new node goes through the steps, labelled like its peers.
+      const { nodes: _n, ...scaleBase } = input;
+      const up = await ctx.tw.client.workflow.execute(clusterScaleWorkflow, { workflowId: `scale/${farm}/+1`, taskQueue: ctx.taskQueue, args: [{ ...scaleBase, delta: 1 }] });
+      expect(up).toMatchObject({ before: 4, after: 5, added: [`${farm}-worker-04`] });
+      expect(up.report.nodes.find((n) => n.hostname === `${farm}-worker-04`)).toMatchObject({ state: 'ready', labels: { role: 'worker' } });
+
+      // Scale in by two while watching the smoke service: it never runs fewer than its 3 tasks.
+      const manager = r.nodes[0];
+      const docker = createDockerClient({ host: `ssh://root@${manager.ip}:22${manager.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [manager.hostKey] });
+      let fewest = Infinity;
+      let watching = true;
+      const watcher = (async () => {
+        while (watching) {
+          const tasks = (await docker.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as { Status: { State: string } }[];
+          fewest = Math.min(fewest, tasks.filter((t) => t.Status.State === 'running').length);
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      })();
+      try {
+        const down = await ctx.tw.client.workflow.execute(clusterScaleWorkflow, { workflowId: `scale/${farm}/-2`, taskQueue: ctx.taskQueue, args: [{ ...scaleBase, delta: -2 }] });
+        expect(down).toMatchObject({ before: 5, after: 3, removed: [`${farm}-worker-03`, `${farm}-worker-04`] });
+        expect(down.report.nodes.map((n) => n.hostname)).toEqual([`${farm}-manager-01`, `${farm}-worker-01`, `${farm}-worker-02`]);
+        expect(down.report.services.find((x) => x.name === 'smoke_web')).toMatchObject({ desired: 3, running: 3 });
+      } finally {
+        watching = false;
+        await watcher;
+        closeDockerClient(docker);
+      }
+      expect(fewest).toBeGreaterThanOrEqual(3);
+
+      const health = await ctx.tw.client.workflow.execute(clusterHealthWorkflow, { workflowId: `health/${farm}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
+      expect(health.checks.map((c) => [c.name, c.ok])).toEqual([
+        ['nodes ready', true],
+        ['nodes labelled', true],
+        ['services at desired replicas', true],
+        ['galera synced', true],
+      ]);
+      expect(health.healthy).toBe(true);
+
+      // A node whose Docker dies is reported: the health check can fail.
+      process.kill(Number(readFileSync(path.join(NODES_DIR, farm, `${farm}-worker-02`, 'dockerd.pid'), 'utf8')), 'SIGKILL');
+      let sick = health;
+      for (let i = 0; i < 60 && sick.healthy; i++) {
+        await new Promise((res) => setTimeout(res, 2000));
+        sick = await ctx.tw.client.workflow.execute(clusterHealthWorkflow, { workflowId: `health/${farm}/${i}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
+      }
+      expect(sick.healthy).toBe(false);
+      expect(sick.checks.find((c) => c.name === 'nodes ready')).toMatchObject({ ok: false, detail: expect.stringContaining(`${farm}-worker-02 (down)`) });
+      expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(`${farm}-worker-04`);
     } finally {
       const down = await ctx.tw.client.workflow.execute(clusterTeardownWorkflow, { workflowId: `teardown/${farm}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
-      expect(down.removed).toHaveLength(4);
+      expect(down.removed.length).toBeGreaterThanOrEqual(3);
     }
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(farm);
     expect(() => execFileSync('ip', ['link', 'show', bridgeName(farm)], { stdio: 'ignore' })).toThrow();

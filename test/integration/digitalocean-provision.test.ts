@@ -88,14 +88,16 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
     expect((await act.run(acts.destroyFarm, { farm: 'alpha' })).droplets).toBe(0);
   });
 
-  it('a 429 storm slows the run but does not fail it', async () => {
+  it('a 429 storm and a burst of 5xx faults slow the run but do not fail it', async () => {
     const p = plan('storm');
     const handle = await provision(p);
     emu.storm(2500);
+    emu.fail(10); // the ten requests after the storm fail with 500/503
     const before = emu.log.filter((l) => l.status === 429).length;
     const r = await handle.result();
     expect(r.nodes).toHaveLength(33);
     expect(emu.log.filter((l) => l.status === 429).length).toBeGreaterThan(before);
+    expect(emu.log.filter((l) => l.status >= 500).length).toBeGreaterThanOrEqual(10);
     expect(farmDroplets('storm')).toHaveLength(33);
   });
 

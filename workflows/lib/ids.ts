@@ -19,6 +19,7 @@ export const workflowIds = {
   /** One bring-up per farm (re-running resumes it), one teardown per farm. */
   bringUp: (farm: string): string => `bringup/${farm}`,
   teardown: (farm: string): string => `teardown/${farm}`,
+  scale: (farm: string, delta: number): string => `scale/${farm}/${delta > 0 ? '+' : ''}${delta}`,
   /** One provisioning per farm (re-running resumes it). */
   provision: (farm: string): string => `provision/${farm}`,
   /** The Schedule that starts the weekly restore drill. */
