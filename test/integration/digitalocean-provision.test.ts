@@ -92,12 +92,12 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
     const p = plan('storm');
     const handle = await provision(p);
     emu.storm(2500);
-    emu.fail(10); // the ten requests after the storm fail with 500/503
+    emu.fail(3); // the three requests after the storm fail with 500/503 (each retried with backoff)
     const before = emu.log.filter((l) => l.status === 429).length;
     const r = await handle.result();
     expect(r.nodes).toHaveLength(33);
     expect(emu.log.filter((l) => l.status === 429).length).toBeGreaterThan(before);
-    expect(emu.log.filter((l) => l.status >= 500).length).toBeGreaterThanOrEqual(10);
+    expect(emu.log.filter((l) => l.status >= 500).length).toBeGreaterThanOrEqual(3);
     expect(farmDroplets('storm')).toHaveLength(33);
   });
 
