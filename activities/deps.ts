@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ServicesEnv } from '../lib/env';
+import { EnvError, type ServicesEnv } from '../lib/env';
 import { DigitalOceanClient } from './lib/digitalocean-client';
 import { createSpacesClient } from './lib/spaces-client';
 import { GaleraClient, parseGaleraNodes } from './lib/galera-client';
@@ -19,11 +19,21 @@ export interface ActivityDeps {
   docker: DockerEndpoint;
   backup: { recipients: string[]; identityFile?: string };
   /** The farm's caches and front door, as far as this worker is told about them (all optional). */
-  front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string };
+  front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string; sentinels: { host: string; port: number }[]; redisMasterName: string; varnishMetricsUrls: string[] };
   /** DigitalOcean's API (the token stays in the worker; null when this worker has none). */
   digitalocean: DigitalOceanClient | null;
+  /** The secret droplet host keys are derived from (activities/lib/host-keys.ts); null when not configured. */
+  hostKeySeed: Buffer | null;
   /** The local provider's folder. */
   localNodes: { dir: string };
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+function readSeed(file: string): Buffer {
+  const seed = readFileSync(file);
+  if (seed.length < 32) throw new EnvError([{ field: 'DROVER_HOST_KEY_SEED_FILE', message: `${file} holds ${seed.length} bytes; at least 32 random bytes are needed` }]);
+  return seed;
 }
 
 export function createActivityDeps(env: ServicesEnv): ActivityDeps {
@@ -53,8 +63,12 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       varnishUrls: env.DROVER_VARNISH_URLS.split(',').map((s) => s.trim()).filter(Boolean),
       redisUrl: env.DROVER_REDIS_URL,
       siteCheckUrl: env.DROVER_SITE_CHECK_URL,
+      sentinels: list(env.DROVER_REDIS_SENTINELS).map((s) => ({ host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) })),
+      redisMasterName: env.DROVER_REDIS_MASTER_NAME,
+      varnishMetricsUrls: list(env.DROVER_VARNISH_METRICS_URLS),
     },
     localNodes: { dir: env.DROVER_LOCAL_NODES_DIR },
+    hostKeySeed: env.DROVER_HOST_KEY_SEED_FILE ? readSeed(env.DROVER_HOST_KEY_SEED_FILE) : null,
     digitalocean: env.DROVER_DO_TOKEN ? new DigitalOceanClient(env.DROVER_DO_API_URL, env.DROVER_DO_TOKEN) : null,
   };
 }

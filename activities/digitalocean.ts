@@ -9,6 +9,7 @@ import type { FarmPlan, Role } from '../lib/plan/schema';
 import type { ActivityDeps } from './deps';
 import { DigitalOceanClient, privateIp, publicIp, type DoDroplet } from './lib/digitalocean-client';
 import { failure } from './lib/errors';
+import { deriveHostKey, hostKeyUserData } from './lib/host-keys';
 
 export const farmTag = (farm: string): string => `drover-${farm}`;
 export const roleTag = (farm: string, role: Role): string => `drover-${farm}-${role}`;
@@ -46,10 +47,23 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason as Error)), { once: true });
   });
 
-export function createDigitalOceanActivities({ digitalocean }: Pick<ActivityDeps, 'digitalocean'>) {
+/** A droplet as the bring-up reaches it: SSH on its public address with its pinned host key, swarm on the VPC. */
+export interface FarmNode {
+  name: string;
+  role: Role | null;
+  publicIp: string;
+  privateIp: string;
+  hostKey: string;
+}
+
+export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick<ActivityDeps, 'digitalocean' | 'hostKeySeed'>) {
   const api = (): DigitalOceanClient => {
     if (!digitalocean) throw failure('ConfigMissing', 'this worker has no DigitalOcean token (DROVER_DO_TOKEN)');
     return digitalocean.withSignal(cancellationSignal());
+  };
+  const seed = (): Buffer => {
+    if (!hostKeySeed) throw failure('ConfigMissing', 'this worker has no host key seed (DROVER_HOST_KEY_SEED_FILE): droplets could not be pinned from their first SSH connection');
+    return hostKeySeed;
   };
 
   return {
@@ -81,8 +95,12 @@ export function createDigitalOceanActivities({ digitalocean }: Pick<ActivityDeps
       return { fingerprint: r.ssh_key.fingerprint };
     },
 
-    /** Finds the droplet by name under the farm's tag, else creates it (tagged with the farm and its role). */
-    async ensureDroplet(input: { farm: string; name: string; role: Role; size: string; region: string; image: string; vpcId: string; sshKeys: string[]; userData?: string }): Promise<ProvisionedDroplet> {
+    /**
+     * Finds the droplet by name under the farm's tag, else creates it (tagged with the farm and its role), with its
+     * derived SSH host key in cloud-init user data (made here, in the worker: never in workflow history).
+     */
+    async ensureDroplet(input: { farm: string; name: string; role: Role; size: string; region: string; image: string; vpcId: string; sshKeys: string[] }): Promise<ProvisionedDroplet> {
+      const userData = hostKeyUserData(deriveHostKey(seed(), input.farm, input.name));
       const existing = (await api().dropletsByTag(farmTag(input.farm))).filter((d) => d.name === input.name).sort((a, b) => a.id - b.id);
       if (existing.length) return { id: existing[0].id, name: input.name, status: existing[0].status, created: false };
       const d = await api().createDroplet({
@@ -93,7 +111,7 @@ export function createDigitalOceanActivities({ digitalocean }: Pick<ActivityDeps
         tags: [farmTag(input.farm), roleTag(input.farm, input.role)],
         vpc_uuid: input.vpcId,
         ssh_keys: input.sshKeys,
-        user_data: input.userData,
+        user_data: userData,
         monitoring: true,
       });
       return { id: d.id, name: d.name, status: d.status, created: true };
@@ -263,6 +281,24 @@ export function createDigitalOceanActivities({ digitalocean }: Pick<ActivityDeps
         throw err;
       }
       return { deleted: true };
+    },
+
+    /**
+     * The farm's active droplets as nodes to reach: addresses, role (from its role tag) and the fingerprint of the
+     * host key it was given at creation (derived again here; public, safe in history). In name order.
+     */
+    async farmNodes(input: { farm: string }): Promise<{ nodes: FarmNode[] }> {
+      const prefix = `${farmTag(input.farm)}-`;
+      const nodes = (await api().dropletsByTag(farmTag(input.farm)))
+        .filter((d) => d.status === 'active' && publicIp(d) && privateIp(d))
+        .map((d) => ({
+          name: d.name,
+          role: (d.tags.find((t) => t.startsWith(prefix))?.slice(prefix.length) ?? null) as Role | null,
+          publicIp: publicIp(d) as string,
+          privateIp: privateIp(d) as string,
+          hostKey: deriveHostKey(seed(), input.farm, d.name).fingerprint,
+        }));
+      return { nodes: nodes.sort((a, b) => (a.name < b.name ? -1 : 1)) };
     },
 
     /** The farm's droplets as DigitalOcean sees them (names, status, addresses). */

@@ -14,7 +14,8 @@ import { createSwarmNodeActivities } from './swarm-nodes';
 import { createLocalNodeActivities } from './local-nodes';
 import { createRedisCacheActivities } from './redis-cache';
 import { createSiteHttpActivities } from './site-http';
-import { createVarnishActivities } from './varnish';
+import { createVarnishActivities, createVarnishStatsActivities } from './varnish';
+import { createRedisSentinelActivities } from './redis-sentinel';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -28,6 +29,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createStorageRestoreActivities(deps),
     ...createSiteRegistryActivities(deps),
     ...createVarnishActivities(deps),
+    ...createVarnishStatsActivities(deps),
+    ...createRedisSentinelActivities(deps),
     ...createRedisCacheActivities(deps),
     ...createSiteHttpActivities(deps),
     ...createDigitalOceanActivities(deps),

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { utils } from 'ssh2';
 import type { ActivityDeps } from './deps';
 import { failure } from './lib/errors';
@@ -50,8 +50,13 @@ async function sh(cmd: string, args: string[]): Promise<string> {
 const exists = async (cmd: string, args: string[]) => run(cmd, args).then(() => true, () => false);
 
 function pidAlive(file: string): number | null {
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
+  let pid: number;
+  try {
+    // A daemon deletes its pid file as it exits: the file may vanish between any two looks at it.
+    pid = Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return null;
+  }
   try {
     process.kill(pid, 0);
     return pid;
@@ -126,7 +131,10 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
         await sh('ip', ['-n', ns, 'addr', 'add', `${ip}/${prefix}`, 'dev', 'eth0']);
         await sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
         await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-        await sh('ip', ['-n', ns, 'route', 'add', 'default', 'via', gateway]);
+        // No default route: nothing leaves this machine (no NAT), and with one, every image pull a node tries
+        // waits out DNS timeouts while holding dockerd's registry lock, which stalls `docker info` and so every
+        // `docker stack deploy` by minutes. Without it, lookups fail at once; the host stays reachable on the
+        // gateway address.
       }
       const hostKey = path.join(dir, 'ssh_host_ed25519_key');
       if (!existsSync(hostKey)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${input.name}-host`, '-f', hostKey]);
@@ -184,14 +192,17 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     /** Removes every local node of the farm and its bridge. Touches nothing outside the farm's folder. */
     async destroyLocalFarm(input: { farm: string }): Promise<{ nodes: string[] }> {
       const root = path.join(localNodes.dir, input.farm);
-      const names = existsSync(root) ? readdirSync(root) : [];
-      for (const n of names) {
-        heartbeat({ node: n });
+      // A retried attempt reports the nodes earlier attempts removed too (kept in its heartbeat details).
+      const removed: string[] = (activityInfo().heartbeatDetails as { removed?: string[] } | undefined)?.removed ?? [];
+      for (const n of existsSync(root) ? readdirSync(root) : []) {
+        heartbeat({ removed });
         await destroyNode(input.farm, n);
+        if (!removed.includes(n)) removed.push(n);
+        heartbeat({ removed });
       }
       rmSync(root, { recursive: true, force: true });
       await run('ip', ['link', 'del', bridgeName(input.farm)]).catch(() => undefined);
-      return { nodes: names };
+      return { nodes: removed.sort() };
     },
   };
 }

@@ -4,6 +4,7 @@
  * overlay networks, stacks deployed and waited on until their services converge, and a report of it all.
  * Every call looks before it changes anything, so a retry or a re-run of the bring-up repeats nothing.
  */
+import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type { ActivityDeps } from './deps';
@@ -11,16 +12,44 @@ import { closeDockerClient, createDockerClient } from './lib/docker-client';
 import { classifyDockerError, failure } from './lib/errors';
 import { SshClient, withSsh } from './lib/ssh-client';
 
-/** How to reach a node: SSH (root, pinned host key) and where its Docker socket is. */
+/** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
 export interface NodeAddress {
   name: string;
+  /** Where SSH (and Docker over SSH) reaches it: a droplet's public address. */
   ip: string;
+  /** Where the swarm talks to it (a droplet's VPC address); the SSH address when absent. */
+  swarmIp?: string;
   sshPort: number;
   hostKey: string;
   dockerSocket: string;
 }
 
+const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy. */
+export function stackDeployScript(input: { name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): string {
+  const put = (rel: string, content: string) => {
+    const at = path.posix.normalize(path.posix.join('stacks', rel));
+    if (at.startsWith('..') || path.posix.isAbsolute(at)) throw failure('InvalidInput', `stack ${input.name}: ${rel} is outside the stack's folder`);
+    return `mkdir -p "$d"/${q(path.posix.dirname(at))}\nbase64 -d > "$d"/${q(at)} <<'DROVER_EOF'\n${Buffer.from(content).toString('base64').replace(/.{1,76}/g, '$&\n')}DROVER_EOF\n`;
+  };
+  const env = Object.entries(input.env ?? {}).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw failure('InvalidInput', `stack ${input.name}: variable name ${k}`);
+    return `${k}=${q(v)}`;
+  });
+  return [
+    'set -eu',
+    'umask 077',
+    'd=$(mktemp -d)',
+    'trap \'rm -rf "$d"\' EXIT',
+    put(`${input.name}.yml`, input.compose),
+    ...Object.entries(input.files ?? {}).map(([rel, content]) => put(rel, content)),
+    `cd "$d/stacks" && env ${env.join(' ')} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} -c ${q(`${input.name}.yml`)} ${q(input.name)}`,
+    '',
+  ].join('\n');
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -29,7 +58,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * own data and socket. Either way a second run finds Docker answering and changes nothing.
  */
 export const BOOTSTRAP_SCRIPT = `set -eu
-if docker info >/dev/null 2>&1; then echo "docker already running"; docker version --format '{{.Server.Version}}'; exit 0; fi
+if docker info >/dev/null 2>&1; then echo "docker already running"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
 if ! command -v dockerd >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io
@@ -45,8 +74,12 @@ else
 fi
 for i in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 docker info >/dev/null
-echo "docker started"; docker version --format '{{.Server.Version}}'
+echo "docker started"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
 `;
+
+/** Where a session on the node finds Docker (local nodes set DOCKER_HOST; droplets use the default socket). */
+const SOCKET_SCRIPT = 'echo "${DOCKER_HOST:-unix:///var/run/docker.sock}"';
+const socketPath = (line: string) => line.trim().replace(/^unix:\/\//, '');
 
 export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
   const target = (n: NodeAddress) => ({ host: n.ip, port: n.sshPort, username: 'root' });
@@ -82,40 +115,55 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       }
     },
 
-    /** Docker installed and running on the node (see BOOTSTRAP_SCRIPT). */
-    async bootstrapNode(input: { node: NodeAddress }): Promise<{ changed: boolean; dockerVersion: string }> {
+    /** Docker installed and running on the node (see BOOTSTRAP_SCRIPT); returns where its socket is. */
+    async bootstrapNode(input: { node: NodeAddress }): Promise<{ changed: boolean; dockerVersion: string; dockerSocket: string }> {
       heartbeat({ node: input.node.name });
       const r = await withSsh(target(input.node), opts(input.node), (c) => c.execOrThrow('sh -s', { stdin: BOOTSTRAP_SCRIPT, signal: cancellationSignal() }), cancellationSignal());
       const lines = r.stdout.trim().split('\n');
-      return { changed: lines[0] === 'docker started', dockerVersion: lines.at(-1) ?? '' };
+      return { changed: lines.at(-3) === 'docker started', dockerVersion: lines.at(-2) ?? '', dockerSocket: socketPath(lines.at(-1) ?? '') };
     },
 
-    /** Initialises the swarm on the first manager, or finds it initialised; returns the join tokens. */
-    async initSwarm(input: { manager: NodeAddress }): Promise<{ created: boolean; managerToken: string; workerToken: string }> {
+    /** Where the node's Docker socket is, without changing anything (for read-only reports on existing nodes). */
+    async nodeDockerSocket(input: { node: Omit<NodeAddress, 'dockerSocket'> }): Promise<{ dockerSocket: string }> {
+      const n = { ...input.node, dockerSocket: '' };
+      const r = await withSsh(target(n), opts(n), (c) => c.execOrThrow(SOCKET_SCRIPT, { signal: cancellationSignal() }), cancellationSignal());
+      return { dockerSocket: socketPath(r.stdout) };
+    },
+
+    /**
+     * Initialises the swarm on the first manager, or finds it initialised. The join tokens are secrets: they are
+     * not returned (they would land in workflow history); joinSwarm reads them from the manager itself.
+     */
+    async initSwarm(input: { manager: NodeAddress }): Promise<{ created: boolean; swarmId: string }> {
       return onDocker(input.manager, async (d) => {
         const info = (await d.info()) as { Swarm: { LocalNodeState: string; ControlAvailable: boolean } };
         let created = false;
         if (info.Swarm.LocalNodeState !== 'active') {
-          await d.swarmInit({ ListenAddr: `${input.manager.ip}:2377`, AdvertiseAddr: `${input.manager.ip}:2377`, ForceNewCluster: false });
+          await d.swarmInit({ ListenAddr: `${swarmIp(input.manager)}:2377`, AdvertiseAddr: `${swarmIp(input.manager)}:2377`, ForceNewCluster: false });
           created = true;
         } else if (!info.Swarm.ControlAvailable) {
           throw failure('InvalidInput', `${input.manager.name} is in a swarm but not a manager`);
         }
-        const s = (await d.swarmInspect()) as { JoinTokens: { Manager: string; Worker: string } };
-        return { created, managerToken: s.JoinTokens.Manager, workerToken: s.JoinTokens.Worker };
+        const s = (await d.swarmInspect()) as { ID: string };
+        return { created, swarmId: s.ID };
       });
     },
 
-    /** Joins a node to the swarm (as manager or worker); a node already in it is left alone. */
-    async joinSwarm(input: { node: NodeAddress; managerIp: string; token: string }): Promise<{ joined: boolean }> {
+    /**
+     * Joins a node to the manager's swarm as manager or worker; a node already in it is left alone. The join
+     * token is read from the manager here, inside the activity, so it never appears in workflow history.
+     */
+    async joinSwarm(input: { node: NodeAddress; manager: NodeAddress; role: 'manager' | 'worker' }): Promise<{ joined: boolean }> {
+      const managerIp = swarmIp(input.manager);
       return onDocker(input.node, async (d) => {
         const info = (await d.info()) as { Swarm: { LocalNodeState: string; RemoteManagers: { Addr: string }[] | null } };
         if (info.Swarm.LocalNodeState === 'active') {
           const managers = (info.Swarm.RemoteManagers ?? []).map((m) => m.Addr.split(':')[0]);
-          if (!managers.includes(input.managerIp)) throw failure('InvalidInput', `${input.node.name} belongs to another swarm (managers ${managers.join(', ')})`);
+          if (!managers.includes(managerIp)) throw failure('InvalidInput', `${input.node.name} belongs to another swarm (managers ${managers.join(', ')})`);
           return { joined: false };
         }
-        await d.swarmJoin({ ListenAddr: `${input.node.ip}:2377`, AdvertiseAddr: `${input.node.ip}:2377`, RemoteAddrs: [`${input.managerIp}:2377`], JoinToken: input.token });
+        const tokens = await onDocker(input.manager, async (m) => ((await m.swarmInspect()) as { JoinTokens: { Manager: string; Worker: string } }).JoinTokens);
+        await d.swarmJoin({ ListenAddr: `${swarmIp(input.node)}:2377`, AdvertiseAddr: `${swarmIp(input.node)}:2377`, RemoteAddrs: [`${managerIp}:2377`], JoinToken: input.role === 'manager' ? tokens.Manager : tokens.Worker });
         return { joined: true };
       });
     },
@@ -163,9 +211,14 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       });
     },
 
-    /** `docker stack deploy` on the manager, the compose file on stdin (deploying the same file again is a no-op). */
-    async deployStack(input: { manager: NodeAddress; name: string; compose: string }): Promise<{ output: string }> {
-      const r = await withSsh(target(input.manager), opts(input.manager), (c) => c.execOrThrow(`docker stack deploy --prune -c - ${q(input.name)}`, { stdin: input.compose, signal: cancellationSignal() }), cancellationSignal());
+    /**
+     * `docker stack deploy` on the manager (deploying the same stack again is a no-op). The stack file and the
+     * config files it names are written to a private temporary folder there, laid out as in the repository
+     * (stacks/<name>.yml, ../configs/…), and its variables are set for the deploy only. `resolveImage` is
+     * Docker's: `always` (the default) pins each image to the registry's digest, so every node runs the same one.
+     */
+    async deployStack(input: { manager: NodeAddress; name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): Promise<{ output: string }> {
+      const r = await withSsh(target(input.manager), opts(input.manager), (c) => c.execOrThrow('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() }), cancellationSignal());
       return { output: r.stdout.trim() };
     },
 

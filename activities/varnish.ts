@@ -21,3 +21,47 @@ export function createVarnishActivities({ front }: Pick<ActivityDeps, 'front'>) 
     },
   };
 }
+
+export interface VarnishStats {
+  url: string;
+  hits: number | null;
+  misses: number | null;
+  error?: string;
+}
+
+/** A counter's value from Prometheus text exposition (the sample without labels, or summed over labels). */
+export function metricValue(text: string, name: string): number | null {
+  let total: number | null = null;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    const v = Number(rest.replace(/^\{[^}]*\}/, '').trim().split(/\s+/)[0]);
+    if (Number.isFinite(v)) total = (total ?? 0) + v;
+  }
+  return total;
+}
+
+export function createVarnishStatsActivities({ front }: Pick<ActivityDeps, 'front'>) {
+  return {
+    /** Cache hits and misses of every Varnish, read from its exporter (prometheus-varnish-exporter). Read-only. */
+    async varnishHitStats(): Promise<{ instances: VarnishStats[] }> {
+      const instances = await Promise.all(
+        front.varnishMetricsUrls.map(async (url): Promise<VarnishStats> => {
+          try {
+            const r = await fetch(url, { signal: AbortSignal.any([cancellationSignal(), AbortSignal.timeout(10_000)]) });
+            if (!r.ok) return { url, hits: null, misses: null, error: `HTTP ${r.status}` };
+            const text = await r.text();
+            const hits = metricValue(text, 'varnish_main_cache_hit');
+            const misses = metricValue(text, 'varnish_main_cache_miss');
+            if (hits === null || misses === null) return { url, hits, misses, error: 'no varnish_main_cache_hit/miss: is this a Varnish exporter?' };
+            return { url, hits, misses };
+          } catch (err) {
+            return { url, hits: null, misses: null, error: (err as Error).message };
+          }
+        }),
+      );
+      return { instances };
+    },
+  };
+}

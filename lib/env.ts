@@ -46,11 +46,21 @@ export const servicesEnvSchema = z.object({
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */
   DROVER_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** The object-cache Sentinels (comma-separated host:port) and the master name they watch; unset: not checked. */
+  DROVER_REDIS_SENTINELS: z.string().regex(/^$|^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'comma-separated host:port').default(''),
+  DROVER_REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').default('wp-cache'),
+  /** Varnish exporters' metrics URLs (comma-separated) `drover status` reads the hit ratio from; unset: not checked. */
+  DROVER_VARNISH_METRICS_URLS: z.string().default(''),
   /** Where sites answer HTTP (the farm's front, e.g. http://traefik:80), asked with each site's Host; unset: no check. */
   DROVER_SITE_CHECK_URL: z.url().optional(),
   /** DigitalOcean API base URL (the emulator's in tests) and token; the token only where bring-up runs. */
   DROVER_DO_API_URL: z.url().default('https://api.digitalocean.com'),
   DROVER_DO_TOKEN: z.string().min(1).optional(),
+  /**
+   * The secret droplet host keys are derived from (a file of at least 32 random bytes): every droplet gets its
+   * SSH host key through cloud-init and is pinned from the first connection. Needed where bring-up runs.
+   */
+  DROVER_HOST_KEY_SEED_FILE: z.string().min(1).optional(),
   /** Where the local provider keeps its nodes (network namespaces with sshd and dockerd). */
   DROVER_LOCAL_NODES_DIR: z.string().default('/var/lib/drover/nodes'),
 });
@@ -95,7 +105,27 @@ export function mergedEnv(stateDir = stateDirFrom()): Record<string, string | un
   return { ...readEnvFile(path.join(stateDir, 'env')), ...process.env };
 }
 
-export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = mergedEnv()): Readonly<z.infer<S>> {
+/** Secrets that may be given as a file instead (X_FILE=/run/secrets/…, as Docker secrets are), never both. */
+export const SECRET_FILE_VARS = ['DROVER_S3_SECRET_ACCESS_KEY', 'DROVER_GALERA_PASSWORD', 'DROVER_DO_TOKEN', 'DROVER_REDIS_URL', 'TEMPORAL_API_KEY'] as const;
+
+/** Replaces each X_FILE of SECRET_FILE_VARS by X read from that file (trailing newline dropped). */
+export function resolveSecretFiles(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const out = { ...env };
+  const issues: { field: string; message: string }[] = [];
+  for (const k of SECRET_FILE_VARS) {
+    const file = env[`${k}_FILE`];
+    if (!file) continue;
+    if (env[k]) issues.push({ field: `${k}_FILE`, message: `set together with ${k}; give one of them` });
+    else if (!existsSync(file)) issues.push({ field: `${k}_FILE`, message: `${file} does not exist` });
+    else out[k] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    delete out[`${k}_FILE`];
+  }
+  if (issues.length) throw new EnvError(issues);
+  return out;
+}
+
+export function parseEnv<S extends z.ZodType>(schema: S, rawEnv: Record<string, string | undefined> = mergedEnv()): Readonly<z.infer<S>> {
+  const env = resolveSecretFiles(rawEnv);
   const r = schema.safeParse(env);
   if (!r.success) {
     throw new EnvError(

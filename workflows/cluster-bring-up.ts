@@ -5,26 +5,46 @@
  * waited on until its services converge → a health report. Every step is get-or-create, so re-running after a
  * crash or a failed step resumes where it stopped and repeats nothing. A saga: on failure the run rolls back the
  * nodes it provisioned when asked (`rollbackOnFailure`), else leaves them for the next run. Progress by query.
- * Provider today: `local` (network namespaces on this machine); DigitalOcean provisioning is provisionFarmWorkflow.
+ * Providers: `local` (network namespaces on this machine, node names from the count) and `digitalocean` (the
+ * plan's droplets, provisioned by provisionFarmWorkflow as a child; each droplet's host key is derived by the
+ * worker and given through cloud-init, so SSH is pinned from the first connection; the swarm talks over the VPC).
  */
-import { ApplicationFailure, CancellationScope, defineQuery, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { NodeAddress, SwarmReport } from '../activities/swarm-nodes';
+import { plannedNodes } from '../lib/plan/nodes';
+import type { StackBundle } from '../lib/stack-bundle';
+import type { FarmPlan } from '../lib/plan/schema';
 import { rootMessage } from './lib/child-window';
-import { api, longApi, remoteExec } from './lib/proxies';
+import { api, cloud, longApi, remoteExec } from './lib/proxies';
+import { provisionFarmWorkflow } from './provision-farm';
 
-export interface ClusterBringUpInput {
-  provider: 'local';
+interface BringUpCommon {
   farm: string;
-  /** Local provider: how many nodes (the first is the manager, the rest workers), on which subnet. */
-  nodes: number;
-  subnet: string;
   networks: { name: string; subnet: string; encrypted: boolean }[];
   /** Compose files by stack name, deployed in waves: a stack after everything in `dependsOn`. */
-  stacks: { name: string; compose: string; dependsOn: string[] }[];
+  /** Stacks with the config files they name and the variables they interpolate (lib/stack-bundle.ts). */
+  stacks: StackBundle[];
   /** Images every node needs, imported from root filesystem tarballs on the worker. */
   images: { image: string; tarPath: string }[];
   rollbackOnFailure?: boolean;
 }
+
+export interface LocalBringUpInput extends BringUpCommon {
+  provider: 'local';
+  /** How many nodes (the first is the manager, the rest workers), on which subnet. */
+  nodes: number;
+  subnet: string;
+}
+
+export interface DigitalOceanBringUpInput extends BringUpCommon {
+  provider: 'digitalocean';
+  /** The farm plan (its name is the farm); its node pools become droplets, labelled by role and pool labels. */
+  plan: FarmPlan;
+  /** Droplet image slug, e.g. debian-12-x64. */
+  image: string;
+}
+
+export type ClusterBringUpInput = LocalBringUpInput | DigitalOceanBringUpInput;
 
 export type BringUpNodeState = 'pending' | 'provisioned' | 'ssh' | 'docker' | 'in swarm' | 'labelled' | 'ready' | 'failed';
 
@@ -37,7 +57,7 @@ export interface BringUpProgress {
 
 export interface ClusterBringUpResult {
   farm: string;
-  nodes: (NodeAddress & { role: 'manager' | 'worker' })[];
+  nodes: (NodeAddress & { role: 'manager' | 'worker'; labels: Record<string, string> })[];
   created: { nodes: number; swarm: boolean; joined: number; networks: number; images: number };
   stacks: { name: string; services: { name: string; desired: number; running: number; nodes: string[] }[] }[];
   report: SwarmReport;
@@ -52,7 +72,12 @@ export function localNodeNames(farm: string, count: number): { name: string; rol
 
 /** Brings the cluster up; see the module comment. */
 export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promise<ClusterBringUpResult> {
-  const planned = localNodeNames(input.farm, input.nodes);
+  if (input.provider === 'digitalocean' && input.plan.name !== input.farm) throw ApplicationFailure.create({ type: 'InvalidInput', message: `farm: ${input.farm} is not the plan's name (${input.plan.name})`, nonRetryable: true });
+  // Every node with its swarm role and labels; the first manager initialises the swarm.
+  const planned =
+    input.provider === 'local'
+      ? localNodeNames(input.farm, input.nodes).map((n) => ({ ...n, labels: { role: n.role, ordinal: String(Number(n.name.slice(-2))) } }))
+      : plannedNodes(input.plan).map((n) => ({ name: n.name, role: n.role === 'manager' ? ('manager' as const) : ('worker' as const), labels: n.labels }));
   const progress: BringUpProgress = {
     phase: 'starting',
     nodes: Object.fromEntries(planned.map((n) => [n.name, 'pending' as BringUpNodeState])),
@@ -74,33 +99,58 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
 
   try {
     const { publicKey } = await api.bootstrapPublicKey();
-    const nodes = await phase('provision', () =>
+    const provisioned = await phase('provision', async () => {
+      if (input.provider === 'local') {
+        const subnet = input.subnet;
+        return Promise.all(
+          planned.map(async (p, index) => {
+            const n = await api.ensureLocalNode({ farm: input.farm, name: p.name, index, subnet, authorizedKey: publicKey });
+            if (n.created) created.nodes++;
+            progress.nodes[p.name] = 'provisioned';
+            return { name: n.name, ip: n.ip, sshPort: n.sshPort, hostKey: n.hostKey, dockerSocket: n.dockerSocket, role: p.role, labels: p.labels };
+          }),
+        );
+      }
+      const r = await executeChild(provisionFarmWorkflow, {
+        workflowId: `${workflowInfo().workflowId}/provision`,
+        args: [{ plan: input.plan, image: input.image, sshPublicKey: publicKey, rollbackOnFailure: input.rollbackOnFailure }],
+      });
+      created.nodes = r.created.droplets;
+      const { nodes: reach } = await cloud.farmNodes({ farm: input.farm });
+      return planned.map((p) => {
+        const d = reach.find((x) => x.name === p.name);
+        if (!d) throw ApplicationFailure.create({ type: 'CloudRequestRejected', message: `droplet ${p.name} is not active after provisioning`, nonRetryable: true });
+        progress.nodes[p.name] = 'provisioned';
+        return { name: p.name, ip: d.publicIp, swarmIp: d.privateIp, sshPort: 22, hostKey: d.hostKey, dockerSocket: '', role: p.role, labels: p.labels };
+      });
+    });
+    const names = provisioned.map((n) => n.name);
+    await phase('wait for ssh', () => Promise.all(provisioned.map((node) => remoteExec.waitForSsh({ node }).then(() => mark([node.name], 'ssh')))));
+    // Bootstrap tells where the node's Docker socket is; every later step reaches Docker through it.
+    const nodes = await phase('bootstrap docker', () =>
       Promise.all(
-        planned.map(async (p, index) => {
-          const n = await api.ensureLocalNode({ farm: input.farm, name: p.name, index, subnet: input.subnet, authorizedKey: publicKey });
-          if (n.created) created.nodes++;
-          progress.nodes[p.name] = 'provisioned';
-          return { name: n.name, ip: n.ip, sshPort: n.sshPort, hostKey: n.hostKey, dockerSocket: n.dockerSocket, role: p.role };
+        provisioned.map(async (node) => {
+          const { dockerSocket } = await remoteExec.bootstrapNode({ node });
+          mark([node.name], 'docker');
+          return { ...node, dockerSocket };
         }),
       ),
     );
-    const names = nodes.map((n) => n.name);
-    await phase('wait for ssh', () => Promise.all(nodes.map((node) => remoteExec.waitForSsh({ node }).then(() => mark([node.name], 'ssh')))));
-    await phase('bootstrap docker', () => Promise.all(nodes.map((node) => remoteExec.bootstrapNode({ node }).then(() => mark([node.name], 'docker')))));
-    const [manager, ...others] = nodes;
+    const manager = nodes.find((n) => n.role === 'manager') ?? nodes[0];
+    const others = nodes.filter((n) => n !== manager);
     const swarm = await phase('swarm init', () => api.initSwarm({ manager }));
     created.swarm = swarm.created;
     mark([manager.name], 'in swarm');
     await phase('swarm join', () =>
       Promise.all(
         others.map(async (node) => {
-          const r = await api.joinSwarm({ node, managerIp: manager.ip, token: node.role === 'manager' ? swarm.managerToken : swarm.workerToken });
+          const r = await api.joinSwarm({ node, manager, role: node.role });
           if (r.joined) created.joined++;
           mark([node.name], 'in swarm');
         }),
       ),
     );
-    await phase('labels', () => api.labelSwarmNodes({ manager, labels: Object.fromEntries(nodes.map((n) => [n.name, { role: n.role, 'drover.farm': input.farm }])) }));
+    await phase('labels', () => api.labelSwarmNodes({ manager, labels: Object.fromEntries(nodes.map((n) => [n.name, { ...n.labels, 'drover.farm': input.farm }])) }));
     mark(names, 'labelled');
     await phase('images', () =>
       Promise.all(nodes.flatMap((node) => input.images.map(async (img) => ((await remoteExec.ensureImportedImage({ node, image: img.image, tarPath: img.tarPath })).imported ? created.images++ : 0)))),
@@ -120,7 +170,8 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
         Promise.all(
           wave.map(async (s) => {
             progress.stacks[s.name] = 'deploying';
-            await remoteExec.deployStack({ manager, name: s.name, compose: s.compose });
+            // Local nodes reach no registry: asking one for each image's digest would only wait for timeouts.
+            await remoteExec.deployStack({ manager, name: s.name, compose: s.compose, files: s.files, env: s.env, resolveImage: input.provider === 'local' ? 'never' : 'always' });
             const r = await remoteExec.waitForStack({ manager, name: s.name });
             progress.stacks[s.name] = 'converged';
             stacks.push({ name: s.name, services: r.services });
@@ -139,7 +190,10 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
     let rolledBack = false;
     if (input.rollbackOnFailure) {
       progress.phase = 'rolling back';
-      await CancellationScope.nonCancellable(() => longApi.destroyLocalFarm({ farm: input.farm }));
+      await CancellationScope.nonCancellable(async () => {
+        if (input.provider === 'local') await longApi.destroyLocalFarm({ farm: input.farm });
+        else await longApi.destroyFarm({ farm: input.farm });
+      });
       rolledBack = true;
     }
     let root: Error & { type?: string } = err as Error;

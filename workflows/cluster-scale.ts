@@ -6,10 +6,14 @@
  */
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import type { SwarmReport } from '../activities/swarm-nodes';
-import { clusterBringUpWorkflow, localNodeNames, type ClusterBringUpInput } from './cluster-bring-up';
+import { clusterBringUpWorkflow, localNodeNames, type LocalBringUpInput } from './cluster-bring-up';
 import { api, longApi, remoteExec } from './lib/proxies';
 
-export interface ClusterScaleInput extends Omit<ClusterBringUpInput, 'nodes'> {
+/**
+ * Local farms. On DigitalOcean the plan is the truth: change the pool's count and run `drover up` again (it
+ * provisions and joins only what is missing).
+ */
+export interface ClusterScaleInput extends Omit<LocalBringUpInput, 'nodes'> {
   /** Workers to add (> 0) or remove (< 0). */
   delta: number;
 }

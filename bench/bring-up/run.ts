@@ -7,6 +7,7 @@
  *   floor      — the longest single node's chain alone (create → active → its volume).
  *   npx vite-node bench/bring-up/run.ts -- --active-ms 3000
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -55,7 +56,7 @@ function named(name: string, nodes?: number): FarmPlan {
 
 /** The shell script's way: the same steps, one node after another. */
 async function sequential(client: DigitalOceanClient, plan: FarmPlan): Promise<number> {
-  const a = createDigitalOceanActivities({ digitalocean: client });
+  const a = createDigitalOceanActivities({ digitalocean: client, hostKeySeed: randomBytes(32) });
   const env = new MockActivityEnvironment();
   const run = <A, R>(fn: (x: A) => Promise<R>, x: A) => env.run(fn, x) as Promise<R>;
   const farm = plan.name;

@@ -10,6 +10,7 @@ import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temp
 import { z } from 'zod';
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
 import { droverRoot } from '../../lib/version';
+import { loadStackBundle, StackBundleError, type StackBundle } from '../../lib/stack-bundle';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { ClusterBringUpResult } from '../../workflows/cluster-bring-up';
 import type { ClusterHealthResult } from '../../workflows/cluster-health';
@@ -19,11 +20,12 @@ import { action, globals, parseOptions, UsageError } from '../output';
 import { webUiLink, withTemporal } from '../temporal';
 import { withOptionalWorker } from '../worker-option';
 import { readPlanOption } from './plan';
+import type { FarmPlan } from '../../lib/plan/schema';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const farmName = z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, 'lower-case letters, digits and -, starting with a letter, at most 21');
 
-function formatBringUp(r: ClusterBringUpResult): string {
+export function formatBringUp(r: ClusterBringUpResult): string {
   return [
     `cluster ${r.farm}: ${r.report.nodes.length} nodes, ${r.report.networks.length} overlay networks, ${r.report.services.length} services`,
     ...r.report.nodes.map((n) => `  ${n.hostname.padEnd(22)} ${n.role.padEnd(8)} ${n.state.padEnd(6)} ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`),
@@ -42,32 +44,47 @@ async function startOrAttach(client: import('@temporalio/client').Client, type: 
   }
 }
 
+/** A --stack name=file, bundled with its config files and variables (stacks given on the command line are deployed together). */
+function readStack(s: string): StackBundle {
+  const [name, file] = [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)];
+  return bundle(file, name, [], '--stack');
+}
+
+function bundle(file: string, name: string, dependsOn: string[], field: string): StackBundle {
+  try {
+    return loadStackBundle(file, name, dependsOn, process.env, field);
+  } catch (err) {
+    if (err instanceof StackBundleError) throw new UsageError(err.field, err.message);
+    throw err;
+  }
+}
+
 /** What a bring-up or a scale needs besides the node count: the plan's networks, the stacks, the local image. */
-async function clusterInputs(stateDir: string, o: { farm: string; subnet: string; plan?: string; stack?: string[]; rollbackOnFailure?: boolean }) {
+export async function clusterInputs(stateDir: string, o: { farm: string; subnet: string; plan?: string; stack?: string[]; rollbackOnFailure?: boolean }) {
   const plan = readPlanOption(o.plan);
-  const stacks = (o.stack ?? [`smoke=${path.join(droverRoot(), 'stacks/smoke.yml')}`]).map((s) => {
-    const [name, file] = [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)];
-    try {
-      return { name, compose: readFileSync(file, 'utf8'), dependsOn: [] as string[] };
-    } catch (err) {
-      throw new UsageError('--stack', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  });
+  const stacks = (o.stack ?? [`smoke=${path.join(droverRoot(), 'stacks/smoke.yml')}`]).map((s) => readStack(s));
   const tarPath = await buildLocalImageTar(path.resolve(stateDir, 'images'));
   return { provider: 'local' as const, farm: o.farm, subnet: o.subnet, networks: plan.networks, stacks, images: [{ image: LOCAL_IMAGE, tarPath }], rollbackOnFailure: o.rollbackOnFailure };
 }
 
 const subnet = z.string().regex(/^10\.\d{1,3}\.\d{1,3}\.0\/24$/, 'a private /24 such as 10.231.0.0/24');
 
+/** The stacks a DigitalOcean bring-up deploys: --stack if given, else the plan's, in its dependency order. */
+function planStacks(plan: FarmPlan, given?: string[]) {
+  if (given) return given.map((s) => readStack(s));
+  return plan.stacks.map((s, i) => bundle(path.resolve(droverRoot(), s.file), s.name, s.dependsOn, `stacks[${i}].file`));
+}
+
 export function upCommand(): Command {
   return new Command('up')
     .description('bring a cluster up: nodes, SSH bootstrap, swarm, labels, encrypted overlays, stacks, health report')
-    .option('--provider <name>', 'local (network namespaces on this machine, needs root)', 'local')
+    .option('--provider <name>', 'local (network namespaces on this machine, needs root) or digitalocean (the plan\'s droplets)', 'local')
     .option('--nodes <n>', 'local provider: nodes (the first is the manager, the rest workers)', '4')
-    .option('--farm <name>', 'the cluster\'s name (prefix of node names, its tag)', 'local')
-    .option('--subnet <cidr>', 'local provider: the nodes\' subnet (a /24)', '10.231.0.0/24')
-    .option('--plan <file>', 'the plan whose overlay networks are created (default configs/plans/farm.yml)')
-    .option('--stack <name=file>', 'a stack to deploy (repeatable; default smoke=stacks/smoke.yml)', collect)
+    .option('--farm <name>', 'local provider: the cluster\'s name (prefix of node names, its tag); on DigitalOcean the plan\'s name', 'local')
+    .option('--subnet <cidr>', 'local provider: the nodes\' subnet (a /24)', '10.230.0.0/24')
+    .option('--plan <file>', 'the plan (default configs/plans/farm.yml): its overlay networks; on DigitalOcean also its droplets and stacks')
+    .option('--image <slug>', 'digitalocean: droplet image', 'debian-12-x64')
+    .option('--stack <name=file>', 'a stack to deploy (repeatable; default: local smoke=stacks/smoke.yml, DigitalOcean the plan\'s stacks)', collect)
     .option('--rollback-on-failure', 'remove the nodes again when a step fails (default: keep them, re-run resumes)')
     .option('--worker', 'run a drover-infra worker in this process meanwhile')
     .action(
@@ -75,20 +92,29 @@ export function upCommand(): Command {
         const g = globals(cmd);
         const o = parseOptions(
           z.object({
-            provider: z.literal('local', { message: 'only "local" brings a whole cluster up here; DigitalOcean resources are provisioned with `drover provision`' }),
+            provider: z.enum(['local', 'digitalocean']),
             nodes: z.coerce.number().int().min(2, 'at least 2 (a manager and a worker)').max(16),
             farm: farmName,
             subnet,
             plan: z.string().optional(),
+            image: z.string().regex(/^[a-z0-9.-]+$/, 'an image slug'),
             stack: z.array(z.string().regex(/^[a-z][a-z0-9-]*=.+$/, 'name=file')).optional(),
             rollbackOnFailure: z.boolean().optional(),
             worker: z.boolean().optional(),
           }),
           raw,
         );
-        const common = await clusterInputs(g.stateDir, o);
-        const workflowId = workflowIds.bringUp(o.farm);
-        const input = { ...common, nodes: o.nodes };
+        let input: unknown;
+        let farm = o.farm;
+        if (o.provider === 'local') {
+          input = { ...(await clusterInputs(g.stateDir, o)), nodes: o.nodes };
+        } else {
+          const plan = readPlanOption(o.plan);
+          if (cmd.getOptionValueSource('farm') === 'cli' && o.farm !== plan.name) throw new UsageError('--farm', `on DigitalOcean the farm is the plan's name (${plan.name}), not ${o.farm}`);
+          farm = plan.name;
+          input = { provider: 'digitalocean', farm, plan, image: o.image, networks: plan.networks, stacks: planStacks(plan, o.stack), images: [], rollbackOnFailure: o.rollbackOnFailure };
+        }
+        const workflowId = workflowIds.bringUp(farm);
         return withTemporal(g.stateDir, async (client) => {
           const handle = await startOrAttach(client, 'clusterBringUpWorkflow', workflowId, TASK_QUEUES.infra, [input]);
           const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ClusterBringUpResult;
@@ -165,7 +191,7 @@ export function scaleCommand(): Command {
     .argument('<delta>', '+N or -N')
     .allowUnknownOption(true)
     .option('--farm <name>', 'the cluster\'s name', 'local')
-    .option('--subnet <cidr>', 'the nodes\' subnet (as given to up)', '10.231.0.0/24')
+    .option('--subnet <cidr>', 'the nodes\' subnet (as given to up)', '10.230.0.0/24')
     .option('--plan <file>', 'the plan whose overlay networks new nodes get')
     .option('--stack <name=file>', 'stacks to keep deployed (repeatable; default smoke=stacks/smoke.yml)', collect)
     .option('--worker', 'run a drover-infra worker in this process meanwhile')
@@ -187,18 +213,19 @@ export function scaleCommand(): Command {
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('cluster health: nodes ready and labelled, services at desired replicas, Galera size and Synced (exit 1 when unhealthy)')
+    .description('cluster health: nodes ready and labelled, services at desired replicas, Galera size and Synced, Redis master known to Sentinel, Varnish hit ratio (exit 1 when unhealthy)')
+    .option('--provider <name>', 'local or digitalocean', 'local')
     .option('--farm <name>', 'the cluster\'s name', 'local')
     .option('--worker', 'run a drover-infra worker in this process meanwhile')
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
-        const o = parseOptions(z.object({ farm: farmName, worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, worker: z.boolean().optional() }), raw);
         const workflowId = `health/${o.farm}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
-          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterHealthWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: 'local', farm: o.farm }] }) as Promise<ClusterHealthResult>),
+          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterHealthWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: o.provider, farm: o.farm }] }) as Promise<ClusterHealthResult>),
         );
-        return { ok: r.healthy, data: { workflowId, ...r }, text: [`cluster ${r.farm}: ${r.healthy ? 'HEALTHY' : 'UNHEALTHY'}`, ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(30)} ${c.detail}`)].join('\n') };
+        return { ok: r.healthy, data: { workflowId, ...r }, text: [`cluster ${r.farm}: ${r.healthy ? 'HEALTHY' : 'UNHEALTHY'}`, ...r.checks.map((c) => `  ${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(30)} ${c.detail}`)].join('\n') };
       }),
     );
 }

@@ -4,7 +4,8 @@
  *   1. the smoke workflow against every service;
  *   2. a handful of generated WordPress sites, registered;
  *   3. one backup night (the same workflow the nightly Schedule runs), its restore points and retention plan;
- *   4. one demo site damaged on purpose, then restored to that night's point, with the measured RTO.
+ *   4. one demo site damaged on purpose, then restored to that night's point, with the measured RTO;
+ *   5. a local cluster of three network-namespace nodes (root): swarm, labels, encrypted overlays, smoke stack.
  */
 import { Command } from 'commander';
 import { createSpacesActivities } from '../../activities/spaces';
@@ -15,12 +16,14 @@ import { damageSite, siteFingerprint } from '../../lib/site-fingerprint';
 import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
 import type { NightlyBackupResult } from '../../workflows/nightly-backup';
 import type { RestoreSiteResult } from '../../workflows/restore-site';
+import type { ClusterBringUpResult } from '../../workflows/cluster-bring-up';
 import { action, globals, progress } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
 import { withOptionalWorker } from '../worker-option';
 import { formatReport } from './dev';
 import { formatPlan } from './retention';
+import { clusterInputs, formatBringUp } from './cluster';
 import { formatRestore } from './restore';
 import { formatSites } from './site';
 import { formatSmoke, runSmoke, smokeLabel } from './smoke';
@@ -73,6 +76,14 @@ export function demoCommand(): Command {
         const after = await withServices(g.stateDir, (deps) => siteFingerprint(deps, victim));
         const exact = after.database === before.database && after.files === before.files;
 
+        // A subnet and farm name per environment (port offset), so the tests' demo never meets the developer's.
+        const farm = `demo${g.portOffset || ''}`;
+        log(`bringing up local cluster ${farm}: 3 network-namespace nodes, swarm, overlays, smoke stack (in-process drover-infra worker)`);
+        const clusterInput = { ...(await clusterInputs(g.stateDir, { farm, subnet: `10.231.${g.portOffset % 250}.0/24` })), nodes: 3 };
+        const cluster = (await withTemporal(g.stateDir, (client) =>
+          withOptionalWorker(g.stateDir, 'infra', true, () => client.workflow.execute('clusterBringUpWorkflow', { workflowId: workflowIds.bringUp(farm), taskQueue: TASK_QUEUES.infra, args: [clusterInput] })),
+        )) as ClusterBringUpResult;
+
         const text = [
           'Drover demo',
           '',
@@ -96,10 +107,14 @@ export function demoCommand(): Command {
           `  ${exact ? 'database and files equal the backed-up state exactly' : 'MISMATCH: the restored site differs from the backed-up state'} (${after.tables} tables, files ${after.files.slice(0, 12)}…)`,
           `  history ${webUiLink(g.stateDir, restoreId) ?? restoreId}`,
           '',
+          formatBringUp(cluster),
+          `  history ${webUiLink(g.stateDir, workflowIds.bringUp(farm)) ?? workflowIds.bringUp(farm)}`,
+          `  remove it with: drover down --farm ${farm} --yes`,
+          '',
           `Watch every run in the Temporal Web UI: ${env.webUi}`,
           'The environment keeps running; stop it with `drover dev down`.',
         ].join('\n');
-        return { ok: night.failed.length === 0 && exact, data: { environment: env, smoke, sites, backup: { workflowId, result: night, points }, retention: plan, restore: { workflowId: restoreId, result: restored, exact } }, text };
+        return { ok: night.failed.length === 0 && exact && cluster.report.services.every((x) => x.running === x.desired), data: { environment: env, smoke, sites, backup: { workflowId, result: night, points }, retention: plan, restore: { workflowId: restoreId, result: restored, exact }, cluster }, text };
       }),
     );
 }

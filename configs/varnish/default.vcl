@@ -1,5 +1,6 @@
 vcl 4.1;
-# Varnish in front of the farm's WordPress sites (Traefik → Varnish → the per-site WordPress services).
+# Varnish in front of the farm's WordPress sites: Traefik (public, TLS) → Varnish → Traefik's `origin` entrypoint
+# (port 8081, inside the swarm only), which routes each Host to that site's WordPress service.
 # - Logged-in users, wp-admin, wp-login, previews, carts and checkouts, and any POST bypass the cache.
 # - Tracking cookies are stripped so anonymous pages are shared; WordPress/WooCommerce session cookies are not.
 # - PURGE (one URL) and BAN (a whole site, by Host) only from the purge ACL: Drover's restore workers and the
@@ -7,13 +8,14 @@ vcl 4.1;
 # - Grace: stale pages are served for up to 6 h while a backend is sick or being restarted.
 
 backend default {
-    .host = "wordpress";
-    .port = "80";
+    .host = "traefik";
+    .port = "8081";
     .connect_timeout = 5s;
     .first_byte_timeout = 60s;
     .between_bytes_timeout = 10s;
     .probe = {
-        .request = "HEAD /wp-includes/images/blank.gif HTTP/1.1" "Host: localhost" "Connection: close";
+        # Traefik's ping handler on the origin entrypoint (every site behind it has its own health check).
+        .url = "/ping";
         .timeout = 3s;
         .interval = 10s;
         .window = 5;
@@ -31,6 +33,10 @@ acl purge {
 }
 
 sub vcl_recv {
+    # Traefik's health check of this Varnish (answered here, never cached or passed on).
+    if (req.url == "/varnish-ping") {
+        return (synth(200, "OK"));
+    }
     # Cloudflare sends the visitor's address; keep it for WordPress and the logs.
     if (req.http.CF-Connecting-IP) {
         set req.http.X-Forwarded-For = req.http.CF-Connecting-IP;

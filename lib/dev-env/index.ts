@@ -57,6 +57,14 @@ function parts(l: DevLayout): DevPart[] {
  * The age key pair backups are encrypted with. Backup workers only get the public recipient; the identity file
  * (private key) is for restore workers.
  */
+/** The secret droplet host keys are derived from (32 random bytes, made once). */
+function hostKeySeed(l: DevLayout): string {
+  const file = path.join(l.secretsDir, 'host-key-seed');
+  mkdirSync(l.secretsDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32), { mode: 0o600 });
+  return file;
+}
+
 async function backupKeys(l: DevLayout): Promise<{ recipient: string; identityFile: string }> {
   mkdirSync(l.secretsDir, { recursive: true, mode: 0o700 });
   const identityFile = path.join(l.secretsDir, 'backup-age-identity.txt');
@@ -91,6 +99,9 @@ async function writeEnvFile(l: DevLayout): Promise<void> {
     DROVER_BACKUP_METRICS_PORT: 9465 + l.portOffset,
     DROVER_BACKUP_AGE_RECIPIENTS: keys.recipient,
     DROVER_BACKUP_AGE_IDENTITY_FILE: keys.identityFile,
+    DROVER_HOST_KEY_SEED_FILE: hostKeySeed(l),
+    // The local provider's nodes live with the environment, so two environments never share a farm folder.
+    DROVER_LOCAL_NODES_DIR: path.join(l.stateDir, 'nodes'),
   };
   writeFileSync(l.envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
 }

@@ -19,7 +19,8 @@ export function plannedNodes(plan: FarmPlan): PlannedNode[] {
         name,
         role: pool.role,
         size: pool.size,
-        labels: { role: pool.role, ...pool.labels },
+        // ordinal: the node's number within its role, for services pinned to one node each (galera-1 …).
+        labels: { role: pool.role, ordinal: String(i + 1), ...pool.labels },
         volumes: plan.volumes.filter((v) => v.role === pool.role).map((v) => ({ name: `${name}-${v.name}`, sizeGb: v.sizeGb })),
       };
     }),

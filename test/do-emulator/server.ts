@@ -7,11 +7,21 @@
  * Behaviour the tests steer: droplets move `new` → `active` after `activeAfterMs`; a token bucket rate limit;
  * a 429 storm; the next N requests failing with 5xx; per-request latency. `/__emulator/*` exposes state and
  * controls and is not part of DigitalOcean's API.
+ * With a `backing`, every droplet is also a real machine on this one (see local-droplets.ts): created when the
+ * droplet is, given its cloud-init user data and the account's SSH keys, `active` only once it is up, and
+ * removed when the droplet is destroyed. Its address is the droplet's (public and private are the same).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Turns droplets into machines that SSH can reach (the emulator's stand-in for a hypervisor and cloud-init). */
+export interface DropletBacking {
+  boot(d: { id: number; name: string; tags: string[]; userData: string | null; authorizedKeys: string[] }): Promise<{ ip: string }>;
+  destroy(d: { id: number; name: string }): Promise<void>;
+}
+
 export interface EmulatorOptions {
+  backing?: DropletBacking;
   token?: string;
   /** How long a new droplet stays `new` (and its create action `in-progress`). */
   activeAfterMs?: number;
@@ -38,6 +48,8 @@ interface Droplet {
   publicIp: string;
   privateIp: string;
   volume_ids: string[];
+  /** The backing machine's failure, if it could not be booted. */
+  bootError?: string;
 }
 
 interface Action {
@@ -68,9 +80,11 @@ export class DigitalOceanEmulator {
   private lastRefill = Date.now();
   private stormUntil = 0;
   private failNext = 0;
+  /** Backing machines being booted or destroyed. */
+  private work = new Set<Promise<unknown>>();
 
   constructor(opts: EmulatorOptions = {}) {
-    this.opts = { token: 'emulator-token', activeAfterMs: 300, ratePerSecond: 0, burst: 0, latencyMs: 0, ...opts };
+    this.opts = { token: 'emulator-token', activeAfterMs: 300, ratePerSecond: 0, burst: 0, latencyMs: 0, backing: undefined as unknown as DropletBacking, ...opts };
     this.tokens = this.opts.burst;
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
@@ -87,6 +101,34 @@ export class DigitalOceanEmulator {
   stop(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
+  }
+
+  /** Waits for every backing machine being booted or destroyed. */
+  async settle(): Promise<void> {
+    while (this.work.size) await Promise.allSettled([...this.work]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const t = p.catch(() => undefined).finally(() => this.work.delete(t));
+    this.work.add(t);
+  }
+
+  private boot(d: Droplet, userData: string | null, keyRefs: (string | number)[]): void {
+    const backing = this.opts.backing;
+    const earliest = d.activeAt;
+    d.activeAt = Number.POSITIVE_INFINITY;
+    const authorizedKeys = [...this.sshKeys.values()].filter((k) => keyRefs.includes(k.fingerprint) || keyRefs.includes(k.id)).map((k) => k.public_key);
+    this.track(
+      backing.boot({ id: d.id, name: d.name, tags: d.tags, userData, authorizedKeys }).then(
+        async ({ ip }) => {
+          if (!this.droplets.has(d.id)) return backing.destroy({ id: d.id, name: d.name }); // destroyed while booting
+          d.publicIp = ip;
+          d.privateIp = ip;
+          d.activeAt = Math.max(earliest, Date.now());
+        },
+        (err: Error) => (d.bootError = err.message),
+      ),
+    );
   }
 
   /** Every request gets 429 (Retry-After: 1) for `ms`. */
@@ -235,6 +277,7 @@ export class DigitalOceanEmulator {
         const d: Droplet = { id, name, status: 'new', size_slug: String(body.size), region: String(body.region), image: String(body.image), tags: [...((body.tags as string[]) ?? [])], vpc_uuid: (body.vpc_uuid as string) ?? null, created_at: new Date().toISOString(), activeAt: Date.now() + this.opts.activeAfterMs, publicIp: `203.0.${113 + Math.floor(n / 250)}.${(n % 250) + 2}`, privateIp: `10.110.${Math.floor(n / 250)}.${(n % 250) + 2}`, volume_ids: [] };
         d.tags.forEach((t) => this.tags.add(t));
         this.droplets.set(id, d);
+        if (this.opts.backing) this.boot(d, typeof body.user_data === 'string' ? body.user_data : null, (body.ssh_keys as (string | number)[] | undefined) ?? []);
         return { d, a: this.action('create', id, 'droplet', this.opts.activeAfterMs) };
       });
       if (body.names) return [202, { droplets: created.map((c) => this.dropletJson(c.d)), links: { actions: created.map((c) => ({ id: c.a.id, rel: 'create', href: `/v2/actions/${c.a.id}` })) } }];
@@ -387,6 +430,7 @@ export class DigitalOceanEmulator {
     for (const v of this.volumes.values()) v.droplet_ids = v.droplet_ids.filter((x) => x !== id);
     for (const ip of this.reservedIps.values()) if (ip.droplet_id === id) ip.droplet_id = null;
     this.droplets.delete(id);
+    if (this.opts.backing && d.activeAt !== Number.POSITIVE_INFINITY) this.track(this.opts.backing.destroy({ id, name: d.name }));
   }
 
   private control(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: Json): void {

@@ -98,6 +98,11 @@ describe('drover CLI', () => {
     expect(d.restore.exact).toBe(true);
     expect(d.restore.result.rtoMs).toBeGreaterThan(0);
     expect(d.restore.result.safetyPoint).toMatch(/^safety\//);
+    // And a local 3-node swarm with the smoke stack converged (removed again: it is the demo's, not the suite's).
+    const c = (demo.json() as unknown as { cluster: { report: { nodes: unknown[]; services: { desired: number; running: number }[] } } }).cluster;
+    expect(c.report.nodes).toHaveLength(3);
+    expect(c.report.services).toEqual([expect.objectContaining({ desired: 3, running: 3 })]);
+    expect((await drover(['down', '--farm', `demo${TEST_PORT_OFFSET}`, '--yes', '--worker'])).code).toBe(0);
     expect(d.environment.healthy).toBe(true);
     expect(d.smoke.result.ssh.code).toBe(0);
   });

@@ -21,9 +21,11 @@ import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { closeDockerClient, createDockerClient } from '../../activities/lib/docker-client';
 import { drover } from '../helpers/cli';
 import { ROOT, TEST_BUNDLE, TEST_STATE_DIR } from '../helpers/paths';
+import { freeSubnet } from '../helpers/subnet';
 import { useRunningWorker } from '../helpers/temporal';
 
 const NODES_DIR = path.join(TEST_STATE_DIR, 'nodes');
+const SUBNET = freeSubnet(232);
 const ctx = useRunningWorker('cluster', (d) => ({ ...d, localNodes: { dir: NODES_DIR } }));
 
 // A run killed mid-test (a timeout, Ctrl-C) leaves its nodes: remove them before and after, as `drover down` would.
@@ -41,7 +43,7 @@ describe('local provider bring-up', () => {
       provider: 'local',
       farm,
       nodes: 4,
-      subnet: '10.232.0.0/24',
+      subnet: SUBNET,
       networks: loadPlan().networks,
       stacks: [{ name: 'smoke', compose: readFileSync(path.join(ROOT, 'stacks/smoke.yml'), 'utf8'), dependsOn: [] }],
       images: [{ image: LOCAL_IMAGE, tarPath: await buildLocalImageTar(path.join(TEST_STATE_DIR, 'images')) }],
@@ -106,13 +108,17 @@ describe('local provider bring-up', () => {
         ['nodes labelled', true],
         ['services at desired replicas', true],
         ['galera synced', true],
+        ['redis master known to sentinel', true],
+        ['varnish hit ratio', true],
       ]);
+      expect(health.checks.filter((c) => c.skipped).map((c) => c.name)).toEqual(['redis master known to sentinel', 'varnish hit ratio']);
       expect(health.healthy).toBe(true);
 
       // A node whose Docker dies is reported: the health check can fail.
       process.kill(Number(readFileSync(path.join(NODES_DIR, farm, `${farm}-worker-02`, 'dockerd.pid'), 'utf8')), 'SIGKILL');
+      // Its tasks fail first (services below desired replicas); the manager marks the node down after missed heartbeats.
       let sick = health;
-      for (let i = 0; i < 60 && sick.healthy; i++) {
+      for (let i = 0; i < 60 && sick.checks.find((c) => c.name === 'nodes ready')?.ok; i++) {
         await new Promise((res) => setTimeout(res, 2000));
         sick = await ctx.tw.client.workflow.execute(clusterHealthWorkflow, { workflowId: `health/${farm}/${i}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
       }
@@ -131,7 +137,9 @@ describe('local provider bring-up', () => {
 
   it.each([
     [['down', '--farm', 'nothing-here'], '--yes'],
-    [['up', '--provider', 'digitalocean'], '--provider'],
+    [['up', '--provider', 'aws'], '--provider'],
+    [['up', '--provider', 'digitalocean', '--farm', 'not-the-plan'], '--farm'],
+    [['status', '--provider', 'aws'], '--provider'],
     [['up', '--nodes', '1'], '--nodes'],
     [['up', '--subnet', '192.168.1.0/16'], '--subnet'],
     [['up', '--farm', 'Bad_Name'], '--farm'],

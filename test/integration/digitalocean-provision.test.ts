@@ -78,7 +78,7 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
 
     // Someone else's droplet in the same account survives the farm's teardown.
     const foreign = await new DigitalOceanClient(emu.url, TOKEN).createDroplet({ name: 'not-ours', region: 'fra1', size: 's-1vcpu-1gb', image: 'debian-12-x64', tags: ['other-team'] });
-    const acts = createDigitalOceanActivities({ digitalocean: new DigitalOceanClient(emu.url, TOKEN) });
+    const acts = createDigitalOceanActivities({ digitalocean: new DigitalOceanClient(emu.url, TOKEN), hostKeySeed: null });
     const down = await act.run(acts.destroyFarm, { farm: 'alpha' });
     expect(down.droplets).toBe(33);
     expect(down.volumes).toBe(7);
@@ -150,7 +150,7 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
   });
 
   it('a wrong token fails at once as CloudAuthFailed', async () => {
-    const acts = createDigitalOceanActivities({ digitalocean: new DigitalOceanClient(emu.url, 'wrong') });
+    const acts = createDigitalOceanActivities({ digitalocean: new DigitalOceanClient(emu.url, 'wrong'), hostKeySeed: null });
     await expect(act.run(acts.ensureFarmTags, { farm: 'x', roles: ['manager'] })).rejects.toMatchObject({ type: 'CloudAuthFailed', nonRetryable: true });
   });
 });

@@ -71,7 +71,7 @@ beforeAll(async () => {
   workdir = mkdtempSync(path.join(os.tmpdir(), 'drover-front-'));
   chmodSync(workdir, 0o755); // varnishd's worker process runs as its own unprivileged user
   // The shipped VCL, with its backend pointed at the local stand-in (the only change).
-  const vcl = readFileSync(path.join(ROOT, 'configs/varnish/default.vcl'), 'utf8').replace('.host = "wordpress";', '.host = "127.0.0.1";').replace('.port = "80";', `.port = "${ports.backend}";`);
+  const vcl = readFileSync(path.join(ROOT, 'configs/varnish/default.vcl'), 'utf8').replace('.host = "traefik";', '.host = "127.0.0.1";').replace('.port = "8081";', `.port = "${ports.backend}";`);
   writeFileSync(path.join(workdir, 'default.vcl'), vcl);
   varnish = spawn('varnishd', ['-F', '-n', path.join(workdir, 'varnish'), '-a', `127.0.0.1:${ports.varnish}`, '-f', path.join(workdir, 'default.vcl'), '-s', 'malloc,32m'], { stdio: 'ignore' });
   redis = spawn('redis-server', ['--port', String(ports.redis), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', workdir], { stdio: 'ignore' });
@@ -93,7 +93,7 @@ afterAll(async () => {
 
 const ctx = useRunningWorker('restore-front', (d) => ({
   ...d,
-  front: { varnishUrls: [`http://127.0.0.1:${ports.varnish}`], redisUrl: `redis://127.0.0.1:${ports.redis}`, siteCheckUrl: `http://127.0.0.1:${ports.varnish}` },
+  front: { ...d.front, varnishUrls: [`http://127.0.0.1:${ports.varnish}`], redisUrl: `redis://127.0.0.1:${ports.redis}`, siteCheckUrl: `http://127.0.0.1:${ports.varnish}` },
 }));
 
 describe('configs/varnish/default.vcl on real Varnish', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv, servicesEnvSchema, temporalEnvSchema, workerEnvSchema } from '../../lib/env';
 import { envForQueue } from '../../workers/run-worker';
@@ -56,6 +59,21 @@ describe('environment parsing', () => {
   it('turns TLS on for an API key (Temporal Cloud) and accepts explicit false', () => {
     expect(parseEnv(temporalEnvSchema, { TEMPORAL_TLS: 'false' }).TEMPORAL_TLS).toBe(false);
     expect(parseEnv(temporalEnvSchema, { TEMPORAL_API_KEY: 'x' }).TEMPORAL_API_KEY).toBe('x');
+  });
+});
+
+describe('secrets given as files (X_FILE, as Docker secrets are mounted)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-env-'));
+  const file = path.join(dir, 'galera_password');
+  writeFileSync(file, 'from-a-file\n');
+  const { DROVER_GALERA_PASSWORD: _p, ...withoutPassword } = complete;
+
+  it('reads the value from the file, without its trailing newline', () => {
+    expect(parseEnv(workerEnvSchema, { ...withoutPassword, DROVER_GALERA_PASSWORD_FILE: file }).DROVER_GALERA_PASSWORD).toBe('from-a-file');
+  });
+  it('names the _FILE variable when its file is missing or the plain variable is set too', () => {
+    expect(() => parseEnv(workerEnvSchema, { ...withoutPassword, DROVER_GALERA_PASSWORD_FILE: path.join(dir, 'nope') })).toThrow(/DROVER_GALERA_PASSWORD_FILE: .*nope does not exist/);
+    expect(() => parseEnv(workerEnvSchema, { ...complete, DROVER_GALERA_PASSWORD_FILE: file })).toThrow(/DROVER_GALERA_PASSWORD_FILE: set together with DROVER_GALERA_PASSWORD/);
   });
 });
 

@@ -24,7 +24,7 @@ describe('the default plan', () => {
   });
   it('names nodes stably and gives them their role label and volumes', () => {
     const nodes = plannedNodes(plan);
-    expect(nodes[0]).toMatchObject({ name: 'farm-manager-01', role: 'manager', labels: { role: 'manager', tier: 'edge' } });
+    expect(nodes[0]).toMatchObject({ name: 'farm-manager-01', role: 'manager', labels: { role: 'manager', ordinal: '1', tier: 'edge' } });
     expect(nodes.find((n) => n.name === 'farm-storage-02')?.volumes).toEqual([{ name: 'farm-storage-02-gluster-brick', sizeGb: 2000 }]);
     expect(new Set(nodes.map((n) => n.name)).size).toBe(33);
   });

@@ -1,0 +1,39 @@
+# The Drover workers' image (stacks/drover.yml, docker-compose.temporal.yml): one image, the entry chosen by
+# command (dist/workers/infra.js, backup.js or restore.js; the CLI is dist/client/cli.js).
+# Build: docker build -t "$DROVER_REGISTRY/drover:$(git describe --tags --always)" .
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# 1. Build: TypeScript compiled, the workflow bundle prebuilt (workers load it instead of bundling at start).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY activities activities
+COPY client client
+COPY lib lib
+COPY workers workers
+COPY workflows workflows
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+# 2. Run: the tools activities call (mariadb-dump and mariadb for dumps and restores, zstd and age for the backup
+#    stream, ssh for the nodes), the compiled code, production dependencies only, a non-root user.
+FROM ${NODE_IMAGE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends mariadb-client zstd age openssh-client ca-certificates tini wget \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 drover \
+ && useradd --system --uid 10001 --gid drover --home-dir /app --shell /usr/sbin/nologin drover
+WORKDIR /app
+COPY --from=build --chown=root:root /src/package.json ./
+COPY --from=build --chown=root:root /src/node_modules node_modules
+COPY --from=build --chown=root:root /src/dist dist
+COPY --chown=root:root configs/plans configs/plans
+USER drover
+ENV NODE_ENV=production DROVER_METRICS_HOST=0.0.0.0 DROVER_METRICS_PORT=9464 DROVER_STATE_DIR=/tmp/drover
+EXPOSE 9464 9465
+# Healthy while the worker serves its metrics (it stops serving when it shuts down).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD wget -q -O /dev/null "http://127.0.0.1:${DROVER_METRICS_PORT}/metrics" || exit 1
+ENTRYPOINT ["/usr/bin/tini", "--", "node"]
+CMD ["dist/workers/infra.js"]

@@ -1,0 +1,236 @@
+/**
+ * The shipped configs, checked by the real tools from Debian's packages: promtool (config, rules and rule unit
+ * tests, every dashboard query), amtool (config and routing), varnishd -C (the VCL, with the swarm's service
+ * name resolved the way Docker's DNS resolves it), libconfig (ProxySQL's own format) and the environment list
+ * against what the code and the stack files read.
+ */
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { SECRET_FILE_VARS } from '../../lib/env';
+import { ROOT } from '../helpers/paths';
+
+const run = promisify(execFile);
+const configs = path.join(ROOT, 'configs');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-configs-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('prometheus', () => {
+  it('prometheus.yml passes promtool check config, rule files included', async () => {
+    const { stdout } = await run('promtool', ['check', 'config', path.join(configs, 'prometheus/prometheus.yml')]);
+    expect(stdout).toContain('SUCCESS: 3 rule files found');
+    expect(stdout).toContain('is valid prometheus config file syntax');
+  });
+
+  it('scrapes every exporter the stacks run and remote-writes to Mimir', () => {
+    const text = readFileSync(path.join(configs, 'prometheus/prometheus.yml'), 'utf8');
+    for (const job of ['node', 'cadvisor', 'traefik', 'mysqld', 'proxysql', 'redis', 'varnish', 'drover', 'drover-backups', 'alertmanager', 'loki', 'tempo', 'mimir', 'crowdsec'])
+      expect(text).toMatch(new RegExp(`job_name: ${job}\\n`));
+    expect(text).toContain('url: http://monitoring_mimir:9009/api/v1/push');
+  });
+
+  it('farm.yml passes promtool check rules and its promtool unit tests', async () => {
+    const rules = path.join(configs, 'prometheus/rules');
+    expect((await run('promtool', ['check', 'rules', 'farm.yml'], { cwd: rules })).stdout).toMatch(/SUCCESS: 12 rules found/);
+    expect((await run('promtool', ['test', 'rules', 'farm.test.yml'], { cwd: rules })).stdout).toMatch(/SUCCESS/);
+  });
+
+  it('a broken rule file is refused (the check can fail)', async () => {
+    const bad = path.join(tmp, 'bad.yml');
+    writeFileSync(bad, stringify({ groups: [{ name: 'x', rules: [{ alert: 'X', expr: 'sum(rate(up[5m])' }] }] }));
+    await expect(run('promtool', ['check', 'rules', bad])).rejects.toMatchObject({ code: 1 });
+  });
+});
+
+describe('grafana dashboards', () => {
+  const dir = path.join(configs, 'grafana/dashboards');
+  const dashboards = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+  it('farm overview, backups and migrations, each with a unique uid and non-overlapping panels', () => {
+    expect(dashboards.sort()).toEqual(['backups.json', 'farm-overview.json', 'migrations.json']);
+    const uids = new Set<string>();
+    for (const f of dashboards) {
+      const d = JSON.parse(readFileSync(path.join(dir, f), 'utf8'));
+      expect(d.uid, f).toMatch(/^drover-/);
+      uids.add(d.uid);
+      const cells = new Set<string>();
+      for (const p of d.panels) {
+        expect(p.datasource.uid, `${f} ${p.title}`).toBe('prometheus');
+        for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++)
+          for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+            expect(cells.has(`${x},${y}`), `${f}: "${p.title}" overlaps another panel`).toBe(false);
+            cells.add(`${x},${y}`);
+          }
+        expect(p.gridPos.x + p.gridPos.w, `${f} ${p.title}`).toBeLessThanOrEqual(24);
+      }
+    }
+    expect(uids.size).toBe(dashboards.length);
+  });
+
+  it('every panel query is valid PromQL (promtool parses each as a recording rule)', async () => {
+    const rules = dashboards.flatMap((f) =>
+      JSON.parse(readFileSync(path.join(dir, f), 'utf8')).panels.flatMap((p: { targets: { expr: string }[] }, i: number) => p.targets.map((t, j) => ({ record: `dashboard:${path.basename(f, '.json').replace(/-/g, '_')}:${i}_${j}`, expr: t.expr }))),
+    );
+    const file = path.join(tmp, 'dashboards.rules.yml');
+    writeFileSync(file, stringify({ groups: [{ name: 'dashboards', rules }] }));
+    const { stdout } = await run('promtool', ['check', 'rules', file]);
+    expect(stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(rules.length).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe('alertmanager', () => {
+  const file = path.join(configs, 'alertmanager/alertmanager.yml');
+  const routes = async (...labels: string[]) => (await run('amtool', ['config', 'routes', 'test', `--config.file=${file}`, ...labels])).stdout.trim();
+
+  it('passes amtool check-config', async () => {
+    const { stdout } = await run('amtool', ['check-config', file]);
+    expect(stdout).toContain('SUCCESS');
+    expect(stdout).toContain('3 receivers');
+  });
+
+  it('routes every alert to Slack, warning and up to email, critical to SMS', async () => {
+    expect(await routes('alertname=X', 'severity=info')).toBe('slack');
+    expect(await routes('alertname=BackupFailed', 'severity=warning')).toBe('slack,email');
+    expect(await routes('alertname=NodeDown', 'severity=critical')).toBe('slack,email,sms');
+  });
+
+  it('holds no credential in plain text (they are Docker secrets read from files)', () => {
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('slack_api_url_file: /run/secrets/');
+    expect(text).toContain('smtp_auth_password_file: /run/secrets/');
+    expect(text).not.toMatch(/hooks\.slack\.com|smtp_auth_password:/);
+  });
+});
+
+describe('varnish', () => {
+  it('varnishd -C compiles default.vcl with the backend resolved as Docker DNS resolves it in the swarm', async () => {
+    // In the swarm `traefik` is a service name; here a private mount namespace gives it an /etc/hosts entry.
+    const hosts = path.join(tmp, 'hosts');
+    writeFileSync(hosts, '127.0.0.1 localhost\n127.0.0.1 traefik\n');
+    const vcl = path.join(configs, 'varnish/default.vcl');
+    // varnishd -C prints the generated C on stderr and exits 0.
+    const { stderr } = await run('unshare', ['-m', 'sh', '-c', `mount --bind ${hosts} /etc/hosts && exec varnishd -C -n ${path.join(tmp, 'vc')} -f ${vcl}`], { maxBuffer: 64 << 20 });
+    expect(stderr).toContain('VGC_function_vcl_recv');
+    // The same file with a syntax error is refused: the check can fail.
+    const broken = path.join(tmp, 'broken.vcl');
+    writeFileSync(broken, readFileSync(vcl, 'utf8').replace('sub vcl_recv {', 'sub vcl_recv {{'));
+    await expect(run('unshare', ['-m', 'sh', '-c', `mount --bind ${hosts} /etc/hosts && exec varnishd -C -n ${path.join(tmp, 'vc')} -f ${broken}`])).rejects.toMatchObject({ code: 2 });
+  });
+});
+
+describe('proxysql', () => {
+  interface Rule { rule_id: number; active: number; match_digest: string; destination_hostgroup: number; apply: number }
+  const parse = async () => JSON.parse((await run('/usr/bin/python3', ['-c', 'import json,sys,libconf; print(json.dumps(libconf.load(open(sys.argv[1]))))', path.join(configs, 'proxysql/proxysql.cnf')])).stdout);
+
+  it('parses as libconfig (ProxySQL\'s format) with Galera host groups, the three nodes and ~200 backend connections', async () => {
+    const c = await parse();
+    expect(c.mysql_galera_hostgroups).toEqual([expect.objectContaining({ writer_hostgroup: 10, backup_writer_hostgroup: 20, reader_hostgroup: 30, offline_hostgroup: 9999, max_writers: 1, active: 1 })]);
+    expect(c.mysql_servers.map((s: { address: string }) => s.address)).toEqual(['galera-1', 'galera-2', 'galera-3']);
+    const backend = c.mysql_servers.reduce((a: number, s: { max_connections: number }) => a + s.max_connections, 0);
+    expect(backend).toBeGreaterThanOrEqual(180);
+    expect(backend).toBeLessThanOrEqual(220);
+    expect(c.mysql_variables.max_connections).toBeGreaterThanOrEqual(5000);
+    expect(c.mysql_users[0]).toMatchObject({ username: 'wordpress', default_hostgroup: 10, transaction_persistent: 1 });
+    // Passwords are placeholders the stack's entrypoint fills from Docker secrets.
+    expect(c.mysql_variables.monitor_password).toBe('@MONITOR_PASSWORD@');
+    expect(c.mysql_users[0].password).toBe('@WORDPRESS_PASSWORD@');
+  });
+
+  it('sends plain reads to the readers and writes, locking reads and session reads to the writer', async () => {
+    const rules: Rule[] = (await parse()).mysql_query_rules.filter((r: Rule) => r.active).sort((a: Rule, b: Rule) => a.rule_id - b.rule_id);
+    // ProxySQL's default: PCRE, case-insensitive (mysql-query_processor_regex=1, re_modifiers CASELESS).
+    const route = (q: string) => rules.find((r) => r.apply && new RegExp(r.match_digest, 'i').test(q))?.destination_hostgroup ?? 10;
+    expect(route("SELECT option_value FROM wp_options WHERE option_name = ?")).toBe(30);
+    expect(route('select * from wp_posts where ID = ?')).toBe(30);
+    expect(route('SELECT * FROM wp_posts WHERE ID = ? FOR UPDATE')).toBe(10);
+    expect(route('SELECT * FROM wp_posts WHERE ID = ? LOCK IN SHARE MODE')).toBe(10);
+    expect(route('SELECT LAST_INSERT_ID()')).toBe(10);
+    expect(route('SELECT FOUND_ROWS()')).toBe(10);
+    expect(route('SELECT GET_LOCK(?,?)')).toBe(10);
+    expect(route('SELECT @@session.sql_mode')).toBe(10);
+    expect(route('INSERT INTO wp_posts VALUES (?)')).toBe(10);
+    expect(route('UPDATE wp_options SET option_value = ?')).toBe(10);
+    expect(route('DELETE FROM wp_postmeta WHERE post_id = ?')).toBe(10);
+    expect(route('START TRANSACTION')).toBe(10);
+  });
+});
+
+describe('env.example', () => {
+  const listed = new Set(
+    readFileSync(path.join(configs, 'env.example'), 'utf8')
+      .split('\n')
+      .map((l) => /^([A-Z][A-Z0-9_]*)=/.exec(l)?.[1])
+      .filter((v): v is string => !!v),
+  );
+  const sources = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|ya?ml)$/.test(e.name) ? [path.join(ROOT, dir, e.name)] : [],
+    );
+  // Set on local nodes by Drover's own sshd for its sessions; not something an operator sets.
+  const internal = new Set(['DROVER_NODE_DIR', 'DROVER_NODE_NAME']);
+
+  it('lists every variable the code reads', () => {
+    const read = new Set<string>();
+    for (const f of ['activities', 'workflows', 'workers', 'client', 'lib'].flatMap(sources)) {
+      const text = readFileSync(f, 'utf8');
+      // process.env.X, env.X, the zod schemas' keys (X: z…), and env['X'].
+      for (const m of text.matchAll(/\b(?:process\.env|env)\.((?:DROVER|TEMPORAL)_[A-Z0-9_]+)|\b((?:DROVER|TEMPORAL)_[A-Z0-9_]+): (?:z\.|bool|port)|env\[['"]((?:DROVER|TEMPORAL)_[A-Z0-9_]+)['"]\]/g))
+        read.add(m[1] ?? m[2] ?? m[3]);
+    }
+    // Secrets may come from files: X_FILE (lib/env.ts SECRET_FILE_VARS).
+    for (const v of SECRET_FILE_VARS) read.add(`${v}_FILE`);
+    expect(read.size).toBeGreaterThan(30);
+    const missing = [...read].filter((v) => !listed.has(v) && !internal.has(v));
+    expect(missing, `read by the code but not in configs/env.example: ${missing.join(', ')}`).toEqual([]);
+  });
+
+  it('lists every variable the stack and compose files interpolate', () => {
+    const files = [...sources('stacks'), path.join(ROOT, 'docker-compose.temporal.yml')];
+    const read = new Set<string>();
+    for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/\$\{([A-Z][A-Z0-9_]*)(?::?[-?][^}]*)?\}/g)) read.add(m[1]);
+    const missing = [...read].filter((v) => !listed.has(v));
+    expect(missing, `interpolated by stacks/compose but not in configs/env.example: ${missing.join(', ')}`).toEqual([]);
+  });
+});
+
+describe('docker-compose.temporal.yml', () => {
+  interface Service { image?: string; build?: unknown; environment?: Record<string, string>; secrets?: (string | { source: string })[]; depends_on?: Record<string, { condition: string }> }
+  // Compose reads .env beside the file: a copy of the file next to configs/env.example's values.
+  const config = async (): Promise<{ services: Record<string, Service> }> => {
+    const dir = mkdtempSync(path.join(tmp, 'compose-'));
+    copyFileSync(path.join(ROOT, 'docker-compose.temporal.yml'), path.join(dir, 'docker-compose.yml'));
+    copyFileSync(path.join(configs, 'env.example'), path.join(dir, '.env'));
+    const { stdout } = await run('docker-compose', ['-f', path.join(dir, 'docker-compose.yml'), 'config'], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    return parse(stdout);
+  };
+
+  it('passes docker-compose config: PostgreSQL, the schema job, the server after it, the UI and three workers', async () => {
+    const c = await config();
+    expect(Object.keys(c.services).sort()).toEqual(['drover-worker-backup', 'drover-worker-infra', 'drover-worker-restore', 'postgresql', 'temporal', 'temporal-schema', 'temporal-ui']);
+    expect(c.services.temporal.depends_on?.['temporal-schema'].condition).toBe('service_completed_successfully');
+    expect(c.services['temporal-schema'].depends_on?.postgresql.condition).toBe('service_healthy');
+    expect(c.services.temporal.environment).toMatchObject({ DB: 'postgres12', VISIBILITY_DBNAME: 'temporal_visibility' });
+    for (const w of ['infra', 'backup', 'restore']) expect(c.services[`drover-worker-${w}`].build, w).toBeDefined();
+  });
+
+  it('keeps passwords out of the environment; only the restore worker gets the backup key', async () => {
+    const c = await config();
+    const names = (s: Service) => (s.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
+    for (const [name, svc] of Object.entries(c.services)) {
+      for (const [k, v] of Object.entries(svc.environment ?? {})) expect(`${name} ${k}=${v}`).not.toMatch(/(PASSWORD|PWD|SECRET_ACCESS_KEY|TOKEN|API_KEY)=(?!\/run\/secrets\/).+/);
+      expect(names(svc).includes('drover_backup_age_identity'), name).toBe(name === 'drover-worker-restore');
+    }
+  });
+
+  it('a broken file is refused (the check can fail)', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'compose-bad-'));
+    writeFileSync(path.join(dir, 'docker-compose.yml'), readFileSync(path.join(ROOT, 'docker-compose.temporal.yml'), 'utf8').replace('      retries: 20', '      retries: twenty'));
+    copyFileSync(path.join(configs, 'env.example'), path.join(dir, '.env'));
+    await expect(run('docker-compose', ['-f', path.join(dir, 'docker-compose.yml'), 'config'], { cwd: dir })).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('retries') });
+  });
+});
