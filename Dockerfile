@@ -1,20 +1,19 @@
 # The Drover workers' image (stacks/drover.yml, docker-compose.temporal.yml): one image, the entry chosen by
 # command (dist/workers/infra.js, backup.js or restore.js; the CLI is dist/client/cli.js).
 # Build: docker build -t "$DROVER_REGISTRY/drover:$(git describe --tags --always)" .
+# Without registry access: scripts/build-node-base-image.sh, then --network host --build-arg NODE_IMAGE=<its tag>.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # 1. Build: TypeScript compiled, the workflow bundle prebuilt (workers load it instead of bundling at start).
+#    `npm install` with the lockfile, not `npm ci`: the lockfile lists only the Linux builds of platform-specific
+#    optional packages (docs/decisions.md), which `npm ci` rejects as out of sync; versions still come from it.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.build.json ./
-COPY activities activities
-COPY client client
-COPY lib lib
-COPY workers workers
-COPY workflows workflows
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+RUN npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error
+# The sources in one layer (.dockerignore keeps tests, docs and local state out).
+COPY . .
+RUN npm run build && npm prune --omit=dev --no-save --no-audit --no-fund --loglevel=error
 
 # 2. Run: the tools activities call (mariadb-dump and mariadb for dumps and restores, zstd and age for the backup
 #    stream, ssh for the nodes), the compiled code, production dependencies only, a non-root user.
