@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -19,14 +18,8 @@ import { createRedisSentinelActivities, type SentinelReport } from '../../activi
 import { createVarnishStatsActivities } from '../../activities/varnish';
 import { hitRatio, sentinelCheck, varnishCheck } from '../../workflows/lib/health-checks';
 import { ROOT } from '../helpers/paths';
+import { freePort, freePorts } from '../helpers/ports';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 const serverLogs = () =>
   readdirSync(dir)
     .filter((f) => f.endsWith('.log'))
@@ -87,8 +80,9 @@ function get(host: string, url: string, headers: Record<string, string> = {}): P
 }
 
 beforeAll(async () => {
-  for (const k of ['master', 'replica', 'backend', 'varnish', 'exporter'] as const) port[k] = await freePort();
-  port.sentinels = [await freePort(), await freePort(), await freePort()];
+  const ports = await freePorts(8);
+  for (const k of ['master', 'replica', 'backend', 'varnish', 'exporter'] as const) port[k] = ports.shift()!;
+  port.sentinels = ports;
   dir = mkdtempSync(path.join(os.tmpdir(), 'drover-cache-'));
   chmodSync(dir, 0o755);
   shippedRedisConf = readFileSync(path.join(ROOT, 'configs/redis/redis.conf'), 'utf8');
@@ -114,7 +108,7 @@ beforeAll(async () => {
   const vcl = readFileSync(path.join(ROOT, 'configs/varnish/default.vcl'), 'utf8').replace('.host = "traefik";', '.host = "127.0.0.1";').replace('.port = "8081";', `.port = "${port.backend}";`);
   writeFileSync(path.join(dir, 'default.vcl'), vcl);
   const vdir = path.join(dir, 'varnish');
-  procs.push(spawn('varnishd', ['-F', '-n', vdir, '-a', `127.0.0.1:${port.varnish}`, '-f', path.join(dir, 'default.vcl'), '-s', 'malloc,32m'], { stdio: 'ignore' }));
+  procs.push(spawn('varnishd', ['-F', '-n', vdir, '-a', `127.0.0.1:${port.varnish}`, '-f', path.join(dir, 'default.vcl'), '-s', 'malloc,32m'], { stdio: ['ignore', logTo('varnishd'), logTo('varnishd')] }));
   await until('varnish', async () => (await get('probe.example.com', '/')) !== undefined);
   procs.push(spawn('prometheus-varnish-exporter', ['-n', vdir, '-web.listen-address', `127.0.0.1:${port.exporter}`], { stdio: 'ignore' }));
   await until('the varnish exporter', async () => (await fetch(`http://127.0.0.1:${port.exporter}/metrics`)).ok);

@@ -8,7 +8,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client';
@@ -19,15 +18,8 @@ import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { ROOT } from '../helpers/paths';
 import { treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
+import { freePorts } from '../helpers/ports';
 import { useRunningWorker } from '../helpers/temporal';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 const ports = { backend: 0, varnish: 0, redis: 0 };
 const failing = new Set<string>();
@@ -58,9 +50,7 @@ function get(host: string, url = '/', headers: Record<string, string> = {}, meth
 }
 
 beforeAll(async () => {
-  ports.backend = await freePort();
-  ports.varnish = await freePort();
-  ports.redis = await freePort();
+  [ports.backend, ports.varnish, ports.redis] = await freePorts(3);
   backend = http.createServer((req, res) => {
     backendHits++;
     const host = String(req.headers.host);
