@@ -145,18 +145,23 @@ describe('proxysql', () => {
     const rules: Rule[] = (await parse()).mysql_query_rules.filter((r: Rule) => r.active).sort((a: Rule, b: Rule) => a.rule_id - b.rule_id);
     // ProxySQL's default: PCRE, case-insensitive (mysql-query_processor_regex=1, re_modifiers CASELESS).
     const route = (q: string) => rules.find((r) => r.apply && new RegExp(r.match_digest, 'i').test(q))?.destination_hostgroup ?? 10;
-    expect(route("SELECT option_value FROM wp_options WHERE option_name = ?")).toBe(30);
-    expect(route('select * from wp_posts where ID = ?')).toBe(30);
-    expect(route('SELECT * FROM wp_posts WHERE ID = ? FOR UPDATE')).toBe(10);
-    expect(route('SELECT * FROM wp_posts WHERE ID = ? LOCK IN SHARE MODE')).toBe(10);
-    expect(route('SELECT LAST_INSERT_ID()')).toBe(10);
-    expect(route('SELECT FOUND_ROWS()')).toBe(10);
-    expect(route('SELECT GET_LOCK(?,?)')).toBe(10);
-    expect(route('SELECT @@session.sql_mode')).toBe(10);
-    expect(route('INSERT INTO wp_posts VALUES (?)')).toBe(10);
-    expect(route('UPDATE wp_options SET option_value = ?')).toBe(10);
-    expect(route('DELETE FROM wp_postmeta WHERE post_id = ?')).toBe(10);
-    expect(route('START TRANSACTION')).toBe(10);
+    const readers = 30;
+    const writer = 10;
+    const expected: [string, number][] = [
+      ['SELECT option_value FROM wp_options WHERE option_name = ?', readers],
+      ['select * from wp_posts where ID = ?', readers],
+      ['SELECT * FROM wp_posts WHERE ID = ? FOR UPDATE', writer],
+      ['SELECT * FROM wp_posts WHERE ID = ? LOCK IN SHARE MODE', writer],
+      ['SELECT LAST_INSERT_ID()', writer],
+      ['SELECT FOUND_ROWS()', writer],
+      ['SELECT GET_LOCK(?,?)', writer],
+      ['SELECT @@session.sql_mode', writer],
+      ['INSERT INTO wp_posts VALUES (?)', writer],
+      ['UPDATE wp_options SET option_value = ?', writer],
+      ['DELETE FROM wp_postmeta WHERE post_id = ?', writer],
+      ['START TRANSACTION', writer],
+    ];
+    for (const [query, hostgroup] of expected) expect(route(query), query).toBe(hostgroup);
   });
 });
 
