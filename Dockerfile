@@ -4,7 +4,7 @@
 # Without registry access: scripts/build-node-base-image.sh, then --network host --build-arg NODE_IMAGE=<its tag>.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
-# 1. Build: TypeScript compiled, the workflow bundle prebuilt (workers load it instead of bundling at start).
+# 1. Build: TypeScript compiled, one workflow bundle per queue prebuilt (workers load theirs instead of bundling at start).
 #    `npm install` with the lockfile, not `npm ci`: the lockfile lists only the Linux builds of platform-specific
 #    optional packages (docs/decisions.md), which `npm ci` rejects as out of sync; versions still come from it.
 FROM ${NODE_IMAGE} AS build

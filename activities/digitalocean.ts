@@ -1,24 +1,47 @@
 /**
  * Activities on DigitalOcean: every one looks first and creates only what is missing, by name under the farm's
  * tag (`drover-<farm>`), so a retried or re-run activity never makes a second droplet, volume or balancer.
- * Destroying touches only what carries the farm's tag (VPCs cannot be tagged: they carry it in their
- * description). Long waits heartbeat; throttling honours Retry-After through the classified CloudThrottled.
+ * Teardown and the undo steps (destroyFarm, destroyDroplet, deleteFarmResource, undoCreateByName,
+ * releaseReservedIps) are in digitalocean-teardown.ts; this factory returns them too.
+ * A create whose answer is lost (timeout, 5xx) may still have happened: the activity looks again before failing
+ * and counts what it finds as created by this run, so a rollback removes it too.
+ * Long waits heartbeat; throttling honours Retry-After through the classified CloudThrottled.
  */
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { FarmPlan, Role } from '../lib/plan/schema';
-import type { ActivityDeps } from './deps';
-import { DigitalOceanClient, privateIp, publicIp, type DoDroplet } from './lib/digitalocean-client';
-import { failure } from './lib/errors';
-import { deriveHostKey, hostKeyUserData } from './lib/host-keys';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { privateIp, publicIp, type DigitalOceanClient, type DoDomainRecord, type DoDroplet, type DoLoadBalancer } from '../lib/clients/digitalocean-client';
+import { failure } from '../lib/clients/errors';
+import { deriveHostKey, hostKeyUserData } from '../lib/clients/host-keys';
+import { createDigitalOceanTeardownActivities } from './digitalocean-teardown';
+import { doClient, farmTag, isFarmsBalancer, isType, roleTag, type Named } from './lib/digitalocean-farm';
 
-export const farmTag = (farm: string): string => `drover-${farm}`;
-export const roleTag = (farm: string, role: Role): string => `drover-${farm}-${role}`;
+export { farmTag, roleTag } from './lib/digitalocean-farm';
+
+/** Runs a create; if its answer is lost (CloudUnavailable), looks with `find` whether it happened anyway. */
+async function createOrFind<T>(create: () => Promise<T>, find: () => Promise<T | undefined>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if (!isType(err, 'CloudUnavailable')) throw err;
+    const found = await find().catch(() => undefined);
+    if (found === undefined) throw err;
+    return found;
+  }
+}
+
+/** What earlier attempts of this activity recorded (heartbeat details) before they crashed or failed. */
+const earlier = <T>(): Partial<T> => (activityInfo().heartbeatDetails as Partial<T> | undefined) ?? {};
 
 export interface ProvisionedDroplet {
   id: number;
   name: string;
   status: string;
   created: boolean;
+  /** The fingerprint of the host key given to the droplet through cloud-init (derived, so known before it boots). */
+  hostKey: string;
 }
 
 export interface ReadyDroplet {
@@ -26,13 +49,6 @@ export interface ReadyDroplet {
   name: string;
   publicIp: string;
   privateIp: string;
-}
-
-interface Named {
-  id: string;
-  name: string;
-  tags?: string[];
-  description?: string;
 }
 
 /** A resource found by name must be this farm's: adopting someone else's would later destroy it with the farm. */
@@ -57,16 +73,13 @@ export interface FarmNode {
 }
 
 export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick<ActivityDeps, 'digitalocean' | 'hostKeySeed'>) {
-  const api = (): DigitalOceanClient => {
-    if (!digitalocean) throw failure('ConfigMissing', 'this worker has no DigitalOcean token (DROVER_DO_TOKEN)');
-    return digitalocean.withSignal(cancellationSignal());
-  };
+  const api = (): DigitalOceanClient => doClient(digitalocean);
   const seed = (): Buffer => {
     if (!hostKeySeed) throw failure('ConfigMissing', 'this worker has no host key seed (DROVER_HOST_KEY_SEED_FILE): droplets could not be pinned from their first SSH connection');
     return hostKeySeed;
   };
 
-  return {
+  const activities = {
     /** The farm's tags (one for the farm, one per role). Creating an existing tag changes nothing. */
     async ensureFarmTags(input: { farm: string; roles: Role[] }): Promise<{ tags: string[] }> {
       const tags = [farmTag(input.farm), ...input.roles.map((r) => roleTag(input.farm, r))];
@@ -76,14 +89,16 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
 
     /** The farm's VPC, found by name, else created (marked as the farm's in its description). */
     async ensureVpc(input: { farm: string; name: string; region: string; ipRange: string }): Promise<{ id: string; created: boolean }> {
-      const found = (await api().list<Named & { region: string }>('/v2/vpcs', 'vpcs')).find((v) => v.name === input.name);
+      const find = async () => (await api().list<Named & { region: string }>('/v2/vpcs', 'vpcs')).find((v) => v.name === input.name);
+      const found = await find();
       if (found) {
         if (found.description !== farmTag(input.farm)) throw failure('CloudRequestRejected', `a VPC named ${input.name} exists but is not ${farmTag(input.farm)}'s: rename the plan's VPC or remove it`);
         if (found.region !== input.region) throw failure('CloudRequestRejected', `VPC ${input.name} exists in ${found.region}, the plan says ${input.region}`);
-        return { id: found.id, created: false };
+        return { id: found.id, created: Boolean(earlier<{ creating: boolean }>().creating) };
       }
-      const r = await api().request<{ vpc: Named }>('POST', '/v2/vpcs', { name: input.name, region: input.region, ip_range: input.ipRange, description: farmTag(input.farm) });
-      return { id: r.vpc.id, created: true };
+      heartbeat({ creating: true });
+      const r = await createOrFind(async () => (await api().request<{ vpc: Named & { region: string } }>('POST', '/v2/vpcs', { name: input.name, region: input.region, ip_range: input.ipRange, description: farmTag(input.farm) })).vpc, find);
+      return { id: r.id, created: true };
     },
 
     /** The bootstrap SSH key on the account, by its public key (the account refuses the same key twice). */
@@ -100,10 +115,14 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
      * derived SSH host key in cloud-init user data (made here, in the worker: never in workflow history).
      */
     async ensureDroplet(input: { farm: string; name: string; role: Role; size: string; region: string; image: string; vpcId: string; sshKeys: string[] }): Promise<ProvisionedDroplet> {
-      const userData = hostKeyUserData(deriveHostKey(seed(), input.farm, input.name));
-      const existing = (await api().dropletsByTag(farmTag(input.farm))).filter((d) => d.name === input.name).sort((a, b) => a.id - b.id);
-      if (existing.length) return { id: existing[0].id, name: input.name, status: existing[0].status, created: false };
-      const d = await api().createDroplet({
+      const hostKey = deriveHostKey(seed(), input.farm, input.name);
+      const userData = hostKeyUserData(hostKey);
+      const find = async () => (await api().dropletsByTag(farmTag(input.farm))).filter((d) => d.name === input.name).sort((a, b) => a.id - b.id)[0];
+      const existing = await find();
+      // Found after an earlier attempt of this activity set out to create it: that attempt made it.
+      if (existing) return { id: existing.id, name: input.name, status: existing.status, created: Boolean(earlier<{ creating: boolean }>().creating), hostKey: hostKey.fingerprint };
+      heartbeat({ creating: true });
+      const create = () => api().createDroplet({
         name: input.name,
         region: input.region,
         size: input.size,
@@ -114,7 +133,8 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
         user_data: userData,
         monitoring: true,
       });
-      return { id: d.id, name: d.name, status: d.status, created: true };
+      const d = await createOrFind(create, find);
+      return { id: d.id, name: d.name, status: d.status, created: true, hostKey: hostKey.fingerprint };
     },
 
     /** Waits for a droplet to be `active` with both addresses (polls every 2 s, heartbeating). */
@@ -133,19 +153,25 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
 
     /** A block storage volume for a droplet: found by name or created (tagged), then attached if it is not. */
     async ensureVolume(input: { farm: string; name: string; region: string; sizeGb: number; dropletId: number }): Promise<{ id: string; created: boolean; attached: boolean }> {
-      const found = (await api().list<Named & { droplet_ids: number[] }>('/v2/volumes', 'volumes', { name: input.name, region: input.region }))[0];
+      const find = async () => (await api().list<Named & { droplet_ids: number[] }>('/v2/volumes', 'volumes', { name: input.name, region: input.region }))[0];
+      const found = await find();
       if (found) mustBeFarms(found, input.farm, 'volume');
-      const volume = found ?? (await api().request<{ volume: Named & { droplet_ids: number[] } }>('POST', '/v2/volumes', { name: input.name, region: input.region, size_gigabytes: input.sizeGb, tags: [farmTag(input.farm)], filesystem_type: 'ext4' })).volume;
-      if (volume.droplet_ids.includes(input.dropletId)) return { id: volume.id, created: !found, attached: false };
+      // Found after an earlier attempt of this activity set out to create it: that attempt made it.
+      const made = !found || Boolean(earlier<{ creating: boolean }>().creating);
+      if (!found) heartbeat({ creating: true });
+      const volume = found ?? (await createOrFind(async () => (await api().request<{ volume: Named & { droplet_ids: number[] } }>('POST', '/v2/volumes', { name: input.name, region: input.region, size_gigabytes: input.sizeGb, tags: [farmTag(input.farm)], filesystem_type: 'ext4' })).volume, find));
+      if (volume.droplet_ids.includes(input.dropletId)) return { id: volume.id, created: made, attached: false };
       if (volume.droplet_ids.length) throw failure('CloudRequestRejected', `volume ${input.name} is attached to droplet ${volume.droplet_ids[0]}, not ${input.dropletId}`);
       await api().request('POST', `/v2/volumes/${volume.id}/actions`, { type: 'attach', droplet_id: input.dropletId, region: input.region });
-      return { id: volume.id, created: !found, attached: true };
+      return { id: volume.id, created: made, attached: true };
     },
 
     /** The farm's firewall, applied to every droplet with the farm's tag. */
     async ensureFirewall(input: { farm: string; firewall: FarmPlan['firewall']; vpcRange: string; loadBalancerId: string | null }): Promise<{ id: string; created: boolean }> {
-      const found = (await api().list<Named>('/v2/firewalls', 'firewalls')).find((f) => f.name === input.firewall.name);
-      if (found) return { id: mustBeFarms(found, input.farm, 'firewall').id, created: false };
+      const find = async () => (await api().list<Named>('/v2/firewalls', 'firewalls')).find((f) => f.name === input.firewall.name);
+      const found = await find();
+      if (found) return { id: mustBeFarms(found, input.farm, 'firewall').id, created: Boolean(earlier<{ creating: boolean }>().creating) };
+      heartbeat({ creating: true });
       const inbound_rules = input.firewall.inbound.map((r) => ({
         protocol: r.protocol,
         ...(r.ports ? { ports: r.ports } : r.protocol === 'tcp' || r.protocol === 'udp' ? { ports: 'all' } : {}),
@@ -160,127 +186,65 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
         { protocol: 'udp', ports: 'all', destinations: anywhere },
         { protocol: 'icmp', destinations: anywhere },
       ];
-      const r = await api().request<{ firewall: Named }>('POST', '/v2/firewalls', { name: input.firewall.name, inbound_rules, outbound_rules, tags: [farmTag(input.farm)] });
-      return { id: r.firewall.id, created: true };
+      const r = await createOrFind(async () => (await api().request<{ firewall: Named }>('POST', '/v2/firewalls', { name: input.firewall.name, inbound_rules, outbound_rules, tags: [farmTag(input.farm)] })).firewall, find);
+      return { id: r.id, created: true };
     },
 
     /** The farm's load balancer in front of the droplets with the role's tag. */
     async ensureLoadBalancer(input: { farm: string; balancer: NonNullable<FarmPlan['loadBalancer']>; region: string; vpcId: string }): Promise<{ id: string; created: boolean }> {
-      const found = (await api().list<Named>('/v2/load_balancers', 'load_balancers')).find((l) => l.name === input.balancer.name);
-      if (found) return { id: mustBeFarms(found, input.farm, 'load balancer').id, created: false };
+      const find = async () => (await api().list<DoLoadBalancer>('/v2/load_balancers', 'load_balancers')).find((l) => l.name === input.balancer.name);
+      const found = await find();
+      if (found) {
+        if (!isFarmsBalancer(found, input.farm)) throw failure('CloudRequestRejected', `a load balancer named ${found.name} exists but is not ${farmTag(input.farm)}'s (it balances ${found.tag ? `tag ${found.tag}` : 'droplets by id'}): rename the plan's load balancer or remove it`);
+        return { id: found.id, created: Boolean(earlier<{ creating: boolean }>().creating) };
+      }
+      heartbeat({ creating: true });
       const split = (s: string) => s.split(':') as [string, string];
       const [hcProto, hcRest] = split(input.balancer.healthCheck);
       const [hcPort, ...hcPath] = hcRest.split('/');
-      const r = await api().request<{ load_balancer: Named }>('POST', '/v2/load_balancers', {
+      const create = async () => (await api().request<{ load_balancer: DoLoadBalancer }>('POST', '/v2/load_balancers', {
         name: input.balancer.name,
         region: input.region,
         size_unit: 1,
         vpc_uuid: input.vpcId,
         tag: roleTag(input.farm, input.balancer.role),
-        tags: [farmTag(input.farm)],
         forwarding_rules: input.balancer.forwarding.map((f) => {
           const [ep, eport] = split(f.entry);
           const [tp, tport] = split(f.target);
           return { entry_protocol: ep, entry_port: Number(eport), target_protocol: tp, target_port: Number(tport), tls_passthrough: Boolean(f.tlsPassthrough) };
         }),
         health_check: { protocol: hcProto, port: Number(hcPort), ...(hcPath.length ? { path: `/${hcPath.join('/')}` } : {}), check_interval_seconds: 10, response_timeout_seconds: 5, healthy_threshold: 3, unhealthy_threshold: 3 },
-      });
-      return { id: r.load_balancer.id, created: true };
+      })).load_balancer;
+      const r = await createOrFind(create, find);
+      return { id: r.id, created: true };
     },
 
-    /** One reserved IP assigned to each of these droplets (reserved IPs carry no name: identified by assignment). */
-    async ensureReservedIps(input: { dropletIds: number[] }): Promise<{ ips: string[]; created: number }> {
-      const all = await api().list<{ ip: string; droplet: { id: number } | null }>('/v2/reserved_ips', 'reserved_ips');
+    /**
+     * One reserved IP assigned to each of these droplets (reserved IPs carry no name or tag: identified by
+     * assignment). `createdIps` are the ones this activity made, earlier attempts included (kept in heartbeat
+     * details, and a lost answer is looked for before failing).
+     */
+    async ensureReservedIps(input: { dropletIds: number[] }): Promise<{ ips: string[]; created: number; createdIps: string[] }> {
+      const assigned = async () => await api().list<{ ip: string; droplet: { id: number } | null }>('/v2/reserved_ips', 'reserved_ips');
+      const all = await assigned();
       const ips: string[] = [];
-      let created = 0;
+      const createdIps: string[] = earlier<{ createdIps: string[] }>().createdIps ?? [];
       for (const id of input.dropletIds) {
         const have = all.find((r) => r.droplet?.id === id);
         if (have) {
           ips.push(have.ip);
           continue;
         }
-        const r = await api().request<{ reserved_ip: { ip: string } }>('POST', '/v2/reserved_ips', { droplet_id: id });
-        ips.push(r.reserved_ip.ip);
-        created++;
+        heartbeat({ createdIps, creatingFor: id });
+        const r = await createOrFind(
+          async () => (await api().request<{ reserved_ip: { ip: string } }>('POST', '/v2/reserved_ips', { droplet_id: id })).reserved_ip,
+          async () => (await assigned()).find((x) => x.droplet?.id === id),
+        );
+        ips.push(r.ip);
+        createdIps.push(r.ip);
+        heartbeat({ createdIps });
       }
-      return { ips, created };
-    },
-
-    /**
-     * Tears the farm down: its load balancer and firewall (tagged), reserved IPs on its droplets, its droplets
-     * (deleted by tag), its volumes (tagged) and its VPC (marked in the description). Nothing without the farm's
-     * mark is touched. Idempotent: a second run finds nothing left.
-     */
-    async destroyFarm(input: { farm: string }): Promise<{ droplets: number; volumes: number; other: string[] }> {
-      const tag = farmTag(input.farm);
-      const other: string[] = [];
-      for (const [path, key] of [
-        ['/v2/load_balancers', 'load_balancers'],
-        ['/v2/firewalls', 'firewalls'],
-      ] as const) {
-        for (const x of await api().list<Named>(path, key)) {
-          if (!x.tags?.includes(tag)) continue;
-          await api().request('DELETE', `${path}/${x.id}`);
-          other.push(`${key.slice(0, -1)} ${x.name}`);
-        }
-      }
-      const droplets = await api().dropletsByTag(tag);
-      const ids = new Set(droplets.map((d) => d.id));
-      for (const r of await api().list<{ ip: string; droplet: { id: number } | null }>('/v2/reserved_ips', 'reserved_ips')) {
-        if (r.droplet && ids.has(r.droplet.id)) {
-          await api().request('DELETE', `/v2/reserved_ips/${r.ip}`);
-          other.push(`reserved ip ${r.ip}`);
-        }
-      }
-      if (droplets.length) await api().request('DELETE', `/v2/droplets?tag_name=${encodeURIComponent(tag)}`);
-      heartbeat({ phase: 'volumes' });
-      let volumes = 0;
-      for (const v of await api().list<Named>('/v2/volumes', 'volumes')) {
-        if (!v.tags?.includes(tag)) continue;
-        await api().request('DELETE', `/v2/volumes/${v.id}`);
-        volumes++;
-      }
-      for (const v of await api().list<Named>('/v2/vpcs', 'vpcs')) {
-        if (v.description !== tag) continue;
-        await api().request('DELETE', `/v2/vpcs/${v.id}`);
-        other.push(`vpc ${v.name}`);
-      }
-      return { droplets: droplets.length, volumes, other };
-    },
-
-    /** Undo of ensureDroplet: deletes one droplet, only if it carries the farm's tag. Gone already is fine. */
-    async destroyDroplet(input: { farm: string; id: number }): Promise<{ destroyed: boolean }> {
-      let d: DoDroplet;
-      try {
-        d = await api().droplet(input.id);
-      } catch (err) {
-        if ((err as { type?: string }).type === 'CloudNotFound') return { destroyed: false };
-        throw err;
-      }
-      if (!d.tags.includes(farmTag(input.farm))) throw failure('CloudRequestRejected', `droplet ${d.name} (${d.id}) does not carry ${farmTag(input.farm)}: not destroying it`);
-      await api().request('DELETE', `/v2/droplets/${input.id}`);
-      return { destroyed: true };
-    },
-
-    /** Undo of the other ensure* activities: deletes one resource the farm made, after checking its mark. */
-    async deleteFarmResource(input: { farm: string; kind: 'volume' | 'firewall' | 'load_balancer' | 'reserved_ip' | 'vpc'; id: string }): Promise<{ deleted: boolean }> {
-      const tag = farmTag(input.farm);
-      const path = { volume: '/v2/volumes', firewall: '/v2/firewalls', load_balancer: '/v2/load_balancers', reserved_ip: '/v2/reserved_ips', vpc: '/v2/vpcs' }[input.kind];
-      if (input.kind === 'volume' || input.kind === 'firewall' || input.kind === 'load_balancer' || input.kind === 'vpc') {
-        const all = await api().list<Named & { droplet_ids?: number[]; region?: string }>(path, `${input.kind}s`);
-        const x = all.find((r) => r.id === input.id);
-        if (!x) return { deleted: false };
-        if (input.kind === 'vpc' ? x.description !== tag : !x.tags?.includes(tag)) throw failure('CloudRequestRejected', `${input.kind} ${x.name} does not carry ${tag}: not deleting it`);
-        // An attached volume cannot be deleted: detach it first (the inverse of ensureVolume's create + attach).
-        for (const dropletId of x.droplet_ids ?? []) await api().request('POST', `/v2/volumes/${x.id}/actions`, { type: 'detach', droplet_id: dropletId, region: x.region });
-      }
-      try {
-        await api().request('DELETE', `${path}/${input.id}`);
-      } catch (err) {
-        if ((err as { type?: string }).type === 'CloudNotFound') return { deleted: false };
-        throw err;
-      }
-      return { deleted: true };
+      return { ips, created: createdIps.filter((ip) => ips.includes(ip)).length, createdIps };
     },
 
     /**
@@ -304,6 +268,102 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
     /** The farm's droplets as DigitalOcean sees them (names, status, addresses). */
     async listFarmDroplets(input: { farm: string }): Promise<{ id: number; name: string; status: string; publicIp: string | null }[]> {
       return (await api().dropletsByTag(farmTag(input.farm))).map((d) => ({ id: d.id, name: d.name, status: d.status, publicIp: publicIp(d) })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    },
+
+  };
+  // Teardown and the undo steps live in digitalocean-teardown.ts; the worker registers both as one group.
+  return { ...activities, ...createDigitalOceanTeardownActivities({ digitalocean }) };
+}
+
+/** A domain's A record as it was before a cutover touched it (`ip` null: there was none). */
+export interface DnsBefore {
+  /** The DigitalOcean domain (zone) serving it, and the record's name in it (`@` for the apex). */
+  zone: string;
+  name: string;
+  recordId: number | null;
+  ip: string | null;
+  ttl: number | null;
+}
+
+/**
+ * A migration's DNS cutover (issue 16) through DigitalOcean's domains API, on the migrate queue: the site's A
+ * record's TTL lowered before the final copy, the record pointed at the farm, and put back on a rollback. Every
+ * one looks the record up first (by type and fully qualified name) and changes only what differs, so a retried
+ * activity is harmless; the record as it was is kept in heartbeat details before the first change, so a retry
+ * after a crash still reports the old TTL, not the lowered one.
+ */
+export function createDigitalOceanDnsActivities({ digitalocean, front, localFront }: Pick<ActivityDeps, 'digitalocean'> & Partial<Pick<ActivityDeps, 'front' | 'localFront'>>) {
+  const api = (): DigitalOceanClient => doClient(digitalocean);
+  /** The longest domain of the account the site's domain is in (www.shop.example in shop.example). */
+  const zoneOf = async (domain: string): Promise<{ zone: string; name: string }> => {
+    const zone = (await api().domainNames()).filter((z) => domain === z || domain.endsWith(`.${z}`)).sort((a, b) => b.length - a.length)[0];
+    if (!zone) throw failure('CloudNotFound', `${domain} is in no domain of this DigitalOcean account: its DNS is not served there, so the cutover cannot switch it`);
+    return { zone, name: domain === zone ? '@' : domain.slice(0, -zone.length - 1) };
+  };
+  const aRecords = async (zone: string, domain: string): Promise<DoDomainRecord[]> => {
+    const found = await api().domainRecords(zone, { type: 'A', name: domain });
+    if (found.length > 1) throw failure('CloudRequestRejected', `${domain} has ${found.length} A records (${found.map((r) => r.data).join(', ')}): a cutover switches one`);
+    return found;
+  };
+
+  return {
+    /** Lowers the TTL of the domain's A record to `ttl` (when higher) and says what the record was. */
+    async lowerDnsTtl(input: { domain: string; ttl: number }): Promise<DnsBefore> {
+      const before = earlier<{ before: DnsBefore }>().before;
+      const { zone, name } = await zoneOf(input.domain);
+      const [rec] = await aRecords(zone, input.domain);
+      const was: DnsBefore = before ?? { zone, name, recordId: rec?.id ?? null, ip: rec?.data ?? null, ttl: rec?.ttl ?? null };
+      heartbeat({ before: was });
+      if (rec && rec.ttl > input.ttl) await api().updateDomainRecord(zone, rec.id, { ttl: input.ttl });
+      return was;
+    },
+
+    /** Points the domain's A record at `ip` with `ttl` (created when there is none), then reads it back. */
+    async pointDomainAt(input: { domain: string; ip: string; ttl: number }): Promise<{ zone: string; recordId: number; created: boolean }> {
+      const { zone, name } = await zoneOf(input.domain);
+      const [rec] = await aRecords(zone, input.domain);
+      let id = rec?.id;
+      if (!rec) {
+        const find = async () => (await aRecords(zone, input.domain))[0];
+        id = (await createOrFind(() => api().createDomainRecord(zone, { type: 'A', name, data: input.ip, ttl: input.ttl }), find)).id;
+      } else if (rec.data !== input.ip || rec.ttl !== input.ttl) {
+        await api().updateDomainRecord(zone, rec.id, { data: input.ip, ttl: input.ttl });
+      }
+      const now = await api().domainRecord(zone, id!);
+      if (now.data !== input.ip) throw failure('CloudRequestRejected', `${input.domain}'s A record reads ${now.data} after it was pointed at ${input.ip}`);
+      return { zone, recordId: id!, created: !rec };
+    },
+
+    /** The rollback: the A record as it was (address and TTL), or none when there was none. */
+    async restoreDomainRecord(input: { domain: string; before: DnsBefore }): Promise<{ restored: string }> {
+      const b = input.before;
+      const [rec] = await aRecords(b.zone, input.domain);
+      if (b.ip === null) {
+        if (rec) await api().deleteDomainRecord(b.zone, rec.id).catch((e: unknown) => { if (!isType(e, 'CloudNotFound')) throw e; });
+        return { restored: `no A record for ${input.domain}` };
+      }
+      if (!rec) await createOrFind(() => api().createDomainRecord(b.zone, { type: 'A', name: b.name, data: b.ip!, ttl: b.ttl ?? 1800 }), async () => (await aRecords(b.zone, input.domain))[0]);
+      else if (rec.data !== b.ip || rec.ttl !== b.ttl) await api().updateDomainRecord(b.zone, rec.id, { data: b.ip, ...(b.ttl ? { ttl: b.ttl } : {}) });
+      return { restored: `${input.domain} A ${b.ip} (TTL ${b.ttl ?? 1800} s)` };
+    },
+
+    /**
+     * The address a migrated domain points at: on DigitalOcean the farm's reserved (floating) IP (the plan's
+     * `floatingIps`, assigned to its front nodes; the lowest when there are several); on the local provider the
+     * address of the local front (DROVER_FRONT_URL's host).
+     */
+    async farmFrontAddress(input: { farm: string; provider: 'local' | 'digitalocean' }): Promise<{ ip: string; from: string }> {
+      if (input.provider === 'local') {
+        const url = localFront?.url || front?.siteCheckUrl;
+        if (!url) throw failure('ConfigMissing', 'DROVER_FRONT_URL: the local front\'s address is what a cutover points the domain at');
+        const host = new URL(url).hostname;
+        const ip = isIP(host) === 4 ? host : (await lookup(host, { family: 4 })).address;
+        return { ip, from: `the local front (${url})` };
+      }
+      const droplets = new Set((await api().dropletsByTag(farmTag(input.farm))).map((d) => d.id));
+      const ips = (await api().list<{ ip: string; droplet: { id: number } | null }>('/v2/reserved_ips', 'reserved_ips')).filter((r) => r.droplet && droplets.has(r.droplet.id)).map((r) => r.ip).sort();
+      if (!ips.length) throw failure('ConfigMissing', `farm ${input.farm} has no reserved IP (the plan's floatingIps): nothing stable to point a migrated domain at`);
+      return { ip: ips[0], from: `the farm's reserved IP` };
     },
   };
 }

@@ -1,14 +1,15 @@
 /** Backup activities that read from the Galera cluster: a consistent dump streamed, encrypted, into Spaces. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type { RowDataPacket } from 'mysql2/promise';
 import { objectKey, type ManifestObject } from '../lib/backup-layout';
-import type { ActivityDeps } from './deps';
-import { uploadEncrypted } from './lib/encrypted-upload';
-import { classifyDatabaseError, failure } from './lib/errors';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { uploadEncryptedWithHeartbeat } from './lib/encrypted-upload';
+import { getSite } from '../lib/site-registry';
+import { ident } from './lib/database-programs';
+import { classifyDatabaseError, failure } from '../lib/clients/errors';
+import { DumpRowCounter } from './lib/dump-row-counter';
+import { writeClientOptionsFile } from './lib/mariadb-options-file';
+import { withHeartbeat } from './lib/heartbeat';
 
 export interface DumpDatabaseInput {
   site: string;
@@ -36,9 +37,14 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       const exists = await galera.query<RowDataPacket[]>(node, 'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [input.database]);
       if (!exists.length) throw failure('InvalidInput', `database ${input.database} of site ${input.site} does not exist`);
 
-      // Row counts and WordPress figures from a consistent snapshot taken just before the dump's own. With
+      // Table names and WordPress figures from a consistent snapshot taken just before the dump's own (row counts
+      // come from the dump stream itself, so they are exactly the dump's). With
       // wsrep_sync_wait the snapshot first waits until this node has applied every write committed anywhere in
       // the cluster (Galera applies replicated writes asynchronously), so the dump that follows misses none.
+      // The site's table prefix first: getSite asks every node's status (a pool query on this node too), and with
+      // this activity holding one of the node's few pooled connections, concurrent dumps asking it inside would
+      // hold them all and wait for one another for ever (seen at 16 sites at a time on a loaded machine).
+      const prefix = (await getSite(galera, input.site))?.tablePrefix ?? 'wp_';
       const conn = await galera.pool(node).getConnection();
       const tables: { name: string; rows: number }[] = [];
       let wordpress = { posts: 0, pages: 0, users: 0 };
@@ -46,16 +52,19 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         await conn.query('SET SESSION wsrep_sync_wait = 1');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
         const [names] = await conn.query<RowDataPacket[]>("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [input.database]);
-        for (const r of names) {
-          const [c] = await conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${input.database}\`.\`${String(r.TABLE_NAME).replace(/`/g, '``')}\``);
-          tables.push({ name: String(r.TABLE_NAME), rows: Number(c[0].n) });
-        }
+        for (const r of names) tables.push({ name: String(r.TABLE_NAME), rows: 0 });
+        // WordPress figures under the site's own table prefix (wp_ only by default).
         const has = (t: string) => tables.some((x) => x.name === t);
-        if (has('wp_posts') && has('wp_users')) {
-          const [w] = await conn.query<RowDataPacket[]>(
-            `SELECT (SELECT COUNT(*) FROM \`${input.database}\`.wp_posts WHERE post_type='post' AND post_status='publish') AS posts,
-                    (SELECT COUNT(*) FROM \`${input.database}\`.wp_posts WHERE post_type='page' AND post_status='publish') AS pages,
-                    (SELECT COUNT(*) FROM \`${input.database}\`.wp_users) AS users`,
+        const posts = ident(`${prefix}posts`);
+        if (has(`${prefix}posts`) && has(`${prefix}users`)) {
+          const [w] = await withHeartbeat(
+            () => ({ phase: 'count WordPress content' }),
+            () =>
+              conn.query<RowDataPacket[]>(
+                `SELECT (SELECT COUNT(*) FROM ${ident(input.database)}.${posts} WHERE post_type='post' AND post_status='publish') AS posts,
+                        (SELECT COUNT(*) FROM ${ident(input.database)}.${posts} WHERE post_type='page' AND post_status='publish') AS pages,
+                        (SELECT COUNT(*) FROM ${ident(input.database)}.${ident(`${prefix}users`)}) AS users`,
+              ),
           );
           wordpress = { posts: Number(w[0].posts), pages: Number(w[0].pages), users: Number(w[0].users) };
         }
@@ -69,12 +78,9 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       }
 
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-dump-'));
-      const cnf = path.join(dir, 'client.cnf');
-      const { user, password } = galera.credentials;
-      writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${user}\npassword="${password.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`, { mode: 0o600 });
+      const options = writeClientOptionsFile(node, galera.credentials, 'drover-dump-');
       try {
-        const dump = spawn('mariadb-dump', [`--defaults-extra-file=${cnf}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
         dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
         const dumpExit = new Promise<void>((resolve, reject) =>
@@ -82,19 +88,19 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
             code === 0 ? resolve() : (galera.invalidateStatus(), reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
           ),
         );
-        const uploaded = await uploadEncrypted({
-          s3,
-          bucket,
-          key: objectKey(input.site, input.date, 'database'),
-          source: dump.stdout,
-          sourceExit: dumpExit,
-          recipients: backup.recipients,
-          signal: cancellationSignal(),
-          onProgress: (plainBytes) => heartbeat({ phase: 'dump', plainBytes }),
-        });
-        return { ...uploaded, node: node.name, tables, wordpress, durationMs: Date.now() - started };
+        // Each table's rows counted in the dump as it streams past: a write between any other snapshot and the
+        // dump's would make the manifest disagree with the dump, and every restore of the point fail verification.
+        const counter = new DumpRowCounter();
+        dump.stdout.pipe(counter);
+        const progress = { plainBytes: 0 };
+        const uploaded = await withHeartbeat(
+          () => ({ phase: 'dump', plainBytes: progress.plainBytes }),
+          () => uploadEncryptedWithHeartbeat({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, 'dump', progress),
+        );
+        const counted = tables.map((t) => ({ name: t.name, rows: counter.rows.get(t.name) ?? 0 }));
+        return { ...uploaded, node: node.name, tables: counted, wordpress, durationMs: Date.now() - started };
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        options.remove();
       }
     },
   };

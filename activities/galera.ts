@@ -1,7 +1,8 @@
 /** Activities that touch the MariaDB Galera cluster. */
 import type { RowDataPacket } from 'mysql2/promise';
-import type { ActivityDeps } from './deps';
-import type { GaleraNodeStatus } from './lib/galera-client';
+import { ensureMetaSchema } from '../lib/meta-schema';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { DDL_STALL_SECONDS, type GaleraNodeStatus, type StalledDdl } from '../lib/clients/galera-client';
 
 export interface GaleraReplicationResult {
   writtenOn: string;
@@ -11,10 +12,15 @@ export interface GaleraReplicationResult {
 
 export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>) {
   return {
-    /** Asks every node for its wsrep state; unreachable nodes are reported, not thrown. */
-    async describeGaleraCluster(): Promise<{ nodes: GaleraNodeStatus[]; synced: number }> {
-      const nodes = await galera.clusterStatus();
-      return { nodes, synced: nodes.filter((n) => n.state === 'Synced').length };
+    /**
+     * Asks every node for its wsrep state and for DDL running or waiting longer than `ddlWaitSeconds` (default a
+     * minute): a stalled DDL holds back DDL on the whole cluster while every node still says Synced.
+     * Unreachable nodes are reported, not thrown.
+     */
+    async describeGaleraCluster(input: { ddlWaitSeconds?: number } = {}): Promise<{ nodes: GaleraNodeStatus[]; synced: number; stalledDdl: StalledDdl[]; ddlWaitSeconds: number }> {
+      const ddlWaitSeconds = input.ddlWaitSeconds ?? DDL_STALL_SECONDS;
+      const [nodes, stalledDdl] = await Promise.all([galera.clusterStatus(), galera.stalledDdl(ddlWaitSeconds)]);
+      return { nodes, synced: nodes.filter((n) => n.state === 'Synced').length, stalledDdl, ddlWaitSeconds };
     },
 
     /**
@@ -24,8 +30,7 @@ export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>)
     async checkGaleraReplication(input: { marker: string }): Promise<GaleraReplicationResult> {
       const synced = await galera.syncedNodes();
       const writer = await galera.writerNode();
-      await galera.query(writer, 'CREATE DATABASE IF NOT EXISTS drover_meta');
-      await galera.query(writer, 'CREATE TABLE IF NOT EXISTS drover_meta.smoke (marker VARCHAR(191) PRIMARY KEY, written_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB');
+      await ensureMetaSchema(galera);
       await galera.query(writer, 'INSERT IGNORE INTO drover_meta.smoke (marker) VALUES (?)', [input.marker]);
       const readBack = await Promise.all(
         synced.map(async (node) => {

@@ -2,18 +2,24 @@
  * The local provider: each "droplet" is a network namespace on this machine with its own address on a farm
  * bridge, its own hostname (UTS namespace) and its own sshd, so a real multi-node swarm forms on one Linux box.
  * Docker is not started here: bootstrap over SSH does that, the same step as on a real droplet. Needs root.
- * Get-or-create like every provider: an existing namespace, bridge or running sshd is reused.
+ * A node has no default route; one host route, to LOCAL_SERVICES_ADDRESS via its gateway, reaches the local
+ * environment's Galera (lib/local-services.ts).
+ * Get-or-create like every provider: an existing namespace, bridge or running sshd is reused. Removal treats
+ * "already gone" as done at every step (a daemon that exited, a namespace another teardown deleted, a folder
+ * already removed), so two `drover down` of one farm at once both finish.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { utils } from 'ssh2';
-import type { ActivityDeps } from './deps';
-import { failure } from './lib/errors';
-import { hostKeyFingerprint } from './lib/ssh-client';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { failure } from '../lib/clients/errors';
+import { hostKeyFingerprint } from '../lib/clients/ssh-client';
+import { LOCAL_SERVICES_ADDRESS } from '../lib/local-services';
 
 const run = promisify(execFile);
 
@@ -65,12 +71,33 @@ function pidAlive(file: string): number | null {
   }
 }
 
+/** Signals a process that may have exited since it was looked at (then there is nothing to do). */
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
 async function stopPid(file: string, timeoutMs: number): Promise<void> {
   const pid = pidAlive(file);
   if (!pid) return;
-  process.kill(pid, 'SIGTERM');
+  signal(pid, 'SIGTERM');
   for (let t = 0; t < timeoutMs && pidAlive(file); t += 200) await new Promise((r) => setTimeout(r, 200));
-  if (pidAlive(file)) process.kill(pid, 'SIGKILL');
+  if (pidAlive(file)) signal(pid, 'SIGKILL');
+}
+
+const netnsExists = (ns: string): boolean => existsSync(path.join('/run/netns', ns));
+
+/** Lists a folder that another teardown may remove at any moment (then it is empty). */
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }
 
 export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps, 'ssh' | 'localNodes'>) {
@@ -81,16 +108,18 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     const ns = netnsName(name);
     const had = existsSync(dir) || (await exists('ip', ['netns', 'pids', ns]));
     await stopPid(path.join(dir, 'dockerd.pid'), 30_000);
+    await stopPid(path.join(dir, 'containerd.pid'), 10_000);
     await stopPid(path.join(dir, 'sshd.pid'), 5_000);
     // dockerd leaves bind mounts (network namespaces, overlay state) under its exec and data roots.
     const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir + '/'));
     for (const m of mounts.sort().reverse()) await run('umount', ['-l', m]).catch(() => undefined);
-    if (await exists('ip', ['netns', 'pids', ns])) {
-      const pids = (await sh('ip', ['netns', 'pids', ns])).split('\n').filter(Boolean);
+    // Another teardown may delete the namespace between any two of these commands: gone is done.
+    if (netnsExists(ns)) {
+      const pids = (await sh('ip', ['netns', 'pids', ns]).catch((err: unknown) => (netnsExists(ns) ? Promise.reject(err) : ''))).split('\n').filter(Boolean);
       for (const p of pids) await run('kill', ['-9', p]).catch(() => undefined);
-      await sh('ip', ['netns', 'del', ns]);
+      await sh('ip', ['netns', 'del', ns]).catch((err: unknown) => (netnsExists(ns) ? Promise.reject(err) : ''));
     }
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     return had;
   }
 
@@ -136,6 +165,8 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
         // `docker stack deploy` by minutes. Without it, lookups fail at once; the host stays reachable on the
         // gateway address.
       }
+      // The local environment's services (Galera for the sites) on the host, through the gateway; replace: idempotent.
+      await sh('ip', ['-n', ns, 'route', 'replace', `${LOCAL_SERVICES_ADDRESS}/32`, 'via', gateway, 'dev', 'eth0']);
       const hostKey = path.join(dir, 'ssh_host_ed25519_key');
       if (!existsSync(hostKey)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${input.name}-host`, '-f', hostKey]);
       writeFileSync(path.join(dir, 'authorized_keys'), `${input.authorizedKey.trim()}\n`, { mode: 0o600 });
@@ -164,6 +195,9 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
         // Its own UTS namespace gives the node its hostname; dockerd started from its sessions inherits it.
         await sh('nsenter', [`--net=/run/netns/${ns}`, 'unshare', '--uts', 'sh', '-c', `hostname ${input.name} && exec /usr/sbin/sshd -f ${config}`]);
       }
+      // sshd daemonizes before it listens: the node is returned once its port answers (a busy machine showed
+      // the first SSH connection refused).
+      await untilListening(ip, 22, 20_000);
       const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ')[1];
       return { name: input.name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock'), created };
     },
@@ -172,7 +206,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     async describeLocalFarm(input: { farm: string }): Promise<{ nodes: Omit<LocalNode, 'created'>[] }> {
       const root = path.join(localNodes.dir, input.farm);
       const nodes = [];
-      for (const name of existsSync(root) ? readdirSync(root).sort() : []) {
+      for (const name of entries(root).sort()) {
         const dir = nodeDir(input.farm, name);
         const cfg = path.join(dir, 'sshd_config');
         if (!existsSync(cfg) || !existsSync(path.join(dir, 'ssh_host_ed25519_key.pub'))) continue;
@@ -184,7 +218,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       return { nodes };
     },
 
-    /** Removes one local node: its dockerd and sshd stopped, mounts released, namespace and folder deleted. */
+    /** Removes one local node: its dockerd, containerd and sshd stopped, mounts released, namespace and folder deleted. */
     async destroyLocalNode(input: { farm: string; name: string }): Promise<{ destroyed: boolean }> {
       return { destroyed: await destroyNode(input.farm, input.name) };
     },
@@ -194,15 +228,32 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       const root = path.join(localNodes.dir, input.farm);
       // A retried attempt reports the nodes earlier attempts removed too (kept in its heartbeat details).
       const removed: string[] = (activityInfo().heartbeatDetails as { removed?: string[] } | undefined)?.removed ?? [];
-      for (const n of existsSync(root) ? readdirSync(root) : []) {
+      for (const n of entries(root)) {
         heartbeat({ removed });
         await destroyNode(input.farm, n);
         if (!removed.includes(n)) removed.push(n);
         heartbeat({ removed });
       }
-      rmSync(root, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true, maxRetries: 3 });
       await run('ip', ['link', 'del', bridgeName(input.farm)]).catch(() => undefined);
       return { nodes: removed.sort() };
     },
   };
+}
+
+/** Resolves once a TCP connection to host:port succeeds; fails as SshUnreachable (retryable) after `ms`. */
+async function untilListening(host: string, port: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect({ host, port, timeout: 1_000 });
+      c.once('connect', () => (c.destroy(), resolve(true)));
+      c.once('error', () => resolve(false));
+      c.once('timeout', () => (c.destroy(), resolve(false)));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw failure('SshUnreachable', `sshd on ${host}:${port} is not listening after ${ms / 1000} s`);
+    heartbeat();
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

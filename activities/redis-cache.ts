@@ -4,8 +4,8 @@
  */
 import { heartbeat } from '@temporalio/activity';
 import { createClient } from 'redis';
-import type { ActivityDeps } from './deps';
-import { failure } from './lib/errors';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { failure } from '../lib/clients/errors';
 
 /** A glob pattern matching exactly the keys that start with `prefix` (glob metacharacters escaped). */
 export function prefixPattern(prefix: string): string {

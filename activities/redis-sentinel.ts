@@ -3,7 +3,7 @@
  * whether that master answers as a master. For `drover status`; changes nothing.
  */
 import { createClient } from 'redis';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from '../lib/clients/deps';
 
 export interface SentinelView {
   address: string;

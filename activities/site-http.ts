@@ -1,8 +1,8 @@
 /** Activities asking the farm's front door (Traefik/Varnish) about a site over HTTP. */
 import { cancellationSignal } from '@temporalio/activity';
-import type { ActivityDeps } from './deps';
-import { failure } from './lib/errors';
-import { requestWithHost } from './lib/http-request';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { failure } from '../lib/clients/errors';
+import { requestWithHost } from '../lib/clients/http-request';
 
 export function createSiteHttpActivities({ front }: Pick<ActivityDeps, 'front'>) {
   return {

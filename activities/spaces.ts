@@ -1,33 +1,20 @@
 /** Activities that touch Spaces (S3-compatible object storage). */
 import { createHash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
-import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { dateOfKey, objectKey, OBJECT_NAMES, restorePointPrefix, sitePrefix, SITES_PREFIX, type BackupManifest } from '../lib/backup-layout';
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { Writable } from 'node:stream';
+import { DeleteObjectsCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { objectKey, pointRefsPrefix, restorePointPrefix, type BackupManifest } from '../lib/backup-layout';
+import { removeExpiredLeases, releaseLease, tryCollectLease } from '../lib/backup-leases';
+import { collectUnreferencedPacks } from './lib/dedup-files';
+import { activityInfo, ApplicationFailure, heartbeat } from '@temporalio/activity';
 import { planRetention } from '../lib/retention';
 import { heldSites } from '../lib/site-registry';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from '../lib/clients/deps';
 import { decryptObjectTo } from './lib/encrypted-download';
-import { abortStaleUploads, uploadEncrypted } from './lib/encrypted-upload';
-import { classifyStorageError, failure } from './lib/errors';
+import { abortStaleUploads, uploadSmallEncrypted } from './lib/encrypted-upload';
+import { classifyStorageError, failure } from '../lib/clients/errors';
+import { listAll, listBackedUpSites, listSiteRestorePoints, TAKEN_AT_META, type RestorePointSummary } from '../lib/restore-points';
 
-export interface RestorePointSummary {
-  date: string;
-  complete: boolean;
-  bytes: number;
-  objects: string[];
-}
-
-async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<{ key: string; bytes: number }[]> {
-  const out: { key: string; bytes: number }[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, bytes: o.Size ?? 0 });
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
+export type { RestorePointSummary };
 
 export interface RoundTripObjectInput {
   key: string;
@@ -42,24 +29,30 @@ export interface RoundTripObjectResult {
   sha256: string;
 }
 
+export type CollectResult = { deletedPacks: number; keptPacks: number } | { skipped: string };
+
+export interface RetentionResult {
+  site: string;
+  /** Points kept; -1 when the site was skipped (a restore holds it). */
+  kept: number;
+  deleted: string[];
+  /** Workers with a dedup key: the site's unreferenced packs collected after its points. */
+  collected?: CollectResult;
+}
+
+function activityHolder(): string {
+  try {
+    const info = activityInfo();
+    return `${info.workflowExecution?.workflowId ?? info.activityId} attempt ${info.attempt}`;
+  } catch {
+    return 'outside an activity';
+  }
+}
+
 export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<ActivityDeps, 's3' | 'bucket' | 'backup' | 'galera'>) {
-  /** A site's restore points, newest first, with completeness and stored size. */
-  async function listRestorePoints(input: { site: string }): Promise<RestorePointSummary[]> {
-    try {
-      const byDate = new Map<string, RestorePointSummary>();
-      for (const o of await listAll(s3, bucket, sitePrefix(input.site))) {
-        const date = dateOfKey(input.site, o.key);
-        if (!date) continue;
-        const p = byDate.get(date) ?? { date, complete: false, bytes: 0, objects: [] };
-        p.bytes += o.bytes;
-        p.objects.push(o.key.slice(restorePointPrefix(input.site, date).length));
-        if (o.key.endsWith(OBJECT_NAMES.manifest)) p.complete = true;
-        byDate.set(date, p);
-      }
-      return [...byDate.values()].sort((a, b) => (a.date < b.date ? 1 : -1));
-    } catch (err) {
-      throw classifyStorageError(err, `restore points of ${input.site}`);
-    }
+  /** A site's restore points, newest first (lib/restore-points.ts). */
+  async function listRestorePoints(input: { site: string; withTakenAt?: boolean }): Promise<RestorePointSummary[]> {
+    return listSiteRestorePoints(s3, bucket, input);
   }
 
   /** Deletes a restore point: the manifest first, so a half-deleted point is never mistaken for complete. */
@@ -67,7 +60,8 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
     const prefix = restorePointPrefix(input.site, input.date);
     try {
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey(input.site, input.date, 'manifest') }));
-      const rest = await listAll(s3, bucket, prefix);
+      // The point's refs (deduplicated files) last: until they are gone, its packs are still protected.
+      const rest = [...(await listAll(s3, bucket, prefix)), ...(await listAll(s3, bucket, pointRefsPrefix(input.site, input.date)))];
       if (rest.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: rest.map((o) => ({ Key: o.key })) } }));
       await abortStaleUploads(s3, bucket, prefix);
       return { deleted: rest.length + 1 };
@@ -76,26 +70,40 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
     }
   }
 
+  /**
+   * Deletes the site's packs no point refers to any more, under a collect lease: skipped (and reported) while a
+   * night or a restore of the site runs or a restore holds it. Needs the dedup key (the refs open with it).
+   */
+  async function collectPacks(site: string, holder: string): Promise<CollectResult> {
+    if (!backup.dedupKey) return { skipped: 'no dedup key on this worker' };
+    await removeExpiredLeases(galera);
+    const { lease, busy } = await tryCollectLease(galera, site, holder);
+    if (!lease) return { skipped: `in use: ${busy.join(', ')}` };
+    try {
+      const r = await collectUnreferencedPacks(s3, bucket, site, backup.dedupKey);
+      return { deletedPacks: r.deleted.length, keptPacks: r.kept };
+    } catch (err) {
+      // Refs that do not open (another dedup key, damage): nothing of this site is deleted, the others go on.
+      if (err instanceof ApplicationFailure && (err.type === 'DecryptionFailed' || err.type === 'BackupCorrupted')) return { skipped: err.message };
+      throw err;
+    } finally {
+      await releaseLease(galera, lease).catch(() => undefined);
+    }
+  }
+
   return {
     listRestorePoints,
     deleteRestorePoint,
+    /** Collects one site's unreferenced packs now (`applyRetention` does it after each site's points). */
+    async collectUnreferencedPacks(input: { site: string }): Promise<CollectResult> {
+      return collectPacks(input.site, activityHolder());
+    },
     /**
      * Every site with anything in the bucket, from the bucket's own listing: after losing the database cluster
      * (and the registry on it), this is what a farm recovery starts from.
      */
     async listBackedUpSites(): Promise<string[]> {
-      try {
-        const sites: string[] = [];
-        let token: string | undefined;
-        do {
-          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: SITES_PREFIX, Delimiter: '/', ContinuationToken: token }));
-          for (const p of page.CommonPrefixes ?? []) if (p.Prefix) sites.push(p.Prefix.slice(SITES_PREFIX.length, -1));
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-        return sites.sort();
-      } catch (err) {
-        throw classifyStorageError(err, SITES_PREFIX);
-      }
+      return listBackedUpSites(s3, bucket);
     },
     /** Whether a site's restore point for a date is complete (its manifest exists). */
     async findRestorePoint(input: { site: string; date: string }): Promise<{ complete: boolean }> {
@@ -109,11 +117,25 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
       }
     },
 
-    /** Writes the manifest, encrypted like the data, as the restore point's last object. */
-    async writeManifest(input: { manifest: BackupManifest }): Promise<{ key: string; sha256: string }> {
+    /**
+     * Writes the manifest, encrypted like the data, as the restore point's last object; when the point was taken
+     * goes in the object's metadata, in clear, so `--at <timestamp>` can choose without the private key. Objects of
+     * the point the manifest does not name (uploads of attempts that were retried) are removed first. The manifest is
+     * encrypted in process (uploadSmallEncrypted: no zstd or age process for a few KiB).
+     */
+    async writeManifest(input: { manifest: BackupManifest }): Promise<{ key: string; sha256: string; removedStale: string[] }> {
       const m = input.manifest;
-      const r = await uploadEncrypted({ s3, bucket, key: objectKey(m.site, m.date, 'manifest'), source: Readable.from([Buffer.from(JSON.stringify(m, null, 2))]), recipients: backup.recipients });
-      return { key: r.key, sha256: r.sha256 };
+      const key = objectKey(m.site, m.date, 'manifest');
+      const named = new Set([m.database.key, m.files.key, key]);
+      const stale = (await listAll(s3, bucket, restorePointPrefix(m.site, m.date))).map((o) => o.key).filter((k) => !named.has(k));
+      try {
+        if (stale.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: stale.map((k) => ({ Key: k })) } }));
+      } catch (err) {
+        throw classifyStorageError(err, restorePointPrefix(m.site, m.date));
+      }
+      const metadata = m.taken ? { [TAKEN_AT_META]: m.taken.takenAt } : undefined;
+      const r = await uploadSmallEncrypted({ s3, bucket, key, metadata, data: Buffer.from(JSON.stringify(m, null, 2)), recipients: backup.recipients });
+      return { key: r.key, sha256: r.sha256, removedStale: stale };
     },
 
     /** Decrypts a restore point's manifest (restore workers only: needs the backup identity). */
@@ -139,8 +161,8 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
      * Applies the retention policy to each site: the plan is computed from the bucket's listing first, and only
      * its `delete` decisions are carried out (manifest first). Heartbeats per site so a retry resumes.
      */
-    async applyRetention(input: { sites: string[]; now: string; dryRun?: boolean }): Promise<{ site: string; kept: number; deleted: string[] }[]> {
-      const out: { site: string; kept: number; deleted: string[] }[] = [];
+    async applyRetention(input: { sites: string[]; now: string; dryRun?: boolean }): Promise<RetentionResult[]> {
+      const out: RetentionResult[] = [];
       const done = new Set<string>((activityInfo().heartbeatDetails as string[] | undefined) ?? []);
       const held = await heldSites(galera);
       for (const site of input.sites) {
@@ -154,7 +176,9 @@ export function createSpacesActivities({ s3, bucket, backup, galera }: Pick<Acti
         const plan = planRetention(points.map((p) => ({ date: p.date, complete: p.complete })), input.now);
         const doomed = plan.decisions.filter((d) => d.action === 'delete').map((d) => d.date);
         if (!input.dryRun) for (const date of doomed) await deleteRestorePoint({ site, date });
-        out.push({ site, kept: plan.keep, deleted: doomed });
+        // With a dedup key, the packs only deleted points referred to go too (never beside a night or restore).
+        const collected = !input.dryRun && backup.dedupKey ? await collectPacks(site, activityHolder()) : undefined;
+        out.push({ site, kept: plan.keep, deleted: doomed, ...(collected ? { collected } : {}) });
         done.add(site);
         heartbeat([...done]);
       }

@@ -1,7 +1,8 @@
 /** Activities that run commands on hosts over SSH (batch mode, pinned host keys). */
-import { heartbeat, cancellationSignal } from '@temporalio/activity';
-import type { ActivityDeps } from './deps';
-import { parseSshTarget, withSsh, formatSshTarget } from './lib/ssh-client';
+import { cancellationSignal } from '@temporalio/activity';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { withHeartbeat } from './lib/heartbeat';
+import { parseSshTarget, withSsh, formatSshTarget } from '../lib/clients/ssh-client';
 
 export interface RunRemoteCommandInput {
   /** user@host[:port]; the worker's default target when omitted. */
@@ -21,8 +22,12 @@ export function createSshActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
     /** Runs one command; a non-zero exit is returned (the workflow decides), connection trouble is thrown. */
     async runRemoteCommand(input: RunRemoteCommandInput): Promise<RunRemoteCommandResult> {
       const target = input.target ? parseSshTarget(input.target) : ssh.defaultTarget;
-      heartbeat({ target: formatSshTarget(target) });
-      const r = await withSsh(target, ssh.options, (c) => c.exec(input.command, { signal: cancellationSignal() }), cancellationSignal());
+      // Heartbeats on a timer for as long as the command runs: a command longer than the heartbeat timeout
+      // must not be retried beside itself.
+      const r = await withHeartbeat(
+        () => ({ target: formatSshTarget(target) }),
+        () => withSsh(target, ssh.options, (c) => c.exec(input.command, { signal: cancellationSignal() }), cancellationSignal()),
+      );
       return { target: formatSshTarget(target), ...r };
     },
   };

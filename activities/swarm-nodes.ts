@@ -7,10 +7,13 @@
 import path from 'node:path';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import type { ActivityDeps } from './deps';
-import { closeDockerClient, createDockerClient } from './lib/docker-client';
-import { classifyDockerError, failure } from './lib/errors';
-import { SshClient, withSsh } from './lib/ssh-client';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { closeDockerClient, createDockerClient } from '../lib/clients/docker-client';
+import { withHeartbeat } from './lib/heartbeat';
+import { classifyDockerError, failure } from '../lib/clients/errors';
+import { SshClient, withSsh } from '../lib/clients/ssh-client';
+import { shellQuote as q } from '../lib/shell-quote';
+import { BOOTSTRAP_SCRIPT, SOCKET_SCRIPT, socketPath } from './lib/node-scripts';
 
 /** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
 export interface NodeAddress {
@@ -24,9 +27,25 @@ export interface NodeAddress {
   dockerSocket: string;
 }
 
-const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
+/** A Docker client for a node's daemon over SSH (root, the node's pinned host key). */
+export function nodeDockerClient(privateKey: string | Buffer, n: NodeAddress): Docker {
+  return createDockerClient({ host: `ssh://root@${n.ip}:${n.sshPort}${n.dockerSocket}`, sshPrivateKey: privateKey, sshPinnedHostKeys: [n.hostKey] });
+}
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** Runs `fn` with a Docker client on node `n`, closed afterwards; Docker's errors classified once (lib/clients/errors). */
+export async function withNodeDocker<T>(privateKey: string | Buffer, n: NodeAddress, fn: (d: Docker) => Promise<T>): Promise<T> {
+  const d = nodeDockerClient(privateKey, n);
+  try {
+    return await fn(d);
+  } catch (err) {
+    if ((err as { type?: string }).type) throw err;
+    throw classifyDockerError(err, n.name);
+  } finally {
+    closeDockerClient(d);
+  }
+}
+
+const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
 
 /** The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy. */
 export function stackDeployScript(input: { name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): string {
@@ -52,50 +71,11 @@ export function stackDeployScript(input: { name: string; compose: string; files?
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * Installs and starts Docker if it is not running. On a droplet (systemd): docker.io from Debian, enabled as a
- * service. On a local node (DROVER_NODE_DIR set by its sshd): dockerd started in the node's namespaces with its
- * own data and socket. Either way a second run finds Docker answering and changes nothing.
- */
-export const BOOTSTRAP_SCRIPT = `set -eu
-if docker info >/dev/null 2>&1; then echo "docker already running"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
-if ! command -v dockerd >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io
-fi
-if [ -n "\${DROVER_NODE_DIR:-}" ]; then
-  d="$DROVER_NODE_DIR"
-  setsid dockerd --host "$DOCKER_HOST" --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \\
-    --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none >"$d/dockerd.log" 2>&1 </dev/null &
-else
-  mkdir -p /etc/docker
-  [ -f /etc/docker/daemon.json ] || printf '%s\\n' '{ "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "3" } }' > /etc/docker/daemon.json
-  systemctl enable --now docker
-fi
-for i in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-docker info >/dev/null
-echo "docker started"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
-`;
-
-/** Where a session on the node finds Docker (local nodes set DOCKER_HOST; droplets use the default socket). */
-const SOCKET_SCRIPT = 'echo "${DOCKER_HOST:-unix:///var/run/docker.sock}"';
-const socketPath = (line: string) => line.trim().replace(/^unix:\/\//, '');
 
 export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
   const target = (n: NodeAddress) => ({ host: n.ip, port: n.sshPort, username: 'root' });
   const opts = (n: NodeAddress) => ({ ...ssh.options, pinnedHostKeys: [n.hostKey] });
-  const docker = (n: NodeAddress): Docker => createDockerClient({ host: `ssh://root@${n.ip}:${n.sshPort}${n.dockerSocket}`, sshPrivateKey: ssh.options.privateKey, sshPinnedHostKeys: [n.hostKey] });
-  const onDocker = async <T>(n: NodeAddress, fn: (d: Docker) => Promise<T>): Promise<T> => {
-    const d = docker(n);
-    try {
-      return await fn(d);
-    } catch (err) {
-      if ((err as { type?: string }).type) throw err;
-      throw classifyDockerError(err, n.name);
-    } finally {
-      closeDockerClient(d);
-    }
-  };
+  const onDocker = <T>(n: NodeAddress, fn: (d: Docker) => Promise<T>): Promise<T> => withNodeDocker(ssh.options.privateKey, n, fn);
 
   return {
     /** Waits until the node answers SSH with its pinned host key (fresh droplets take a while). */
@@ -117,8 +97,11 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
 
     /** Docker installed and running on the node (see BOOTSTRAP_SCRIPT); returns where its socket is. */
     async bootstrapNode(input: { node: NodeAddress }): Promise<{ changed: boolean; dockerVersion: string; dockerSocket: string }> {
-      heartbeat({ node: input.node.name });
-      const r = await withSsh(target(input.node), opts(input.node), (c) => c.execOrThrow('sh -s', { stdin: BOOTSTRAP_SCRIPT, signal: cancellationSignal() }), cancellationSignal());
+      // Installing Docker takes minutes: heartbeat on a timer while the script runs.
+      const r = await withHeartbeat(
+        () => ({ node: input.node.name }),
+        () => withSsh(target(input.node), opts(input.node), (c) => c.execOrThrow('sh -s', { stdin: BOOTSTRAP_SCRIPT, signal: cancellationSignal() }), cancellationSignal()),
+      );
       const lines = r.stdout.trim().split('\n');
       return { changed: lines.at(-3) === 'docker started', dockerVersion: lines.at(-2) ?? '', dockerSocket: socketPath(lines.at(-1) ?? '') };
     },
@@ -198,17 +181,21 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       });
     },
 
-    /** An image on a node, imported from a root filesystem tarball on the worker when missing (no registry here). */
-    async ensureImportedImage(input: { node: NodeAddress; image: string; tarPath: string }): Promise<{ imported: boolean }> {
-      return onDocker(input.node, async (d) => {
+    /**
+     * An image on a node, imported from a root filesystem tarball on the worker when missing (no registry here);
+     * `changes` are Dockerfile instructions applied on import (ENTRYPOINT, CMD, HEALTHCHECK, …), as `docker import
+     * --change` takes them.
+     */
+    async ensureImportedImage(input: { node: NodeAddress; image: string; tarPath: string; changes?: string[] }): Promise<{ imported: boolean }> {
+      return withHeartbeat(() => ({ node: input.node.name, image: input.image }), () => onDocker(input.node, async (d) => {
         const images = (await d.listImages({ filters: { reference: [input.image] } })) as unknown[];
         if (images.length) return { imported: false };
         const { createReadStream } = await import('node:fs');
         const [repo, tag] = input.image.split(':');
-        const stream = await d.importImage(createReadStream(input.tarPath), { repo, tag: tag ?? 'latest' });
+        const stream = await d.importImage(createReadStream(input.tarPath), { repo, tag: tag ?? 'latest', ...(input.changes?.length ? { changes: input.changes } : {}) });
         await new Promise<void>((resolve, reject) => d.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
         return { imported: true };
-      });
+      }));
     },
 
     /**
@@ -218,7 +205,11 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
      * Docker's: `always` (the default) pins each image to the registry's digest, so every node runs the same one.
      */
     async deployStack(input: { manager: NodeAddress; name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): Promise<{ output: string }> {
-      const r = await withSsh(target(input.manager), opts(input.manager), (c) => c.execOrThrow('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() }), cancellationSignal());
+      // Pulling images to resolve digests can take minutes: heartbeat on a timer while it runs.
+      const r = await withHeartbeat(
+        () => ({ manager: input.manager.name, stack: input.name }),
+        () => withSsh(target(input.manager), opts(input.manager), (c) => c.execOrThrow('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() }), cancellationSignal()),
+      );
       return { output: r.stdout.trim() };
     },
 
@@ -230,16 +221,19 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           const services = (await d.listServices({ filters: { label: [`com.docker.stack.namespace=${input.name}`] } })) as { ID: string; Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: object } } }[];
           const nodes = (await d.listNodes()) as { ID: string; Description: { Hostname: string } }[];
           const host = (id: string) => nodes.find((n) => n.ID === id)?.Description.Hostname ?? id;
-          const out = [];
+          const out: { name: string; desired: number; running: number; nodes: string[]; why: string[] }[] = [];
           for (const s of services) {
-            const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string } }[];
+            const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string; Err?: string } }[];
             const running = tasks.filter((t) => t.Status.State === 'running');
             const desired = s.Spec.Mode.Replicated?.Replicas ?? tasks.length;
-            out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort() });
+            // Why a task does not run, as swarm says it (e.g. "no suitable node (insufficient resources on 2 nodes)").
+            const why = [...new Set(tasks.filter((t) => t.Status.State !== 'running' && t.Status.Err).map((t) => t.Status.Err!))];
+            out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort(), why });
           }
-          heartbeat({ stack: input.name, services: out.map((s) => `${s.name} ${s.running}/${s.desired}`) });
-          if (services.length && out.every((s) => s.running === s.desired)) return { services: out };
-          if (Date.now() > deadline) throw failure('RemoteCommandFailed', `stack ${input.name} did not converge: ${out.map((s) => `${s.name} ${s.running}/${s.desired}`).join(', ') || 'no services'}`);
+          const state = (s: (typeof out)[number]): string => `${s.name} ${s.running}/${s.desired}${s.running < s.desired && s.why.length ? ` (${s.why.join('; ')})` : ''}`;
+          heartbeat({ stack: input.name, services: out.map(state) });
+          if (services.length && out.every((s) => s.running === s.desired)) return { services: out.map(({ why: _, ...s }) => s) };
+          if (Date.now() > deadline) throw failure('RemoteCommandFailed', `stack ${input.name} did not converge: ${out.map(state).join(', ') || 'no services'}`);
           await sleep(1000);
         }
       });
@@ -296,7 +290,19 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           const s = (await d.getService(name).inspect()) as Service;
           await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
         }
-        for (const name of Object.keys(moved)) await waitRunning(name, 0, ids);
+        // Settled: exactly its replicas running, none on the drained nodes, no replacement still starting or stopping.
+        for (const name of Object.keys(moved)) {
+          for (;;) {
+            const s = (await d.getService(name).inspect()) as Service;
+            const want = s.Spec.Mode.Replicated?.Replicas ?? 0;
+            const tasks = await running(s.ID);
+            const up = tasks.filter((t) => t.Status.State === 'running');
+            heartbeat({ service: name, running: up.length, want });
+            if (tasks.length === want && up.length === want && !up.some((t) => ids.includes(t.NodeID))) break;
+            if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: ${up.length} tasks run (${tasks.length} wanted running), not settled at ${want} outside ${input.hostnames.join(', ')}`);
+            await sleep(1000);
+          }
+        }
         return { moved };
       });
     },

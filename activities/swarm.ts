@@ -1,7 +1,7 @@
 /** Activities that touch Docker engines and Swarm. */
-import type { ActivityDeps } from './deps';
-import { closeDockerClient, createDockerClient } from './lib/docker-client';
-import { classifyDockerError } from './lib/errors';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { closeDockerClient, createDockerClient } from '../lib/clients/docker-client';
+import { classifyDockerError } from '../lib/clients/errors';
 
 export interface DockerPingResult {
   endpoint: string;

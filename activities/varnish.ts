@@ -1,8 +1,8 @@
 /** Activities on the farm's Varnish caches: ban a whole site (every object cached for its Host). */
 import { cancellationSignal } from '@temporalio/activity';
-import type { ActivityDeps } from './deps';
-import { failure } from './lib/errors';
-import { requestWithHost } from './lib/http-request';
+import type { ActivityDeps } from '../lib/clients/deps';
+import { failure } from '../lib/clients/errors';
+import { requestWithHost } from '../lib/clients/http-request';
 
 export function createVarnishActivities({ front }: Pick<ActivityDeps, 'front'>) {
   return {

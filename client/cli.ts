@@ -2,6 +2,9 @@
 import '../lib/node-notices';
 import { Command, CommanderError } from 'commander';
 import { backupCommand } from './commands/backup';
+import { codecServerCommand } from './commands/codec-server';
+import { auditCommand } from './commands/audit';
+import { accessCommand } from './commands/access';
 import { demoCommand } from './commands/demo';
 import { siteCommand } from './commands/site';
 import { devCommand } from './commands/dev';
@@ -11,8 +14,10 @@ import { restoreCommand } from './commands/restore';
 import { retentionCommand } from './commands/retention';
 import { smokeCommand } from './commands/smoke';
 import { workerCommand } from './commands/worker';
+import { migrateCommand } from './commands/migrate';
 import { printError, UsageError } from './output';
 import { droverVersion } from '../lib/version';
+import { exitWhenFlushed, ignoreClosedPipes } from '../lib/exit';
 
 export function buildProgram(): Command {
   const program = new Command('drover')
@@ -36,6 +41,10 @@ export function buildProgram(): Command {
   program.addCommand(siteCommand());
   program.addCommand(smokeCommand());
   program.addCommand(workerCommand());
+  program.addCommand(codecServerCommand());
+  program.addCommand(auditCommand());
+  program.addCommand(accessCommand());
+  program.addCommand(migrateCommand());
   // Commander's own usage errors (unknown option, missing argument) exit 2 like ours, naming the field.
   const configure = (c: Command) => {
     c.exitOverride();
@@ -64,5 +73,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  void run(process.argv).then((code) => process.exit(code));
+  // Exit only once stdout has drained: a large --json document through a pipe is written asynchronously.
+  ignoreClosedPipes();
+  void run(process.argv).then((code) => exitWhenFlushed(code));
 }

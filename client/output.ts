@@ -2,6 +2,7 @@
  * How every command reports: one JSON document on stdout with --json, readable text otherwise; exit 0 on
  * success, 1 on failure, 2 on bad input (with the offending field named).
  */
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
@@ -10,6 +11,24 @@ export class UsageError extends Error {
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
   }
+}
+
+/**
+ * An update a workflow refused, for the operator: its validator's InvalidInput ("field: message") is a usage error
+ * naming that field (exit 2: nothing changed); any other refusal is a plain error (exit 1) with the root message.
+ */
+export function updateRefusal(err: unknown, defaultField: string): never {
+  if (err instanceof WorkflowUpdateFailedError) {
+    let cause = err.cause as (Error & { type?: string; cause?: unknown }) | undefined;
+    while (cause?.cause instanceof Error && !cause.type) cause = cause.cause as Error & { type?: string };
+    const message = cause?.message ?? err.message;
+    if (cause?.type === 'InvalidInput') {
+      const [field, ...rest] = message.split(': ');
+      throw new UsageError(rest.length ? field : defaultField, rest.length ? rest.join(': ') : message);
+    }
+    throw new Error(message);
+  }
+  throw err;
 }
 
 export interface CommandResult {
@@ -53,13 +72,67 @@ export function exitCodeFor(err: unknown): number {
   return name === 'UsageError' || name === 'EnvError' ? 2 : 1;
 }
 
-export function printError(err: unknown, json: boolean): void {
-  const e = err as Error & { field?: string; issues?: { field: string; message: string }[] };
-  if (json) {
-    process.stdout.write(JSON.stringify({ ok: false, error: { kind: e.name ?? 'Error', message: e.message, field: e.field ?? e.issues?.[0]?.field } }, null, 2) + '\n');
-  } else {
-    process.stderr.write(`drover: ${e.message ?? String(err)}\n`);
+/** One link of a failure's cause chain, as the operator needs it. */
+export interface FailureLink {
+  kind: string;
+  message: string;
+  /** ApplicationFailure's type (InvalidInput, BackupCorrupted, …). */
+  type?: string;
+  /** The activity that failed (ActivityFailure). */
+  activity?: string;
+  /** The child workflow that failed (ChildWorkflowFailure). */
+  workflow?: string;
+  /** The step a workflow names in its failure's details (`failedStep`: restore site, provision farm). */
+  step?: string;
+}
+
+/** Walks `err.cause` down to the root: a WorkflowFailedError's reason is in its causes, not its message. */
+export function failureChain(err: unknown): FailureLink[] {
+  const chain: FailureLink[] = [];
+  const seen = new Set<unknown>();
+  for (let e = err as (Error & Record<string, unknown>) | undefined; e && typeof e === 'object' && !seen.has(e); e = e.cause as typeof e) {
+    seen.add(e);
+    const link: FailureLink = { kind: e.name ?? 'Error', message: String(e.message ?? e) };
+    if (typeof e.type === 'string' && e.type) link.type = e.type;
+    if (typeof e.activityType === 'string') link.activity = e.activityType;
+    const execution = e.execution as { workflowId?: string } | undefined;
+    if (typeof e.workflowType === 'string') link.workflow = `${e.workflowType}${execution?.workflowId ? ` ${execution.workflowId}` : ''}`;
+    const details = Array.isArray(e.details) ? (e.details[0] as { failedStep?: unknown } | undefined) : undefined;
+    if (details && typeof details === 'object' && typeof details.failedStep === 'string' && details.failedStep) link.step = details.failedStep;
+    chain.push(link);
   }
+  return chain;
+}
+
+/** The error in one line: what failed, at which step (child workflows, then the activity), and the root cause. */
+export interface FailureReport {
+  message: string;
+  step?: string;
+  cause?: FailureLink;
+  chain: FailureLink[];
+}
+
+export function describeFailure(err: unknown): FailureReport {
+  const chain = failureChain(err);
+  if (chain.length <= 1) return { message: chain[0]?.message ?? String(err), chain };
+  const root = chain[chain.length - 1];
+  const where = chain.filter((l) => l.workflow || l.activity || l.step).map((l) => (l.activity ? `activity ${l.activity}` : l.step ? `step "${l.step}"` : `child ${l.workflow}`));
+  const deepest = [...chain].reverse();
+  const step = deepest.find((l) => l.activity)?.activity ?? deepest.find((l) => l.step)?.step ?? deepest.find((l) => l.workflow)?.workflow;
+  const rootText = `${root.type && root.type !== root.kind ? `${root.type}: ` : ''}${root.message}`;
+  return { message: `${chain[0].message}${where.length ? ` at ${where.join(' → ')}` : ''}: ${rootText}`, step, cause: root, chain };
+}
+
+/** The `error` of a --json document, the same for every command: kind, message, field, step, cause, chain. */
+export function errorReport(err: unknown): { kind: string; message: string; field?: string; step?: string; cause?: FailureLink; chain?: FailureLink[] } {
+  const e = err as Error & { field?: string; issues?: { field: string; message: string }[] };
+  const d = describeFailure(err);
+  return { kind: e.name ?? 'Error', message: d.message, field: e.field ?? e.issues?.[0]?.field, step: d.step, cause: d.cause, chain: d.chain.length > 1 ? d.chain : undefined };
+}
+
+export function printError(err: unknown, json: boolean): void {
+  if (json) process.stdout.write(JSON.stringify({ ok: false, error: errorReport(err) }, null, 2) + '\n');
+  else process.stderr.write(`drover: ${describeFailure(err).message}\n`);
 }
 
 /** Wraps a command body: prints its result or error the same way everywhere and sets the exit code. */

@@ -5,25 +5,29 @@
  */
 import { Command } from 'commander';
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import type { SearchAttributePair, Workflow } from '@temporalio/common';
 import { z } from 'zod';
 import { action, globals, parseOptions, UsageError } from './output';
 import { withTemporal } from './temporal';
 
-export interface ScheduleSpec<V> {
+export interface ScheduleSpec<V, W extends Workflow> {
   scheduleId: string;
   /** What the schedule runs, for help texts ("the nightly backup"). */
   what: string;
   defaultCron: string;
   cronHelp: string;
-  workflowType: string;
+  /** The workflow the schedule starts, by reference (its input typed by it). */
+  workflow: W;
   taskQueue: string;
+  /** What every run carries from its start (DroverOperation, …), so the Web UI filters them. */
+  searchAttributes: SearchAttributePair[];
   /** The one tunable the scheduled workflow takes (concurrency, sample size), and how it becomes its input. */
-  option: { flags: string; description: string; default: string; schema: z.ZodType<V>; arg: (v: V) => object };
+  option: { flags: string; description: string; default: string; schema: z.ZodType<V>; arg: (v: V) => Parameters<W>[0] };
 }
 
 const cron = z.string().regex(/^\S+( \S+){4,6}$/, 'a cron expression of 5 to 7 fields, e.g. "0 2 * * *"');
 
-export function scheduleCommand<V>(spec: ScheduleSpec<V>): Command {
+export function scheduleCommand<V, W extends Workflow>(spec: ScheduleSpec<V, W>): Command {
   const schedule = new Command('schedule').description(`the Temporal Schedule that runs ${spec.what}`);
   const key = /--([a-z-]+)/.exec(spec.option.flags)![1].replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
   const withHandle = <T>(cmd: Command, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>) =>
@@ -43,7 +47,8 @@ export function scheduleCommand<V>(spec: ScheduleSpec<V>): Command {
             await client.schedule.create({
               scheduleId: spec.scheduleId,
               spec: { cronExpressions: [o.cron] },
-              action: { type: 'startWorkflow', workflowType: spec.workflowType, workflowId: spec.scheduleId, taskQueue: spec.taskQueue, args: [spec.option.arg(o[key])] },
+              // Typed where the spec is written (`arg` returns the workflow's input); here any workflow will do.
+              action: { type: 'startWorkflow', workflowType: spec.workflow as Workflow, workflowId: spec.scheduleId, taskQueue: spec.taskQueue, typedSearchAttributes: spec.searchAttributes, args: [spec.option.arg(o[key])] },
               policies: { overlap: ScheduleOverlapPolicy.BUFFER_ONE, catchupWindow: '6 hours', pauseOnFailure: false },
               // The server keeps the spec as calendars; the memo keeps the expression the operator wrote.
               memo: { cron: o.cron },

@@ -1,5 +1,5 @@
 /** Read-only access to the farm's services for listing commands (the registry, the bucket). */
-import { closeActivityDeps, createActivityDeps, type ActivityDeps } from '../activities';
+import { closeActivityDeps, createActivityDeps, type ActivityDeps } from '../lib/clients/deps';
 import { mergedEnv, parseEnv, servicesEnvSchema } from '../lib/env';
 
 export async function withServices<T>(stateDir: string, fn: (deps: ActivityDeps) => Promise<T>): Promise<T> {

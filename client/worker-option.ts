@@ -1,14 +1,137 @@
-/** `--worker`: runs a worker for the queue in this process while a command waits on its workflow. */
+/**
+ * Waiting on a workflow, the one way every command does it. A workflow only moves while a worker polls its task
+ * queue; with none, a command would wait silently forever. So before waiting the queue's pollers are checked
+ * (DescribeTaskQueue) and, with none, the command says which worker to start and fails; while it waits, the
+ * workflow's current step is shown on stderr (stdout stays the result). `--worker` runs a worker for the queue
+ * in this process instead.
+ */
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
 import { createDroverWorker, installQuietRuntime } from '../workers/run-worker';
-import type { TaskQueueName } from '../workflows/lib/ids';
+import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
 
-export async function withOptionalWorker<T>(stateDir: string, queue: TaskQueueName, enabled: boolean, fn: () => Promise<T>): Promise<T> {
-  if (!enabled) return fn();
+/** No worker polls the queue a command would wait on. Exit 1: the input was fine, the farm is not running it. */
+export class NoWorkerError extends Error {
+  override readonly name = 'NoWorker';
+  constructor(readonly queue: TaskQueueName) {
+    super(`no worker polls task queue ${TASK_QUEUES[queue]}: start one with \`drover worker ${queue}\` (in another terminal, with the same --state-dir and --port-offset) or add --worker to run one inside this command`);
+  }
+}
+
+/**
+ * A worker polls with a long poll of about a minute and the server remembers pollers for a few minutes after
+ * they stop: a poller counts as alive when it was last seen within this window.
+ */
+const POLLER_ALIVE_MS = 2 * 60_000;
+/** How often the waiting line is repeated when nothing changes. */
+const PROGRESS_EVERY_MS = 30_000;
+/** How often the workflow's current step is looked at: soon after the start (a short restore still shows its step), then every 5 s. */
+const FIRST_LOOKS_MS = [1_000, 2_000];
+const LOOK_EVERY_MS = 5_000;
+
+/** How many workers poll the queue now (for workflow tasks: every Drover worker polls both kinds). */
+export async function livePollers(client: Client, queue: TaskQueueName): Promise<number> {
+  const r = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: TASK_QUEUES[queue], kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  const now = Date.now();
+  return (r.pollers ?? []).filter((p) => {
+    const seconds = Number(p.lastAccessTime?.seconds ?? 0);
+    return now - seconds * 1000 < POLLER_ALIVE_MS;
+  }).length;
+}
+
+/** Throws NoWorkerError unless a worker polls the queue. */
+export async function requireWorker(client: Client, queue: TaskQueueName): Promise<number> {
+  const n = await livePollers(client, queue);
+  if (n === 0) throw new NoWorkerError(queue);
+  return n;
+}
+
+/** Says, on stderr, that a started workflow has no worker yet (commands that start without waiting). */
+export async function warnWithoutWorker(client: Client, queue: TaskQueueName): Promise<void> {
+  if ((await livePollers(client, queue)) === 0) process.stderr.write(`• no worker polls ${TASK_QUEUES[queue]} yet: the workflow starts when one does (\`drover worker ${queue}\`)\n`);
+}
+
+export interface WaitOptions {
+  stateDir: string;
+  queue: TaskQueueName;
+  /** Run a worker for the queue in this process while waiting (`--worker`). */
+  worker: boolean;
+  /** The workflow waited on, for the progress lines. */
+  workflowId: string;
+  /** No progress lines (a worker run around another wait that prints them already). */
+  quiet?: boolean;
+}
+
+/** What the workflow is doing now, in one line: its running steps, their attempts and last failures. */
+export async function currentStep(client: Client, workflowId: string): Promise<string> {
+  const d = await client.workflow.getHandle(workflowId).describe();
+  // A failure's message travels encoded (the payload codec encrypts it): decoded with the client's converter.
+  const steps = await Promise.all(
+    (d.raw.pendingActivities ?? []).map(async (a) => {
+      const message = (await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, a.lastFailure).catch(() => undefined))?.message;
+      const failure = message ? `, last failure: ${message.slice(0, 160)}` : '';
+      return `${a.activityType?.name ?? '?'}${(a.attempt ?? 1) > 1 ? ` (attempt ${a.attempt}${failure})` : ''}`;
+    }),
+  );
+  const children = d.raw.pendingChildren?.length ?? 0;
+  return [steps.length ? `step ${steps.join(', ')}` : '', children ? `${children} child workflow(s) running` : ''].filter(Boolean).join('; ') || d.status.name.toLowerCase();
+}
+
+/** Prints progress on stderr until `done` settles. */
+async function showProgress(client: Client, o: WaitOptions, done: Promise<unknown>): Promise<void> {
+  let finished = false;
+  void done.then(
+    () => (finished = true),
+    () => (finished = true),
+  );
+  const started = Date.now();
+  let last = '';
+  let lastAt = 0;
+  const say = (line: string) => process.stderr.write(`• ${o.workflowId}: ${line} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  for (let look = 0; !finished; look++) {
+    const wait = FIRST_LOOKS_MS[look] ?? LOOK_EVERY_MS;
+    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, wait).unref())]);
+    if (finished) break;
+    try {
+      let line = await currentStep(client, o.workflowId);
+      if (!o.worker && (await livePollers(client, o.queue)) === 0) line += `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
+      if (line !== last || Date.now() - lastAt >= PROGRESS_EVERY_MS) {
+        if (!finished) say(line);
+        last = line;
+        lastAt = Date.now();
+      }
+    } catch {
+      /* progress is best effort: the result decides */
+    }
+  }
+}
+
+/**
+ * Runs `fn` (which starts or attaches to the workflow and returns its result) once a worker is there to run it:
+ * in this process with `worker`, else one polling the queue (refused with NoWorkerError when there is none).
+ */
+export async function waitOnWorker<T>(client: Client, o: WaitOptions, fn: () => Promise<T>): Promise<T> {
+  if (!o.worker) {
+    const n = await requireWorker(client, o.queue);
+    process.stderr.write(`• waiting on ${o.workflowId} (${n} worker(s) poll ${TASK_QUEUES[o.queue]})\n`);
+    const result = fn();
+    await showProgress(client, o, result);
+    return result;
+  }
   installQuietRuntime();
-  const { worker, close } = await createDroverWorker(queue, parseEnv(workerEnvSchema, mergedEnv(stateDir)));
+  const { worker, close } = await createDroverWorker(o.queue, parseEnv(workerEnvSchema, mergedEnv(o.stateDir)));
   try {
-    return await worker.runUntil(fn());
+    return await worker.runUntil(async () => {
+      const result = fn();
+      if (!o.quiet) await showProgress(client, o, result);
+      return result;
+    });
   } finally {
     await close();
   }

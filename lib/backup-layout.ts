@@ -3,7 +3,22 @@
  *   sites/<domain>/<YYYY-MM-DD>/database.sql.zst.age
  *   sites/<domain>/<YYYY-MM-DD>/files.tar.zst.age
  *   sites/<domain>/<YYYY-MM-DD>/manifest.json.age   ← written last; without it the point is incomplete
- * Everything is age-encrypted, the manifest included (it names tables and counts rows).
+ * Everything is age-encrypted, the manifest included (it names tables and counts rows). Since issue 11 the data
+ * objects carry a per-upload tag (`database.<tag>.sql.zst.age`), so a retried upload never overwrites the object
+ * an earlier attempt reported; the manifest names the exact keys. Points written before keep the plain names and
+ * still restore (a restore reads keys from the manifest). The manifest object's metadata says when the point was
+ * taken (`x-amz-meta-drover-taken-at`), readable without the private key: `--at <timestamp>` chooses by it.
+ *
+ * A restore's safety point lives beside the dated ones, named by the time it was taken:
+ *   sites/<domain>/safety/<YYYYMMDDTHHMMSSZ>/…
+ *
+ * Deduplicated files (issue 19; workers with a dedup key): instead of `files.<tag>.tar.zst.age` the point holds
+ * an encrypted index, `files-index.<tag>.json.zst.age` (the manifest's `files.key`), naming the tar headers of
+ * every entry and the pieces of its data, and the pieces live in packs shared by all the site's points:
+ *   sites/<domain>/packs/<random>.pack.age           ← age-encrypted, zstd, pieces named by a keyed hash
+ *   sites/<domain>/refs/<point>/<index tag>.refs      ← which packs (and pieces) the point refers to; encrypted
+ *                                                        with a key derived from the dedup key, never age's
+ * Neither folder is a point (dateOfKey ignores them). A pack is collected once no point's refs name it.
  */
 export const SITES_PREFIX = 'sites/';
 
@@ -22,10 +37,46 @@ export function objectKey(domain: string, date: string, what: RestorePointObject
   return `${restorePointPrefix(domain, date)}${OBJECT_NAMES[what]}`;
 }
 
-/** The date folder of a key under a site's prefix, or null. */
+/** Which object of a point a file name is (`database.sql.zst.age`, or tagged `database.<tag>.sql.zst.age`), or null. */
+export function objectKind(name: string): RestorePointObject | null {
+  for (const [kind, plain] of Object.entries(OBJECT_NAMES) as [RestorePointObject, string][]) {
+    const [stem, ...ext] = plain.split('.');
+    if (name === plain || (kind !== 'manifest' && new RegExp(`^${stem}\\.[0-9a-f]+\\.${ext.join('\\.')}$`).test(name))) return kind;
+  }
+  return null;
+}
+
+/** The point a key under a site's prefix belongs to (its date folder, or `safety/<id>`), or null. */
 export function dateOfKey(domain: string, key: string): string | null {
-  const m = new RegExp(`^${sitePrefix(domain).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d{4}-\\d{2}-\\d{2})/`).exec(key);
+  const m = new RegExp(`^${sitePrefix(domain).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\d{4}-\\d{2}-\\d{2}|safety/\\d{8}T\\d{6}Z)/`).exec(key);
   return m ? m[1] : null;
+}
+
+export function packsPrefix(domain: string): string {
+  return `${sitePrefix(domain)}packs/`;
+}
+
+export function packKey(domain: string, tag: string): string {
+  return `${packsPrefix(domain)}${tag}.pack.age`;
+}
+
+export function refsPrefix(domain: string): string {
+  return `${sitePrefix(domain)}refs/`;
+}
+
+/** The refs of one point (`<date>` or `safety/<id>`); one object per index written (retried attempts each write one). */
+export function pointRefsPrefix(domain: string, point: string): string {
+  return `${refsPrefix(domain)}${point}/`;
+}
+
+/** Where a point's deduplicated file index goes (uploadEncrypted tags it per attempt). */
+export function filesIndexKey(domain: string, point: string): string {
+  return `${restorePointPrefix(domain, point)}files-index.json.zst.age`;
+}
+
+/** Whether a manifest's `files.key` is a deduplicated index (else a tar archive). */
+export function isFilesIndexKey(key: string): boolean {
+  return /\/files-index(\.[0-9a-f]+)?\.json\.zst\.age$/.test(key);
 }
 
 export interface ManifestObject {
@@ -33,6 +84,9 @@ export interface ManifestObject {
   bytes: number;
   sha256: string;
   plainBytes: number;
+  /** Upload results only (a manifest records them under `taken`): when the source's first and last byte were read. */
+  firstByteAt?: string;
+  finishedAt?: string;
 }
 
 export interface BackupManifest {
@@ -43,9 +97,21 @@ export interface BackupManifest {
   database: ManifestObject & {
     name: string;
     node: string;
+    /** The site's WordPress $table_prefix when backed up (absent in points written before it was recorded: `wp_`). */
+    tablePrefix?: string;
     tables: { name: string; rows: number }[];
   };
   files: ManifestObject & { path: string; storageHost: string };
   wordpress: { version: string | null; posts: number; pages: number; users: number };
+  /**
+   * When the point's data was read (absent in points written before issue 11): the database dump's first byte
+   * (after its consistent snapshot was opened) and the end of the files archive. `takenAt` is the later of the two.
+   */
+  taken?: { databaseSnapshotAt: string; filesReadUntil: string; takenAt: string };
   timingsMs: { database: number; files: number; total: number };
+  /**
+   * For sites Drover created (absent otherwise, and in older points): what a restore onto an empty cluster needs to
+   * recreate what the dump does not hold (the database user, its secret, the service). Nothing secret.
+   */
+  created?: { dbUser: string; phpVersion: string; farm: string; title: string; adminEmail: string };
 }

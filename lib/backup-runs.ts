@@ -3,7 +3,8 @@
  * metrics endpoint: last complete backup, size, duration and failures per site.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import type { GaleraClient, GaleraNode } from '../activities/lib/galera-client';
+import { ensureMetaSchema } from './meta-schema';
+import type { GaleraClient } from './clients/galera-client';
 
 export interface BackupOutcome {
   site: string;
@@ -14,34 +15,46 @@ export interface BackupOutcome {
   error?: string;
 }
 
-const DDL = `CREATE TABLE IF NOT EXISTS drover_meta.backup_runs (
-  site VARCHAR(253) NOT NULL,
-  nominal_date DATE NOT NULL,
-  status ENUM('created','already-complete','failed') NOT NULL,
-  bytes BIGINT UNSIGNED NULL,
-  duration_ms INT UNSIGNED NULL,
-  error VARCHAR(1000) NULL,
-  recorded_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-  PRIMARY KEY (site, nominal_date, recorded_at),
-  KEY recorded_at (recorded_at)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
-
-const ensured = new WeakSet<GaleraClient>();
-
-async function ensureTable(galera: GaleraClient, node: GaleraNode): Promise<void> {
-  if (ensured.has(galera)) return;
-  await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
-  await galera.query(node, DDL);
-  ensured.add(galera);
-}
-
 export async function recordOutcomes(galera: GaleraClient, outcomes: BackupOutcome[]): Promise<void> {
   if (!outcomes.length) return;
   const node = await galera.writerNode();
-  await ensureTable(galera, node);
+  await ensureMetaSchema(galera);
   await galera.query(node, 'INSERT INTO drover_meta.backup_runs (site, nominal_date, status, bytes, duration_ms, error) VALUES ?', [
     outcomes.map((o) => [o.site, o.date, o.status, o.bytes ?? null, o.durationMs ?? null, o.error?.slice(0, 1000) ?? null]),
   ]);
+}
+
+/**
+ * The sites in the order a night should start them: largest first by their last created backup's size (bytes
+ * stored, from backup_runs), so the longest backups do not start last and make the night's tail. Sites with no
+ * recorded size (new, migrated in, never backed up) come first, in their given order: a migrated site can be the
+ * largest of all. Ties keep their given order.
+ */
+export async function sitesLargestFirst(galera: GaleraClient, sites: string[]): Promise<string[]> {
+  if (!sites.length) return [];
+  const node = await galera.writerNode();
+  await ensureMetaSchema(galera);
+  const sizes = new Map<string, number>();
+  for (let i = 0; i < sites.length; i += 1000) {
+    const rows = await galera.query<RowDataPacket[]>(
+      node,
+      `SELECT site, bytes FROM (
+         SELECT site, bytes, ROW_NUMBER() OVER (PARTITION BY site ORDER BY recorded_at DESC) AS n
+         FROM drover_meta.backup_runs WHERE site IN (?) AND status = 'created' AND bytes IS NOT NULL) last
+       WHERE n = 1`,
+      [sites.slice(i, i + 1000)],
+    );
+    for (const r of rows) sizes.set(String(r.site), Number(r.bytes));
+  }
+  return orderLargestFirst(sites, sizes);
+}
+
+/** Largest first by `sizes`; sites without a size first; ties and unknowns in their given order; duplicates once. */
+export function orderLargestFirst(sites: string[], sizes: ReadonlyMap<string, number>): string[] {
+  const unique = [...new Set(sites)];
+  const at = new Map(unique.map((s, i) => [s, i]));
+  const size = (s: string) => sizes.get(s) ?? Number.POSITIVE_INFINITY;
+  return unique.sort((a, b) => (size(a) === size(b) ? at.get(a)! - at.get(b)! : size(b) > size(a) ? 1 : -1));
 }
 
 export interface SiteBackupHealth {
@@ -57,7 +70,7 @@ export interface SiteBackupHealth {
 /** Per registered site: when its last backup completed, its size (and the one before), and failures. */
 export async function backupHealth(galera: GaleraClient): Promise<SiteBackupHealth[]> {
   const node = await galera.writerNode();
-  await ensureTable(galera, node);
+  await ensureMetaSchema(galera);
   const rows = await galera.query<RowDataPacket[]>(
     node,
     `SELECT s.domain AS site,

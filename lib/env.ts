@@ -12,6 +12,8 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** A port that may be left empty (`X=` in an env file) to mean unset. */
+const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), port.optional());
 
 export const temporalEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
@@ -22,6 +24,25 @@ export const temporalEnvSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: z.string().optional(),
   TEMPORAL_TLS_CA_PATH: z.string().optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+});
+
+/**
+ * The payload codec's keys (docs/security.md): DROVER_CODEC_KEYS lists key files by reference (comma-separated,
+ * Docker secrets such as /run/secrets/drover_codec_key_2026a), each file's name minus `drover_codec_key_` being
+ * its key ID; DROVER_CODEC_CURRENT_KEY names the one new payloads are encrypted with. The others only decrypt
+ * (rotation). Required by everything that talks to Temporal: the CLI, every worker, the codec server.
+ */
+export const codecEnvSchema = z.object({
+  DROVER_CODEC_KEYS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'comma-separated key file paths'),
+  DROVER_CODEC_CURRENT_KEY: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a key ID: letters, digits, . _ - (at most 64)'),
+});
+
+/**
+ * What the CLI needs to talk to Temporal: the connection and the payload codec's keys; DROVER_OPERATOR names the
+ * operator in the audit record (default: the OS user).
+ */
+export const clientEnvSchema = temporalEnvSchema.extend(codecEnvSchema.shape).extend({
+  DROVER_OPERATOR: z.string().regex(/^[^\s,]{1,255}$/, 'a name without spaces or commas, at most 255 characters').optional(),
 });
 
 export const servicesEnvSchema = z.object({
@@ -36,12 +57,27 @@ export const servicesEnvSchema = z.object({
   DROVER_GALERA_PASSWORD: z.string().min(1),
   DROVER_SSH_TARGET: z.string().min(1),
   DROVER_SSH_KEY_FILE: z.string().min(1),
+  /** SHA256:… fingerprints the default SSH target's host key must match (comma-separated); none: SSH refuses. */
   DROVER_SSH_HOST_KEYS: z.string().default(''),
+  /** Development only: SSH without pins accepts any host key instead of refusing (never on a real farm). */
+  DROVER_SSH_INSECURE_ANY_HOST_KEY: bool.default(false),
   DROVER_DOCKER_HOST: z.string().min(1),
+  /**
+   * Migrations: the key old hosts authorize for the migration worker (default: DROVER_SSH_KEY_FILE) and the
+   * SHA256:… fingerprints of the old hosts' SSH host keys (comma-separated; none: SSH to an old host refuses,
+   * unless DROVER_SSH_INSECURE_ANY_HOST_KEY on a development machine).
+   */
+  DROVER_MIGRATE_SSH_KEY_FILE: z.string().min(1).optional(),
+  DROVER_MIGRATE_HOST_KEYS: z.string().default(''),
   /** age public keys backups are encrypted to (comma-separated). Public: safe on every worker. */
   DROVER_BACKUP_AGE_RECIPIENTS: z.string().default(''),
   /** The age identity (private key) file; set only on restore workers. */
   DROVER_BACKUP_AGE_IDENTITY_FILE: z.string().optional(),
+  /**
+   * The dedup key file (≥ 32 secret bytes): set on backup workers (and wherever retention runs) to store files
+   * deduplicated (issue 19). A MAC key: it names pieces and opens the refs, and decrypts no backup.
+   */
+  DROVER_BACKUP_DEDUP_KEY_FILE: z.string().optional(),
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */
@@ -61,18 +97,60 @@ export const servicesEnvSchema = z.object({
    * SSH host key through cloud-init and is pinned from the first connection. Needed where bring-up runs.
    */
   DROVER_HOST_KEY_SEED_FILE: z.string().min(1).optional(),
+  /**
+   * The database address a site's containers are given (WORDPRESS_DB_HOST, host:port): on the farm ProxySQL in the
+   * database stack; on a local cluster the local Galera on the services address (written by `dev up`).
+   */
+  DROVER_SITE_DB_HOST: z.string().regex(/^[A-Za-z0-9._-]+(:\d{1,5})?$/, 'host or host:port').default('database_proxysql:6033'),
+  /**
+   * ProxySQL's admin interfaces (comma-separated host:port; a name such as tasks.database_proxysql:6032 stands for
+   * every instance it resolves to), where each site's own user is added on create and removed on delete. Unset:
+   * the farm's sites reach Galera without ProxySQL (a local cluster) and nothing is written.
+   */
+  DROVER_PROXYSQL_ADMIN: z.string().regex(/^$|^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'comma-separated host:port').default(''),
+  /** ProxySQL's admin user for remote logins (its `admin` may only log in locally) and its password (or _FILE). */
+  DROVER_PROXYSQL_ADMIN_USER: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits, _').default('drover'),
+  DROVER_PROXYSQL_ADMIN_PASSWORD: z.string().min(1).optional(),
+  /**
+   * The local front (devkit/dev-env/front.ts, a varnishd): its URL, folder and admin address. Set by `dev up`; unset
+   * on the farm, where Traefik routes each site by its service labels and ensureSiteBackend has nothing to do.
+   */
+  DROVER_FRONT_URL: z.url().optional(),
+  DROVER_FRONT_DIR: z.string().min(1).optional(),
+  DROVER_FRONT_ADMIN: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port').optional(),
   /** Where the local provider keeps its nodes (network namespaces with sshd and dockerd). */
+  /**
+   * The storage node's sshd configuration a contractor's SFTP grant checks (`sshd -T -f …`): the login it creates
+   * must come out chrooted and confined to internal-sftp (lib/access-grants.ts SFTP_SSHD_MATCH_BLOCK).
+   */
+  DROVER_SFTP_SSHD_CONFIG: z.string().regex(/^\/[^\s'"]*$/, 'an absolute path').default('/etc/ssh/sshd_config'),
   DROVER_LOCAL_NODES_DIR: z.string().default('/var/lib/drover/nodes'),
+  /**
+   * The manager's directory the contractor stack reads its grants from (`drover access grant --files`): Authentik
+   * blueprints, FileBrowser users, Adminer's allowed databases (stacks/contractor.yml mounts its subdirectories).
+   */
+  DROVER_CONTRACTOR_CONFIG_DIR: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, 'an absolute path').default('/srv/drover/contractor'),
 });
 
-export const workerEnvSchema = temporalEnvSchema.extend(servicesEnvSchema.shape).extend({
-  DROVER_METRICS_PORT: port.default(9464),
+export const workerEnvSchema = clientEnvSchema.extend(servicesEnvSchema.shape).extend({
+  /**
+   * SDK metrics: each queue has its own port (DROVER_METRICS_PORT_INFRA / _BACKUP / _RESTORE, default 9464, 9466,
+   * 9467; 9465 is the backup metrics), so the three workers run side by side on one host with one environment.
+   * DROVER_METRICS_PORT, when set, is this one process's port whatever its queue (a container per worker).
+   */
+  DROVER_METRICS_PORT: optionalPort,
+  DROVER_METRICS_PORT_INFRA: optionalPort,
+  DROVER_METRICS_PORT_BACKUP: optionalPort,
+  DROVER_METRICS_PORT_RESTORE: optionalPort,
+  DROVER_METRICS_PORT_MIGRATE: optionalPort,
   DROVER_METRICS_HOST: z.string().default('127.0.0.1'),
   DROVER_BACKUP_METRICS_PORT: port.default(9465),
   DROVER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
 });
 
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;
+export type CodecEnv = z.infer<typeof codecEnvSchema>;
+export type ClientEnv = z.infer<typeof clientEnvSchema>;
 export type ServicesEnv = z.infer<typeof servicesEnvSchema>;
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
@@ -106,7 +184,7 @@ export function mergedEnv(stateDir = stateDirFrom()): Record<string, string | un
 }
 
 /** Secrets that may be given as a file instead (X_FILE=/run/secrets/…, as Docker secrets are), never both. */
-export const SECRET_FILE_VARS = ['DROVER_S3_SECRET_ACCESS_KEY', 'DROVER_GALERA_PASSWORD', 'DROVER_DO_TOKEN', 'DROVER_REDIS_URL', 'TEMPORAL_API_KEY'] as const;
+export const SECRET_FILE_VARS = ['DROVER_S3_SECRET_ACCESS_KEY', 'DROVER_GALERA_PASSWORD', 'DROVER_DO_TOKEN', 'DROVER_REDIS_URL', 'TEMPORAL_API_KEY', 'DROVER_PROXYSQL_ADMIN_PASSWORD'] as const;
 
 /** Replaces each X_FILE of SECRET_FILE_VARS by X read from that file (trailing newline dropped). */
 export function resolveSecretFiles(env: Record<string, string | undefined>): Record<string, string | undefined> {

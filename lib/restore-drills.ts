@@ -4,7 +4,8 @@
  * every backup worker serves the same figures and a restart loses nothing.
  */
 import type { RowDataPacket } from 'mysql2/promise';
-import type { GaleraClient } from '../activities/lib/galera-client';
+import { ensureMetaSchema } from './meta-schema';
+import type { GaleraClient } from './clients/galera-client';
 
 export interface DrillSiteResult {
   site: string;
@@ -16,32 +17,10 @@ export interface DrillSiteResult {
   error?: string;
 }
 
-const DDL = `CREATE TABLE IF NOT EXISTS drover_meta.restore_drills (
-  drill_id VARCHAR(255) NOT NULL,
-  site VARCHAR(253) NOT NULL,
-  point VARCHAR(64) NOT NULL,
-  passed TINYINT(1) NOT NULL,
-  rto_ms INT UNSIGNED NOT NULL,
-  error VARCHAR(1000) NULL,
-  recorded_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-  PRIMARY KEY (drill_id, site),
-  KEY recorded_at (recorded_at)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`;
-
-const ensured = new WeakSet<GaleraClient>();
-
-async function ensureTable(galera: GaleraClient): Promise<void> {
-  if (ensured.has(galera)) return;
-  const node = await galera.writerNode();
-  await galera.query(node, 'CREATE DATABASE IF NOT EXISTS drover_meta');
-  await galera.query(node, DDL);
-  ensured.add(galera);
-}
-
 /** Records a drill's results; a retried activity overwrites the same rows (idempotent). */
 export async function recordDrill(galera: GaleraClient, drillId: string, results: DrillSiteResult[]): Promise<void> {
   if (!results.length) return;
-  await ensureTable(galera);
+  await ensureMetaSchema(galera);
   await galera.query(
     await galera.writerNode(),
     `INSERT INTO drover_meta.restore_drills (drill_id, site, point, passed, rto_ms, error) VALUES ?
@@ -58,7 +37,7 @@ export interface LastDrill {
 
 /** The most recent drill (the one whose last row was recorded last), or null before the first drill. */
 export async function lastDrill(galera: GaleraClient): Promise<LastDrill | null> {
-  await ensureTable(galera);
+  await ensureMetaSchema(galera);
   const node = await galera.writerNode();
   const [latest] = await galera.query<RowDataPacket[]>(node, 'SELECT drill_id, MAX(recorded_at) AS at FROM drover_meta.restore_drills GROUP BY drill_id ORDER BY at DESC LIMIT 1');
   if (!latest) return null;

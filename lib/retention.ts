@@ -10,6 +10,9 @@
  * - a point is kept if any tier keeps it; the newest 3 complete points are always kept;
  * - incomplete points older than 2 days are deleted, younger ones are left alone (a backup may be running).
  * Points dated after `now` are kept and flagged: a clock or naming problem is never a reason to delete.
+ *
+ * Safety points (`safety/<YYYYMMDDTHHMMSSZ>`, taken by a restore before it changes a live site) are outside the
+ * tiers: each is kept for `safetyDays` (14) calendar days from the day it was taken, then deleted.
  */
 
 export interface RetentionPolicy {
@@ -18,17 +21,19 @@ export interface RetentionPolicy {
   months: number;
   keepNewest: number;
   incompleteGraceDays: number;
+  /** Days a safety point is kept. */
+  safetyDays: number;
 }
 
-export const DEFAULT_RETENTION: Readonly<RetentionPolicy> = Object.freeze({ dailyDays: 14, weeks: 26, months: 12, keepNewest: 3, incompleteGraceDays: 2 });
+export const DEFAULT_RETENTION: Readonly<RetentionPolicy> = Object.freeze({ dailyDays: 14, weeks: 26, months: 12, keepNewest: 3, incompleteGraceDays: 2, safetyDays: 14 });
 
 export interface RestorePointRef {
-  /** YYYY-MM-DD (UTC), the nominal date of the backup night. */
+  /** YYYY-MM-DD (UTC), the nominal date of the backup night, or a safety point's `safety/<id>`. */
   date: string;
   complete: boolean;
 }
 
-export type RetentionReason = 'daily' | 'weekly' | 'monthly' | 'newest' | 'incomplete-recent' | 'incomplete-stale' | 'future' | 'expired';
+export type RetentionReason = 'daily' | 'weekly' | 'monthly' | 'newest' | 'incomplete-recent' | 'incomplete-stale' | 'future' | 'expired' | 'safety' | 'safety-expired';
 
 export interface RetentionDecision extends RestorePointRef {
   action: 'keep' | 'delete';
@@ -90,8 +95,27 @@ function monthLabel(index: number): string {
   return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, '0')}`;
 }
 
-export function planRetention(points: RestorePointRef[], now: string, policy: RetentionPolicy = DEFAULT_RETENTION): RetentionPlan {
+/** The day (number) a safety point was taken, from its name; null when `date` is not a safety point. */
+export function safetyPointDay(date: string): number | null {
+  const m = /^safety\/(\d{4})(\d{2})(\d{2})T\d{6}Z$/.exec(date);
+  return m ? dayNumber(`${m[1]}-${m[2]}-${m[3]}`) : null;
+}
+
+export function planRetention(allPoints: RestorePointRef[], now: string, policy: RetentionPolicy = DEFAULT_RETENTION): RetentionPlan {
   const today = dayNumber(now);
+  const safetyDays = policy.safetyDays ?? DEFAULT_RETENTION.safetyDays;
+  const safety: RetentionDecision[] = [];
+  const points: RestorePointRef[] = [];
+  for (const p of allPoints) {
+    const day = safetyPointDay(p.date);
+    if (day === null) points.push(p);
+    else {
+      // Kept whole days from the day taken; a safety point from the future (clock problem) is kept.
+      const ageDays = today - day;
+      const expired = ageDays >= safetyDays;
+      safety.push({ date: p.date, complete: p.complete, action: expired ? 'delete' : 'keep', reasons: [expired ? 'safety-expired' : 'safety'], periods: [], ageDays });
+    }
+  }
   const seen = new Set<string>();
   const entries = points.map((p) => {
     if (seen.has(p.date)) throw new InvalidDateError(`restore point ${p.date} is listed twice`);
@@ -133,12 +157,13 @@ export function planRetention(points: RestorePointRef[], now: string, policy: Re
 
   const decisions: RetentionDecision[] = entries
     .sort((a, b) => b.day - a.day)
-    .map((e) => {
+    .map((e): RetentionDecision => {
       const reasons = [...e.reasons];
       const action = reasons.length === 0 || (reasons.length === 1 && reasons[0] === 'incomplete-stale') ? 'delete' : 'keep';
       return { date: e.p.date, complete: e.p.complete, action, reasons: reasons.length ? reasons : ['expired'], periods: e.periods, ageDays: today - e.day };
-    });
-  return { now, policy: { ...policy }, keep: decisions.filter((d) => d.action === 'keep').length, delete: decisions.filter((d) => d.action === 'delete').length, decisions };
+    })
+    .concat(safety.sort((a, b) => (a.date < b.date ? 1 : -1)));
+  return { now, policy: { ...policy, safetyDays }, keep: decisions.filter((d) => d.action === 'keep').length, delete: decisions.filter((d) => d.action === 'delete').length, decisions };
 }
 
 /**

@@ -3,7 +3,7 @@
  * workflow bundle every test worker loads. Set DROVER_KEEP_TEST_ENV=1 to leave the environment running.
  */
 import path from 'node:path';
-import { devDown, devUp } from '../lib/dev-env';
+import { devDown, devUp } from '../devkit/dev-env';
 import { buildWorkflowBundle } from '../workers/build-bundle';
 import { TEST_BUNDLE, TEST_ENV } from './helpers/paths';
 

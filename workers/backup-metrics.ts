@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { Gauge, Registry } from 'prom-client';
-import type { GaleraClient } from '../activities/lib/galera-client';
+import type { GaleraClient } from '../lib/clients/galera-client';
 import { backupHealth } from '../lib/backup-runs';
 import { lastDrill } from '../lib/restore-drills';
 

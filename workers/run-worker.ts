@@ -5,14 +5,16 @@
  */
 import '../lib/node-notices';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../activities';
+import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { QUEUE_ACTIVITIES, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../activities';
 import { serveBackupMetrics } from './backup-metrics';
 import { EnvError, parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
 import { connectionSettings } from '../lib/temporal-connection';
-import { TASK_QUEUES, type TaskQueueName } from '../workflows/lib/ids';
-import { workflowsEntry } from './workflows-entry';
+import { droverDataConverter } from '../lib/data-converter';
+import { AUDIT_INTERCEPTORS_MODULE, auditSinks } from './audit-sink';
+import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
+import { bundlePath, workflowsEntry } from './workflows-entry';
+import { exitWhenFlushed, ignoreClosedPipes } from '../lib/exit';
 
 /** Per-queue tuning: backups are I/O-heavy and run wider; infra steps are few and long. */
 const QUEUE_TUNING: Record<TaskQueueName, Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions'>> = {
@@ -20,6 +22,8 @@ const QUEUE_TUNING: Record<TaskQueueName, Pick<WorkerOptions, 'maxConcurrentActi
   backup: { maxConcurrentActivityTaskExecutions: 32, maxConcurrentWorkflowTaskExecutions: 40 },
   // A restore streams gigabytes through age and zstd; a few at a time keep a farm recovery inside the box's CPUs.
   restore: { maxConcurrentActivityTaskExecutions: 16, maxConcurrentWorkflowTaskExecutions: 40 },
+  // A migration copies a site's files and streams its dump from an old host: bounded like restores.
+  migrate: { maxConcurrentActivityTaskExecutions: 16, maxConcurrentWorkflowTaskExecutions: 40 },
 };
 
 /**
@@ -34,25 +38,47 @@ export function envForQueue(queue: TaskQueueName, env: WorkerEnv): WorkerEnv {
   return Object.freeze({ ...env, DROVER_BACKUP_AGE_IDENTITY_FILE: undefined });
 }
 
-export const BUNDLE_PATH = path.resolve(__dirname, '..', 'workflow-bundle.js');
+/** Each queue's default SDK metrics port: distinct, so the three workers share a host (9465: backup metrics). */
+export const DEFAULT_METRICS_PORTS: Record<TaskQueueName, number> = { infra: 9464, backup: 9466, restore: 9467, migrate: 9468 };
 
-/** The prebuilt bundle (dist/workflow-bundle.js) if present, else bundle the sources at start-up. */
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  if (existsSync(BUNDLE_PATH)) return { workflowBundle: { codePath: BUNDLE_PATH } };
-  return { workflowsPath: workflowsEntry() };
+/**
+ * The worker's SDK metrics port: DROVER_METRICS_PORT when set (this process's port, as in a container per
+ * worker), else the queue's own variable (what the local environment writes), else the queue's default.
+ */
+export function metricsPort(queue: TaskQueueName, env: WorkerEnv): number {
+  const own = { infra: env.DROVER_METRICS_PORT_INFRA, backup: env.DROVER_METRICS_PORT_BACKUP, restore: env.DROVER_METRICS_PORT_RESTORE, migrate: env.DROVER_METRICS_PORT_MIGRATE }[queue];
+  return env.DROVER_METRICS_PORT ?? own ?? DEFAULT_METRICS_PORTS[queue];
 }
 
+/**
+ * The queue's prebuilt bundle (dist/workflow-bundle.<queue>.js) if present, else its entry's sources bundled at
+ * start-up (with the audit interceptors). Either way only the queue's own workflows are registered
+ * (workflows/queues/<queue>).
+ */
+export function workflowSource(queue: TaskQueueName): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  if (existsSync(bundlePath(queue))) return { workflowBundle: { codePath: bundlePath(queue) } };
+  return { workflowsPath: workflowsEntry(queue), interceptors: { workflowModules: [AUDIT_INTERCEPTORS_MODULE] } };
+}
+
+/**
+ * The SDK core's own log lines go through the logger (stderr), filtered at WARN. Left to the core they are written
+ * to stdout, where they broke a `--worker --json` command's JSON (a late activity's "Activity not found on
+ * completion" warning ahead of the document).
+ */
+const CORE_LOGS_TO_LOGGER = { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) };
+
 export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(workerEnvSchema)): Promise<void> {
+  const port = metricsPort(queue, env);
   Runtime.install({
     logger: new DefaultLogger('INFO'),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `${env.DROVER_METRICS_HOST}:${env.DROVER_METRICS_PORT}` } } },
+    telemetryOptions: { logging: CORE_LOGS_TO_LOGGER, metrics: { prometheus: { bindAddress: `${env.DROVER_METRICS_HOST}:${port}` } } },
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
   });
   const { worker, deps, close } = await createDroverWorker(queue, env);
   // Backup workers also serve per-site backup metrics (read from the backup record, not from memory).
   const backupMetrics = queue === 'backup' ? await serveBackupMetrics(deps.galera, env.DROVER_METRICS_HOST, env.DROVER_BACKUP_METRICS_PORT) : null;
   try {
-    Runtime.instance().logger.info(`worker for ${TASK_QUEUES[queue]} running; SDK metrics on http://${env.DROVER_METRICS_HOST}:${env.DROVER_METRICS_PORT}/metrics`);
+    Runtime.instance().logger.info(`worker for ${TASK_QUEUES[queue]} running; SDK metrics on http://${env.DROVER_METRICS_HOST}:${port}/metrics`);
     await worker.run();
   } finally {
     backupMetrics?.close();
@@ -60,22 +86,30 @@ export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(
   }
 }
 
-/** For workers embedded in a CLI command: only warnings from the SDK, so the command's own output stays readable. */
+/**
+ * For workers embedded in a CLI command: only errors from the SDK, so the command's own output stays readable (a
+ * failed workflow is reported by the command itself, with its cause chain, not as the SDK's warning and stack).
+ */
 export function installQuietRuntime(): void {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: CORE_LOGS_TO_LOGGER } });
   } catch {
     /* a runtime is already installed in this process */
   }
 }
 
-/** A worker for one queue with its own connection and activity dependencies; `close` releases both. */
+/**
+ * A worker for one queue with its own connection and activity dependencies; `close` releases both. It registers
+ * only that queue's workflows and activities (activities/index.ts), so it can run nothing of another queue.
+ */
 export async function createDroverWorker(
   queue: TaskQueueName,
   env: WorkerEnv,
   overrides: Partial<WorkerOptions> = {},
 ): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void> }> {
   env = envForQueue(queue, env);
+  // Keys first: a worker without them refuses to start (EnvError naming the variable) before connecting.
+  const dataConverter = droverDataConverter(env);
   const s = connectionSettings(env);
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
   const deps = createActivityDeps(env);
@@ -83,8 +117,10 @@ export async function createDroverWorker(
     connection,
     namespace: s.namespace,
     taskQueue: TASK_QUEUES[queue],
-    ...workflowSource(),
-    activities: createActivities(deps),
+    ...workflowSource(queue),
+    dataConverter,
+    sinks: auditSinks(deps.galera),
+    activities: QUEUE_ACTIVITIES[queue](deps),
     shutdownGraceTime: env.DROVER_SHUTDOWN_GRACE_MS,
     ...QUEUE_TUNING[queue],
     ...overrides,
@@ -101,11 +137,12 @@ export async function createDroverWorker(
 
 /** Entry-point helper: exits 2 on a bad environment (naming the variables), 1 on any other failure. */
 export function main(queue: TaskQueueName): void {
+  ignoreClosedPipes();
   runWorker(queue).then(
-    () => process.exit(0),
+    () => exitWhenFlushed(0),
     (err: Error) => {
-      console.error(`drover worker ${queue}: ${err.message}`);
-      process.exit(err.name === 'EnvError' ? 2 : 1);
+      process.stderr.write(`drover worker ${queue}: ${err.message}\n`);
+      return exitWhenFlushed(err.name === 'EnvError' ? 2 : 1);
     },
   );
 }

@@ -14,9 +14,13 @@ import type { NodeAddress, SwarmReport } from '../activities/swarm-nodes';
 import { plannedNodes } from '../lib/plan/nodes';
 import type { StackBundle } from '../lib/stack-bundle';
 import type { FarmPlan } from '../lib/plan/schema';
-import { rootMessage } from './lib/child-window';
-import { api, cloud, longApi, remoteExec } from './lib/proxies';
+import { rootCause } from '../lib/contract/failures';
+import { phaseRunner } from './lib/phases';
+import { localNodeNames } from '../lib/local-node-names';
+import { stackWaves } from '../lib/plan/stack-order';
+import { api, longApi, remoteExec } from './lib/proxies';
 import { provisionFarmWorkflow } from './provision-farm';
+import { farmSearchAttributes } from '../lib/contract/search-attributes';
 
 interface BringUpCommon {
   farm: string;
@@ -25,7 +29,7 @@ interface BringUpCommon {
   /** Stacks with the config files they name and the variables they interpolate (lib/stack-bundle.ts). */
   stacks: StackBundle[];
   /** Images every node needs, imported from root filesystem tarballs on the worker. */
-  images: { image: string; tarPath: string }[];
+  images: { image: string; tarPath: string; changes?: string[] }[];
   rollbackOnFailure?: boolean;
 }
 
@@ -65,19 +69,16 @@ export interface ClusterBringUpResult {
 
 export const bringUpProgressQuery = defineQuery<BringUpProgress>('bringUpProgress');
 
-/** The local node names of a farm, in order (the first is the manager). */
-export function localNodeNames(farm: string, count: number): { name: string; role: 'manager' | 'worker' }[] {
-  return Array.from({ length: count }, (_, i) => (i === 0 ? { name: `${farm}-manager-01`, role: 'manager' as const } : { name: `${farm}-worker-${String(i).padStart(2, '0')}`, role: 'worker' as const }));
-}
-
 /** Brings the cluster up; see the module comment. */
 export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promise<ClusterBringUpResult> {
   if (input.provider === 'digitalocean' && input.plan.name !== input.farm) throw ApplicationFailure.create({ type: 'InvalidInput', message: `farm: ${input.farm} is not the plan's name (${input.plan.name})`, nonRetryable: true });
-  // Every node with its swarm role and labels; the first manager initialises the swarm.
+  // Every node with its swarm role and labels, planned once (a DigitalOcean plan's nodes go to the provisioning
+  // child as they are); the first manager initialises the swarm.
+  const planNodes = input.provider === 'local' ? [] : plannedNodes(input.plan);
   const planned =
     input.provider === 'local'
       ? localNodeNames(input.farm, input.nodes).map((n) => ({ ...n, labels: { role: n.role, ordinal: String(Number(n.name.slice(-2))) } }))
-      : plannedNodes(input.plan).map((n) => ({ name: n.name, role: n.role === 'manager' ? ('manager' as const) : ('worker' as const), labels: n.labels }));
+      : planNodes.map((n) => ({ name: n.name, role: n.role === 'manager' ? ('manager' as const) : ('worker' as const), labels: n.labels }));
   const progress: BringUpProgress = {
     phase: 'starting',
     nodes: Object.fromEntries(planned.map((n) => [n.name, 'pending' as BringUpNodeState])),
@@ -86,15 +87,7 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
   };
   setHandler(bringUpProgressQuery, () => progress);
   const created = { nodes: 0, swarm: false, joined: 0, networks: 0, images: 0 };
-  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    progress.phase = name;
-    try {
-      return await fn();
-    } catch (err) {
-      progress.failed ??= { phase: name, error: rootMessage(err as Error) };
-      throw err;
-    }
-  };
+  const phase = phaseRunner(progress, (name, error) => (progress.failed ??= { phase: name, error }));
   const mark = (names: string[], state: BringUpNodeState) => names.forEach((n) => (progress.nodes[n] = state));
 
   try {
@@ -113,12 +106,13 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
       }
       const r = await executeChild(provisionFarmWorkflow, {
         workflowId: `${workflowInfo().workflowId}/provision`,
-        args: [{ plan: input.plan, image: input.image, sshPublicKey: publicKey, rollbackOnFailure: input.rollbackOnFailure }],
+        args: [{ plan: input.plan, nodes: planNodes, image: input.image, sshPublicKey: publicKey, rollbackOnFailure: input.rollbackOnFailure }],
+        typedSearchAttributes: farmSearchAttributes(input.farm, 'provision'),
       });
       created.nodes = r.created.droplets;
-      const { nodes: reach } = await cloud.farmNodes({ farm: input.farm });
+      // The child returns every node's addresses and host key: nothing to look up again.
       return planned.map((p) => {
-        const d = reach.find((x) => x.name === p.name);
+        const d = r.nodes.find((x) => x.name === p.name);
         if (!d) throw ApplicationFailure.create({ type: 'CloudRequestRejected', message: `droplet ${p.name} is not active after provisioning`, nonRetryable: true });
         progress.nodes[p.name] = 'provisioned';
         return { name: p.name, ip: d.publicIp, swarmIp: d.privateIp, sshPort: 22, hostKey: d.hostKey, dockerSocket: '', role: p.role, labels: p.labels };
@@ -153,7 +147,7 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
     await phase('labels', () => api.labelSwarmNodes({ manager, labels: Object.fromEntries(nodes.map((n) => [n.name, { ...n.labels, 'drover.farm': input.farm }])) }));
     mark(names, 'labelled');
     await phase('images', () =>
-      Promise.all(nodes.flatMap((node) => input.images.map(async (img) => ((await remoteExec.ensureImportedImage({ node, image: img.image, tarPath: img.tarPath })).imported ? created.images++ : 0)))),
+      Promise.all(nodes.flatMap((node) => input.images.map(async (img) => ((await remoteExec.ensureImportedImage({ node, image: img.image, tarPath: img.tarPath, ...(img.changes ? { changes: img.changes } : {}) })).imported ? created.images++ : 0)))),
     );
     await phase('networks', async () => {
       for (const n of input.networks) if ((await api.ensureOverlayNetwork({ manager, ...n })).created) created.networks++;
@@ -161,11 +155,8 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
     mark(names, 'ready');
 
     const stacks: ClusterBringUpResult['stacks'] = [];
-    const done = new Set<string>();
-    let left = [...input.stacks];
-    while (left.length) {
-      const wave = left.filter((s) => s.dependsOn.every((d) => done.has(d)));
-      if (!wave.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: `stacks: dependency cycle among ${left.map((s) => s.name).join(', ')}`, nonRetryable: true });
+    const { waves, stuck } = stackWaves(input.stacks);
+    for (const wave of waves) {
       await phase(`stacks: ${wave.map((s) => s.name).join(' + ')}`, () =>
         Promise.all(
           wave.map(async (s) => {
@@ -178,9 +169,8 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
           }),
         ),
       );
-      wave.forEach((s) => done.add(s.name));
-      left = left.filter((s) => !wave.includes(s));
     }
+    if (stuck.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: `stacks: dependency cycle among ${stuck.map((s) => s.name).join(', ')}`, nonRetryable: true });
     const report = await phase('health report', () => api.swarmReport({ manager }));
     progress.phase = 'done';
     return { farm: input.farm, nodes, created, stacks, report };
@@ -196,8 +186,7 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
       });
       rolledBack = true;
     }
-    let root: Error & { type?: string } = err as Error;
-    while (root.cause instanceof Error) root = root.cause;
+    const root = rootCause(err as Error);
     throw ApplicationFailure.create({
       type: root.type ?? 'RemoteCommandFailed',
       message: `bringing up ${input.farm} failed at "${failedPhase}": ${root.message}${rolledBack ? '; its nodes were removed' : '; run it again to resume'}`,
@@ -207,12 +196,3 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
   }
 }
 
-/**
- * Tears a farm down, only what carries its mark: local nodes of the farm (namespaces, daemons, mounts, folders)
- * and its bridge, or on DigitalOcean every resource with the farm's tag.
- */
-export async function clusterTeardownWorkflow(input: { provider: 'local' | 'digitalocean'; farm: string }): Promise<{ removed: string[] }> {
-  if (input.provider === 'local') return { removed: (await longApi.destroyLocalFarm({ farm: input.farm })).nodes };
-  const r = await longApi.destroyFarm({ farm: input.farm });
-  return { removed: [`${r.droplets} droplets`, `${r.volumes} volumes`, ...r.other] };
-}

@@ -6,7 +6,7 @@
  */
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { NodeAddress, SwarmReport } from '../activities/swarm-nodes';
-import { localNodeNames } from './cluster-bring-up';
+import { localNodeNames } from '../lib/local-node-names';
 import { galeraCheck, hitRatio, sentinelCheck, swarmChecks, varnishCheck, type HealthCheck } from './lib/health-checks';
 import { api, cloud } from './lib/proxies';
 
@@ -21,7 +21,7 @@ export interface ClusterHealthResult {
 }
 
 /** The farm's first manager as a node to reach, and how many nodes the farm has. */
-async function findManager(input: { provider: 'local' | 'digitalocean'; farm: string }): Promise<{ manager: NodeAddress; nodes: number }> {
+export async function findManager(input: { provider: 'local' | 'digitalocean'; farm: string }): Promise<{ manager: NodeAddress; nodes: number }> {
   if (input.provider === 'local') {
     const { nodes } = await api.describeLocalFarm({ farm: input.farm });
     const manager = nodes.find((n) => n.name === localNodeNames(input.farm, 1)[0].name);

@@ -6,8 +6,10 @@
  */
 import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
 import type { SwarmReport } from '../activities/swarm-nodes';
-import { clusterBringUpWorkflow, localNodeNames, type LocalBringUpInput } from './cluster-bring-up';
+import { localNodeNames } from '../lib/local-node-names';
+import { clusterBringUpWorkflow, type LocalBringUpInput } from './cluster-bring-up';
 import { api, longApi, remoteExec } from './lib/proxies';
+import { farmSearchAttributes } from '../lib/contract/search-attributes';
 
 /**
  * Local farms. On DigitalOcean the plan is the truth: change the pool's count and run `drover up` again (it
@@ -36,7 +38,7 @@ export async function clusterScaleWorkflow(input: ClusterScaleInput): Promise<Cl
   if (!Number.isInteger(input.delta) || input.delta === 0) throw ApplicationFailure.create({ type: 'InvalidInput', message: 'delta: a whole number other than 0', nonRetryable: true });
   if (input.delta > 0) {
     const { delta: _delta, ...rest } = input;
-    const r = await executeChild(clusterBringUpWorkflow, { workflowId: `${workflowInfo().workflowId}/bring-up`, args: [{ ...rest, nodes: before + input.delta }] });
+    const r = await executeChild(clusterBringUpWorkflow, { workflowId: `${workflowInfo().workflowId}/bring-up`, args: [{ ...rest, nodes: before + input.delta }], typedSearchAttributes: farmSearchAttributes(input.farm, 'scale') });
     const had = new Set(nodes.map((n) => n.name));
     return { before, after: r.nodes.length, added: r.nodes.map((n) => n.name).filter((n) => !had.has(n)), removed: [], moved: {}, report: r.report };
   }

@@ -6,11 +6,15 @@
  */
 import { ApplicationFailure, CancellationScope, executeChild, workflowInfo } from '@temporalio/workflow';
 import { drillSample, weekNumber } from '../lib/drill-sample';
+import { chooseRestorePoint } from '../lib/restore-point-choice';
 import type { DrillSiteResult } from '../lib/restore-drills';
-import { runWindow, rootMessage } from './lib/child-window';
+import { rootMessage } from '../lib/contract/failures';
+import { restoreTargetNames } from '../lib/restore-targets';
+import { runWindow } from './lib/child-window';
 import { nominalDate } from './lib/nominal-date';
-import { api } from './lib/proxies';
-import { restoreSiteWorkflow, restoreTargetNames } from './restore-site';
+import { api, type StepTimeouts } from './lib/proxies';
+import { restoreSiteWorkflow } from './restore-site';
+import { siteSearchAttributes } from '../lib/contract/search-attributes';
 
 export interface RestoreDrillInput {
   /** Nominal date (YYYY-MM-DD); default: the Schedule's date. It picks the week, and so the sample. */
@@ -21,6 +25,8 @@ export interface RestoreDrillInput {
   sampleSize?: number;
   /** Restores running at once (default 2). */
   concurrency?: number;
+  /** Timeouts of each restore's long steps (restoreSiteWorkflow's `timeouts`); defaults unchanged. */
+  timeouts?: StepTimeouts;
 }
 
 export interface RestoreDrillResult {
@@ -49,7 +55,10 @@ export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promi
     try {
       const live = await api.lookupSite({ domain: site });
       copy = { ...restoreTargetNames(live, scratch), storageHost: live.storageHost };
-      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${workflowInfo().workflowId}/${site}`, args: [{ site, to: scratch, skipSafetyPoint: true }] });
+      // Each site's latest complete point, chosen once here and given to the restore.
+      const point = chooseRestorePoint(await api.listRestorePoints({ site }), { kind: 'latest' });
+      if (!point) throw ApplicationFailure.create({ type: 'InvalidInput', message: `site ${site} has no complete restore point`, nonRetryable: true });
+      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${workflowInfo().workflowId}/${site}`, args: [{ site, point, to: scratch, skipSafetyPoint: true, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }], typedSearchAttributes: siteSearchAttributes(site, 'restore-drill') });
       results.push({ site, point: r.point, passed: true, rtoMs: r.rtoMs });
     } catch (err) {
       results.push({ site, point: '', passed: false, rtoMs: Date.now() - started, error: rootMessage(err as Error) });

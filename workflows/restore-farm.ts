@@ -1,25 +1,34 @@
 /**
- * Whole-farm disaster recovery: every site with backups in the bucket (or a given list) restored onto the
- * cluster and storage the workers now point at, typically fresh ones. The registry went down with the old
+ * Whole-farm disaster recovery: every site with backups in the bucket (or a given list), each to the restore point
+ * the CLI chose for it, restored onto the cluster and storage the workers now point at, typically fresh ones. The registry went down with the old
  * cluster, so each site is registered again from its backup's manifest. Restores run in a bounded window as
  * child workflows with stable IDs (`<farm id>/<site>`); a child that already completed is never repeated, so
- * starting the same recovery again after it was stopped resumes it. Progress is answered by a query.
+ * starting the same recovery again after it was stopped resumes it; finished sites are also recorded in
+ * drover_meta, so resuming does not depend on the namespace still holding old runs. Targets that are not empty
+ * are refused unless `force` (then a safety point is taken first). Progress is answered by a query.
  */
-import { ApplicationFailure, condition, isCancellation, continueAsNew, defineQuery, executeChild, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, continueAsNew, defineQuery, executeChild, patched, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { runWindow, rootMessage } from './lib/child-window';
-import { api } from './lib/proxies';
+import { rootMessage } from '../lib/contract/failures';
+import { runWindow } from './lib/child-window';
+import { api, type StepTimeouts } from './lib/proxies';
 import { restoreSiteWorkflow } from './restore-site';
+import { siteSearchAttributes } from '../lib/contract/search-attributes';
 
 export interface RestoreFarmInput {
-  /** Sites to restore; default: every site with anything in the bucket. */
-  sites?: string[];
-  /** The same point for every site: `latest` (default), a date or a timestamp. */
-  at?: string;
+  /**
+   * Every site to restore with its restore point, chosen once by the caller (`drover restore farm` resolves
+   * `--at` for each site before it starts anything, and refuses a site that has none).
+   */
+  points: Record<string, string>;
   /** Restores running at once (default 4). */
   concurrency?: number;
+  /** Restore over targets whose database or docroot is not empty (after a safety point); default: refuse them. */
+  force?: boolean;
   /** Where the files go (SSH target of the new storage node; null: the workers' default). */
   storageHost?: string | null;
+  /** Timeouts of each restore's long steps (restoreSiteWorkflow's `timeouts`); defaults unchanged. */
+  timeouts?: StepTimeouts;
   /** Children completed per run before continuing as new (default 200). */
   childrenPerRun?: number;
   /** Carried across continue-as-new. */
@@ -74,12 +83,22 @@ export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<Rest
   }));
 
   if (!carry) {
-    const sites = [...new Set(input.sites ?? (await api.listBackedUpSites()))].sort();
-    if (!sites.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: 'sites: nothing to restore (no site given and none in the bucket)', nonRetryable: true });
+    const sites = Object.keys(input.points).sort();
+    if (!sites.length) throw ApplicationFailure.create({ type: 'InvalidInput', message: 'points: nothing to restore (no site given)', nonRetryable: true });
     carry = { pending: sites, done: [], failed: [], startedAt: new Date().toISOString() };
     total = sites.length;
   }
   const state = carry;
+  // Sites finished by an earlier run of this recovery, as recorded in drover_meta: skipped without asking Temporal,
+  // whose namespace may no longer hold those runs.
+  const recording = patched('restore-farm-recorded-sites');
+  if (recording) {
+    const recorded = new Set((await api.listFarmSitesDone({ farmId })).map((r) => r.site));
+    for (const site of state.pending.filter((s) => recorded.has(s))) {
+      state.pending.splice(state.pending.indexOf(site), 1);
+      state.done.push({ site, point: null, rtoMs: 0, resumed: true });
+    }
+  }
   const budget = input.childrenPerRun ?? 200;
   let completed = 0;
   // Cancelling the recovery cancels the running restores (each rolls itself back) and starts no more; the
@@ -95,10 +114,12 @@ export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<Rest
       try {
         const r = await executeChild(restoreSiteWorkflow, {
           workflowId: `${farmId}/${site}`,
-          args: [{ site, at: input.at, rebuild: { storageHost: input.storageHost ?? null } }],
+          args: [{ site, point: input.points[site], rebuild: { storageHost: input.storageHost ?? null, ...(input.force ? { force: true } : {}) }, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }],
           // A completed restore is never repeated: starting the recovery again resumes it.
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          typedSearchAttributes: siteSearchAttributes(site, 'restore-farm'),
         });
+        if (recording) await api.recordFarmSiteDone({ farmId, site, point: r.point, rtoMs: r.rtoMs });
         state.done.push({ site, point: r.point, rtoMs: r.rtoMs });
       } catch (err) {
         if (isCancellation(err)) {

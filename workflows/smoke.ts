@@ -8,7 +8,7 @@ import type { RoundTripObjectResult } from '../activities/spaces';
 import type { GaleraReplicationResult } from '../activities/galera';
 import type { RunRemoteCommandResult } from '../activities/ssh';
 import type { DockerPingResult } from '../activities/swarm';
-import type { GaleraNodeStatus } from '../activities/lib/galera-client';
+import type { GaleraNodeStatus } from '../lib/clients/galera-client';
 
 export interface SmokeInput {
   label: string;

@@ -5,10 +5,10 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { classifyStorageError, failure } from './errors';
+import { classifyStorageError, failure } from '../../lib/clients/errors';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -32,8 +32,12 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
   return { bytes };
 }
 
-/** Decrypts and decompresses an object into `sink`; `sinkExit` (a consumer process) must succeed too. */
-export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal }): Promise<void> {
+/**
+ * Decrypts and decompresses an object into `sink`; `sinkExit` (a consumer process) must succeed too. With
+ * `sha256`, the ciphertext is hashed on the way and a mismatch fails with BackupCorrupted once it has been read
+ * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them).
+ */
+export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
   const age = spawn('age', ['-d', '-i', o.identityFile], { stdio: ['pipe', 'pipe', 'pipe'] });
   const zstd = spawn('zstd', ['-d', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let ageErr = '';
@@ -47,15 +51,24 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
     zstd.kill('SIGTERM');
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  const hash = createHash('sha256');
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  });
   try {
     await Promise.all([
-      pipeline(await body(o.s3, o.bucket, o.key, o.signal), age.stdin),
+      pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, age.stdin),
       pipeline(age.stdout, zstd.stdin),
       pipeline(zstd.stdout, o.sink),
       exit(age, () => ageErr, 'DecryptionFailed'),
       exit(zstd, () => zstdErr, 'BackupCorrupted'),
       o.sinkExit ?? Promise.resolve(),
     ]);
+    const got = hash.digest('hex');
+    if (o.sha256 && got !== o.sha256) throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${o.sha256.slice(0, 16)}…`);
   } catch (err) {
     onAbort();
     throw err;

@@ -4,17 +4,26 @@
  * Nothing is staged whole on disk or in memory; at most a few multipart parts are buffered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { classifyStorageError, failure } from './errors';
+import { Encrypter } from 'age-encryption';
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { classifyStorageError, failure } from '../../lib/clients/errors';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
   bucket: string;
+  /**
+   * Where the object goes. Each call stores it under a key of its own (`database.sql.zst.age` becomes
+   * `database.<random>.sql.zst.age`, returned as `key`), so an earlier attempt still running (a retry started
+   * beside it) can never overwrite the object a later attempt reported: the manifest names the exact key it
+   * verified. `exactKey` stores under `key` as given (the manifest, whose name marks a point complete).
+   */
   key: string;
+  exactKey?: boolean;
   source: Readable;
   /** Settles when the process producing `source` has exited; a rejection fails (and aborts) the upload. */
   sourceExit?: Promise<void>;
@@ -35,6 +44,17 @@ export interface EncryptedUploadResult {
   sha256: string;
   /** Size of the source before compression. */
   plainBytes: number;
+  /** When the source's first byte arrived (ISO); for a dump, after its consistent snapshot was opened. */
+  firstByteAt: string;
+  /** When the source's last byte had been read (ISO). */
+  finishedAt: string;
+}
+
+/** `dir/name.ext.ext` → `dir/name.<tag>.ext.ext`: a key no other upload attempt uses. */
+export function attemptKey(key: string, tag = randomBytes(6).toString('hex')): string {
+  const slash = key.lastIndexOf('/') + 1;
+  const dot = key.indexOf('.', slash);
+  return dot < 0 ? `${key}.${tag}` : `${key.slice(0, dot)}.${tag}${key.slice(dot)}`;
 }
 
 function exitOf(p: ChildProcess, name: string, stderr: () => string): Promise<void> {
@@ -73,13 +93,29 @@ export async function abortStaleUploads(s3: S3Client, bucket: string, prefix: st
 
 export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<EncryptedUploadResult> {
   if (o.recipients.length === 0) throw failure('ConfigMissing', 'no backup encryption recipients configured (DROVER_BACKUP_AGE_RECIPIENTS)');
-  await abortStaleUploads(o.s3, o.bucket, o.key);
+  const key = o.exactKey ? o.key : attemptKey(o.key);
+  // Read the source from now on, before the first await: Node discards a child process's unread stdout when the
+  // child exits, so a small dump finished during the round trips below came out empty. The PassThrough holds
+  // what arrives meanwhile (back-pressure pauses the source beyond its buffer).
+  const source = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const feeding = pipeline(o.source, source);
+  feeding.catch(() => undefined);
+  try {
+    // Multipart uploads of earlier attempts at this object (any tag) are aborted: a straggler cannot complete one.
+    const family = o.exactKey ? o.key : attemptKey(o.key, '').replace(/\.\.[^/]*$/, '.');
+    await abortStaleUploads(o.s3, o.bucket, family);
+  } catch (err) {
+    o.source.destroy();
+    throw err;
+  }
 
   const zstd = spawnFilter('zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']);
   const age = spawnFilter('age', o.recipients.flatMap((r) => ['-r', r]));
   let plainBytes = 0;
+  let firstByteAt = '';
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      if (!firstByteAt && chunk.length) firstByteAt = new Date().toISOString();
       plainBytes += chunk.length;
       o.onProgress?.(plainBytes);
       cb(null, chunk);
@@ -98,7 +134,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
   const upload = new Upload({
     client: o.s3,
-    params: { Bucket: o.bucket, Key: o.key, Body: body, ContentType: 'application/octet-stream', Metadata: o.metadata },
+    params: { Bucket: o.bucket, Key: key, Body: body, ContentType: 'application/octet-stream', Metadata: o.metadata },
     partSize: o.partSizeBytes ?? 8 * 1024 * 1024,
     queueSize: 2,
     leavePartsOnError: false,
@@ -108,27 +144,90 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
     zstd.proc.kill('SIGTERM');
     age.proc.kill('SIGTERM');
     o.source.destroy(new Error('cancelled'));
+    source.destroy(new Error('cancelled'));
   };
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
+  let finishedAt = '';
   try {
     await Promise.all([
-      pipeline(o.source, counter, zstd.proc.stdin!),
+      feeding,
+      pipeline(source, counter, zstd.proc.stdin!).then(() => void (finishedAt = new Date().toISOString())),
       pipeline(zstd.proc.stdout!, age.proc.stdin!),
       pipeline(age.proc.stdout!, hasher, body),
       o.sourceExit ?? Promise.resolve(),
       zstd.exit,
       age.exit,
       upload.done().catch((err: unknown) => {
-        throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+        throw classifyStorageError(err, `s3://${o.bucket}/${key}`);
       }),
     ]);
   } catch (err) {
     onAbort();
-    await abortStaleUploads(o.s3, o.bucket, o.key).catch(() => undefined);
+    await abortStaleUploads(o.s3, o.bucket, key).catch(() => undefined);
     throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }
-  return { key: o.key, bytes, sha256: hash.digest('hex'), plainBytes };
+  finishedAt ||= new Date().toISOString();
+  return { key, bytes, sha256: hash.digest('hex'), plainBytes, firstByteAt: firstByteAt || finishedAt, finishedAt };
+}
+
+/**
+ * uploadEncrypted inside an activity: stopped by the activity's cancellation, and heartbeating
+ * `{ phase, plainBytes }` on every chunk read. `progress.plainBytes` keeps the count, so a timer's heartbeat
+ * (withHeartbeat) between chunks reports it too.
+ */
+export function uploadEncryptedWithHeartbeat(o: Omit<EncryptedUploadOptions, 'signal' | 'onProgress'>, phase: string, progress: { plainBytes: number }): Promise<EncryptedUploadResult> {
+  return uploadEncrypted({
+    ...o,
+    signal: cancellationSignal(),
+    onProgress: (plainBytes) => {
+      progress.plainBytes = plainBytes;
+      heartbeat({ phase, plainBytes });
+    },
+  });
+}
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const ZSTD_MAX_BLOCK = 128 * 1024;
+
+/**
+ * A zstd frame of stored (raw) blocks: what `zstd -d` reads back as `data`, made without a process. For the small
+ * objects written in process (the manifest) compression would save nothing worth a child process.
+ */
+export function zstdStoredFrame(data: Buffer): Buffer {
+  // Frame header descriptor 0xE0: 8-byte content size, single segment (the window is the content), no checksum.
+  const header = Buffer.alloc(9);
+  header[0] = 0xe0;
+  header.writeBigUInt64LE(BigInt(data.length), 1);
+  const parts: Buffer[] = [ZSTD_MAGIC, header];
+  let at = 0;
+  do {
+    const size = Math.min(ZSTD_MAX_BLOCK, data.length - at);
+    const last = at + size >= data.length ? 1 : 0;
+    const block = Buffer.alloc(3);
+    block.writeUIntLE((size << 3) | last, 0, 3); // block type 0 (raw) in bits 1-2
+    parts.push(block, data.subarray(at, at + size));
+    at += size;
+  } while (at < data.length);
+  return Buffer.concat(parts);
+}
+
+/**
+ * A small object (the manifest) stored like uploadEncrypted's (a zstd frame, age-encrypted to the same
+ * recipients; `age -d | zstd -d` reads it back) but in process: one PutObject, no zstd or age process.
+ */
+export async function uploadSmallEncrypted(o: { s3: S3Client; bucket: string; key: string; data: Buffer; recipients: string[]; metadata?: Record<string, string> }): Promise<EncryptedUploadResult> {
+  if (o.recipients.length === 0) throw failure('ConfigMissing', 'no backup encryption recipients configured (DROVER_BACKUP_AGE_RECIPIENTS)');
+  const firstByteAt = new Date().toISOString();
+  const enc = new Encrypter();
+  for (const r of o.recipients) enc.addRecipient(r);
+  const body = Buffer.from(await enc.encrypt(zstdStoredFrame(o.data)));
+  try {
+    await o.s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: o.key, Body: body, ContentType: 'application/octet-stream', Metadata: o.metadata }));
+  } catch (err) {
+    throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+  }
+  return { key: o.key, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), plainBytes: o.data.length, firstByteAt, finishedAt: new Date().toISOString() };
 }

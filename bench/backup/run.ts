@@ -1,137 +1,254 @@
 /**
- * Backup benchmark (docs/benchmarks.md): N generated sites on the local Galera + S3, measured side by side in one
- * run on one machine:
- *   floor   — every database dumped to /dev/null, same concurrency as Drover (the dump cost alone);
- *   drover  — one nightly backup through Temporal (database + files, zstd, age, S3 multipart, manifest);
- *   cron    — a plain sequential shell loop per database: mariadb-dump | gzip | gpg > file; curl -T file (S3).
- * Also: workflow history sizes and the worker process's peak RSS.
- *   npx vite-node bench/backup/run.ts -- --sites 500 --concurrency 16
+ * Backup benchmark (docs/benchmarks.md): one or two nights on the local Galera + S3, each measured side by side in
+ * one run on one machine, every method doing the same work per site (database AND files, zstd, age to the same
+ * public recipients, uploaded to the same S3 bucket):
+ *   floor   — a hand-written pipeline, `xargs -P <concurrency>` sites at once, database and files of a site at
+ *             once: mariadb-dump | zstd | age > tmp; ssh tar | zstd | age > tmp; curl -T (no manifest, no checks);
+ *   drover  — one nightly backup through Temporal (plus the manifest, row counts, retention, outcome record), its
+ *             backup worker a separate process (`drover worker backup`) whose peak RSS (VmHWM) is read apart from
+ *             this client's;
+ *   loop    — the operators' sequential bash: the same per-site pipeline, one site and one half at a time.
+ * Nights: `small` (N generated sites of 20 posts and 64 KiB of uploads) and `production` (a skewed farm, see
+ * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order)
+ * and the next night (largest first, by the first night's recorded sizes).
+ *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200]
+ * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { closeActivityDeps, createActivityDeps } from '../../activities';
-import { devUp } from '../../lib/dev-env';
-import { generateDemoSites } from '../../lib/dev-env/demo-sites';
-import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
-import { createDroverWorker } from '../../workers/run-worker';
-import { TASK_QUEUES } from '../../workflows/lib/ids';
-import type { NightlyBackupResult } from '../../workflows/nightly-backup';
+import { closeActivityDeps, createActivityDeps, type ActivityDeps } from '../../activities';
+import { devUp } from '../../devkit/dev-env';
+import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
+import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
+import { droverDataConverter } from '../../lib/data-converter';
+import { TASK_QUEUES } from '../../lib/contract/ids';
+import type { SiteRecord } from '../../lib/site-registry';
+import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows/nightly-backup';
+import { postsDatabase, smallRowsDatabase } from '../restore/sites';
+import { runMain, sh } from '../lib/shell';
 
-const run = promisify(execFile);
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+const argv = process.argv;
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i > 0 ? argv[i + 1] : undefined;
 };
-const SITES = arg('sites', 500);
-const CONCURRENCY = arg('concurrency', 16);
-const STATE = path.resolve('.drover-bench');
+const num = (name: string, dflt: number): number => {
+  const v = flag(name);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`--${name} must be a whole number, got "${v}"\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const SITES = num('sites', 500);
+const PRODUCTION = num('production', 0);
+const CONCURRENCY = num('concurrency', 16);
+const PORT_OFFSET = num('port-offset', process.env.DROVER_TEST_PORT_OFFSET ? Number(process.env.DROVER_TEST_PORT_OFFSET) : 200);
+const STATE = path.resolve(flag('state-dir') ?? '.drover-bench');
+const CLI = path.resolve('dist/client/cli.js');
+const MB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+/**
+ * The production-shaped night, per 40 sites (scaled with --production): most sites small, a few large, some with
+ * many small rows. Names sort the large ones last, so registry order is the worst order for the night's tail.
+ */
+const PRODUCTION_CLASSES = [
+  { prefix: 'proda', share: 30, what: 'small: 20 posts, 1 MiB of uploads', posts: 20, uploadMiB: 1 },
+  { prefix: 'prodb', share: 6, what: 'medium: 4 MiB of posts, 16 MiB of uploads', dbMiB: 4, uploadMiB: 16 },
+  { prefix: 'prodc', share: 2, what: 'shop: 300,000 small wp_postmeta rows, 8 MiB of uploads', postmetaRows: 300_000, uploadMiB: 8 },
+  { prefix: 'prodd', share: 2, what: 'large: 24 MiB of posts, 96 MiB of uploads', dbMiB: 24, uploadMiB: 96 },
+] as const;
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ s: number; value: T }> {
   const t = process.hrtime.bigint();
   const value = await fn();
-  return { ms: Number(process.hrtime.bigint() - t) / 1e6, value };
+  return { s: Number(process.hrtime.bigint() - t) / 1e9, value };
 }
 
-async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  await Promise.all(Array.from({ length: n }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await fn(x);
-  }));
+/** The per-site script both references run: `parallel` runs the database and files halves at once. */
+function writeSiteScript(dir: string, env: WorkerEnv, deps: ActivityDeps, cnf: string): string {
+  const t = deps.ssh.defaultTarget;
+  const s3 = new URL(env.DROVER_S3_ENDPOINT);
+  const recipients = deps.backup.recipients.map((r) => `-r ${r}`).join(' ');
+  const file = path.join(dir, 'backup-one.sh');
+  writeFileSync(
+    file,
+    `#!/bin/bash
+# backup-one.sh <site> <database> <files path> <night> <parallel|sequential>: what an operator's script does.
+set -euo pipefail
+site=$1 db=$2 files=$3 night=$4 mode=$5
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+put() { curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$1" "${s3.origin}/${env.DROVER_S3_BUCKET}/bench/$night/$site/$2" >/dev/null; }
+dbhalf() {
+  mariadb-dump --defaults-extra-file=${cnf} --single-transaction --quick --routines --triggers --events --hex-blob --default-character-set=utf8mb4 --skip-lock-tables "$db" | zstd -3 -q -c -T2 | age ${recipients} > "$t/db"
+  put "$t/db" database.sql.zst.age
+}
+fileshalf() {
+  ssh -n -i ${env.DROVER_SSH_KEY_FILE} -p ${t.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${t.username}@${t.host} "tar -C '$files' --numeric-owner -cf - ." | zstd -3 -q -c -T2 | age ${recipients} > "$t/files"
+  put "$t/files" files.tar.zst.age
+}
+if [ "$mode" = parallel ]; then
+  dbhalf & a=$!; fileshalf & b=$!; wait $a; wait $b
+else
+  dbhalf; fileshalf
+fi
+`,
+  );
+  chmodSync(file, 0o755);
+  return file;
 }
 
-function sh(script: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('bash', ['-euo', 'pipefail', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-    let err = '';
-    p.stderr.on('data', (d) => (err += d));
-    p.once('close', (c) => (c === 0 ? resolve() : reject(new Error(`exit ${c}: ${err.slice(-500)}`))));
+/** Runs the hand-written pipeline over the sites: `xargs -P` at Drover's concurrency, or one by one. */
+async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<number> {
+  const list = path.join(dir, `sites-${night}-${mode}.txt`);
+  writeFileSync(list, sites.map((s) => `${s.domain}\t${s.database}\t${s.filesPath}`).join('\n') + '\n');
+  const keys = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
+  const cmd =
+    mode === 'parallel'
+      ? `tr '\\t' '\\n' < ${list} | xargs -d '\\n' -n 3 -P ${CONCURRENCY} sh -c '${script} "$1" "$2" "$3" ${night}-floor parallel' _`
+      : `while IFS=$'\\t' read -r site db files; do ${script} "$site" "$db" "$files" ${night}-loop sequential; done < ${list}`;
+  return (await timed(() => sh(cmd, keys))).s;
+}
+
+/** A backup worker as production runs it (its own process), and its peak RSS (VmHWM) when it is stopped. */
+async function startWorker(): Promise<{ proc: ChildProcess; stop: () => Promise<number> }> {
+  const proc = spawn(process.execPath, [CLI, '--state-dir', STATE, '--port-offset', String(PORT_OFFSET), 'worker', 'backup'], {
+    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  await new Promise((r) => setTimeout(r, 3000));
+  if (proc.exitCode !== null) throw new Error(`backup worker exited ${proc.exitCode}: ${err}`);
+  return {
+    proc,
+    stop: async () => {
+      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      return hwm;
+    },
+  };
+}
+
+async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
+  const worker = await startWorker();
+  try {
+    const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
+    const r = await timed(() => client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }));
+    const parentEvents: number[] = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
+    if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
+    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents };
+  } catch (err) {
+    await worker.stop().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function productionSites(deps: ActivityDeps): Promise<{ sites: SiteRecord[]; distribution: string[] }> {
+  const sites: SiteRecord[] = [];
+  const distribution: string[] = [];
+  for (const c of PRODUCTION_CLASSES) {
+    const count = Math.max(1, Math.round((PRODUCTION * c.share) / 40));
+    distribution.push(`${count} × ${c.what}`);
+    const made = await generateDemoSites(deps, STATE, { count, prefix: c.prefix, posts: 'posts' in c ? c.posts : 20, uploadBytes: c.uploadMiB * MB, log: () => undefined });
+    for (const s of made) {
+      if ('dbMiB' in c) await postsDatabase(deps, s, c.dbMiB);
+      if ('postmetaRows' in c) await smallRowsDatabase(deps, s, c.postmetaRows);
+    }
+    sites.push(...made);
+    log(`  ${count} × ${c.prefix} (${c.what})`);
+  }
+  return { sites, distribution };
+}
+
+async function databaseMiB(deps: ActivityDeps, sites: SiteRecord[]): Promise<number> {
+  const node = await deps.galera.writerNode();
+  const rows = (await deps.galera.query(node, `SELECT SUM(DATA_LENGTH + INDEX_LENGTH) AS b FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (?)`, [sites.map((s) => s.database)])) as { b: string }[];
+  return Math.round(Number(rows[0].b) / MB);
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  log(`environment in ${STATE}`);
-  const env0 = await devUp({ stateDir: STATE, portOffset: 200, log });
+  log(`environment in ${STATE} (port offset ${PORT_OFFSET})`);
+  const env0 = await devUp({ stateDir: STATE, portOffset: PORT_OFFSET, log });
   if (!env0.healthy) throw new Error('bench environment not healthy');
   const env = parseEnv(workerEnvSchema, mergedEnv(STATE));
   const deps = createActivityDeps(env);
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, dataConverter: droverDataConverter(env) });
+  const report: Record<string, unknown> = { concurrency: CONCURRENCY, cores: os.cpus().length };
   try {
-    log(`generating ${SITES} sites (not timed)`);
-    const sites = await generateDemoSites(deps, STATE, { count: SITES, prefix: 'bench', posts: 20, uploadBytes: 64 * 1024, log: () => undefined });
     const node = (await deps.galera.syncedNodes()).at(-1)!;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
     const cnf = path.join(dir, 'c.cnf');
     writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${env.DROVER_GALERA_USER}\npassword="${env.DROVER_GALERA_PASSWORD}"\n`, { mode: 0o600 });
+    const script = writeSiteScript(dir, env, deps, cnf);
+    const day = 1 + (Math.floor(Date.now() / 1000) % 20);
+    const date = (d: number) => `2031-01-${String(d).padStart(2, '0')}`;
 
-    log('floor: dumps to /dev/null');
-    const floor = await timed(() => pool(sites, CONCURRENCY, (s) => sh(`mariadb-dump --defaults-extra-file=${cnf} --single-transaction --quick ${s.database} > /dev/null`)));
+    if (SITES > 0) {
+      log(`small night: generating ${SITES} sites (not timed)`);
+      const sites = await generateDemoSites(deps, STATE, { count: SITES, prefix: 'bench', posts: 20, uploadBytes: 64 * 1024, log: () => undefined });
+      log('small night: floor (xargs -P)');
+      const floor = await reference(script, sites, date(day), 'parallel', env, dir);
+      log('small night: drover');
+      const drover = await droverNight(client, sites, date(day));
+      log('small night: sequential loop');
+      const loop = await reference(script, sites, date(day), 'sequential', env, dir);
+      report.small = {
+        sites: sites.length,
+        databaseMiB: await databaseMiB(deps, sites),
+        floorSeconds: +floor.toFixed(1),
+        droverSeconds: +drover.s.toFixed(1),
+        loopSeconds: +loop.toFixed(1),
+        droverOverFloor: +(drover.s / floor).toFixed(2),
+        loopOverDrover: +(loop / drover.s).toFixed(2),
+        workerPeakRssMiB: drover.workerPeakRssMiB,
+        parentRuns: drover.parentEvents.length,
+        parentHistoryEventsMax: Math.max(...drover.parentEvents),
+      };
+      process.stderr.write(JSON.stringify(report.small) + '\n');
+    }
 
-    log('drover: one backup night through Temporal');
-    const date = `2030-01-${String(1 + (Date.now() % 28)).padStart(2, '0')}`;
-    const { worker, close } = await createDroverWorker('backup', env, { maxConcurrentActivityTaskExecutions: 64 });
-    let peakRss = 0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-    const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-    const client = new Client({ connection });
-    const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
-    const drover = await timed(() =>
-      worker.runUntil(client.workflow.execute('nightlyBackupWorkflow', { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }) as Promise<NightlyBackupResult>),
-    );
-    clearInterval(sampler);
-    await close();
-    const runs: number[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(wf.historyLength);
-    const children: number[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowType = 'siteBackupWorkflow' AND StartTime > '${new Date(Date.now() - drover.ms - 60_000).toISOString()}'` })) children.push(wf.historyLength);
-    await connection.close();
-
-    log('cron: sequential dump | gzip | gpg > file; curl -T file');
-    const gnupg = mkdtempSync(path.join(os.tmpdir(), 'gnupg-'));
-    await run('gpg', ['--homedir', gnupg, '--batch', '--passphrase', '', '--quick-gen-key', 'bench@drover.test', 'default', 'default', 'never']);
-    const s3 = new URL(env.DROVER_S3_ENDPOINT);
-    const cron = await timed(async () => {
-      for (const s of sites) {
-        await sh(
-          `f=$(mktemp); mariadb-dump --defaults-extra-file=${cnf} --single-transaction --quick ${s.database} | gzip | gpg --homedir ${gnupg} --batch --trust-model always -e -r bench@drover.test > "$f"; ` +
-            `curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" "${s3.origin}/${env.DROVER_S3_BUCKET}/cron/${s.domain}/${date}.sql.gz.gpg"; rm -f "$f"`,
-          { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY },
-        );
-      }
-    });
-
-    const r = drover.value;
-    const report = {
-      sites: SITES,
-      concurrency: CONCURRENCY,
-      cores: os.cpus().length,
-      floorSeconds: +(floor.ms / 1000).toFixed(1),
-      droverSeconds: +(drover.ms / 1000).toFixed(1),
-      cronSeconds: +(cron.ms / 1000).toFixed(1),
-      droverOverFloor: +(drover.ms / floor.ms).toFixed(2),
-      cronOverDrover: +(cron.ms / drover.ms).toFixed(2),
-      created: r.created,
-      failed: r.failed.length,
-      parentRuns: runs.length,
-      parentHistoryEvents: { max: Math.max(...runs), total: runs.reduce((a, b) => a + b, 0) },
-      childHistoryEvents: { max: Math.max(...children), median: children.sort((a, b) => a - b)[Math.floor(children.length / 2)] },
-      workerPeakRssMiB: Math.round(peakRss / 1024 / 1024),
-    };
+    if (PRODUCTION > 0) {
+      log(`production night: generating ${PRODUCTION} sites (not timed)`);
+      const { sites, distribution } = await productionSites(deps);
+      log('production night: floor (xargs -P)');
+      const floor = await reference(script, sites, date(day + 1), 'parallel', env, dir);
+      log('production night: drover, first night (no sizes known: registry order)');
+      const first = await droverNight(client, sites, date(day + 1));
+      log('production night: drover, next night (largest first)');
+      const next = await droverNight(client, sites, date(day + 2));
+      log('production night: sequential loop');
+      const loop = await reference(script, sites, date(day + 1), 'sequential', env, dir);
+      const stored = next.result.outcomes.reduce((a, o) => a + (o.bytes ?? 0), 0);
+      report.production = {
+        sites: sites.length,
+        distribution,
+        databaseMiB: await databaseMiB(deps, sites),
+        storedMiB: Math.round(stored / MB),
+        floorSeconds: +floor.toFixed(1),
+        droverFirstNightSeconds: +first.s.toFixed(1),
+        droverLargestFirstSeconds: +next.s.toFixed(1),
+        loopSeconds: +loop.toFixed(1),
+        firstNightOverFloor: +(first.s / floor).toFixed(2),
+        largestFirstOverFloor: +(next.s / floor).toFixed(2),
+        loopOverLargestFirst: +(loop / next.s).toFixed(2),
+        workerPeakRssMiB: Math.max(first.workerPeakRssMiB, next.workerPeakRssMiB),
+      };
+    }
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
+    await connection.close();
     await closeActivityDeps(deps);
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

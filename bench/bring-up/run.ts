@@ -14,15 +14,17 @@ import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createDigitalOceanActivities } from '../../activities/digitalocean';
-import { DigitalOceanClient } from '../../activities/lib/digitalocean-client';
-import { devUp } from '../../lib/dev-env';
+import { DigitalOceanClient } from '../../lib/clients/digitalocean-client';
+import { devUp } from '../../devkit/dev-env';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
+import { droverDataConverter } from '../../lib/data-converter';
 import { loadPlan } from '../../lib/plan/load';
 import { plannedNodes } from '../../lib/plan/nodes';
 import type { FarmPlan } from '../../lib/plan/schema';
 import { DigitalOceanEmulator } from '../../test/do-emulator/server';
 import { createDroverWorker } from '../../workers/run-worker';
-import type { ProvisionFarmResult } from '../../workflows/provision-farm';
+import { provisionFarmWorkflow } from '../../workflows/provision-farm';
+import { runMain } from '../lib/shell';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -84,12 +86,12 @@ async function main(): Promise<void> {
   await emu.start();
   const env = parseEnv(workerEnvSchema, { ...mergedEnv(STATE), DROVER_DO_API_URL: emu.url, DROVER_DO_TOKEN: TOKEN });
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: droverDataConverter(env) });
   const stamp = Date.now().toString(36);
   const viaTemporal = async (plan: FarmPlan) => {
     const w = await createDroverWorker('infra', env, { taskQueue: `bench-bringup-${plan.name}` });
     try {
-      return await timed(() => w.worker.runUntil(client.workflow.execute('provisionFarmWorkflow', { workflowId: `provision/${plan.name}`, taskQueue: `bench-bringup-${plan.name}`, args: [{ plan, image: 'debian-12-x64', sshPublicKey: KEY }] }) as Promise<ProvisionFarmResult>));
+      return await timed(() => w.worker.runUntil(client.workflow.execute(provisionFarmWorkflow, { workflowId: `provision/${plan.name}`, taskQueue: `bench-bringup-${plan.name}`, args: [{ plan, nodes: plannedNodes(plan), image: 'debian-12-x64', sshPublicKey: KEY }] })));
     } finally {
       await w.close();
     }
@@ -121,10 +123,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,19 +1,20 @@
 /** `drover backup run | list | prune | schedule …`: nightly backups of every site. */
 import { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { z } from 'zod';
-import { createSpacesActivities } from '../../activities/spaces';
+import { listSiteRestorePoints } from '../../lib/restore-points';
 import { dayNumber, planRetention } from '../../lib/retention';
 import { listSites } from '../../lib/site-registry';
-import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
-import type { NightlyBackupResult } from '../../workflows/nightly-backup';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows/nightly-backup';
+import { pruneRestorePointsWorkflow } from '../../workflows/prune-restore-points';
 import { action, globals, parseOptions } from '../output';
 import { withServices } from '../services';
-import { webUiLink, withTemporal } from '../temporal';
-import { withOptionalWorker } from '../worker-option';
+import { startOrAttach, webUiLink, withTemporal } from '../temporal';
+import { waitOnWorker, warnWithoutWorker } from '../worker-option';
 import { formatPlan } from './retention';
 import { scheduleCommand } from '../schedule-command';
 import { requireSites } from './site';
+import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
 const date = z.string().refine((d) => {
   try {
@@ -48,18 +49,22 @@ export function backupCommand(): Command {
         const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: date.optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         await requireSites(g.stateDir, o.site ?? []);
         const night = o.date ?? today();
-        const workflowId = workflowIds.nightlyBackup(night) + (o.site?.length ? `/${o.site.join(',')}`.slice(0, 200) : '');
+        // One night, one workflow (the Schedule's run joins the same ID): a night already running is attached to.
+        const workflowId = workflowIds.nightlyBackup(night);
         return withTemporal(g.stateDir, async (client) => {
-          const start = () => client.workflow.start('nightlyBackupWorkflow', { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date: night, sites: o.site, concurrency: o.concurrency }] });
-          let handle;
-          try {
-            handle = await start();
-          } catch (err) {
-            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-            handle = client.workflow.getHandle(workflowId);
+          let attached = false;
+          const startNight = async () => {
+            const r = await startOrAttach(client, nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, typedSearchAttributes: siteSearchAttributes(null, 'backup'), args: [{ date: night, sites: o.site, concurrency: o.concurrency }] });
+            attached = r.attached;
+            if (attached) process.stderr.write(`• the night ${night} is already running (started by the Schedule or another operator): attached to it\n`);
+            return r.handle;
+          };
+          if (!o.wait && !o.worker) {
+            await startNight();
+            await warnWithoutWorker(client, 'backup');
+            return { ok: true, data: { workflowId, attached, webUi: webUiLink(g.stateDir, workflowId) }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${webUiLink(g.stateDir, workflowId) ?? ''}` };
           }
-          if (!o.wait && !o.worker) return { ok: true, data: { workflowId, webUi: webUiLink(g.stateDir, workflowId) }, text: `started ${workflowId}\n${webUiLink(g.stateDir, workflowId) ?? ''}` };
-          const r = (await withOptionalWorker(g.stateDir, 'backup', Boolean(o.worker), () => handle.result())) as NightlyBackupResult;
+          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'backup', worker: Boolean(o.worker), workflowId }, async () => (await startNight()).result());
           return { ok: r.failed.length === 0, data: { workflowId, result: r }, text: formatNight(r) };
         });
       }),
@@ -72,7 +77,7 @@ export function backupCommand(): Command {
       action(async (opts, cmd) => {
         const g = globals(cmd);
         await requireSites(g.stateDir, [opts.site as string]);
-        const points = await withServices(g.stateDir, (deps) => createSpacesActivities(deps).listRestorePoints({ site: opts.site as string }));
+        const points = await withServices(g.stateDir, (deps) => listSiteRestorePoints(deps.s3, deps.bucket, { site: opts.site as string }));
         const text = points.length ? points.map((p) => `${p.date}  ${p.complete ? 'complete  ' : 'INCOMPLETE'}  ${(p.bytes / 1024).toFixed(1)} KiB`).join('\n') : `no restore points for ${opts.site}`;
         return { ok: true, data: { site: opts.site, points }, text };
       }),
@@ -92,14 +97,13 @@ export function backupCommand(): Command {
         const now = o.now ?? today();
         const plans = await withServices(g.stateDir, async (deps) => {
           const sites = o.site ?? (await listSites(deps.galera)).map((s) => s.domain);
-          const spaces = createSpacesActivities(deps);
-          return Promise.all(sites.map(async (site) => ({ site, plan: planRetention((await spaces.listRestorePoints({ site })).map((p) => ({ date: p.date, complete: p.complete })), now) })));
+          return Promise.all(sites.map(async (site) => ({ site, plan: planRetention((await listSiteRestorePoints(deps.s3, deps.bucket, { site })).map((p) => ({ date: p.date, complete: p.complete })), now) })));
         });
         const text = plans.map((p) => `${p.site}\n${formatPlan(p.plan)}`).join('\n');
         if (o.dryRun) return { ok: true, data: { dryRun: true, now, plans }, text };
         const result = await withTemporal(g.stateDir, (client) =>
-          withOptionalWorker(g.stateDir, 'backup', Boolean(o.worker), () =>
-            client.workflow.execute('pruneRestorePointsWorkflow', { workflowId: workflowIds.prune(now), taskQueue: TASK_QUEUES.backup, args: [{ sites: plans.map((p) => p.site), now }] }),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'backup', worker: Boolean(o.worker), workflowId: workflowIds.prune(now) }, () =>
+            client.workflow.execute(pruneRestorePointsWorkflow, { workflowId: workflowIds.prune(now), taskQueue: TASK_QUEUES.backup, typedSearchAttributes: siteSearchAttributes(null, 'prune'), args: [{ sites: plans.map((p) => p.site), now }] }),
           ),
         );
         return { ok: true, data: { dryRun: false, now, plans, result }, text: `${text}\npruned: ${JSON.stringify(result)}` };
@@ -111,8 +115,9 @@ export function backupCommand(): Command {
       what: 'the nightly backup',
       defaultCron: '0 2 * * *',
       cronHelp: 'default 02:00 UTC daily',
-      workflowType: 'nightlyBackupWorkflow',
+      workflow: nightlyBackupWorkflow,
       taskQueue: TASK_QUEUES.backup,
+      searchAttributes: siteSearchAttributes(null, 'backup'),
       option: { flags: '--concurrency <n>', description: 'site backups running at once', default: '16', schema: z.coerce.number().int().min(1).max(200), arg: (v) => ({ concurrency: v }) },
     }),
   );

@@ -6,21 +6,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
+import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { droverRoot } from '../../lib/version';
 import { loadStackBundle, StackBundleError, type StackBundle } from '../../lib/stack-bundle';
-import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
-import type { ClusterBringUpResult } from '../../workflows/cluster-bring-up';
-import type { ClusterHealthResult } from '../../workflows/cluster-health';
-import type { ClusterScaleResult } from '../../workflows/cluster-scale';
-import type { ProvisionFarmResult } from '../../workflows/provision-farm';
+import { READ_ONLY_RUN_TIMEOUT_SECONDS, TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInput, type ClusterBringUpResult } from '../../workflows';
+import { clusterHealthWorkflow } from '../../workflows/cluster-health';
+import { clusterScaleWorkflow, type ClusterScaleResult } from '../../workflows/cluster-scale';
+import { provisionFarmWorkflow } from '../../workflows/provision-farm';
 import { action, globals, parseOptions, UsageError } from '../output';
-import { webUiLink, withTemporal } from '../temporal';
-import { withOptionalWorker } from '../worker-option';
+import { startOrAttach, webUiLink, withTemporal } from '../temporal';
+import { waitOnWorker } from '../worker-option';
 import { readPlanOption } from './plan';
 import type { FarmPlan } from '../../lib/plan/schema';
+import { plannedNodes } from '../../lib/plan/nodes';
+import { farmSearchAttributes } from '../../lib/contract/search-attributes';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const farmName = z.string().regex(/^[a-z][a-z0-9-]{0,20}$/, 'lower-case letters, digits and -, starting with a letter, at most 21');
@@ -33,15 +34,6 @@ export function formatBringUp(r: ClusterBringUpResult): string {
     ...r.stacks.flatMap((s) => s.services.map((x) => `  stack ${s.name}: ${x.name} ${x.running}/${x.desired} on ${x.nodes.join(', ')}`)),
     `  created this run: ${r.created.nodes} nodes, swarm ${r.created.swarm ? 'initialised' : 'existing'}, ${r.created.joined} joined, ${r.created.networks} networks, ${r.created.images} image imports`,
   ].join('\n');
-}
-
-async function startOrAttach(client: import('@temporalio/client').Client, type: string, workflowId: string, taskQueue: string, args: unknown[]): Promise<WorkflowHandle> {
-  try {
-    return await client.workflow.start(type, { workflowId, taskQueue, args });
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return client.workflow.getHandle(workflowId);
-  }
 }
 
 /** A --stack name=file, bundled with its config files and variables (stacks given on the command line are deployed together). */
@@ -104,7 +96,7 @@ export function upCommand(): Command {
           }),
           raw,
         );
-        let input: unknown;
+        let input: ClusterBringUpInput;
         let farm = o.farm;
         if (o.provider === 'local') {
           input = { ...(await clusterInputs(g.stateDir, o)), nodes: o.nodes };
@@ -116,8 +108,9 @@ export function upCommand(): Command {
         }
         const workflowId = workflowIds.bringUp(farm);
         return withTemporal(g.stateDir, async (client) => {
-          const handle = await startOrAttach(client, 'clusterBringUpWorkflow', workflowId, TASK_QUEUES.infra, [input]);
-          const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ClusterBringUpResult;
+          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
+            (await startOrAttach(client, clusterBringUpWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [input] })).handle.result(),
+          );
           return { ok: true, data: { workflowId, webUi: webUiLink(g.stateDir, workflowId), result: r }, text: formatBringUp(r) };
         });
       }),
@@ -138,7 +131,7 @@ export function downCommand(): Command {
         if (!o.yes) throw new UsageError('--yes', `this removes every node of farm ${o.farm} (${o.provider}); run again with --yes to confirm`);
         const workflowId = `${workflowIds.teardown(o.farm)}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
-          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterTeardownWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: o.provider, farm: o.farm }] }) as Promise<{ removed: string[] }>),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterTeardownWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] })),
         );
         return { ok: true, data: { workflowId, ...r }, text: r.removed.length ? `removed from ${o.farm}: ${r.removed.join(', ')}` : `nothing of ${o.farm} was left` };
       }),
@@ -167,8 +160,9 @@ export function provisionCommand(): Command {
         if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) \S+/.test(key)) throw new UsageError('--ssh-public-key', `${o.sshPublicKey} is not an OpenSSH public key`);
         const workflowId = workflowIds.provision(plan.name);
         return withTemporal(g.stateDir, async (client) => {
-          const handle = await startOrAttach(client, 'provisionFarmWorkflow', workflowId, TASK_QUEUES.infra, [{ plan, image: o.image, sshPublicKey: key, rollbackOnFailure: o.rollbackOnFailure }]);
-          const r = (await withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => handle.result())) as ProvisionFarmResult;
+          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
+            (await startOrAttach(client, provisionFarmWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(plan.name, 'provision'), args: [{ plan, nodes: plannedNodes(plan), image: o.image, sshPublicKey: key, rollbackOnFailure: o.rollbackOnFailure }] })).handle.result(),
+          );
           return { ok: true, data: { workflowId, result: r }, text: `farm ${r.farm}: ${r.nodes.length} droplets active (${r.created.droplets} created now), ${r.created.volumes} volumes created, load balancer ${r.loadBalancerId ?? '-'}, reserved IPs ${r.reservedIps.join(', ') || '-'}` };
         });
       }),
@@ -203,7 +197,7 @@ export function scaleCommand(): Command {
         const common = await clusterInputs(g.stateDir, o);
         const workflowId = `${workflowIds.scale(o.farm, delta)}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
-          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterScaleWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ ...common, delta }] }) as Promise<ClusterScaleResult>),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterScaleWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] })),
         );
         return { ok: true, data: { workflowId, result: r }, text: formatScale(r) };
       }),
@@ -216,14 +210,15 @@ export function statusCommand(): Command {
     .description('cluster health: nodes ready and labelled, services at desired replicas, Galera size and Synced, Redis master known to Sentinel, Varnish hit ratio (exit 1 when unhealthy)')
     .option('--provider <name>', 'local or digitalocean', 'local')
     .option('--farm <name>', 'the cluster\'s name', 'local')
+    .option('--timeout <seconds>', 'give up (and end the health workflow) after this long', String(READ_ONLY_RUN_TIMEOUT_SECONDS))
     .option('--worker', 'run a drover-infra worker in this process meanwhile')
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
-        const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, timeout: z.coerce.number().int().min(5).max(3600), worker: z.boolean().optional() }), raw);
         const workflowId = `health/${o.farm}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
-          withOptionalWorker(g.stateDir, 'infra', Boolean(o.worker), () => client.workflow.execute('clusterHealthWorkflow', { workflowId, taskQueue: TASK_QUEUES.infra, args: [{ provider: o.provider, farm: o.farm }] }) as Promise<ClusterHealthResult>),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterHealthWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'health'), workflowExecutionTimeout: o.timeout * 1000, args: [{ provider: o.provider, farm: o.farm }] })),
         );
         return { ok: r.healthy, data: { workflowId, ...r }, text: [`cluster ${r.farm}: ${r.healthy ? 'HEALTHY' : 'UNHEALTHY'}`, ...r.checks.map((c) => `  ${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(30)} ${c.detail}`)].join('\n') };
       }),

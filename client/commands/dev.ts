@@ -1,8 +1,8 @@
 /** `drover dev up | down | status`: the real local environment. */
 import { Command } from 'commander';
-import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../lib/dev-env';
+import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../devkit/dev-env';
 import { z } from 'zod';
-import { generateDemoSites } from '../../lib/dev-env/demo-sites';
+import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
 import { action, globals, parseOptions, progress, UsageError } from '../output';
 import { withServices } from '../services';
 import { formatSites } from './site';
@@ -27,7 +27,7 @@ export function formatReport(r: DevEnvReport): string {
 }
 
 export function devCommand(): Command {
-  const dev = new Command('dev').description('start, stop and inspect the real local environment (Temporal, Galera, S3, sshd, dockerd)');
+  const dev = new Command('dev').description('start, stop and inspect the real local environment (Temporal, Galera, S3, sshd, dockerd, the Varnish front)');
   const only = (c: Command) => c.option('--only <parts...>', `limit to some parts (${PART_NAMES.join(', ')})`);
 
   only(dev.command('up').description('start every part (idempotent: running parts are left alone, stopped ones rejoin)')).action(

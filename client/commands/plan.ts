@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { DEFAULT_PLAN, loadPlan, PlanError } from '../../lib/plan/load';
 import { planCost, plannedNodes, type PlanCost } from '../../lib/plan/nodes';
 import type { FarmPlan } from '../../lib/plan/schema';
-import { stackOrder } from '../../lib/plan/schema';
+import { stackOrder } from '../../lib/plan/stack-order';
 import { action, UsageError } from '../output';
 
 /** Loads the plan; a bad one is a UsageError naming the first bad field (exit 2), every issue in the message. */

@@ -4,20 +4,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { createSpacesActivities } from '../../activities/spaces';
+import { listBackedUpSites, listSiteRestorePoints } from '../../lib/restore-points';
 import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
+import { releaseRestoreLock, restoreLocks } from '../../lib/restore-locks';
 import { getSite, siteSchema } from '../../lib/site-registry';
-import { TASK_QUEUES, workflowIds } from '../../workflows/lib/ids';
-import type { RestoreDrillResult } from '../../workflows/restore-drill';
-import type { RestoreFarmProgress, RestoreFarmResult } from '../../workflows/restore-farm';
-import { restoreTargetNames, type RestoreSiteResult } from '../../workflows/restore-site';
-import { action, globals, parseOptions, UsageError } from '../output';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { restoreDrillWorkflow, type RestoreDrillResult } from '../../workflows/restore-drill';
+import { restoreFarmProgressQuery, restoreFarmWorkflow, type RestoreFarmProgress, type RestoreFarmResult } from '../../workflows/restore-farm';
+import { restoreTargetNames } from '../../lib/restore-targets';
+import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/restore-site';
+import { action, describeFailure, errorReport, globals, parseOptions, UsageError } from '../output';
 import { scheduleCommand } from '../schedule-command';
 import { withServices } from '../services';
-import { webUiLink, withTemporal } from '../temporal';
-import { withOptionalWorker } from '../worker-option';
+import { startOrAttach, webUiLink, withTemporal } from '../temporal';
+import { requireWorker, waitOnWorker } from '../worker-option';
+import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const domain = siteSchema.shape.domain;
@@ -28,27 +31,18 @@ const atSchema = z.string().refine((v) => {
   } catch {
     return false;
   }
-}, '"latest", a date YYYY-MM-DD or an ISO timestamp with a time zone (e.g. 2026-11-20T14:00:00Z)');
+}, '"latest", a date YYYY-MM-DD, an ISO timestamp with a time zone (e.g. 2026-11-20T14:00:00Z) or a safety point safety/<YYYYMMDDTHHMMSSZ>');
 
 /** The point `--at` resolves to for a site, or exit 2 naming why there is none. */
 async function resolvePoint(stateDir: string, site: string, at: string): Promise<{ point: string; bytes: number }> {
-  const points = await withServices(stateDir, (deps) => createSpacesActivities(deps).listRestorePoints({ site }));
-  const point = chooseRestorePoint(points, parseRestoreAt(at));
+  const target = parseRestoreAt(at);
+  const points = await withServices(stateDir, (deps) => listSiteRestorePoints(deps.s3, deps.bucket, { site, withTakenAt: target.kind === 'time' }));
+  const point = chooseRestorePoint(points, target);
   if (!point) {
     const oldest = points.filter((p) => p.complete).map((p) => p.date).sort()[0];
     throw new UsageError('--at', `site ${site} has no complete restore point at or before ${at}${oldest ? ` (the oldest is ${oldest})` : ' (it has never been backed up)'}`);
   }
   return { point, bytes: points.find((p) => p.date === point)!.bytes };
-}
-
-/** Starts a workflow, or attaches to the run already going under the same ID. */
-async function startOrAttach(client: Client, type: string, workflowId: string, taskQueue: string, args: unknown[]) {
-  try {
-    return { handle: await client.workflow.start(type, { workflowId, taskQueue, args }), attached: false };
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return { handle: client.workflow.getHandle(workflowId), attached: true };
-  }
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -64,17 +58,11 @@ export function formatRestore(r: RestoreSiteResult): string {
     .join('\n');
 }
 
-/** A workflow's failure as one line: the failed step and the root cause the workflow reported. */
-function failureText(err: unknown): string {
-  if (err instanceof WorkflowFailedError && err.cause) return `${(err.cause as { type?: string }).type ?? 'Failure'}: ${err.cause.message}`;
-  return (err as Error).message;
-}
-
 function siteCommand(): Command {
   return new Command('site')
     .description('restore one site to a point in time, over itself or side by side under a new name')
     .argument('<site>', 'the site\'s domain')
-    .option('--at <when>', 'latest, a date YYYY-MM-DD, or an ISO timestamp: the newest complete point at or before it', 'latest')
+    .option('--at <when>', 'latest; a date YYYY-MM-DD (the newest complete point of that night or before); an ISO timestamp (the newest complete point taken at or before it); or a safety point safety/<YYYYMMDDTHHMMSSZ> (drover backup list shows them)', 'latest')
     .option('--to <name>', 'restore side by side as this new domain; the live site is not touched')
     .option('--dry-run', 'name the restore point and what would change; change nothing')
     .option('--wait', 'wait for the restore and print each step\'s time and the RTO')
@@ -85,7 +73,10 @@ function siteCommand(): Command {
         const site = parseOptions(z.object({ site: domain }), { site: siteArg }, () => 'site').site;
         const o = parseOptions(z.object({ at: atSchema, to: domain.optional(), dryRun: z.boolean().optional(), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         const live = await withServices(g.stateDir, (deps) => getSite(deps.galera, site));
-        if (!live || live.status === 'deleted') throw new UsageError('site', `unknown site ${site}`);
+        // A site Drover created and deleted comes back from its final point like a farm recovery: onto empty targets,
+        // registered again from the point, its user, secret and service recreated.
+        const deletedCreated = live?.status === 'deleted' && Boolean(live.dbUser) && !o.to;
+        if (!live || (live.status === 'deleted' && !deletedCreated)) throw new UsageError('site', `unknown site ${site}`);
         const names = restoreTargetNames(live, o.to);
         if (o.to && o.to !== site) {
           const taken = await withServices(g.stateDir, (deps) => getSite(deps.galera, o.to!));
@@ -111,14 +102,15 @@ function siteCommand(): Command {
 
         const workflowId = workflowIds.restore(site, point, o.to);
         return withTemporal(g.stateDir, async (client) => {
-          const { handle, attached } = await startOrAttach(client, 'restoreSiteWorkflow', workflowId, TASK_QUEUES.restore, [{ site, at: point, to: o.to }]);
+          if (o.wait && !o.worker) await requireWorker(client, 'restore');
+          const { handle, attached } = await startOrAttach(client, restoreSiteWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(site, 'restore'), args: [{ site, point, to: o.to, ...(deletedCreated ? { rebuild: { storageHost: live.storageHost } } : {}) }] });
           const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, plan, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
           try {
-            const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreSiteResult;
+            const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
             return { ok: true, data: { workflowId, result: r }, text: formatRestore(r) };
           } catch (err) {
-            return { ok: false, data: { workflowId, error: failureText(err) }, text: `restore ${workflowId} failed: ${failureText(err)}` };
+            return { ok: false, data: { workflowId, error: errorReport(err) }, text: `restore ${workflowId}: ${describeFailure(err).message}` };
           }
         });
       }),
@@ -153,15 +145,16 @@ function drillCommand(): Command {
         const date = o.date ?? new Date().toISOString().slice(0, 10);
         const workflowId = workflowIds.restoreDrill(date) + (o.site?.length ? `/${o.site.join(',')}`.slice(0, 200) : '');
         return withTemporal(g.stateDir, async (client) => {
-          const { handle, attached } = await startOrAttach(client, 'restoreDrillWorkflow', workflowId, TASK_QUEUES.restore, [{ date, sites: o.site, sampleSize: o.sample }]);
+          if (o.wait && !o.worker) await requireWorker(client, 'restore');
+          const { handle, attached } = await startOrAttach(client, restoreDrillWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-drill'), args: [{ date, sites: o.site, sampleSize: o.sample }] });
           const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
           try {
-            const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreDrillResult;
+            const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
             return { ok: true, data: { workflowId, result: r }, text: formatDrill(r) };
           } catch (err) {
             const details = err instanceof WorkflowFailedError ? ((err.cause as { details?: unknown[] } | undefined)?.details?.[0] as RestoreDrillResult | undefined) : undefined;
-            return { ok: false, data: { workflowId, result: details, error: failureText(err) }, text: details ? formatDrill(details) : `drill ${workflowId} failed: ${failureText(err)}` };
+            return { ok: false, data: { workflowId, result: details, error: errorReport(err) }, text: details ? formatDrill(details) : `drill ${workflowId}: ${describeFailure(err).message}` };
           }
         });
       }),
@@ -172,8 +165,9 @@ function drillCommand(): Command {
       what: 'the weekly restore drill',
       defaultCron: '0 5 * * 0',
       cronHelp: 'default Sundays 05:00 UTC, after the night\'s backups',
-      workflowType: 'restoreDrillWorkflow',
+      workflow: restoreDrillWorkflow,
       taskQueue: TASK_QUEUES.restore,
+      searchAttributes: siteSearchAttributes(null, 'restore-drill'),
       option: { flags: '--sample <n>', description: 'sites restored per drill', default: '3', schema: z.coerce.number().int().min(1).max(100), arg: (v) => ({ sampleSize: v }) },
     }),
   );
@@ -214,6 +208,8 @@ function farmCommand(): Command {
     .option('--at <when>', 'latest, a date or an ISO timestamp, for every site', 'latest')
     .option('--concurrency <n>', 'restores running at once', '4')
     .option('--storage-host <target>', 'SSH target user@host[:port] of the new storage node (default: the workers\')')
+    .option('--yes', 'confirm: restore every listed site onto the cluster and storage the workers point at (required)')
+    .option('--force', 'also restore over sites whose database or docroot is not empty (a safety point of each is taken first)')
     .option('--wait', 'wait for the recovery and print its outcome')
     .option('--worker', 'run a drover-restore worker in this process meanwhile (implies --wait)')
     .action(
@@ -221,6 +217,8 @@ function farmCommand(): Command {
         const g = globals(cmd);
         const o = parseOptions(
           z.object({
+            yes: z.boolean().optional(),
+            force: z.boolean().optional(),
             label: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, . _ - (at most 100)'),
             sitesFile: z.string().optional(),
             at: atSchema,
@@ -231,21 +229,30 @@ function farmCommand(): Command {
           }),
           raw,
         );
-        const sites = o.sitesFile ? readSitesFile(o.sitesFile) : await withServices(g.stateDir, (deps) => createSpacesActivities(deps).listBackedUpSites());
+        const sites = o.sitesFile ? readSitesFile(o.sitesFile) : await withServices(g.stateDir, (deps) => listBackedUpSites(deps.s3, deps.bucket));
         if (!sites.length) throw new UsageError('--sites-file', 'the bucket holds no site backups: nothing to restore');
-        // Every site must have a point at or before --at: find out now, not halfway through a recovery.
+        // Every site's point, chosen once here and passed to the recovery: a site with none at or before --at is
+        // found now, not halfway through a recovery.
+        const target = parseRestoreAt(o.at);
+        const points: Record<string, string> = {};
         const missing: string[] = [];
         await withServices(g.stateDir, async (deps) => {
-          const spaces = createSpacesActivities(deps);
-          for (const s of sites) if (!chooseRestorePoint(await spaces.listRestorePoints({ site: s }), parseRestoreAt(o.at))) missing.push(s);
+          for (const s of sites) {
+            const point = chooseRestorePoint(await listSiteRestorePoints(deps.s3, deps.bucket, { site: s, withTakenAt: target.kind === 'time' }), target);
+            if (point) points[s] = point;
+            else missing.push(s);
+          }
         });
         if (missing.length) throw new UsageError(o.sitesFile ? '--sites-file' : '--at', `no complete restore point at or before ${o.at} for ${missing.length} site(s): ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+        // Checked last, so a mistaken command is told everything else that is wrong first; nothing has started yet.
+        if (!o.yes) throw new UsageError('--yes', `a farm recovery restores ${sites.length} site(s) onto the cluster and storage the workers point at; confirm with --yes (targets that are not empty are refused unless --force)`);
         const workflowId = workflowIds.restoreFarm(o.label);
         return withTemporal(g.stateDir, async (client) => {
-          const { handle, attached } = await startOrAttach(client, 'restoreFarmWorkflow', workflowId, TASK_QUEUES.restore, [{ sites, at: o.at, concurrency: o.concurrency, storageHost: o.storageHost ?? null }]);
+          if (o.wait && !o.worker) await requireWorker(client, 'restore');
+          const { handle, attached } = await startOrAttach(client, restoreFarmWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-farm'), args: [{ points, concurrency: o.concurrency, storageHost: o.storageHost ?? null, ...(o.force ? { force: true } : {}) }] });
           const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, sites: sites.length, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId} (${sites.length} sites)\nprogress: drover restore farm-status --label ${o.label}\n${link ?? ''}` };
-          const r = (await withOptionalWorker(g.stateDir, 'restore', Boolean(o.worker), () => handle.result())) as RestoreFarmResult;
+          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
           return { ok: r.failed.length === 0, data: { workflowId, result: r }, text: formatFarm(r) };
         });
       }),
@@ -262,7 +269,7 @@ function farmStatusCommand(): Command {
         const g = globals(cmd);
         const workflowId = workflowIds.restoreFarm(String(opts.label));
         return withTemporal(g.stateDir, async (client) => {
-          const handle = client.workflow.getHandle(workflowId);
+          const handle = client.workflow.getHandle<typeof restoreFarmWorkflow>(workflowId);
           let status: string;
           try {
             status = (await handle.describe()).status.name;
@@ -270,15 +277,50 @@ function farmStatusCommand(): Command {
             if (/not found/i.test((err as Error).message)) throw new UsageError('--label', `no farm recovery labelled ${String(opts.label)}`);
             throw err;
           }
-          // A running recovery answers the query; a finished one is read from its result (no worker needed).
+          // A running recovery answers the query through a restore worker (with none the query would wait for
+          // ever: say which worker to start instead); a finished one is read from its result (no worker needed).
           let p: RestoreFarmProgress;
-          if (status === 'RUNNING') p = await handle.query<RestoreFarmProgress>('restoreFarmProgress');
-          else if (status === 'COMPLETED') {
-            const r = (await handle.result()) as RestoreFarmResult;
+          if (status === 'RUNNING') {
+            await requireWorker(client, 'restore');
+            p = await handle.query(restoreFarmProgressQuery);
+          } else if (status === 'COMPLETED') {
+            const r = await handle.result();
             p = { total: r.total, done: r.done.length, failed: r.failed, running: [], remaining: 0, startedAt: r.startedAt };
           } else throw new Error(`${workflowId} is ${status}: start it again with the same --label to resume`);
           return { ok: true, data: { workflowId, status, progress: p }, text: `${workflowId} ${status}: ${p.done} of ${p.total} done, ${p.failed.length} failed, ${p.running.length} running (${p.running.join(', ') || '-'}), ${p.remaining} left` };
         });
+      }),
+    );
+}
+
+/**
+ * `drover restore unlock <site>`: removes a restore lock whose holder is no longer running (a terminated restore
+ * never reaches its `finally`). A lock held by a running restore is refused: cancel that restore instead.
+ */
+function unlockCommand(): Command {
+  return new Command('unlock')
+    .description('remove the restore lock of a site whose restore is no longer running (e.g. it was terminated)')
+    .argument('<site>', 'the site (or side-by-side name) the lock is for')
+    .action(
+      action(async (_opts, cmd, [site]) => {
+        const g = globals(cmd);
+        const lock = (await withServices(g.stateDir, (deps) => restoreLocks(deps.galera))).find((l) => l.site === site);
+        if (!lock) return { ok: true, data: { site, unlocked: false }, text: `${site} has no restore lock` };
+        const status = await withTemporal(g.stateDir, (client) =>
+          client.workflow
+            .getHandle(lock.holder)
+            .describe()
+            .then(
+              (d) => d.status.name,
+              (err: Error) => {
+                if (/not found/i.test(err.message)) return 'NOT_FOUND';
+                throw err;
+              },
+            ),
+        );
+        if (status === 'RUNNING') throw new UsageError('site', `${site} is locked by ${lock.holder}, which is running: cancel it (it releases the lock when it has undone its work)`);
+        await withServices(g.stateDir, (deps) => releaseRestoreLock(deps.galera, site, lock.holder));
+        return { ok: true, data: { site, unlocked: true, holder: lock.holder, holderStatus: status }, text: `removed the restore lock of ${site} held by ${lock.holder} (${status.toLowerCase()})` };
       }),
     );
 }
@@ -289,5 +331,6 @@ export function restoreCommand(): Command {
   restore.addCommand(drillCommand());
   restore.addCommand(farmCommand());
   restore.addCommand(farmStatusCommand());
+  restore.addCommand(unlockCommand());
   return restore;
 }

@@ -2,13 +2,13 @@
 import { Command } from 'commander';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
 import { runWorker } from '../../workers/run-worker';
-import { TASK_QUEUES, type TaskQueueName } from '../../workflows/lib/ids';
+import { TASK_QUEUES, type TaskQueueName } from '../../lib/contract/ids';
 import { action, globals, UsageError } from '../output';
 
 export function workerCommand(): Command {
   return new Command('worker')
     .description(`run a worker in the foreground (queues: ${Object.keys(TASK_QUEUES).join(', ')}); stops cleanly on SIGINT/SIGTERM`)
-    .argument('<queue>', 'task queue: infra, backup or restore')
+    .argument('<queue>', 'task queue: infra, backup, restore or migrate')
     .action(
       action(async (_opts, cmd, [queue]) => {
         const g = globals(cmd);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs once, when galera-1 initialises an empty data directory (docker-entrypoint-initdb.d): the users the farm
-# needs, each password from its Docker secret. Galera replicates them to the other nodes.
+# needs, each password from its Docker secret. Galera replicates them to the other nodes. Sites' users are made
+# by site creation, one per site.
 set -eu
 q() { printf "%s" "$1" | sed "s/'/''/g"; }
 docker_process_sql <<SQL
@@ -12,5 +13,4 @@ CREATE USER IF NOT EXISTS 'exporter'@'%' IDENTIFIED BY '$(q "$(cat /run/secrets/
 GRANT PROCESS, REPLICATION CLIENT, SELECT, SLAVE MONITOR ON *.* TO 'exporter'@'%';
 CREATE USER IF NOT EXISTS 'drover'@'%' IDENTIFIED BY '$(q "$(cat /run/secrets/drover_galera_password)")';
 GRANT ALL PRIVILEGES ON *.* TO 'drover'@'%' WITH GRANT OPTION;
-CREATE USER IF NOT EXISTS 'wordpress'@'%' IDENTIFIED BY '$(q "$(cat /run/secrets/wordpress_db_password)")';
 SQL

@@ -7,6 +7,5 @@ umask 077
 esc() { sed 's/[\\&|]/\\&/g' "$1"; }
 sed -e "s|@ADMIN_PASSWORD@|$(esc /run/secrets/proxysql_admin_password)|" \
     -e "s|@MONITOR_PASSWORD@|$(esc /run/secrets/proxysql_monitor_password)|" \
-    -e "s|@WORDPRESS_PASSWORD@|$(esc /run/secrets/wordpress_db_password)|" \
     /etc/proxysql/proxysql.shipped.cnf > /etc/proxysql.cnf
 exec proxysql -f --idle-threads -c /etc/proxysql.cnf --reload

@@ -160,18 +160,3 @@ function stackCycle(stacks: { name: string; dependsOn: string[] }[]): string[] |
   }
   return null;
 }
-
-/** Stacks in deployment order: each after everything it depends on, otherwise in the plan's order. */
-export function stackOrder(stacks: FarmPlan['stacks']): FarmPlan['stacks'][] {
-  const waves: FarmPlan['stacks'][] = [];
-  const done = new Set<string>();
-  let left = [...stacks];
-  while (left.length) {
-    const ready = left.filter((s) => s.dependsOn.every((d) => done.has(d)));
-    if (!ready.length) throw new Error('stack dependency cycle');
-    waves.push(ready);
-    ready.forEach((s) => done.add(s.name));
-    left = left.filter((s) => !ready.includes(s));
-  }
-  return waves;
-}

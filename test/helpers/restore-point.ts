@@ -7,8 +7,20 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { objectKind, restorePointPrefix, type RestorePointObject } from '../../lib/backup-layout';
 import type { ActivityDeps } from '../../activities';
+import { listSiteRestorePoints } from '../../lib/restore-points';
+import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
+import type { RestoreSiteInput } from '../../workflows/restore-site';
+
+/** The key of a point's database, files or manifest object, whether tagged per upload attempt or plain. */
+export async function pointObjectKey(deps: ActivityDeps, site: string, date: string, what: RestorePointObject): Promise<string> {
+  const listed = await deps.s3.send(new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: restorePointPrefix(site, date) }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key!).filter((k) => objectKind(k.slice(k.lastIndexOf('/') + 1)) === what);
+  if (keys.length !== 1) throw new Error(`expected one ${what} object in ${restorePointPrefix(site, date)}, found ${keys.length}`);
+  return keys[0];
+}
 
 export async function objectBytes(deps: ActivityDeps, key: string): Promise<Buffer> {
   const got = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
@@ -67,4 +79,20 @@ export function treeHashes(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** A restore's input as a test writes it: the point itself, or `at` (default latest) as an operator gives it. */
+export type RestoreArgs = Omit<RestoreSiteInput, 'point'> & ({ point: string } | { at?: string });
+
+/**
+ * The restore input with its point: `at` resolved the way `drover restore` resolves it before it starts the
+ * restore (lib/restore-point-choice.ts over the bucket's listing), a given point passed as it is.
+ */
+export async function withPoint(deps: ActivityDeps, args: RestoreArgs): Promise<RestoreSiteInput> {
+  if ('point' in args) return args;
+  const { at, ...rest } = args;
+  const target = parseRestoreAt(at);
+  const point = chooseRestorePoint(await listSiteRestorePoints(deps.s3, deps.bucket, { site: args.site, withTakenAt: target.kind === 'time' }), target);
+  if (!point) throw new Error(`site ${args.site} has no complete restore point at or before ${at ?? 'latest'}`);
+  return { ...rest, point };
 }

@@ -1,13 +1,17 @@
 /**
  * Per-test Temporal helpers: the run's one real server (createFromExistingServer), and a fresh Worker on a
- * unique task queue for each test, loading the prebuilt workflow bundle.
+ * unique task queue for each test, loading the prebuilt workflow bundle. Clients, workers and replays all use
+ * Drover's data converter (payloads encrypted with the test environment's codec key), as production does.
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../../activities';
 import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
+import { droverDataConverter } from '../../lib/data-converter';
+import { auditSinks } from '../../workers/audit-sink';
 import { TEST_BUNDLE, TEST_STATE_DIR } from './paths';
 
 let runtimeInstalled = false;
@@ -16,13 +20,23 @@ export function testEnv(): WorkerEnv {
   return parseEnv(workerEnvSchema, mergedEnv(TEST_STATE_DIR));
 }
 
+/** The data converter production uses, with the test environment's codec keys. */
+export function testDataConverter(): DataConverter {
+  return droverDataConverter(testEnv());
+}
+
+/** Options for Worker.runReplayHistory: the test bundle, and the codec to read the recorded payloads. */
+export function replayOptions(): ReplayWorkerOptions {
+  return { workflowBundle: { codePath: TEST_BUNDLE }, dataConverter: testDataConverter() };
+}
+
 export async function connectTestServer(): Promise<TestWorkflowEnvironment> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
   const env = testEnv();
-  return TestWorkflowEnvironment.createFromExistingServer({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE });
+  return TestWorkflowEnvironment.createFromExistingServer({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, client: { dataConverter: droverDataConverter(env) } });
 }
 
 export function uniqueQueue(prefix = 'test'): string {
@@ -41,6 +55,8 @@ export async function testWorker(
     namespace: tw.namespace ?? 'default',
     taskQueue: opts.taskQueue,
     workflowBundle: { codePath: TEST_BUNDLE },
+    dataConverter: testDataConverter(),
+    sinks: auditSinks(deps.galera),
     activities: createActivities(deps),
     ...opts.worker,
   });

@@ -1,7 +1,12 @@
 /** The backup and site commands end to end through the built CLI, and their bad-input contract. */
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { drover } from '../helpers/cli';
 import { TEST_STATE_DIR } from '../helpers/paths';
+import { connectTestServer, testWorker } from '../helpers/temporal';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import type { NightlyBackupResult } from '../../workflows/nightly-backup';
 
 const tag = `${process.pid}`;
 
@@ -24,6 +29,15 @@ describe('drover site and backup commands', () => {
     const clash = await drover(['site', 'add', `other-${tag}.example.com`, '--db', generated.database, '--files', '/srv/other', '--worker']);
     expect(clash.code).toBe(1);
     expect(clash.stderr).toMatch(/already belongs to site/);
+    // The root cause and the step it failed at, as JSON too (not just "Workflow execution failed").
+    const clashJson = await drover(['site', 'add', `other-${tag}.example.com`, '--db', generated.database, '--files', '/srv/other', '--worker', '--json']);
+    expect(clashJson.code).toBe(1);
+    expect((clashJson.json() as { error: unknown }).error).toMatchObject({
+      kind: 'WorkflowFailedError',
+      step: 'registerSite',
+      cause: { type: 'InvalidInput', message: expect.stringMatching(/already belongs to site/) },
+      message: expect.stringMatching(/activity registerSite: InvalidInput: database .* already belongs to site/),
+    });
 
     const run = await drover(['backup', 'run', '--site', domain, '--date', '2026-11-16', '--worker', '--json']);
     expect(run.code, run.stdout + run.stderr).toBe(0);
@@ -39,6 +53,72 @@ describe('drover site and backup commands', () => {
     expect(p.plans[0].plan.decisions).toEqual([expect.objectContaining({ date: '2026-11-16', action: 'keep', reasons: ['newest'] })]);
     // Dry run changed nothing.
     expect(((await drover(['backup', 'list', '--site', domain, '--json'])).json() as { points: unknown[] }).points).toHaveLength(1);
+  });
+
+  it('a manual backup run and the Schedule\'s run of the same night are one workflow: no site is backed up twice at once', async () => {
+    const gen = await drover(['dev', 'sites', '--count', '1', '--prefix', `night${tag}`, '--posts', '3', '--json']);
+    expect(gen.code, gen.stderr).toBe(0);
+    const site = (gen.json() as { sites: { domain: string; database: string; filesPath: string }[] }).sites[0];
+    expect((await drover(['site', 'add', site.domain, '--db', site.database, '--files', site.filesPath, '--worker'])).code).toBe(0);
+    // A night no other run of the suite used (runs of the same night accumulate under its one ID).
+    const date = `2024-${String(1 + (process.pid % 12)).padStart(2, '0')}-${String(1 + ((process.pid >> 4) % 28)).padStart(2, '0')}`;
+    const nightId = workflowIds.nightlyBackup(date);
+
+    // An operator starts the night by hand (no worker yet), under the night's one ID…
+    const manual = await drover(['backup', 'run', '--site', site.domain, '--date', date, '--json']);
+    expect(manual.code, manual.stderr).toBe(0);
+    expect((manual.json() as { workflowId: string }).workflowId).toBe(nightId);
+    // …and the Schedule fires for the same night meanwhile. Its input is the real Schedule's, as `drover backup
+    // schedule create` writes it: no date, so the night is the one its scheduled time falls in.
+    const tw = await connectTestServer();
+    await drover(['backup', 'schedule', 'delete']);
+    expect((await drover(['backup', 'schedule', 'create', '--concurrency', '4'])).code).toBe(0);
+    let realArgs: Record<string, unknown>;
+    try {
+      const action = (await tw.client.schedule.getHandle(workflowIds.backupSchedule).describe()).action as { workflowType: string; args: Record<string, unknown>[] };
+      expect(action.workflowType).toBe('nightlyBackupWorkflow');
+      realArgs = action.args[0];
+    } finally {
+      expect((await drover(['backup', 'schedule', 'delete'])).code).toBe(0);
+    }
+    expect(realArgs).toEqual({ concurrency: 4 });
+    // The same input on a Schedule of the test's own, limited to this site (the real one backs up every site of
+    // the environment), fired for the night's 02:00 by a backfill: it names its run `nightly-backup-<time>`.
+    const scheduleId = `nightly-backup-test-${tag}`;
+    const schedule = await tw.client.schedule.create({
+      scheduleId,
+      spec: { cronExpressions: ['0 2 * * *'] },
+      action: { type: 'startWorkflow', workflowType: 'nightlyBackupWorkflow', workflowId: workflowIds.backupSchedule, taskQueue: TASK_QUEUES.backup, args: [{ ...realArgs, sites: [site.domain] }] },
+    });
+    try {
+      await schedule.backfill({ start: new Date(`${date}T01:00:00Z`), end: new Date(`${date}T03:00:00Z`), overlap: ScheduleOverlapPolicy.ALLOW_ALL });
+      let scheduledId: string | undefined;
+      for (let i = 0; i < 100 && !scheduledId; i++) {
+        scheduledId = (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId;
+        if (!scheduledId) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(scheduledId).toBe(`${workflowIds.backupSchedule}-${date}T02:00:00Z`);
+      const { worker, close } = await testWorker(tw, { taskQueue: TASK_QUEUES.backup });
+      let r: NightlyBackupResult;
+      try {
+        r = await worker.runUntil(tw.client.workflow.getHandle(scheduledId!).result() as Promise<NightlyBackupResult>);
+      } finally {
+        await close();
+      }
+      // The scheduled run waited for the operator's night and ran it again: the site was already complete.
+      expect(r.failed).toEqual([]);
+      expect(r.outcomes).toEqual([expect.objectContaining({ site: site.domain, status: 'already-complete' })]);
+      // Every run of the night went through the one ID and completed; the site's backup never failed on a collision.
+      const runs = async (id: string) => (await tw.client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowId = '${id}'` })).executions.map((e) => e.status);
+      const completed = temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_COMPLETED;
+      expect(await runs(nightId)).toEqual([completed, completed]);
+      expect((await runs(workflowIds.siteBackup(site.domain, date))).every((s) => s === completed)).toBe(true);
+    } finally {
+      await schedule.delete();
+      await tw.teardown();
+    }
+    const points = (await drover(['backup', 'list', '--site', site.domain, '--json'])).json() as { points: { date: string; complete: boolean }[] };
+    expect(points.points).toEqual([expect.objectContaining({ date, complete: true })]);
   });
 
   it('manages the nightly schedule: create, describe, pause, unpause, delete', async () => {

@@ -8,10 +8,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps, type ActivityDeps } from '../../activities';
 import { createSpacesActivities } from '../../activities/spaces';
-import { objectKey, type BackupManifest } from '../../lib/backup-layout';
-import { devLayout, devUp } from '../../lib/dev-env';
-import { readPid } from '../../lib/dev-env/processes';
-import { TASK_QUEUES } from '../../workflows/lib/ids';
+import { objectKey, objectKind, type BackupManifest } from '../../lib/backup-layout';
+import { devLayout, devUp } from '../../devkit/dev-env';
+import { readPid } from '../../devkit/dev-env/processes';
+import { TASK_QUEUES } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { CLI } from '../helpers/cli';
 import { ROOT, TEST_ENV, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
@@ -66,7 +66,7 @@ describe('backup resilience', () => {
     for (const site of sites) {
       const points = await spaces.listRestorePoints({ site });
       expect(points.map((p) => [p.date, p.complete])).toEqual([[date, true]]);
-      expect(points[0].objects.sort()).toEqual(['database.sql.zst.age', 'files.tar.zst.age', 'manifest.json.age']);
+      expect(points[0].objects.map(objectKind).sort()).toEqual(['database', 'files', 'manifest']);
     }
     expect(await openUploads('sites/')).toBe(0);
   });

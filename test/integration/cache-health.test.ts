@@ -13,7 +13,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ActivityDeps } from '../../activities/deps';
+import type { ActivityDeps } from '../../lib/clients/deps';
 import { createRedisSentinelActivities, type SentinelReport } from '../../activities/redis-sentinel';
 import { createVarnishStatsActivities } from '../../activities/varnish';
 import { hitRatio, sentinelCheck, varnishCheck } from '../../workflows/lib/health-checks';

@@ -7,6 +7,35 @@ import { describe, expect, it } from 'vitest';
 import { CLI, drover } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { freePort } from '../helpers/ports';
+import { Client } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { connectTestServer, testDataConverter } from '../helpers/temporal';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
+import { restoreFarmWorkflow } from '../../workflows/restore-farm';
+
+/** A namespace of its own: no worker has ever polled its queues (a farm whose workers are not running). */
+async function freshNamespace(): Promise<string> {
+  const env = await connectTestServer();
+  const namespace = `cli-${process.pid}-${Date.now()}`;
+  try {
+    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    for (let i = 0; i < 50; i++) {
+      const ok = await env.client.workflowService.describeNamespace({ namespace }).then(() => true, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Drover's search attributes, as `dev up` and the compose job register them in a farm's namespace (a start
+    // naming one a namespace lacks is refused).
+    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    await env.client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(DROVER_SEARCH_ATTRIBUTES.map((a) => [a.name, keyword])) });
+  } finally {
+    await env.teardown();
+  }
+  return namespace;
+}
+
 
 
 describe('drover CLI', () => {
@@ -67,6 +96,125 @@ describe('drover CLI', () => {
     expect(badLine.stderr).toMatch(/--input: line 2/);
   });
 
+  it('a --json document far larger than a pipe buffer arrives whole through a slow reader', async () => {
+    // Ten years of daily points: the plan is ~650 KB, ten pipe buffers. The reader sleeps before reading, so the
+    // CLI is done long before the pipe has room: it must wait for stdout to drain before exiting.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-big-'));
+    const input = path.join(dir, 'points.txt');
+    const day = 86_400_000;
+    writeFileSync(input, Array.from({ length: 3650 }, (_, i) => new Date(Date.UTC(2016, 0, 1) + i * day).toISOString().slice(0, 10)).join('\n') + '\n');
+    const cmd = `node ${CLI} retention plan --input ${input} --now 2026-01-01 --json | (sleep 2; cat)`;
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.once('close', (code) => resolve({ code, stdout }));
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(10 * 65_536);
+    const plan = JSON.parse(r.stdout) as { ok: boolean; decisions: unknown[] };
+    expect(plan.ok).toBe(true);
+    expect(plan.decisions).toHaveLength(3650);
+  });
+
+  it('a command that would wait on a queue no worker polls says which worker to start, exits 1 and starts nothing', async () => {
+    const namespace = await freshNamespace();
+    const domain = `nobody-${process.pid}.example.com`;
+    const r = await drover(['site', 'add', domain, '--db', 'wp_nobody', '--files', '/srv/nobody', '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const err = (r.json() as { error: { kind: string; message: string } }).error;
+    expect(err.kind).toBe('NoWorker');
+    expect(err.message).toMatch(/drover-infra/);
+    expect(err.message).toContain('drover worker infra');
+    expect(err.message).toContain('--worker');
+    const text = await drover(['status', '--farm', 'nowhere'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(/no worker polls task queue drover-infra: start one with `drover worker infra`/);
+    // Nothing was started that a later worker would run.
+    const env = await connectTestServer();
+    try {
+      const listed = await env.client.workflowService.listWorkflowExecutions({ namespace, query: '' });
+      expect(listed.executions).toEqual([]);
+    } finally {
+      await env.teardown();
+    }
+  });
+
+  it('restore farm-status of a running recovery with no restore worker says which worker to start and exits 1', async () => {
+    const namespace = await freshNamespace();
+    const label = `nobody-${process.pid}`;
+    const env = await connectTestServer();
+    const client = new Client({ connection: env.client.connection, namespace, dataConverter: testDataConverter() });
+    try {
+      // A recovery started while no restore worker runs (it stays RUNNING, its query has no one to answer it).
+      await client.workflow.start(restoreFarmWorkflow, { workflowId: workflowIds.restoreFarm(label), taskQueue: TASK_QUEUES.restore, args: [{ points: { 'a.example.com': '2026-11-10' }, concurrency: 1, storageHost: null }] });
+      const r = await drover(['restore', 'farm-status', '--label', label, '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const err = (r.json() as { error: { kind: string; message: string } }).error;
+      expect(err.kind).toBe('NoWorker');
+      expect(err.message).toContain('drover worker restore');
+      const text = await drover(['restore', 'farm-status', '--label', label], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(text.code).toBe(1);
+      expect(text.stderr).toMatch(/no worker polls task queue drover-restore: start one with `drover worker restore`/);
+    } finally {
+      await client.workflow.getHandle(workflowIds.restoreFarm(label)).terminate('test over').catch(() => undefined);
+      await env.teardown();
+    }
+  });
+
+  it('a failed workflow reaches the operator with its root cause, in text and in --json', async () => {
+    const json = await drover(['status', '--farm', 'nosuch', '--worker', '--json']);
+    expect(json.code, json.stderr).toBe(1);
+    const e = (json.json() as { error: { kind: string; message: string; cause: { kind: string; type: string; message: string }; chain: { kind: string }[] } }).error;
+    expect(e.kind).toBe('WorkflowFailedError');
+    expect(e.cause).toMatchObject({ kind: 'ApplicationFailure', type: 'InvalidInput', message: expect.stringContaining('no cluster named nosuch') });
+    expect(e.message).toContain('no cluster named nosuch');
+    expect(e.chain.map((l) => l.kind)).toEqual(['WorkflowFailedError', 'ApplicationFailure']);
+    const text = await drover(['status', '--farm', 'nosuch', '--worker']);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(/InvalidInput: farm: no cluster named nosuch/);
+  });
+
+  it('a status killed while its worker is gone leaves no workflow open for ever: health runs with a bounded time', async () => {
+    const namespace = await freshNamespace();
+    const env = { ...process.env, TEMPORAL_NAMESPACE: namespace, DROVER_METRICS_PORT: '0' };
+    const args = ['--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET)];
+    // A worker that polled a moment ago and is gone now (the server still lists it as a poller).
+    const tw = await connectTestServer();
+    const client = new Client({ connection: tw.client.connection, namespace, dataConverter: testDataConverter() });
+    const pollers = async () => (await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: 'drover-infra' }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW })).pollers ?? [];
+    const worker = spawn(process.execPath, [CLI, ...args, 'worker', 'infra'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
+    const workerExited = new Promise((r) => worker.once('close', r));
+    for (let i = 0; i < 150 && !(await pollers()).length; i++) await new Promise((r) => setTimeout(r, 200));
+    expect((await pollers()).length).toBe(1);
+    worker.kill('SIGTERM');
+    await workerExited;
+
+    const healthRuns = async () => (await client.workflowService.listWorkflowExecutions({ namespace, query: "WorkflowType = 'clusterHealthWorkflow'" })).executions;
+    try {
+      // The operator runs `drover status`, which starts the health workflow and waits; then gives up with ^C / kill.
+      const status = spawn(process.execPath, [CLI, ...args, 'status', '--farm', 'ghost', '--json'], { cwd: ROOT, env, stdio: 'ignore' });
+      const statusExited = new Promise((r) => status.once('close', r));
+      for (let i = 0; i < 150 && !(await healthRuns()).length; i++) await new Promise((r) => setTimeout(r, 200));
+      status.kill('SIGKILL');
+      await statusExited;
+      const [run] = await healthRuns();
+      const d = await client.workflow.getHandle(run.execution!.workflowId!).describe();
+      expect(d.status.name).toBe('RUNNING');
+      // Bounded: it ends by itself within ten minutes instead of staying open.
+      expect(Number(d.raw.executionConfig?.workflowExecutionTimeout?.seconds ?? 0)).toBe(600);
+
+      // The bound is real: with a short one the abandoned health workflow ends timed out.
+      const short = await drover(['status', '--farm', 'ghost', '--timeout', '5', '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(short.code).toBe(1);
+      const id = (await healthRuns()).map((e) => e.execution!.workflowId!).find((w) => w !== run.execution!.workflowId);
+      expect((await client.workflow.getHandle(id!).describe()).status.name).toBe('TIMED_OUT');
+      await client.workflow.getHandle(run.execution!.workflowId!).terminate('test cleanup');
+    } finally {
+      await tw.teardown();
+    }
+  });
+
   it('a malformed environment variable exits 2 and names it', async () => {
     const r = await drover(['smoke', '--json'], { env: { TEMPORAL_NAMESPACE: '' } });
     expect(r.code).toBe(2);
@@ -82,7 +230,10 @@ describe('drover CLI', () => {
     expect(s.webUi).toContain(encodeURIComponent(s.workflowId));
     expect(s.result.galera.synced).toBe(3);
 
-    const demo = await drover(['demo', '--json']);
+    // The demo now also imports the local WordPress image into its cluster and creates a site there: minutes.
+    // As `bin/drover demo` runs on a fresh machine: with the environment's dedup key (the suite turns it off for its
+    // other tests), so the demo's backup and restore go through deduplicated points.
+    const demo = await drover(['demo', '--json'], { timeoutMs: 900_000, env: { DROVER_BACKUP_DEDUP_KEY_FILE: path.join(TEST_STATE_DIR, 'secrets', 'backup-dedup-key') } });
     expect(demo.code, demo.stderr).toBe(0);
     const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } }; restore: { exact: boolean; result: { rtoMs: number; safetyPoint: string } } };
     expect(d.ok).toBe(true);
@@ -94,10 +245,15 @@ describe('drover CLI', () => {
     const c = (demo.json() as unknown as { cluster: { report: { nodes: unknown[]; services: { desired: number; running: number }[] } } }).cluster;
     expect(c.report.nodes).toHaveLength(3);
     expect(c.report.services).toEqual([expect.objectContaining({ desired: 3, running: 3 })]);
+    // The wave from the local old host: three sites migrated into the cluster, paused once with one in flight.
+    const w = (demo.json() as unknown as { wave: { ok: boolean; wave: string; pausedWith: string[]; domains: string[]; result: { state: string; counts: { migrated: number } } } }).wave;
+    expect(w).toMatchObject({ ok: true, result: { state: 'done', counts: { migrated: 3 } } });
+    expect(w.pausedWith).toHaveLength(1);
+    expect(demo.stdout + demo.stderr).not.toMatch(/Migration wave: FAILED/);
     expect((await drover(['down', '--farm', `demo${TEST_PORT_OFFSET}`, '--yes', '--worker'])).code).toBe(0);
     expect(d.environment.healthy).toBe(true);
     expect(d.smoke.result.ssh.code).toBe(0);
-  });
+  }, 1_200_000);
 
   it('worker serves Prometheus metrics and shuts down cleanly on SIGTERM with a JSON report', async () => {
     const port = await freePort();

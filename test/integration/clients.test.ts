@@ -5,10 +5,10 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createActivityDeps, closeActivityDeps } from '../../activities';
-import { createDockerClient } from '../../activities/lib/docker-client';
-import { classifyStorageError } from '../../activities/lib/errors';
-import { SshClient, withSsh } from '../../activities/lib/ssh-client';
-import { createSpacesClient } from '../../activities/lib/spaces-client';
+import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
+import { classifyStorageError } from '../../lib/clients/errors';
+import { SshClient, withSsh } from '../../lib/clients/ssh-client';
+import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
 
 const env = testEnv();
@@ -39,6 +39,36 @@ describe('SshClient', () => {
     });
   });
 
+  it('a quick streamed command whose output, exit status and close arrive with the channel opening still settles (a tiny site\'s tar)', async () => {
+    // ssh2 emits the exit status as it parses it; a command done before its channel's open is handed back used to
+    // lose it, and the archive of a small site then waited forever (heartbeating on its timer).
+    // A loaded worker, made exact: the event loop is held for 300 ms right after each exec request is sent, so the
+    // reply, the output, the exit status and the close are all read in one go.
+    await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
+      const protocol = (c as unknown as { conn: { _protocol: { exec: (...a: unknown[]) => unknown } } }).conn._protocol;
+      const send = protocol.exec.bind(protocol);
+      protocol.exec = (...a: unknown[]) => {
+        const r = send(...a);
+        const until = Date.now() + 300;
+        while (Date.now() < until) {
+          // held
+        }
+        return r;
+      };
+      const hung: number[] = [];
+      const settles = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      for (let i = 0; i < 10; i++) {
+        const { stdout, exit } = await c.execStream('printf x');
+        stdout.resume();
+        if (!(await settles(exit))) hung.push(i);
+        const w = await c.execWithStdin('cat >/dev/null');
+        w.stdin.end('y');
+        if (!(await settles(w.exit))) hung.push(1000 + i);
+      }
+      expect(hung).toEqual([]);
+    });
+  }, 120_000);
+
   it('rejects a failing streamed command with RemoteCommandFailed', async () => {
     await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
       const { stdout, exit } = await c.execStream('echo partial; echo boom >&2; exit 7');
@@ -52,6 +82,36 @@ describe('SshClient', () => {
     const err = await SshClient.connect(deps.ssh.defaultTarget, { ...deps.ssh.options, pinnedHostKeys: ['SHA256:not-the-key'] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('SshHostKeyMismatch');
+  });
+
+  it('refuses to connect without host-key pins unless the insecure development switch is set', async () => {
+    const unpinned = { ...deps.ssh.options, pinnedHostKeys: [] };
+    const err = await SshClient.connect(deps.ssh.defaultTarget, unpinned).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('ConfigMissing');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).message).toMatch(/DROVER_SSH_HOST_KEYS.*DROVER_SSH_INSECURE_ANY_HOST_KEY/);
+    // The Docker-over-SSH path refuses the same way.
+    const socket = env.DROVER_DOCKER_HOST.replace(/^unix:\/\//, '');
+    const t = deps.ssh.defaultTarget;
+    const viaSsh = createDockerClient({ host: `ssh://${t.username}@${t.host}:${t.port}${socket}`, sshPrivateKey: readFileSync(env.DROVER_SSH_KEY_FILE), sshPinnedHostKeys: [] });
+    await expect(viaSsh.info()).rejects.toMatchObject({ type: 'ConfigMissing', nonRetryable: true });
+    await expect(viaSsh.info()).rejects.toThrow(/DROVER_SSH_HOST_KEYS.*DROVER_SSH_INSECURE_ANY_HOST_KEY/);
+    closeDockerClient(viaSsh);
+    // With the development switch, Docker over SSH connects without pins.
+    const viaSshInsecure = createDockerClient({ host: `ssh://${t.username}@${t.host}:${t.port}${socket}`, sshPrivateKey: readFileSync(env.DROVER_SSH_KEY_FILE), sshPinnedHostKeys: [], sshInsecureAnyHostKey: true });
+    try {
+      expect(((await viaSshInsecure.info()) as { ServerVersion: string }).ServerVersion).toMatch(/^\d+\./);
+    } finally {
+      closeDockerClient(viaSshInsecure);
+    }
+    // With the switch, from the environment as a worker reads it, any host key is accepted.
+    const insecure = createActivityDeps({ ...env, DROVER_SSH_HOST_KEYS: '', DROVER_SSH_INSECURE_ANY_HOST_KEY: true });
+    try {
+      expect((await withSsh(insecure.ssh.defaultTarget, insecure.ssh.options, (c) => c.exec('echo ok'))).stdout).toBe('ok\n');
+    } finally {
+      await closeActivityDeps(insecure);
+    }
   });
 
   it('classifies a closed port as SshUnreachable (retryable)', async () => {

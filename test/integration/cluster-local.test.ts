@@ -13,16 +13,19 @@ import { Worker } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeName, createLocalNodeActivities } from '../../activities/local-nodes';
-import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
+import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
+import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { loadPlan } from '../../lib/plan/load';
-import { bringUpProgressQuery, clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
+import { bringUpProgressQuery, clusterBringUpWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
+import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
 import { clusterScaleWorkflow } from '../../workflows/cluster-scale';
 import { clusterHealthWorkflow } from '../../workflows/cluster-health';
-import { closeDockerClient, createDockerClient } from '../../activities/lib/docker-client';
+import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { drover } from '../helpers/cli';
-import { ROOT, TEST_BUNDLE, TEST_STATE_DIR } from '../helpers/paths';
+import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
+import { secretsInWorkflowTree } from '../helpers/history-secrets';
 import { freeSubnet } from '../helpers/subnet';
-import { useRunningWorker } from '../helpers/temporal';
+import { useRunningWorker, replayOptions } from '../helpers/temporal';
 
 const NODES_DIR = path.join(TEST_STATE_DIR, 'nodes');
 const SUBNET = freeSubnet(232);
@@ -65,7 +68,13 @@ describe('local provider bring-up', () => {
       expect(web.nodes.every((n) => n.startsWith(`${farm}-worker-`))).toBe(true);
       expect(r.created).toMatchObject({ nodes: 4, swarm: true, joined: 3, networks: 9 });
       expect(await handle.query(bringUpProgressQuery)).toMatchObject({ phase: 'done', stacks: { smoke: 'converged' } });
-      await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, await handle.fetchHistory(), handle.workflowId);
+      await Worker.runReplayHistory(replayOptions(), await handle.fetchHistory(), handle.workflowId);
+      // The swarm's join tokens never enter the history (joinSwarm reads them on the manager).
+      const m = r.nodes[0];
+      const onManager = createDockerClient({ host: `ssh://root@${m.ip}:22${m.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [m.hostKey] });
+      const tokens = ((await onManager.swarmInspect()) as { JoinTokens: { Worker: string; Manager: string } }).JoinTokens;
+      closeDockerClient(onManager);
+      expect(await secretsInWorkflowTree(ctx.tw.client.workflow, handle.workflowId, [{ name: 'worker join token', value: tokens.Worker }, { name: 'manager join token', value: tokens.Manager }, { name: 'a private key', value: /PRIVATE KEY/ }])).toEqual([]);
 
       const again = await ctx.tw.client.workflow.execute(clusterBringUpWorkflow, { workflowId: `bringup/${farm}/again`, taskQueue: ctx.taskQueue, args: [input] });
       expect(again.created).toEqual({ nodes: 0, swarm: false, joined: 0, networks: 0, images: 0 });
@@ -134,6 +143,63 @@ describe('local provider bring-up', () => {
     expect(existsSync(path.join(NODES_DIR, farm))).toBe(false);
     expect(execFileSync('sh', ['-c', 'pgrep -af dockerd || true'], { encoding: 'utf8' })).not.toContain(path.join(NODES_DIR, farm));
   }, 900_000);
+
+  it('two teardowns of one farm at once both finish: whatever the other removed first counts as done', async () => {
+    const farm = `d${ctx.taskQueue.slice(-6)}`;
+    const subnet = freeSubnet(234, 100);
+    const acts = createLocalNodeActivities({ ssh: ctx.deps.ssh, localNodes: { dir: NODES_DIR } });
+    const { publicKey } = (await new MockActivityEnvironment().run(acts.bootstrapPublicKey)) as { publicKey: string };
+    const names = Array.from({ length: 6 }, (_, i) => `${farm}-worker-0${i + 1}`);
+    // Nodes with their namespace, address and sshd (no Docker: the race is in removing the node itself).
+    for (const [index, name] of names.entries()) await new MockActivityEnvironment().run(acts.ensureLocalNode, { farm, name, index, subnet, authorizedKey: publicKey });
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`drover-${farm}-worker-06`);
+
+    const teardown = (n: number) => ctx.tw.client.workflow.execute(clusterTeardownWorkflow, { workflowId: `teardown/${farm}/${n}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
+    const [a, b] = await Promise.all([teardown(1), teardown(2)]);
+    expect(new Set([...a.removed, ...b.removed])).toEqual(new Set(names));
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(farm);
+    expect(() => execFileSync('ip', ['link', 'show', bridgeName(farm)], { stdio: 'ignore' })).toThrow();
+    expect(existsSync(path.join(NODES_DIR, farm))).toBe(false);
+  }, 300_000);
+
+  it('bootstrap blocks the metadata address for traffic a node forwards from its containers', async () => {
+    const farm = `m${ctx.taskQueue.slice(-6)}`;
+    const name = `${farm}-worker-01`;
+    const ns = `drover-${name}`;
+    const box = `drover-${farm}-box`; // stands in for a container: its own namespace, routed through the node
+    const inNode = (args: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8' });
+    const acts = createLocalNodeActivities({ ssh: ctx.deps.ssh, localNodes: { dir: NODES_DIR } });
+    const { publicKey } = (await new MockActivityEnvironment().run(acts.bootstrapPublicKey)) as { publicKey: string };
+    const node = (await new MockActivityEnvironment().run(acts.ensureLocalNode, { farm, name, index: 0, subnet: freeSubnet(235, 100), authorizedKey: publicKey })) as { ip: string; hostKey: string };
+    try {
+      const swarm = createSwarmNodeActivities({ ssh: ctx.deps.ssh });
+      const address = { name, ip: node.ip, sshPort: 22, hostKey: node.hostKey, dockerSocket: '' };
+      await new MockActivityEnvironment().run(swarm.bootstrapNode, { node: address });
+      // Twice changes nothing: one rule, first in its chain.
+      await new MockActivityEnvironment().run(swarm.bootstrapNode, { node: address });
+      const rules = inNode(['iptables', '-S', 'FORWARD']).split('\n').filter((l) => l.startsWith('-A '));
+      expect(rules.filter((l) => l.includes('169.254.169.254'))).toEqual(['-A FORWARD -d 169.254.169.254/32 -j DROP']);
+      expect(rules[0]).toBe('-A FORWARD -d 169.254.169.254/32 -j DROP');
+
+      // A packet from the stand-in container to the metadata address meets the rule (its counter moves).
+      execFileSync('ip', ['netns', 'add', box]);
+      execFileSync('ip', ['link', 'add', 'dvbox0', 'netns', box, 'type', 'veth', 'peer', 'name', 'dvbox1', 'netns', ns]);
+      execFileSync('ip', ['-n', box, 'addr', 'add', '172.31.250.2/30', 'dev', 'dvbox0']);
+      execFileSync('ip', ['-n', box, 'link', 'set', 'dvbox0', 'up']);
+      execFileSync('ip', ['-n', box, 'route', 'add', 'default', 'via', '172.31.250.1']);
+      execFileSync('ip', ['-n', ns, 'addr', 'add', '172.31.250.1/30', 'dev', 'dvbox1']);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'dvbox1', 'up']);
+      execFileSync('ip', ['-n', ns, 'route', 'add', '169.254.169.254/32', 'dev', 'eth0']);
+      inNode(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      // What a container would ask for: the droplet's user data, which holds its host private key.
+      execFileSync('ip', ['netns', 'exec', box, 'sh', '-c', 'curl -s -m 2 http://169.254.169.254/metadata/v1/user-data || true'], { stdio: 'ignore' });
+      const counter = /^\s*(\d+)\s+\d+\s+DROP.*169\.254\.169\.254/m.exec(inNode(['iptables', '-L', 'FORWARD', '-v', '-n', '-x']));
+      expect(Number(counter?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    } finally {
+      execFileSync('sh', ['-c', `ip netns del ${box} 2>/dev/null || true`]);
+      await new MockActivityEnvironment().run(acts.destroyLocalFarm, { farm });
+    }
+  }, 300_000);
 
   it.each([
     [['down', '--farm', 'nothing-here'], '--yes'],

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { SECRET_FILE_VARS } from '../../lib/env';
 import { ROOT } from '../helpers/paths';
+import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
 
 const run = promisify(execFile);
 const configs = path.join(ROOT, 'configs');
@@ -135,10 +136,13 @@ describe('proxysql', () => {
     expect(backend).toBeGreaterThanOrEqual(180);
     expect(backend).toBeLessThanOrEqual(220);
     expect(c.mysql_variables.max_connections).toBeGreaterThanOrEqual(5000);
-    expect(c.mysql_users[0]).toMatchObject({ username: 'wordpress', default_hostgroup: 10, transaction_persistent: 1 });
+    // No shared site user: each site's own is added through the admin interface by site creation (documented here).
+    expect(c.mysql_users ?? []).toEqual([]);
+    const text = readFileSync(path.join(configs, 'proxysql/proxysql.cnf'), 'utf8');
+    for (const step of ['INSERT INTO mysql_users', 'LOAD MYSQL USERS TO RUNTIME', 'SAVE MYSQL USERS TO DISK']) expect(text).toContain(step);
     // Passwords are placeholders the stack's entrypoint fills from Docker secrets.
     expect(c.mysql_variables.monitor_password).toBe('@MONITOR_PASSWORD@');
-    expect(c.mysql_users[0].password).toBe('@WORDPRESS_PASSWORD@');
+    expect(text).not.toContain('@WORDPRESS_PASSWORD@');
   });
 
   it('sends plain reads to the readers and writes, locking reads and session reads to the writer', async () => {
@@ -176,8 +180,9 @@ describe('env.example', () => {
     readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|ya?ml)$/.test(e.name) ? [path.join(ROOT, dir, e.name)] : [],
     );
-  // Set on local nodes by Drover's own sshd for its sessions; not something an operator sets.
-  const internal = new Set(['DROVER_NODE_DIR', 'DROVER_NODE_NAME']);
+  // Set on local nodes by Drover's own sshd for its sessions, or by crash tests (the fault-injection switch of
+  // activities/lib/fault-points.ts): not something an operator sets.
+  const internal = new Set(['DROVER_NODE_DIR', 'DROVER_NODE_NAME', 'DROVER_FAULT_CRASH_AT']);
 
   it('lists every variable the code reads', () => {
     const read = new Set<string>();
@@ -203,6 +208,20 @@ describe('env.example', () => {
   });
 });
 
+describe('stacks/drover.yml', () => {
+  it('the age identity (private key) goes to the restore worker only; the dedup key to the backup and restore workers', () => {
+    type Svc = { environment?: Record<string, string>; secrets?: (string | { source: string })[] };
+    const { services } = parse(readFileSync(path.join(ROOT, 'stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, Svc> };
+    const names = (svc: Svc) => (svc.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
+    for (const [name, svc] of Object.entries(services)) {
+      expect(names(svc).includes('drover_backup_age_identity'), name).toBe(name === 'restore-worker');
+      expect(Object.keys(svc.environment ?? {}).includes('DROVER_BACKUP_AGE_IDENTITY_FILE'), name).toBe(name === 'restore-worker');
+      expect(names(svc).includes('drover_backup_dedup_key'), name).toBe(['backup-worker', 'restore-worker'].includes(name));
+    }
+    expect(services['backup-worker'].environment?.DROVER_BACKUP_DEDUP_KEY_FILE).toBe('/run/secrets/drover_backup_dedup_key');
+  });
+});
+
 describe('docker-compose.temporal.yml', () => {
   interface Service { image?: string; build?: unknown; environment?: Record<string, string>; secrets?: (string | { source: string })[]; depends_on?: Record<string, { condition: string }> }
   // Compose reads .env beside the file: a copy of the file next to configs/env.example's values.
@@ -214,22 +233,29 @@ describe('docker-compose.temporal.yml', () => {
     return parse(stdout);
   };
 
-  it('passes docker-compose config: PostgreSQL, the schema job, the server after it, the UI and three workers', async () => {
+  it('passes docker-compose config: PostgreSQL, the schema job, the server after it, the search attributes job, the UI, the codec server and three workers', async () => {
     const c = await config();
-    expect(Object.keys(c.services).sort()).toEqual(['drover-worker-backup', 'drover-worker-infra', 'drover-worker-restore', 'postgresql', 'temporal', 'temporal-schema', 'temporal-ui']);
+    expect(Object.keys(c.services).sort()).toEqual(['drover-codec-server', 'drover-worker-backup', 'drover-worker-infra', 'drover-worker-restore', 'postgresql', 'temporal', 'temporal-schema', 'temporal-search-attributes', 'temporal-ui']);
+    // Every attribute lib/contract defines is created before a worker starts (a start with an unknown one is refused).
+    const job = (c.services['temporal-search-attributes'] as { command?: string[] }).command?.join('\n') ?? '';
+    for (const a of DROVER_SEARCH_ATTRIBUTES) expect(job).toContain(a.name);
+    for (const w of ['infra', 'backup', 'restore']) expect(c.services[`drover-worker-${w}`].depends_on?.['temporal-search-attributes'].condition, w).toBe('service_completed_successfully');
     expect(c.services.temporal.depends_on?.['temporal-schema'].condition).toBe('service_completed_successfully');
     expect(c.services['temporal-schema'].depends_on?.postgresql.condition).toBe('service_healthy');
     expect(c.services.temporal.environment).toMatchObject({ DB: 'postgres12', VISIBILITY_DBNAME: 'temporal_visibility' });
     for (const w of ['infra', 'backup', 'restore']) expect(c.services[`drover-worker-${w}`].build, w).toBeDefined();
   });
 
-  it('keeps passwords out of the environment; only the restore worker gets the backup key', async () => {
+  it('keeps passwords out of the environment; only the restore worker gets the backup key; backup and restore workers the dedup key', async () => {
     const c = await config();
     const names = (s: Service) => (s.secrets ?? []).map((x) => (typeof x === 'string' ? x : x.source));
     for (const [name, svc] of Object.entries(c.services)) {
       for (const [k, v] of Object.entries(svc.environment ?? {})) expect(`${name} ${k}=${v}`).not.toMatch(/(PASSWORD|PWD|SECRET_ACCESS_KEY|TOKEN|API_KEY)=(?!\/run\/secrets\/).+/);
       expect(names(svc).includes('drover_backup_age_identity'), name).toBe(name === 'drover-worker-restore');
+      // The dedup key (a MAC key, it decrypts nothing) to the workers that write site files: backups and safety points.
+      expect(names(svc).includes('drover_backup_dedup_key'), name).toBe(['drover-worker-backup', 'drover-worker-restore'].includes(name));
     }
+    for (const w of ['backup', 'restore']) expect(c.services[`drover-worker-${w}`].environment?.DROVER_BACKUP_DEDUP_KEY_FILE, w).toBe('/run/secrets/drover_backup_dedup_key');
   });
 
   it('a broken file is refused (the check can fail)', async () => {

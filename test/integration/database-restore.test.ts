@@ -1,19 +1,28 @@
 /**
- * Database restore activities on the real Galera and S3: a restore point loads into staging, verifies against
- * its manifest and swaps in atomically (and back out); a corrupted object or a wrong key is refused with a clear
- * error and the live database is untouched.
+ * Database restore on the real Galera and S3: a restore point loads into staging, verifies against its manifest
+ * and swaps in atomically (and back out); a corrupted object or a wrong key is refused with a clear error and the
+ * live database is untouched. Production shapes through the real restore workflow: 60- and 64-character database
+ * names, triggers, views, routines and events, another table prefix; and a worker killed between any two
+ * commands of the swap or its undo leaves the site whole.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { createGaleraActivities } from '../../activities/galera';
 import { createGaleraRestoreActivities } from '../../activities/galera-restore';
+import { devStatus } from '../../devkit/dev-env';
+import { galeraCheck } from '../../workflows/lib/health-checks';
 import { createSpacesActivities } from '../../activities/spaces';
+import { scratchDatabaseNames } from '../../lib/scratch-names';
+import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { objectBytes } from '../helpers/restore-point';
+import { ROOT, TEST_ENV, TEST_STATE_DIR } from '../helpers/paths';
+import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 
@@ -23,12 +32,83 @@ const env = new MockActivityEnvironment();
 const act = { run: <A, R>(fn: (a: A) => Promise<R>, a: A) => env.run(fn, a) as Promise<R> };
 const failureOf = (p: Promise<unknown>) => p.then(() => null, (e: { type?: string; message?: string }) => e);
 
+async function sql<T = RowDataPacket[]>(text: string, params: unknown[] = []): Promise<T> {
+  return (await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), text, params)) as unknown as T;
+}
+
+/** Every trigger, view, routine and event of a database as information_schema describes it (not the code under test). */
+async function programs(database: string): Promise<Record<string, unknown>[]> {
+  const q = (text: string) => sql<Record<string, unknown>[]>(text, [database]);
+  return [
+    ...(await q('SELECT TRIGGER_NAME, EVENT_MANIPULATION, EVENT_OBJECT_TABLE, ACTION_TIMING, ACTION_ORDER, ACTION_STATEMENT, SQL_MODE, DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME')),
+    ...(await q('SELECT TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, SECURITY_TYPE, DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME')),
+    ...(await q('SELECT ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION, DTD_IDENTIFIER, IS_DETERMINISTIC, SQL_DATA_ACCESS, SECURITY_TYPE, SQL_MODE, DEFINER, ROUTINE_COMMENT FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_NAME')),
+    ...(await q('SELECT EVENT_NAME, EVENT_DEFINITION, INTERVAL_VALUE, INTERVAL_FIELD, ON_COMPLETION, DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME')),
+  ];
+}
+
+/** What a real WordPress site with plugins carries besides tables: triggers, stacked views, routines, an event. */
+async function addPrograms(db: string, prefix = 'wp_'): Promise<void> {
+  const d = `\`${db}\``;
+  await sql(`CREATE TRIGGER ${d}.stamp_title BEFORE INSERT ON ${d}.${prefix}posts FOR EACH ROW SET NEW.post_content_filtered = CONCAT('Café ™ ', NEW.post_title)`);
+  await sql(`CREATE TRIGGER ${d}.count_comment AFTER INSERT ON ${d}.${prefix}comments FOR EACH ROW UPDATE ${prefix}posts SET comment_count = comment_count + 1 WHERE ID = NEW.comment_post_ID`);
+  await sql(`CREATE VIEW ${d}.published AS SELECT ID, post_title FROM ${d}.${prefix}posts WHERE post_status = 'publish'`);
+  await sql(`CREATE VIEW ${d}.zz_latest AS SELECT ID FROM ${d}.published ORDER BY ID DESC LIMIT 3`);
+  await sql(`CREATE PROCEDURE ${d}.purge_revisions() MODIFIES SQL DATA DELETE FROM ${prefix}posts WHERE post_type = 'revision'`);
+  await sql(`CREATE FUNCTION ${d}.post_count() RETURNS INT READS SQL DATA COMMENT 'ünïcödé' RETURN (SELECT COUNT(*) FROM ${prefix}posts)`);
+  await sql(`CREATE EVENT ${d}.purge_transients ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 03:00:00' DO DELETE FROM ${prefix}options WHERE option_name LIKE '\\\\_transient\\\\_%'`);
+}
+
+/** Damage after the backup: rows, a table, and every kind of program changed. */
+async function damage(db: string, prefix = 'wp_'): Promise<void> {
+  const d = `\`${db}\``;
+  await sql(`DELETE FROM ${d}.${prefix}posts WHERE ID % 2 = 0`);
+  await sql(`DROP TABLE ${d}.${prefix}links`);
+  await sql(`DROP TRIGGER IF EXISTS ${d}.stamp_title`);
+  await sql(`DROP VIEW IF EXISTS ${d}.zz_latest`);
+  await sql(`DROP PROCEDURE IF EXISTS ${d}.purge_revisions`);
+  await sql(`CREATE TRIGGER ${d}.intruder AFTER DELETE ON ${d}.${prefix}options FOR EACH ROW SET @x = 1`);
+  await sql(`CREATE FUNCTION ${d}.intruder_fn() RETURNS INT DETERMINISTIC RETURN 7`);
+}
+
+async function leftovers(database: string): Promise<string[]> {
+  const { staging, previous } = scratchDatabaseNames(database);
+  const rows = await sql('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?, ?)', [staging, previous]);
+  return rows.map((r) => String(r.SCHEMA_NAME));
+}
+
+/** Backs up a site, damages it, restores it through restoreSiteWorkflow and checks it is the backed-up state exactly. */
+async function roundTrip(site: { domain: string; database: string; filesPath: string; tablePrefix?: string }, label: string) {
+  const tag = ctx.taskQueue.slice(-6);
+  const date = '2026-11-10';
+  await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${label}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+  const db = await tableChecksums(ctx.deps, site.database);
+  const progs = await programs(site.database);
+  const files = treeHashes(site.filesPath);
+  await damage(site.database, site.tablePrefix);
+  expect(await tableChecksums(ctx.deps, site.database)).not.toEqual(db);
+  const r = await ctx.tw.client.workflow.execute(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/${label}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date, skipSafetyPoint: true }] });
+  expect(r.point).toBe(date);
+  expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+  expect(await programs(site.database)).toEqual(progs);
+  expect(treeHashes(site.filesPath)).toEqual(files);
+  expect(await leftovers(site.database)).toEqual([]);
+  return { progs };
+}
+
+/** The activity-child helper bundled once (a worker process then starts in a second, not ten through a TS loader). */
+function bundleActivityChild(): string {
+  const out = path.join(TEST_STATE_DIR, 'activity-child.cjs');
+  execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'test/helpers/activity-child.ts'), '--bundle', '--platform=node', '--packages=external', '--log-level=error', `--outfile=${out}`]);
+  return out;
+}
+
 describe('database restore activities', () => {
   it('stage, verify, swap in atomically, undo — and refuse a corrupted object or a wrong key', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `restore-${tag}.example.com`, { posts: 25 });
     const date = '2026-11-15';
-    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const backedUp = await tableChecksums(ctx.deps, site.database);
 
     // The live site changes after the backup: a new post, a dropped table.
@@ -39,7 +119,8 @@ describe('database restore activities', () => {
 
     const restore = createGaleraRestoreActivities(ctx.deps);
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
-    const names = { liveDb: site.database, stagingDb: `${site.database}_stg`.slice(0, 64), previousDb: `${site.database}_prev`.slice(0, 64) };
+    const scratch = scratchDatabaseNames(site.database);
+    const names = { liveDb: site.database, stagingDb: scratch.staging, previousDb: scratch.previous };
 
     await act.run(restore.loadDatabaseIntoStaging, { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: names.stagingDb });
     const verified = await act.run(restore.verifyStagingDatabase, { stagingDb: names.stagingDb, tables: manifest.database.tables });
@@ -49,9 +130,17 @@ describe('database restore activities', () => {
     await act.run(restore.swapDatabase, names);
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(backedUp);
     expect(await act.run(restore.swapDatabase, names)).toMatchObject({ swapped: 0 }); // idempotent retry
+    await act.run(restore.checkLiveDatabaseMatchesStaged, { database: site.database, checksums: verified.checksums });
 
     await act.run(restore.undoDatabaseSwap, { liveDb: names.liveDb, previousDb: names.previousDb });
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(changed);
+    expect(await act.run(restore.undoDatabaseSwap, { liveDb: names.liveDb, previousDb: names.previousDb })).toEqual({ restored: 0 }); // undo twice
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(changed);
+    // After the undo, live no longer equals what was staged: the final check says which tables.
+    const mismatch = await failureOf(act.run(restore.checkLiveDatabaseMatchesStaged, { database: site.database, checksums: verified.checksums }));
+    expect(mismatch?.type).toBe('RestoreVerificationFailed');
+    expect(mismatch?.message).toMatch(/wp_links missing/);
+    expect(mismatch?.message).toMatch(/wp_posts differs/);
 
     // A wrong identity: DecryptionFailed, nothing swapped.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'wrong-key-'));
@@ -71,5 +160,259 @@ describe('database restore activities', () => {
     const staging = await ctx.deps.galera.query(node, 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [names.stagingDb]);
     expect(Number((staging as unknown as { n: number }[])[0].n)).toBe(0);
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(changed);
+  });
+
+  it('60- and 64-character database names restore exactly through the workflow (staging, previous and live never collide)', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    for (const length of [60, 64]) {
+      const database = `wp_long_${tag}_`.padEnd(length, 'q');
+      expect(database).toHaveLength(length);
+      const site = await createTestSite(ctx.deps, `len${length}-${tag}.example.com`, { posts: 12, database });
+      await roundTrip(site, `len${length}`);
+    }
+  });
+
+  it('triggers, views, routines and events come back exactly: the ones changed, dropped and added after the backup too', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `programs-${tag}.example.com`, { posts: 15 });
+    await addPrograms(site.database);
+    const { progs } = await roundTrip(site, 'programs');
+    expect(progs.length).toBe(7);
+    // The restored trigger fires on the restored table.
+    await sql(`INSERT INTO \`${site.database}\`.wp_posts (post_title, post_content, post_excerpt, to_ping, pinged, post_content_filtered) VALUES ('fired', '', '', '', '', '')`);
+    const [row] = await sql(`SELECT post_content_filtered AS f FROM \`${site.database}\`.wp_posts WHERE post_title = 'fired'`);
+    expect(row.f).toBe('Café ™ fired');
+  });
+
+  it('a site with another table prefix: read from wp-config.php at registration, counted by the dump, restored and checked', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `prefix-${tag}.example.com`, { posts: 14, tablePrefix: 'shop7_' });
+    expect(site.tablePrefix).toBe('shop7_');
+    await addPrograms(site.database, 'shop7_');
+    await roundTrip(site, 'prefix');
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-10' });
+    expect(manifest.wordpress.posts).toBeGreaterThan(0);
+    expect(manifest.wordpress.users).toBeGreaterThan(0);
+
+    // The check names what is missing, under the prefix it looked for.
+    const check = createGaleraRestoreActivities(ctx.deps).checkWordPressDatabase;
+    const err = await failureOf(act.run(check, { database: site.database, tablePrefix: 'wp_' }));
+    expect(err?.type).toBe('RestoreVerificationFailed');
+    expect(err?.message).toMatch(/no table wp_options, no table wp_posts/);
+  });
+
+  it('tables whose names need quoting (a reserved word, a backtick, unicode) back up through the real dump and restore exactly', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `quoting-${tag}.example.com`, { posts: 8, database: `order_${tag}` });
+    const d = `\`${site.database}\``;
+    await sql(`CREATE TABLE ${d}.\`order\` (\`select\` INT PRIMARY KEY, \`from\` VARCHAR(40)) DEFAULT CHARSET utf8mb4`);
+    await sql(`INSERT INTO ${d}.\`order\` VALUES (1, 'Café ™'), (2, 'naïve')`);
+    await sql(`CREATE TABLE ${d}.\`we\`\`ird tab\` (id INT PRIMARY KEY) DEFAULT CHARSET utf8mb4`);
+    await sql(`INSERT INTO ${d}.\`we\`\`ird tab\` VALUES (1), (2), (3)`);
+    await sql(`CREATE TABLE ${d}.\`ünïcödé_tàble\` (id INT PRIMARY KEY) DEFAULT CHARSET utf8mb4`);
+    await sql(`INSERT INTO ${d}.\`ünïcödé_tàble\` VALUES (1)`);
+    await roundTrip(site, 'quoting');
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-10' });
+    const rows = Object.fromEntries(manifest.database.tables.map((t) => [t.name, t.rows]));
+    expect(rows).toMatchObject({ order: 2, 'we`ird tab': 3, 'ünïcödé_tàble': 1 });
+  });
+
+  it('a worker killed between any two commands of the swap or its undo: after a restart the site is old or new, never a mix; each runs twice', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `crash-${tag}.example.com`, { posts: 10 });
+    await addPrograms(site.database);
+    const date = '2026-11-10';
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/crash/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const newState = { tables: await tableChecksums(ctx.deps, site.database), programs: await programs(site.database) };
+    await damage(site.database);
+    const oldState = { tables: await tableChecksums(ctx.deps, site.database), programs: await programs(site.database) };
+    const state = async () => ({ tables: await tableChecksums(ctx.deps, site.database), programs: await programs(site.database) });
+
+    const restore = createGaleraRestoreActivities(ctx.deps);
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    const scratch = scratchDatabaseNames(site.database);
+    const names = { liveDb: site.database, stagingDb: scratch.staging, previousDb: scratch.previous };
+    const undoNames = { liveDb: names.liveDb, previousDb: names.previousDb };
+    const load = () => act.run(restore.loadDatabaseIntoStaging, { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: names.stagingDb, liveDb: names.liveDb, sourceDb: manifest.database.name });
+    const cleanUp = async () => {
+      await act.run(restore.dropDatabase, { name: names.stagingDb });
+      expect(await leftovers(site.database)).toEqual([]);
+    };
+    const childJs = bundleActivityChild();
+    /** The activity in a worker process of its own that dies at `point`. */
+    const crashAt = (point: string, activity: string, input: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, [childJs, TEST_STATE_DIR, activity, JSON.stringify(input)], {
+          cwd: ROOT,
+          env: { ...process.env, DROVER_FAULT_CRASH_AT: point },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        child.once('close', (code, signal) =>
+          signal === 'SIGKILL' && stderr.includes(`crashing at ${point}`) ? resolve() : reject(new Error(`${activity} did not crash at ${point} (exit ${code}, ${signal}): ${stderr.slice(-800)}`)),
+        );
+      });
+
+    const swapPoints = ['before-journal', 'journaled', 'live-triggers-dropped', 'staging-triggers-dropped', 'renamed', 'live-programs-dropped', 'programs-created', 'swapped'].map((p) => `swapDatabase:${p}`);
+    for (const point of swapPoints) {
+      // Restarted, the swap is retried: new state exactly, and again when run twice; its undo: old state.
+      await load();
+      await crashAt(point, 'swapDatabase', names);
+      await act.run(restore.swapDatabase, names);
+      expect(await state(), `swap retried after a crash at ${point}`).toEqual(newState);
+      await act.run(restore.swapDatabase, names);
+      expect(await state(), `swap run twice after a crash at ${point}`).toEqual(newState);
+      await act.run(restore.undoDatabaseSwap, undoNames);
+      await act.run(restore.undoDatabaseSwap, undoNames);
+      expect(await state(), `undo (twice) of a swap that crashed at ${point}`).toEqual(oldState);
+      await cleanUp();
+      // Restarted, the restore gives up instead (its compensation): old state exactly.
+      await load();
+      await crashAt(point, 'swapDatabase', names);
+      await act.run(restore.undoDatabaseSwap, undoNames);
+      expect(await state(), `undo straight after a crash at ${point}`).toEqual(oldState);
+      await cleanUp();
+    }
+    const undoPoints = ['journaled', 'live-triggers-dropped', 'renamed', 'live-programs-dropped', 'programs-created', 'unjournaled'].map((p) => `undoDatabaseSwap:${p}`);
+    for (const point of undoPoints) {
+      await load();
+      await act.run(restore.swapDatabase, names);
+      expect(await state()).toEqual(newState);
+      await crashAt(point, 'undoDatabaseSwap', undoNames);
+      await act.run(restore.undoDatabaseSwap, undoNames);
+      expect(await state(), `undo retried after a crash at ${point}`).toEqual(oldState);
+      await act.run(restore.undoDatabaseSwap, undoNames);
+      expect(await state(), `undo run twice after a crash at ${point}`).toEqual(oldState);
+      await cleanUp();
+    }
+  }, 900_000);
+
+  it('a WordPress-shaped site whose load takes many heartbeat timeouts restores exactly: one load attempt, never two loads at once, no DDL waiting', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `big-${tag}.example.com`, { posts: 60 });
+    // 300,000 postmeta rows (a WooCommerce shop's worth of meta): the load takes several heartbeat timeouts of 2 s (asserted below).
+    for (let i = 0; i < 3; i++) {
+      await sql(
+        `INSERT INTO \`${site.database}\`.wp_postmeta (post_id, meta_key, meta_value) SELECT 1 + seq % 60, CONCAT('_wc_field_', seq % 97), CONCAT(REPEAT(MD5(seq), 3), ' Café ™') FROM \`${site.database}\`.seq_${i * 100_000 + 1}_to_${(i + 1) * 100_000}`,
+      );
+    }
+    const date = '2026-11-10';
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/big/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const db = await tableChecksums(ctx.deps, site.database);
+    await damage(site.database);
+    const { staging } = scratchDatabaseNames(site.database);
+
+    // Watch every node while the restore runs: loads into staging at once, and DDL stuck waiting. Every DDL waits
+    // a moment in Galera's total order ("Waiting to execute in isolation") behind writes being applied; stuck is
+    // seconds (the stall this guards against lasted until a node was restarted).
+    const STUCK_SECONDS = 5;
+    let watching = true;
+    let mostLoads = 0;
+    const waitingDdl: string[] = [];
+    const watcher = (async () => {
+      while (watching) {
+        let loads = 0;
+        for (const node of await ctx.deps.galera.syncedNodes()) {
+          const rows = await ctx.deps.galera.query<RowDataPacket[]>(node, 'SELECT USER, DB, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()');
+          // Clients only: Galera's appliers (`system user`) show the database of the writes they apply.
+          loads += rows.filter((r) => r.DB === staging && r.COMMAND !== 'Killed' && r.USER !== 'system user').length;
+          for (const r of rows) if (/^\s*(DROP|CREATE|ALTER|RENAME)\b/i.test(String(r.INFO ?? '')) && /wait/i.test(String(r.STATE ?? '')) && Number(r.TIME) >= STUCK_SECONDS) waitingDdl.push(`${node.name}: ${r.STATE}: ${String(r.INFO).slice(0, 80)}`);
+        }
+        mostLoads = Math.max(mostLoads, loads);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const HEARTBEAT_TIMEOUT_MS = 2_000;
+    const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
+      workflowId: `restore/${site.domain}/big/${tag}`,
+      taskQueue: ctx.taskQueue,
+      args: [{ site: site.domain, point: date, skipSafetyPoint: true, timeouts: { heartbeat: HEARTBEAT_TIMEOUT_MS } }],
+    });
+    let result: Awaited<ReturnType<typeof handle.result>>;
+    try {
+      result = await handle.result();
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+    // The load outlived its heartbeat timeout several times over (what this test is about), as the workflow timed
+    // it and as the server saw it (its attempt started and completed once, that far apart).
+    const loadStep = result.steps.find((s) => s.name === 'download, verify, decrypt, load database into staging');
+    expect(loadStep?.ms).toBeGreaterThanOrEqual(3 * HEARTBEAT_TIMEOUT_MS);
+    const history = (await handle.fetchHistory()).events ?? [];
+    const loadScheduled = history.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'loadDatabaseIntoStaging')!;
+    const at = (e: (typeof history)[number] | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000 + Math.floor((e?.eventTime?.nanos ?? 0) / 1e6);
+    const loadStarted = history.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(loadScheduled.eventId));
+    const loadCompleted = history.find((e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(loadScheduled.eventId));
+    expect(loadCompleted, 'the load attempt completed').toBeDefined();
+    expect(at(loadCompleted) - at(loadStarted)).toBeGreaterThanOrEqual(3 * HEARTBEAT_TIMEOUT_MS);
+    expect(mostLoads).toBe(1);
+    expect(waitingDdl).toEqual([]);
+    // Every activity ran once: no heartbeat timeout started a second load beside the first.
+    const events = history;
+    const types = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
+    const retried = events.filter((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1).map((e) => types.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)));
+    expect(retried).toEqual([]);
+    expect(await leftovers(site.database)).toEqual([]);
+
+    // An attempt its worker lost track of is still loading when the next one starts: the next one kills that
+    // load (the earlier attempt fails on its lost connection) and loads alone, with no DDL waiting.
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    const loadInput = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging, liveDb: site.database, sourceDb: manifest.database.name };
+    const earlier = spawn(process.execPath, [bundleActivityChild(), TEST_STATE_DIR, 'loadDatabaseIntoStaging', JSON.stringify(loadInput)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let earlierErr = '';
+    earlier.stderr.on('data', (d) => (earlierErr += d));
+    let earlierDone = false;
+    const earlierExit = new Promise<number | null>((r) => earlier.once('close', (code) => ((earlierDone = true), r(code))));
+    const loading = async () => (await sql("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND USER <> 'system user'", [staging])).length > 0;
+    while (!earlierDone && !(await loading())) await new Promise((r) => setTimeout(r, 100));
+    expect(earlierDone, `the earlier load never started: ${earlierErr}`).toBe(false);
+    watching = true;
+    waitingDdl.length = 0;
+    const watcher2 = (async () => {
+      while (watching) {
+        for (const node of await ctx.deps.galera.syncedNodes()) {
+          const rows = await ctx.deps.galera.query<RowDataPacket[]>(node, 'SELECT TIME, STATE, INFO FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()');
+          for (const r of rows) if (/^\s*(DROP|CREATE|ALTER|RENAME)\b/i.test(String(r.INFO ?? '')) && /wait/i.test(String(r.STATE ?? '')) && Number(r.TIME) >= STUCK_SECONDS) waitingDdl.push(`${node.name}: ${r.STATE}: ${String(r.INFO).slice(0, 80)}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    try {
+      await act.run(createGaleraRestoreActivities(ctx.deps).loadDatabaseIntoStaging, loadInput);
+    } finally {
+      watching = false;
+      await watcher2;
+    }
+    expect(await earlierExit).not.toBe(0);
+    expect(earlierErr).toMatch(/loading .* failed/);
+    expect(waitingDdl).toEqual([]);
+    await act.run(createGaleraRestoreActivities(ctx.deps).verifyStagingDatabase, { stagingDb: staging, tables: manifest.database.tables });
+    await act.run(createGaleraRestoreActivities(ctx.deps).dropDatabase, { name: staging });
+  }, 600_000);
+
+  it('a DDL waiting longer than the threshold makes `drover dev status` and the health check unhealthy, naming it', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const db = `wp_ddl_${tag}`;
+    await sql(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
+    // A DDL that runs 6 seconds (one row a second); the threshold is 2 s instead of a minute.
+    const slow = sql(`CREATE TABLE \`${db}\`.slow ENGINE=InnoDB AS SELECT SLEEP(1) AS s FROM \`${db}\`.seq_1_to_6`);
+    const describe = () => act.run(createGaleraActivities(ctx.deps).describeGaleraCluster, { ddlWaitSeconds: 2 });
+    let seen = await describe();
+    while (!seen.stalledDdl.length) seen = await describe();
+    expect(seen.stalledDdl[0].statement).toMatch(/^CREATE TABLE `wp_ddl_\w+`\.slow/);
+    const check = galeraCheck(seen, 3);
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(/DDL waiting \d+ s on node\d .*CREATE TABLE/);
+    const dev = await devStatus({ ...TEST_ENV, ddlWaitSeconds: 2 }, ['galera']);
+    expect(dev.healthy).toBe(false);
+    expect(dev.parts[0].error).toMatch(/DDL waiting \d+ s on node\d .*CREATE TABLE/);
+    await slow;
+    // Once it is done, all is well again, and a minute's threshold never saw it.
+    expect(galeraCheck(await describe(), 3).ok).toBe(true);
+    expect((await devStatus({ ...TEST_ENV, ddlWaitSeconds: 2 }, ['galera'])).healthy).toBe(true);
+    await sql(`DROP DATABASE \`${db}\``);
   });
 });

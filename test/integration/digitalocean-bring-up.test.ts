@@ -15,18 +15,20 @@ import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { farmTag } from '../../activities/digitalocean';
-import { closeDockerClient, createDockerClient } from '../../activities/lib/docker-client';
-import { deriveHostKey } from '../../activities/lib/host-keys';
-import { hostKeyFingerprint } from '../../activities/lib/ssh-client';
-import { buildLocalImageTar, LOCAL_IMAGE } from '../../lib/local-image';
+import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
+import { deriveHostKey } from '../../lib/clients/host-keys';
+import { hostKeyFingerprint } from '../../lib/clients/ssh-client';
+import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { loadPlan, validatePlan } from '../../lib/plan/load';
-import { bringUpProgressQuery, clusterBringUpWorkflow, clusterTeardownWorkflow, type DigitalOceanBringUpInput } from '../../workflows/cluster-bring-up';
+import { bringUpProgressQuery, clusterBringUpWorkflow, type DigitalOceanBringUpInput } from '../../workflows/cluster-bring-up';
+import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
 import { clusterHealthWorkflow } from '../../workflows/cluster-health';
-import { TASK_QUEUES } from '../../workflows/lib/ids';
+import { TASK_QUEUES } from '../../lib/contract/ids';
 import { CLI } from '../helpers/cli';
-import { ROOT, TEST_BUNDLE, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { secretsInWorkflowTree } from '../helpers/history-secrets';
 import { freeSubnet } from '../helpers/subnet';
-import { connectTestServer, testEnv } from '../helpers/temporal';
+import { connectTestServer, testEnv, replayOptions } from '../helpers/temporal';
 import { LocalDroplets } from '../do-emulator/local-droplets';
 import { DigitalOceanEmulator } from '../do-emulator/server';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -128,11 +130,14 @@ describe('DigitalOcean bring-up (emulated API, real machines)', () => {
       const docker = createDockerClient({ host: `ssh://root@${manager.ip}:22${manager.dockerSocket}`, sshPrivateKey: readFileSync(testEnv().DROVER_SSH_KEY_FILE), sshPinnedHostKeys: [manager.hostKey] });
       const tokens = ((await docker.swarmInspect()) as { JoinTokens: { Worker: string; Manager: string } }).JoinTokens;
       closeDockerClient(docker);
-      const history = JSON.stringify(await handle.fetchHistory());
-      expect(history).not.toContain(tokens.Worker);
-      expect(history).not.toContain(tokens.Manager);
-      expect(history).not.toContain('PRIVATE KEY');
-      await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, await handle.fetchHistory(), handle.workflowId);
+      const secrets = [
+        { name: 'worker join token', value: tokens.Worker },
+        { name: 'manager join token', value: tokens.Manager },
+        { name: 'a private key', value: /PRIVATE KEY/ },
+        ...r.nodes.map((n) => ({ name: `${n.name}'s host private key`, value: deriveHostKey(seed, 'dobu', n.name).privateKey.split('\n')[1] })),
+      ];
+      expect(await secretsInWorkflowTree(tw.client.workflow, handle.workflowId, secrets)).toEqual([]);
+      await Worker.runReplayHistory(replayOptions(), await handle.fetchHistory(), handle.workflowId);
 
       // Again: nothing is created, nothing joins.
       const again = await tw.client.workflow.execute(clusterBringUpWorkflow, { workflowId: `bringup/dobu/again/${Date.now()}`, taskQueue: TASK_QUEUES.infra, args: [input] });

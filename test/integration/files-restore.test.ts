@@ -1,11 +1,15 @@
 /** File restore activities over the real sshd: staged extract, directory swap and undo, corrupted archive refused. */
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createSpacesActivities } from '../../activities/spaces';
-import { createStorageRestoreActivities, PREVIOUS_SUFFIX, STAGING_SUFFIX } from '../../activities/storage-restore';
+import { createStorageRestoreActivities, extractCommand, PREVIOUS_SUFFIX, STAGING_SUFFIX } from '../../activities/storage-restore';
+import { withSsh } from '../../lib/clients/ssh-client';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
@@ -20,7 +24,7 @@ describe('file restore activities', () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `files-${tag}.example.com`, { posts: 3, uploadBytes: 256 * 1024 });
     const date = '2026-11-14';
-    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const backedUp = treeHashes(site.filesPath);
 
     // After the backup: a file changed, one deleted, one added.
@@ -55,5 +59,86 @@ describe('file restore activities', () => {
     expect(treeHashes(site.filesPath)).toEqual(changed);
 
     await expect(act.run(files.removeRestoreLeftovers, { storageHost: null, livePath: '/', which: 'staging' })).rejects.toMatchObject({ type: 'InvalidInput' });
+  });
+
+  it('swap and undo are safe to repeat: a retry after the first rename keeps the original, a stale previous folder is never swapped back in', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `files-rep-${tag}.example.com`, { posts: 3, uploadBytes: 64 * 1024 });
+    const date = '2026-11-14';
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const backedUp = treeHashes(site.filesPath);
+    writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // edited after the backup');
+    const changed = treeHashes(site.filesPath);
+    const files = createStorageRestoreActivities(ctx.deps);
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    const where = { storageHost: null, livePath: site.filesPath };
+    const previous = site.filesPath + PREVIOUS_SUFFIX;
+
+    // A stale previous folder left by an earlier restore (its clean-up never ran) must never come back as live.
+    cpSync(site.filesPath, previous, { recursive: true });
+    writeFileSync(path.join(previous, 'stale.txt'), 'from an earlier restore');
+    const stale = treeHashes(previous);
+    await act.run(files.extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, ...where });
+    // The swap failed before renaming anything: its undo must leave the live docroot as it is.
+    await act.run(files.undoFilesSwap, where);
+    expect(treeHashes(site.filesPath)).toEqual(changed);
+    expect(treeHashes(site.filesPath)).not.toEqual(stale);
+
+    // The worker died right after `mv live previous`: the retried swap must keep the original as previous.
+    await act.run(files.extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, ...where });
+    rmSync(previous, { recursive: true, force: true });
+    renameSync(site.filesPath, previous);
+    expect(await act.run(files.swapFiles, where)).toEqual({ swapped: true });
+    expect(treeHashes(site.filesPath)).toEqual(backedUp);
+    expect(treeHashes(previous)).toEqual(changed);
+    expect(await act.run(files.swapFiles, where)).toEqual({ swapped: false });
+
+    // The undo died after moving the restored docroot aside: run again, the original is live, nothing left over.
+    renameSync(site.filesPath, site.filesPath + '.drover-undo');
+    expect(await act.run(files.undoFilesSwap, where)).toEqual({ restored: true });
+    expect(treeHashes(site.filesPath)).toEqual(changed);
+    expect(await act.run(files.undoFilesSwap, where)).toEqual({ restored: false });
+    expect(treeHashes(site.filesPath)).toEqual(changed);
+    expect(existsSync(site.filesPath + '.drover-undo') || existsSync(previous)).toBe(false);
+  });
+  it('an extract retried while the earlier attempt\'s tar is still running stops that tar first and ends with exactly the archive\'s files', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `files-retry-${tag}.example.com`, { posts: 3, uploadBytes: 128 * 1024 });
+    const date = '2026-11-14';
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/retry/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const backedUp = treeHashes(site.filesPath);
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    const staging = site.filesPath + STAGING_SUFFIX;
+
+    // The earlier attempt (its worker lost track of it): its tar has extracted one file and waits for the rest.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'stray-'));
+    writeFileSync(path.join(dir, 'stray-from-the-earlier-attempt.txt'), 'Café ™ half an archive');
+    writeFileSync(path.join(dir, 'zz-still-arriving.bin'), Buffer.alloc(64 * 1024, 7));
+    // tar reads whole records (10 KiB): the first one holds the stray file and the start of the next.
+    const partial = execFileSync('tar', ['-cf', '-', '-C', dir, 'stray-from-the-earlier-attempt.txt', 'zz-still-arriving.bin']).subarray(0, 10240);
+    let feed: Writable | undefined;
+    const earlier = withSsh(ctx.deps.ssh.defaultTarget, ctx.deps.ssh.options, async (c) => {
+      await c.execOrThrow(`mkdir -p '${staging}'`);
+      const tar = await c.execWithStdin(extractCommand(staging));
+      feed = tar.stdin;
+      tar.stdin.on('error', () => undefined);
+      tar.stdin.write(partial);
+      return tar.exit.then(() => 'exited 0', (e: Error) => `failed: ${e.message}`);
+    });
+    const tarsInStaging = () => execFileSync('ps', ['-eo', 'args=']).toString().split('\n').filter((l) => l.trim() === `tar -C ${staging} --numeric-owner -xf -`);
+    try {
+      for (let i = 0; i < 300 && !existsSync(path.join(staging, 'stray-from-the-earlier-attempt.txt')); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(tarsInStaging()).toHaveLength(1);
+
+      const staged = await act.run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath });
+      expect(tarsInStaging(), 'the earlier attempt\'s tar is still running').toEqual([]);
+      expect(await earlier).toMatch(/^failed/);
+      expect(staged.files).toBe(Object.keys(backedUp).length);
+      expect(treeHashes(staging)).toEqual(backedUp);
+    } finally {
+      feed?.end();
+      await earlier.catch(() => undefined);
+    }
+    await act.run(createStorageRestoreActivities(ctx.deps).removeRestoreLeftovers, { storageHost: null, livePath: site.filesPath, which: 'staging' });
   });
 });

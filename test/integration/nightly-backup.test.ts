@@ -1,6 +1,6 @@
 /**
  * The nightly fan-out on the real services: a bounded window of children, continue-as-new, a broken site that
- * does not fail the night, retention applied afterwards.
+ * does not fail the night, retention applied afterwards, the largest sites (by last recorded size) started first.
  */
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Worker } from '@temporalio/worker';
@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { createSpacesActivities } from '../../activities/spaces';
 import { objectKey } from '../../lib/backup-layout';
 import { upsertSite } from '../../lib/site-registry';
+import { recordOutcomes } from '../../lib/backup-runs';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
-import { TEST_BUNDLE } from '../helpers/paths';
 import { createTestSite } from '../helpers/sites';
-import { useRunningWorker } from '../helpers/temporal';
+import { useRunningWorker, replayOptions } from '../helpers/temporal';
 
 const ctx = useRunningWorker('nightly');
 
@@ -28,6 +28,13 @@ describe('nightlyBackupWorkflow', () => {
     for (const day of ['01', '02', '03', '04', '05']) {
       await ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(good[0], `2025-01-${day}`, 'manifest'), Body: 'x' }));
     }
+
+    // Last night's sizes: charlie the largest, alpha the smallest; the broken site has none (never backed up).
+    await recordOutcomes(ctx.deps.galera, [
+      { site: good[0], date: '2026-11-20', status: 'created', bytes: 1_000 },
+      { site: good[1], date: '2026-11-20', status: 'created', bytes: 2_000_000 },
+      { site: good[2], date: '2026-11-20', status: 'created', bytes: 3_000_000_000 },
+    ]);
 
     const date = '2026-11-21';
     const sites = [...good, broken];
@@ -57,7 +64,12 @@ describe('nightlyBackupWorkflow', () => {
     expect(runs.length).toBeGreaterThanOrEqual(2);
     for (const len of runs) expect(len).toBeLessThan(200);
 
+    // Largest first: the first run (2 children) started the unknown-size site and charlie; bravo and alpha later.
+    const startedAt = async (site: string) => (await ctx.tw.client.workflow.getHandle(`backup/${site}/${date}`).describe()).startTime.getTime();
+    expect(await startedAt(good[2])).toBeLessThan(await startedAt(good[1]));
+    expect(await startedAt(good[2])).toBeLessThan(await startedAt(good[0]));
+
     const history = await ctx.tw.client.workflow.getHandle(handle.workflowId).fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, history, handle.workflowId);
+    await Worker.runReplayHistory(replayOptions(), history, handle.workflowId);
   });
 });

@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { acquireRestoreLock, restoreLocks } from '../../lib/restore-locks';
 import { markSiteDeleted } from '../../lib/site-registry';
-import { workflowIds } from '../../workflows/lib/ids';
+import { workflowIds } from '../../lib/contract/ids';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { drover } from '../helpers/cli';
-import { treeHashes } from '../helpers/restore-point';
+import { objectBytes, pointObjectKey, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 
@@ -22,8 +23,15 @@ const ctx = useRunningWorker('restore-cli');
 async function backedUpSite(name: string) {
   const tag = ctx.taskQueue.slice(-6);
   const site = await createTestSite(ctx.deps, `${name}-${tag}.example.com`, { posts: 8, uploadBytes: 16 * 1024 });
-  await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date: '2026-11-10' }] });
+  await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10' }] });
   return site;
+}
+
+/** A sites file naming one site. */
+function sitesFile(site: string): string {
+  const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'farm-')), 'sites.txt');
+  writeFileSync(f, `${site}\n`);
+  return f;
 }
 
 describe('drover restore site', () => {
@@ -34,7 +42,9 @@ describe('drover restore site', () => {
     writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // defaced');
     const damaged = treeHashes(site.filesPath);
 
-    const dry = await drover(['restore', 'site', site.domain, '--at', '2026-11-12T09:30:00+01:00', '--dry-run', '--json']);
+    // A time after the point was taken (in the time zone the operator types), so it is chosen by its snapshot time.
+    const later = new Date(Date.now() + 3_600_000).toISOString().replace(/Z$/, '+00:00');
+    const dry = await drover(['restore', 'site', site.domain, '--at', later, '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.json()).toMatchObject({ dryRun: true, plan: { point: '2026-11-10', database: site.database, filesPath: site.filesPath, safetyPoint: true } });
     expect(treeHashes(site.filesPath)).toEqual(damaged);
@@ -46,6 +56,15 @@ describe('drover restore site', () => {
     expect(r.stdout).toMatch(/RTO \d+\.\d s/);
     expect(treeHashes(site.filesPath)).toEqual(files);
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+
+    // The safety point the restore took is listed, and `--at safety/<id>` chooses it.
+    const safety = /safety point of the replaced state: (safety\/\d{8}T\d{6}Z)/.exec(r.stdout)?.[1];
+    expect(safety).toBeDefined();
+    const list = await drover(['backup', 'list', '--site', site.domain]);
+    expect(list.stdout).toMatch(new RegExp(`^${safety!.replace('/', '\\/')}\\s+complete`, 'm'));
+    const back = await drover(['restore', 'site', site.domain, '--at', safety!, '--dry-run', '--json']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.json()).toMatchObject({ dryRun: true, plan: { point: safety } });
   });
 
   it('drill and farm recovery through the CLI, with the drill Schedule and farm-status', async () => {
@@ -69,7 +88,7 @@ describe('drover restore site', () => {
     const list = path.join(mkdtempSync(path.join(os.tmpdir(), 'farm-')), 'sites.txt');
     writeFileSync(list, `# lost in the outage\n${site.domain}\n`);
     const label = `cli-${ctx.taskQueue.slice(-6)}`;
-    const farm = await drover(['restore', 'farm', '--sites-file', list, '--label', label, '--concurrency', '2', '--worker', '--json']);
+    const farm = await drover(['restore', 'farm', '--sites-file', list, '--label', label, '--concurrency', '2', '--yes', '--worker', '--json']);
     expect(farm.code, farm.stdout + farm.stderr).toBe(0);
     expect((farm.json() as { result: { done: { site: string }[]; failed: unknown[] } }).result).toMatchObject({ done: [{ site: site.domain }], failed: [] });
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
@@ -77,6 +96,44 @@ describe('drover restore site', () => {
     const status = await drover(['restore', 'farm-status', '--label', label, '--json']);
     expect(status.json()).toMatchObject({ status: 'COMPLETED', progress: { total: 1, done: 1, remaining: 0 } });
     expect((await drover(['restore', 'farm-status', '--label', 'never-ran', '--json'])).code).toBe(2);
+  });
+
+  it('a restore that fails inside a step reports the step and the root cause, in text and in --json', async () => {
+    const site = await backedUpSite('fail');
+    const key = await pointObjectKey(ctx.deps, site.domain, '2026-11-10', 'files');
+    const bytes = await objectBytes(ctx.deps, key);
+    bytes[200] ^= 0xff;
+    await ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: key, Body: bytes }));
+    const files = treeHashes(site.filesPath);
+
+    const json = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker', '--json']);
+    expect(json.code, json.stderr).toBe(1);
+    const e = (json.json() as { workflowId: string; error: { kind: string; message: string; step: string; cause: { kind: string; type: string; message: string }; chain: { kind: string }[] } }).error;
+    expect(e.kind).toBe('WorkflowFailedError');
+    expect(e.step).toBe('download, verify, decrypt, extract files into staging');
+    expect(e.cause).toMatchObject({ kind: 'ApplicationFailure', type: 'BackupCorrupted', message: expect.stringContaining('rolled back') });
+    expect(e.chain.map((l) => l.kind)).toEqual(['WorkflowFailedError', 'ApplicationFailure']);
+    expect(e.message).toMatch(/at step "download, verify, decrypt, extract files into staging": BackupCorrupted: /);
+
+    const text = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker']);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/failed at step "download, verify, decrypt, extract files into staging": BackupCorrupted: restore of .* rolled back/);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+  });
+
+  it('a lock left by a terminated restore refuses the next restore; restore unlock removes it', async () => {
+    const site = await backedUpSite('unl');
+    // A restore terminated by hand never reaches its finally: its lock row stays behind.
+    await acquireRestoreLock(ctx.deps.galera, site.domain, `restore/${site.domain}/2026-11-10/terminated`);
+    const refused = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker', '--json']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/RestoreInProgress.*terminated/s);
+
+    const r = await drover(['restore', 'unlock', site.domain, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ unlocked: true, holderStatus: 'NOT_FOUND' });
+    expect((await restoreLocks(ctx.deps.galera)).filter((l) => l.site === site.domain)).toEqual([]);
+    expect((await drover(['restore', 'unlock', site.domain, '--json'])).json()).toMatchObject({ unlocked: false });
   });
 
   it.each([
@@ -89,6 +146,7 @@ describe('drover restore site', () => {
     ['drill of an unknown site', () => ['restore', 'drill', '--site', 'nowhere.example.com'], '--site'],
     ['a missing sites file', () => ['restore', 'farm', '--sites-file', '/nonexistent/sites.txt'], '--sites-file'],
     ['farm concurrency 0', () => ['restore', 'farm', '--concurrency', '0'], '--concurrency'],
+    ['farm without --yes', (d: string) => ['restore', 'farm', '--sites-file', sitesFile(d), '--label', `no-yes-${d}`.slice(0, 90)], '--yes'],
   ])('%s exits 2 naming the field and changes nothing', async (_label, args, field) => {
     const site = await backedUpSite('bad');
     await createTestSite(ctx.deps, site.domain.replace(/^bad-/, 'other-'), { posts: 2, uploadBytes: 1024 });

@@ -111,7 +111,7 @@ describe('restoreSiteWorkflow and the front', () => {
   async function prepared(name: string) {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `${name}-${tag}.example.com`, { posts: 6, uploadBytes: 8 * 1024 });
-    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date: '2026-11-10' }] });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10' }] });
     writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // defaced');
     return site;
   }
@@ -125,7 +125,7 @@ describe('restoreSiteWorkflow and the front', () => {
     try {
       for (let i = 0; i < 50; i++) await r.set(`${site.domain}:posts:${i}`, `cached ${i}`);
       await r.set(`other-${site.domain}:posts:1`, 'someone else');
-      const result = await ctx.tw.client.workflow.execute(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/front`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, skipSafetyPoint: true }] });
+      const result = await ctx.tw.client.workflow.execute(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/front`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }] });
       const purge = result.steps.find((s) => s.name === 'purge Varnish and the object cache');
       expect(purge?.detail).toEqual([{ instances: 1, skipped: false }, { deleted: 50, skipped: false }]);
       expect(result.steps.find((s) => s.name === 'check the site answers')?.detail).toEqual({ status: 200, skipped: false });
@@ -145,7 +145,7 @@ describe('restoreSiteWorkflow and the front', () => {
     failing.add(site.domain);
     try {
       const e = await ctx.tw.client.workflow
-        .execute(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/front-down`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, skipSafetyPoint: true }] })
+        .execute(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/front-down`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }] })
         .then(() => null, (err: unknown) => err);
       expect(e).toBeInstanceOf(WorkflowFailedError);
       const f = (e as WorkflowFailedError).cause as ApplicationFailure;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { heldSites } from '../../lib/site-registry';
-import { TASK_QUEUES } from '../../workflows/lib/ids';
+import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { CLI } from '../helpers/cli';
@@ -29,7 +29,7 @@ describe('restore resilience', () => {
     const tag = ctx.taskQueue.slice(-6);
     // Incompressible uploads, so the files step takes long enough to be caught in the middle.
     const site = await createTestSite(ctx.deps, `rkill-${tag}.example.com`, { posts: 200, uploadBytes: 48 * 1024 * 1024 });
-    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date: '2026-11-10' }] });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10' }] });
     const db = await tableChecksums(ctx.deps, site.database);
     const files = treeHashes(site.filesPath);
     writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // defaced');
@@ -39,7 +39,7 @@ describe('restore resilience', () => {
 
     let worker = startRestoreWorker();
     try {
-      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, at: '2026-11-10', skipSafetyPoint: true }] });
+      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }] });
       const staging = `${site.filesPath}.drover-staging`;
       const deadline = Date.now() + 120_000;
       while (!existsSync(staging) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

@@ -4,15 +4,15 @@
  * the source's, with files byte-identical.
  */
 import { createHash } from 'node:crypto';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { objectKey, restorePointPrefix, type BackupManifest } from '../../lib/backup-layout';
+import { createSiteRegistryActivities } from '../../activities/site-registry';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { TEST_BUNDLE } from '../helpers/paths';
-import { decrypt, extractTar, loadDump, objectBytes, treeHashes } from '../helpers/restore-point';
+import { decrypt, extractTar, loadDump, objectBytes, pointObjectKey, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
-import { testEnv, useRunningWorker } from '../helpers/temporal';
+import { testEnv, useRunningWorker, replayOptions } from '../helpers/temporal';
 
 const ctx = useRunningWorker('backup');
 const identity = testEnv().DROVER_BACKUP_AGE_IDENTITY_FILE!;
@@ -24,13 +24,13 @@ describe('siteBackupWorkflow', () => {
     const before = await tableChecksums(ctx.deps, site.database);
     expect(Object.keys(before)).toContain('wp_posts');
 
-    const handle = await ctx.tw.client.workflow.start(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
+    const handle = await ctx.tw.client.workflow.start(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const result = await handle.result();
     expect(result.status).toBe('created');
 
     // Everything stored is ciphertext: age's header, and no SQL or WordPress table names anywhere.
     for (const what of ['database', 'files', 'manifest'] as const) {
-      const bytes = await objectBytes(ctx.deps, objectKey(site.domain, date, what));
+      const bytes = await objectBytes(ctx.deps, await pointObjectKey(ctx.deps, site.domain, date, what));
       expect(bytes.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
       expect(bytes.includes('CREATE TABLE')).toBe(false);
       expect(bytes.includes('wp_')).toBe(false);
@@ -58,17 +58,29 @@ describe('siteBackupWorkflow', () => {
 
     // The same night again: already complete, nothing rewritten.
     const manifestEtag = (await ctx.deps.s3.send(new GetObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag;
-    const again = await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}-again`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, date }] });
+    const again = await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}-again`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     expect(again.status).toBe('already-complete');
     expect((await ctx.deps.s3.send(new GetObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag).toBe(manifestEtag);
 
-    await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, await handle.fetchHistory(), handle.workflowId);
+    // The site deleted since (its record gone): its complete point is still complete, and asks no record; a night
+    // it has no point for fails as an unknown site, writing nothing.
+    expect(await createSiteRegistryActivities(ctx.deps).unregisterSite({ domain: site.domain })).toEqual({ removed: true });
+    const gone = await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${ctx.taskQueue}-gone`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    expect(gone.status).toBe('already-complete');
+    const nextNight = '2026-11-21';
+    const err = await ctx.tw.client.workflow
+      .execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${nextNight}/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: nextNight }] })
+      .then(() => null, (e: { cause?: { cause?: { type?: string } } }) => e);
+    expect(err?.cause?.cause?.type).toBe('InvalidInput');
+    expect((await ctx.deps.s3.send(new ListObjectsV2Command({ Bucket: ctx.deps.bucket, Prefix: restorePointPrefix(site.domain, nextNight) }))).KeyCount ?? 0).toBe(0);
+
+    await Worker.runReplayHistory(replayOptions(), await handle.fetchHistory(), handle.workflowId);
     expect(restorePointPrefix(site.domain, date)).toBe(`sites/${site.domain}/${date}/`);
   });
 
   it('fails an unknown site with InvalidInput and writes nothing', async () => {
     const err = await ctx.tw.client.workflow
-      .execute(siteBackupWorkflow, { workflowId: `backup/nowhere.example.com/2026-11-20/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: 'nowhere.example.com', date: '2026-11-20' }] })
+      .execute(siteBackupWorkflow, { workflowId: `backup/nowhere.example.com/2026-11-20/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: 'nowhere.example.com', point: '2026-11-20' }] })
       .then(() => null, (e: { cause?: { cause?: { type?: string } } }) => e);
     expect(err?.cause?.cause?.type).toBe('InvalidInput');
   });

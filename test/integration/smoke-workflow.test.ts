@@ -7,8 +7,7 @@ import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, ActivityFailure, ApplicationFailure } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { smokeWorkflow } from '../../workflows/smoke';
-import { connectTestServer, testWorker, uniqueQueue } from '../helpers/temporal';
-import { TEST_BUNDLE } from '../helpers/paths';
+import { connectTestServer, testWorker, uniqueQueue, replayOptions } from '../helpers/temporal';
 
 let tw: TestWorkflowEnvironment;
 
@@ -47,7 +46,7 @@ describe('smokeWorkflow', () => {
       expect(result.docker.swarmState).toMatch(/inactive|active|pending/);
 
       const history = await handle.fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: { codePath: TEST_BUNDLE } }, history, handle.workflowId);
+      await Worker.runReplayHistory(replayOptions(), history, handle.workflowId);
     } finally {
       await close();
     }

@@ -23,7 +23,8 @@ import { createLocalNodeActivities } from '../../activities/local-nodes';
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
 import { loadStackBundle, StackBundleError } from '../../lib/stack-bundle';
 import { loadPlan } from '../../lib/plan/load';
-import { clusterBringUpWorkflow, clusterTeardownWorkflow } from '../../workflows/cluster-bring-up';
+import { clusterBringUpWorkflow } from '../../workflows/cluster-bring-up';
+import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
 import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
 import { freeSubnet } from '../helpers/subnet';
 import { useRunningWorker } from '../helpers/temporal';
@@ -128,7 +129,12 @@ describe('the stacks deploy on a local swarm', () => {
     // Every secret the stacks name, with random content (operators create them with `docker secret create`).
     const env = exampleEnv();
     const secrets = new Set<string>();
-    for (const s of STACKS) for (const name of Object.keys(parse(readFileSync(path.join(ROOT, s.file), 'utf8')).secrets ?? {})) secrets.add(name);
+    // A secret's name is its key unless it names itself (the site's own, `site-${SITE_ID}-db-password`).
+    for (const s of STACKS) {
+      for (const [key, spec] of Object.entries<{ name?: string }>(parse(readFileSync(path.join(ROOT, s.file), 'utf8')).secrets ?? {})) {
+        secrets.add((spec.name ?? key).replace(/\$\{([A-Z0-9_]+)\}/g, (_m, v: string) => env[v]));
+      }
+    }
     for (const name of secrets) {
       const child = execFile('docker', ['-H', `unix://${sock}`, 'secret', 'create', name, '-'], { env: PATH_ONLY });
       child.stdin!.end(randomBytes(24).toString('base64'));
@@ -189,7 +195,11 @@ describe('the stacks deploy on a local swarm', () => {
       });
     for (let i = 0; i < 90; i++) {
       const ids = (await docker(['service', 'ps', '-q', '--no-trunc', ...services.map((s) => s.ID)])).stdout.split('\n').filter(Boolean);
-      tasks = ids.length ? JSON.parse((await docker(['inspect', '--type', 'task', ...ids])).stdout) : [];
+      // Tasks that cannot start (no image can be pulled here) are retried and the oldest pruned: one listed a moment
+      // ago may be gone when inspected. Look again then.
+      const listed = ids.length ? await docker(['inspect', '--type', 'task', ...ids]).catch((err: { stderr?: string }) => (/task \S+ not found/.test(err.stderr ?? '') ? null : Promise.reject(err))) : { stdout: '[]' };
+      if (!listed) continue;
+      tasks = JSON.parse(listed.stdout);
       if (undecided().length === 0) break;
       await new Promise((r) => setTimeout(r, 2000));
     }

@@ -19,10 +19,11 @@ import { promisify } from 'node:util';
 import { Connection, Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TASK_QUEUES } from '../../workflows/lib/ids';
+import { TASK_QUEUES } from '../../lib/contract/ids';
 import type { smokeWorkflow } from '../../workflows/smoke';
 import { ROOT } from '../helpers/paths';
-import { testEnv } from '../helpers/temporal';
+import { testDataConverter, testEnv } from '../helpers/temporal';
+import { keyIdOfFile } from '../../lib/payload-codec';
 
 const exec = promisify(execFile);
 const env = process.env.DROVER_TEST_WORKER_IMAGE === '1' ? testEnv() : ({} as ReturnType<typeof testEnv>);
@@ -60,7 +61,7 @@ describe.skipIf(process.env.DROVER_TEST_WORKER_IMAGE !== '1')('the worker image'
         'echo "uid=$(id -u) gid=$(id -g)"',
         'for t in mariadb-dump mariadb zstd age ssh tini wget node; do command -v $t >/dev/null && echo "tool=$t"; done',
         'echo "node=$(node --version)"',
-        'test -s dist/workflow-bundle.js && test -f dist/workers/infra.js && echo bundle=ok',
+        'test -s dist/workflow-bundle.infra.js && test -s dist/workflow-bundle.backup.js && test -s dist/workflow-bundle.restore.js && test -f dist/workers/infra.js && echo bundle=ok',
         'for d in typescript vitest eslint; do test -e node_modules/$d && echo "dev=$d"; done',
         'touch dist/x 2>/dev/null || echo code=read-only',
       ].join('\n'),
@@ -88,6 +89,8 @@ describe.skipIf(process.env.DROVER_TEST_WORKER_IMAGE !== '1')('the worker image'
     const sshKey = put('ssh_key', readFileSync(env.DROVER_SSH_KEY_FILE));
     const s3Secret = put('s3_secret', env.DROVER_S3_SECRET_ACCESS_KEY);
     const galeraPassword = put('galera_password', env.DROVER_GALERA_PASSWORD);
+    // The payload codec's keys, by reference as the stack gives them (the file name carries the key ID).
+    const codecKeys = env.DROVER_CODEC_KEYS.split(',').map((f) => put(`drover_codec_key_${keyIdOfFile(f)}`, readFileSync(f)));
     const socket = DOCKER_HOST.replace(/^unix:\/\//, '');
 
     const conn = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
@@ -109,6 +112,8 @@ describe.skipIf(process.env.DROVER_TEST_WORKER_IMAGE !== '1')('the worker image'
       DROVER_SSH_KEY_FILE: sshKey,
       DROVER_SSH_HOST_KEYS: env.DROVER_SSH_HOST_KEYS,
       DROVER_DOCKER_HOST: DOCKER_HOST,
+      DROVER_CODEC_KEYS: codecKeys.join(','),
+      DROVER_CODEC_CURRENT_KEY: env.DROVER_CODEC_CURRENT_KEY,
       DROVER_METRICS_PORT: String(METRICS_PORT),
     };
     await docker([
@@ -119,7 +124,7 @@ describe.skipIf(process.env.DROVER_TEST_WORKER_IMAGE !== '1')('the worker image'
       IMAGE, 'dist/workers/infra.js',
     ]);
 
-    const client = new Client({ connection: conn, namespace: NAMESPACE });
+    const client = new Client({ connection: conn, namespace: NAMESPACE, dataConverter: testDataConverter() });
     const label = `image-${randomBytes(3).toString('hex')}`;
     let result: Awaited<ReturnType<typeof smokeWorkflow>>;
     try {

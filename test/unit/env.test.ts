@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv, servicesEnvSchema, temporalEnvSchema, workerEnvSchema } from '../../lib/env';
-import { envForQueue } from '../../workers/run-worker';
+import { readDedupKey } from '../../lib/clients/deps';
+import { envForQueue, metricsPort } from '../../workers/run-worker';
 
 const complete = {
   DROVER_S3_ENDPOINT: 'http://127.0.0.1:17070',
@@ -16,6 +17,8 @@ const complete = {
   DROVER_SSH_TARGET: 'root@127.0.0.1:22',
   DROVER_SSH_KEY_FILE: '/k',
   DROVER_DOCKER_HOST: 'unix:///var/run/docker.sock',
+  DROVER_CODEC_KEYS: '/run/secrets/drover_codec_key_2026a',
+  DROVER_CODEC_CURRENT_KEY: '2026a',
 };
 
 describe('environment parsing', () => {
@@ -24,7 +27,7 @@ describe('environment parsing', () => {
     expect(env.TEMPORAL_ADDRESS).toBe('127.0.0.1:7233');
     expect(env.TEMPORAL_NAMESPACE).toBe('default');
     expect(env.DROVER_S3_FORCE_PATH_STYLE).toBe(true);
-    expect(env.DROVER_METRICS_PORT).toBe(9464);
+    expect(env.DROVER_METRICS_PORT).toBeUndefined();
     expect(Object.isFrozen(env)).toBe(true);
   });
 
@@ -54,6 +57,16 @@ describe('environment parsing', () => {
     ['DROVER_METRICS_PORT', '70000'],
   ])('rejects a malformed %s', (field, value) => {
     expect(() => parseEnv(workerEnvSchema, { ...complete, [field]: value })).toThrow(new RegExp(field));
+  });
+
+  it.each([
+    [{}, { infra: 9464, backup: 9466, restore: 9467 }],
+    [{ DROVER_METRICS_PORT_INFRA: '9664', DROVER_METRICS_PORT_BACKUP: '9666', DROVER_METRICS_PORT_RESTORE: '9667' }, { infra: 9664, backup: 9666, restore: 9667 }],
+    [{ DROVER_METRICS_PORT: '', DROVER_METRICS_PORT_BACKUP: '9700' }, { infra: 9464, backup: 9700, restore: 9467 }],
+    [{ DROVER_METRICS_PORT: '0', DROVER_METRICS_PORT_INFRA: '9664' }, { infra: 0, backup: 0, restore: 0 }],
+  ])('SDK metrics ports from %j: one per queue unless DROVER_METRICS_PORT sets this process\'s', (vars, ports) => {
+    const env = parseEnv(workerEnvSchema, { ...complete, ...vars });
+    expect({ infra: metricsPort('infra', env), backup: metricsPort('backup', env), restore: metricsPort('restore', env) }).toEqual(ports);
   });
 
   it('turns TLS on for an API key (Temporal Cloud) and accepts explicit false', () => {
@@ -87,5 +100,18 @@ describe('the backup identity per queue', () => {
   it('a restore worker without it is an EnvError naming the variable', () => {
     expect(() => envForQueue('restore', parseEnv(workerEnvSchema, complete))).toThrow(EnvError);
     expect(() => envForQueue('restore', parseEnv(workerEnvSchema, complete))).toThrow(/DROVER_BACKUP_AGE_IDENTITY_FILE/);
+  });
+});
+
+describe('the dedup key (issue 19)', () => {
+  it('backup workers keep it (it decrypts nothing); a short key file is an EnvError naming the variable', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dedup-key-'));
+    writeFileSync(path.join(dir, 'ok'), Buffer.alloc(32, 7));
+    writeFileSync(path.join(dir, 'short'), 'too short');
+    const env = parseEnv(workerEnvSchema, { ...complete, DROVER_BACKUP_DEDUP_KEY_FILE: path.join(dir, 'ok'), DROVER_BACKUP_AGE_IDENTITY_FILE: '/secrets/age.txt' });
+    expect(envForQueue('backup', env).DROVER_BACKUP_DEDUP_KEY_FILE).toBe(path.join(dir, 'ok'));
+    expect(envForQueue('backup', env).DROVER_BACKUP_AGE_IDENTITY_FILE).toBeUndefined();
+    expect(readDedupKey(path.join(dir, 'ok'))).toEqual(Buffer.alloc(32, 7));
+    expect(() => readDedupKey(path.join(dir, 'short'))).toThrow(/DROVER_BACKUP_DEDUP_KEY_FILE: .* holds 9 bytes; at least 32/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDatabaseError, classifyDockerError, classifySshError, classifyStorageError } from '../../activities/lib/errors';
-import { PERMANENT_FAILURES, TRANSIENT_FAILURES, nonRetryableErrorTypes } from '../../workflows/lib/failures';
+import { classifyDatabaseError, classifyDockerError, classifySshError, classifyStorageError } from '../../lib/clients/errors';
+import { PERMANENT_FAILURES, TRANSIENT_FAILURES, nonRetryableErrorTypes } from '../../lib/contract/failures';
 
 const s3Err = (name: string, status: number, headers: Record<string, string> = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, $response: { headers } });
 
@@ -17,6 +17,10 @@ describe('error classification', () => {
     [classifyDatabaseError(Object.assign(new Error('denied'), { code: 'ER_ACCESS_DENIED_ERROR' }), 'n'), 'DatabaseAuthFailed', true],
     [classifyDatabaseError(Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }), 'n'), 'DatabaseUnavailable', false],
     [classifyDatabaseError(Object.assign(new Error('WSREP has not yet prepared node for application use'), { code: 'ER_UNKNOWN_COM_ERROR' }), 'n'), 'DatabaseUnavailable', false],
+    // The server's own trouble with its files or resources passes: a retry of the same statement can succeed.
+    [classifyDatabaseError(Object.assign(new Error(`Error on delete of '/tmp/#sql-temptable-15f3-484-19b3.MAI' (Errcode: 2 "No such file or directory")`), { code: 'ER_ERROR_ON_DELETE' }), 'n'), 'DatabaseUnavailable', false],
+    [classifyDatabaseError(Object.assign(new Error('Too many connections'), { code: 'ER_CON_COUNT_ERROR' }), 'n'), 'DatabaseUnavailable', false],
+    [classifyDatabaseError(Object.assign(new Error("You have an error in your SQL syntax"), { code: 'ER_PARSE_ERROR' }), 'n'), 'DatabaseQueryFailed', true],
   ])('%#: %s', (failure, type, nonRetryable) => {
     expect(failure.type).toBe(type);
     expect(failure.nonRetryable).toBe(nonRetryable);

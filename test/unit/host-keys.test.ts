@@ -10,7 +10,7 @@ import path from 'node:path';
 import { utils } from 'ssh2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { deriveHostKey, hostKeyUserData } from '../../activities/lib/host-keys';
+import { deriveHostKey, hostKeyUserData } from '../../lib/clients/host-keys';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-hostkey-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

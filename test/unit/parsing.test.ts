@@ -3,11 +3,11 @@ import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseGaleraNodes } from '../../activities/lib/galera-client';
-import { parseSshTarget, formatSshTarget, hostKeyFingerprint } from '../../activities/lib/ssh-client';
-import { createDockerClient } from '../../activities/lib/docker-client';
+import { parseGaleraNodes } from '../../lib/clients/galera-client';
+import { parseSshTarget, formatSshTarget, hostKeyFingerprint } from '../../lib/clients/ssh-client';
+import { createDockerClient } from '../../lib/clients/docker-client';
 import { connectionSettings } from '../../lib/temporal-connection';
-import { devLayout } from '../../lib/dev-env';
+import { devLayout } from '../../devkit/dev-env';
 
 describe('ssh targets', () => {
   it.each([

@@ -6,7 +6,8 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_PLAN, loadPlan, PlanError, validatePlan } from '../../lib/plan/load';
 import { planCost, plannedNodes } from '../../lib/plan/nodes';
-import { cidrRange, stackOrder, subnetCapacity } from '../../lib/plan/schema';
+import { cidrRange, subnetCapacity } from '../../lib/plan/schema';
+import { stackOrder } from '../../lib/plan/stack-order';
 
 const defaultDoc = () => parse(readFileSync(DEFAULT_PLAN, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

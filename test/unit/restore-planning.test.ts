@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readSitesFile } from '../../client/commands/restore';
 import { drillSample, weekNumber } from '../../lib/drill-sample';
 import { runWindow } from '../../workflows/lib/child-window';
-import { restoreTargetNames } from '../../workflows/restore-site';
+import { restoreTargetNames } from '../../lib/restore-targets';
 
 const sites = (n: number) => Array.from({ length: n }, (_, i) => `site${String(i).padStart(3, '0')}.example.com`);
 

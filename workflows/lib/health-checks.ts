@@ -2,7 +2,7 @@
  * What each health check concludes from what was observed: pure functions, shared by clusterHealthWorkflow and
  * the unit tests. A check that was not configured says so (`skipped`) and does not make the cluster unhealthy.
  */
-import type { GaleraNodeStatus } from '../../activities/lib/galera-client';
+import type { GaleraNodeStatus, StalledDdl } from '../../lib/clients/galera-client';
 import type { SentinelReport } from '../../activities/redis-sentinel';
 import type { SwarmReport } from '../../activities/swarm-nodes';
 import type { VarnishStats } from '../../activities/varnish';
@@ -25,12 +25,14 @@ export function swarmChecks(swarm: SwarmReport, expectedNodes: number): HealthCh
   ];
 }
 
-export function galeraCheck(galera: { nodes: GaleraNodeStatus[]; synced: number }, want: number): HealthCheck {
+export function galeraCheck(galera: { nodes: GaleraNodeStatus[]; synced: number; stalledDdl?: StalledDdl[]; ddlWaitSeconds?: number }, want: number): HealthCheck {
   const sizes = [...new Set(galera.nodes.map((n) => n.clusterSize).filter((x): x is number => x !== null))];
+  // Every node Synced is not enough: a DDL stuck in total order stalls the cluster's DDL while all say Synced.
+  const stalled = galera.stalledDdl ?? [];
   return {
     name: 'galera synced',
-    ok: galera.synced === want && sizes.length === 1 && sizes[0] === want,
-    detail: `${galera.synced} of ${want} nodes Synced, cluster size ${sizes.join('/') || 'unknown'}${galera.nodes.filter((n) => !n.ready).map((n) => `; ${n.node}: ${n.state ?? n.error ?? 'unreachable'}`).join('')}`,
+    ok: galera.synced === want && sizes.length === 1 && sizes[0] === want && stalled.length === 0,
+    detail: `${galera.synced} of ${want} nodes Synced, cluster size ${sizes.join('/') || 'unknown'}${galera.nodes.filter((n) => !n.ready).map((n) => `; ${n.node}: ${n.state ?? n.error ?? 'unreachable'}`).join('')}${stalled.map((d) => `; DDL waiting ${d.seconds} s on ${d.node} (id ${d.id}, ${d.state || 'running'}): ${d.statement}`).join('')}`,
   };
 }
 

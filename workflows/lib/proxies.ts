@@ -8,26 +8,42 @@
  * - remoteExec: commands on remote hosts that may run long (package installs, dumps); they heartbeat every
  *   few seconds so a dead worker is noticed within 30 s instead of after the 30-minute ceiling.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Duration } from '@temporalio/common';
 import type { Activities } from '../../activities';
-import { nonRetryableErrorTypes } from './failures';
+import { nonRetryableErrorTypes } from '../../lib/contract/failures';
 
-export const api = proxyActivities<Activities>({
+// Each timeout class's options, defined once: the proxies below and their overridden variants are built from them.
+const API: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes },
-});
-
-export const longApi = proxyActivities<Activities>({
+};
+const LONG_API: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
-});
-
-export const remoteExec = proxyActivities<Activities>({
+};
+const REMOTE_EXEC: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
-});
+};
+
+export const api = proxyActivities<Activities>(API);
+export const longApi = proxyActivities<Activities>(LONG_API);
+export const remoteExec = proxyActivities<Activities>(REMOTE_EXEC);
+
+/**
+ * Overrides of the long steps' timeouts, passed in a workflow's input (workflows cannot read the environment): an
+ * operator can give a slow farm more time, and a test can prove a step longer than its heartbeat timeout
+ * survives by shortening it. Durations as Temporal takes them ('30 seconds', '5s', milliseconds). Each override
+ * replaces that timeout of every long step it is given to; a timeout not given keeps the step's own default. The
+ * restore's files swap and its undo take the startToClose override too (a shorter one notices a dead worker sooner).
+ */
+export interface StepTimeouts {
+  heartbeat?: string | number;
+  startToClose?: string | number;
+}
 
 export const cloud = proxyActivities<Activities>({
   // One API call or a short sequence of them: a call stuck for 30 s is retried (and a dead worker noticed).
@@ -41,4 +57,113 @@ export const cloudWait = proxyActivities<Activities>({
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
   scheduleToCloseTimeout: '45 minutes',
+});
+
+/**
+ * Forward steps of a saga whose undo follows on failure or cancel (the restore's staging and swaps): the same
+ * timeouts as api / longApi / remoteExec, but a cancelled step is waited for until it has really stopped
+ * (WAIT_CANCELLATION_COMPLETED; the default resolves at once while the activity keeps running), so an undo never
+ * runs beside the step it undoes.
+ */
+const waitForCancel = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+export const undoableApi = proxyActivities<Activities>({ ...API, ...waitForCancel });
+export const undoableLongApi = proxyActivities<Activities>({ ...LONG_API, ...waitForCancel });
+export const undoableRemoteExec = proxyActivities<Activities>({ ...REMOTE_EXEC, ...waitForCancel });
+
+const noOverride = (t?: StepTimeouts): t is undefined => !t || (t.heartbeat === undefined && t.startToClose === undefined);
+
+/** A proxy of a timeout class with the input's overrides (a timeout not given keeps the class's own). */
+function overridden(base: ActivityOptions, timeouts: StepTimeouts, undoable: boolean): typeof remoteExec {
+  return proxyActivities<Activities>({
+    ...base,
+    startToCloseTimeout: (timeouts.startToClose ?? base.startToCloseTimeout) as Duration,
+    heartbeatTimeout: (timeouts.heartbeat ?? base.heartbeatTimeout) as Duration,
+    ...(undoable ? waitForCancel : {}),
+  });
+}
+
+/** remoteExec with a workflow input's timeout overrides (itself when there are none): the backup's dump and archive. */
+export function remoteExecWith(timeouts?: StepTimeouts): typeof remoteExec {
+  return noOverride(timeouts) ? remoteExec : overridden(REMOTE_EXEC, timeouts, false);
+}
+
+/** undoableRemoteExec with a workflow input's timeout overrides (itself when there are none). */
+export function undoableRemoteExecWith(timeouts?: StepTimeouts): typeof remoteExec {
+  return noOverride(timeouts) ? undoableRemoteExec : overridden(REMOTE_EXEC, timeouts, true);
+}
+
+/** longApi with a workflow input's timeout overrides: the restore's live-equals-staged check. */
+export function longApiWith(timeouts?: StepTimeouts): typeof longApi {
+  return noOverride(timeouts) ? longApi : overridden(LONG_API, timeouts, false);
+}
+
+/** undoableLongApi with a workflow input's timeout overrides: the restore's staging verification. */
+export function undoableLongApiWith(timeouts?: StepTimeouts): typeof longApi {
+  return noOverride(timeouts) ? undoableLongApi : overridden(LONG_API, timeouts, true);
+}
+
+/**
+ * undoableApi with a workflow input's startToClose override only (quick steps do not heartbeat, so a heartbeat
+ * override is not theirs): the restore's files swap. A shorter one notices a dead worker sooner.
+ */
+export function undoableApiWith(timeouts?: StepTimeouts): typeof api {
+  return timeouts?.startToClose === undefined ? undoableApi : proxyActivities<Activities>({ ...API, ...waitForCancel, startToCloseTimeout: timeouts.startToClose as Duration });
+}
+
+/**
+ * Probes that answer an operator now (a migration file's pre-flight): one attempt each, two minutes; a host that
+ * does not answer is the answer, not something to retry.
+ */
+export const probe = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 1, nonRetryableErrorTypes },
+});
+
+/**
+ * Compensations (undo steps): a site left half-restored is worse than a slow undo, so a transient failure (a
+ * Galera node restarting, SSH unreachable) is retried for up to two hours; permanent failures fail at once and
+ * are reported, and the saga goes on with its other undo steps. Each try has a minute, like `api` (undo steps are
+ * renames, drops and removals, safe to run again): a worker that dies mid-undo is replaced within a minute.
+ */
+const COMPENSATION: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '2 hours',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+};
+export const compensation = proxyActivities<Activities>(COMPENSATION);
+
+/** compensation with a workflow input's startToClose override only (undo steps do not heartbeat). */
+export function compensationWith(timeouts?: StepTimeouts): typeof compensation {
+  return timeouts?.startToClose === undefined ? compensation : proxyActivities<Activities>({ ...COMPENSATION, startToCloseTimeout: timeouts.startToClose as Duration });
+}
+
+/**
+ * Revoking a contractor's access: it must happen, however long the database or the storage node is away, so a
+ * transient failure is retried without a deadline (at most a minute apart); a permanent one fails the grant loudly.
+ */
+export const revocation = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+});
+
+/**
+ * An operation on a site's entity that runs a child for minutes (a migration's site created: its service deployed
+ * and healthy): the activity waits on the Workflow Update, heartbeating, so a dead worker is noticed in a minute.
+ */
+export const siteOperation = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+});
+
+/**
+ * Compensations that wait on a site's entity deleting what a failed migration created (minutes: the service, the
+ * database, the files): retried like `compensation` for up to two hours, each try heartbeating.
+ */
+export const slowCompensation = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  scheduleToCloseTimeout: '2 hours',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
 });

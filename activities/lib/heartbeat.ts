@@ -1,0 +1,49 @@
+/**
+ * Heartbeats for long activities. A step that can outlive its heartbeat timeout without heartbeating is a bug:
+ * Temporal then starts a retry beside the attempt still running (two loads into one staging database, their
+ * DDL queued behind each other in Galera's total order). So long steps heartbeat on progress (bytes streamed,
+ * rows loaded) and, while a remote command or a single statement shows no progress, on a timer.
+ */
+import { Transform } from 'node:stream';
+import { Context } from '@temporalio/activity';
+
+/** How often the timer heartbeats; well under the shortest heartbeat timeout a test sets (a few seconds). */
+export const HEARTBEAT_EVERY_MS = 1_000;
+
+function beat(details: unknown): void {
+  // Outside an activity (a CLI helper, a unit test) there is nobody to tell.
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return;
+  }
+  ctx.heartbeat(details);
+}
+
+/**
+ * Runs `fn` while heartbeating every HEARTBEAT_EVERY_MS with `details()` (the latest progress), and returns its
+ * result. Temporal throttles what reaches the server, so the timer costs nothing when progress beats too.
+ */
+export async function withHeartbeat<T>(details: () => unknown, fn: () => Promise<T>): Promise<T> {
+  beat(details());
+  const timer = setInterval(() => beat(details()), HEARTBEAT_EVERY_MS);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** A pass-through stream that counts the bytes flowing through it (progress for heartbeats). */
+export function byteCounter(): Transform & { bytes: number } {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      counter.bytes += chunk.length;
+      done(null, chunk);
+    },
+  }) as Transform & { bytes: number };
+  const counter = t;
+  counter.bytes = 0;
+  return counter;
+}

@@ -1,0 +1,73 @@
+/**
+ * Backup worker memory through one night (docs/benchmarks.md, issue 18's ≤ 300 MB): the same generated sites backed
+ * up by `drover worker backup` started once per variant of Node flags, its RSS idle, at its peak (VmHWM) and after
+ * the night read from /proc. Memory, not time: nothing here is a timing.
+ *   npm run build && npx vite-node bench/backup/worker-memory.ts -- --sites 100 --variants '|--max-semi-space-size=4'
+ * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
+ * environment (e.g. MALLOC_ARENA_MAX=2) and the other words are Node flags. The environment lives in --state-dir (.drover-bench).
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { closeActivityDeps, createActivityDeps } from '../../activities';
+import { devUp } from '../../devkit/dev-env';
+import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
+import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
+import { droverDataConverter } from '../../lib/data-converter';
+import { TASK_QUEUES } from '../../lib/contract/ids';
+import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
+import { runMain } from '../lib/shell';
+
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const SITES = Number(flag('sites') ?? 100);
+const CONCURRENCY = Number(flag('concurrency') ?? 16);
+const PORT_OFFSET = Number(flag('port-offset') ?? process.env.DROVER_TEST_PORT_OFFSET ?? 200);
+const STATE = path.resolve(flag('state-dir') ?? '.drover-bench');
+const VARIANTS = (flag('variants') ?? '').split('|').map((v) => v.trim());
+const CLI = path.resolve('dist/client/cli.js');
+const MiB = 1024 * 1024;
+const log = (m: string) => process.stderr.write(`[memory] ${m}\n`);
+const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+async function main(): Promise<void> {
+  await devUp({ stateDir: STATE, portOffset: PORT_OFFSET, log });
+  const env = parseEnv(workerEnvSchema, mergedEnv(STATE));
+  const deps = createActivityDeps(env);
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, dataConverter: droverDataConverter(env) });
+  try {
+    const sites = await generateDemoSites(deps, STATE, { count: SITES, prefix: 'mem', posts: 20, uploadBytes: 64 * 1024, log: () => undefined });
+    const results = [];
+    for (const [i, variant] of VARIANTS.entries()) {
+      // A variant's words: NAME=value sets the worker's environment, the rest are Node flags.
+      const words = variant ? variant.split(/\s+/) : [];
+      const flags = words.filter((w) => !/^[A-Z_]+=/.test(w));
+      const vars = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+      const proc = spawn(process.execPath, [...flags, CLI, '--state-dir', STATE, '--port-offset', String(PORT_OFFSET), 'worker', 'backup'], {
+        env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...vars },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      await new Promise((r) => setTimeout(r, 5000));
+      const idle = status(proc.pid!, 'VmRSS');
+      const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
+      const r = await client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] });
+      const peak = status(proc.pid!, 'VmHWM');
+      const after = status(proc.pid!, 'VmRSS');
+      proc.kill('SIGTERM');
+      await new Promise((res) => proc.once('exit', res));
+      const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB) };
+      log(JSON.stringify(row));
+      results.push(row);
+    }
+    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  } finally {
+    await connection.close();
+    await closeActivityDeps(deps);
+  }
+}
+
+runMain(main);

@@ -1,0 +1,152 @@
+/**
+ * One site measured the same way whatever its shape: backed up twice (a tar point, a deduplicated point), then
+ * restored four ways in one run — the floor by hand with the same tools (the tar point), Drover to a new name
+ * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
+ * restore checked for exactness against the backed-up site's fingerprints.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { ActivityDeps } from '../../activities';
+import { createSpacesActivities } from '../../activities/spaces';
+import type { WorkerEnv } from '../../lib/env';
+import { isFilesIndexKey } from '../../lib/backup-layout';
+import { siteFingerprint } from '../../devkit/site-fingerprint';
+import { upsertSite, type SiteRecord } from '../../lib/site-registry';
+import { createDroverWorker } from '../../workers/run-worker';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/restore-site';
+import { siteBackupWorkflow } from '../../workflows/site-backup';
+import { log, type SiteSpec } from './sites';
+import { sh } from '../lib/shell';
+
+export interface BenchContext {
+  env: WorkerEnv;
+  deps: ActivityDeps;
+  client: Client;
+}
+
+export type Manifest = Awaited<ReturnType<ReturnType<typeof createSpacesActivities>['readManifest']>>;
+
+export interface SiteMeasurement {
+  /** The tar point's manifest (today's format, what the floor restores). */
+  manifest: Manifest;
+  /** The deduplicated point's. */
+  dedupManifest: Manifest;
+  backupMs: { tar: number; dedup: number };
+  floorMs: { database: number; files: number; both: number };
+  /** Drover to a new name: the tar point, then the deduplicated point. */
+  copy: RestoreSiteResult;
+  dedupCopy: RestoreSiteResult;
+  /** Drover over the live site, of the deduplicated point (its safety point deduplicated too). */
+  live: RestoreSiteResult;
+  exact: { copy: boolean; dedupCopy: boolean; live: boolean };
+  /** The 1-minute load average at the end of each phase: other work on the machine shows here. */
+  loadAverage: { floor: number; copy: number; dedupCopy: number; live: number };
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, value };
+}
+
+
+/** The floor: the same tools by hand, no Temporal, no verification, no staging, no swap. */
+async function measureFloor({ env, deps }: BenchContext, manifest: Manifest, tag: string): Promise<SiteMeasurement['floorMs']> {
+  const node = await deps.galera.writerNode();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-rbench-'));
+  const cnf = path.join(dir, 'c.cnf');
+  writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${env.DROVER_GALERA_USER}\npassword="${env.DROVER_GALERA_PASSWORD}"\n`, { mode: 0o600 });
+  const s3 = new URL(env.DROVER_S3_ENDPOINT);
+  const get = (key: string) => `curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "${s3.origin}/${env.DROVER_S3_BUCKET}/${key}"`;
+  const creds = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
+  const id = env.DROVER_BACKUP_AGE_IDENTITY_FILE!;
+  const floorDb = (db: string) =>
+    sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}'; ${get(manifest.database.key)} | age -d -i ${id} | zstd -dc | mariadb --defaults-extra-file=${cnf} --binary-mode ${db}`, creds);
+  const floorFiles = (to: string) => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(manifest.files.key)} | age -d -i ${id} | zstd -dc | tar -C ${to} -xf -`, creds);
+  try {
+    log('  floor: database alone');
+    const database = await timed(() => floorDb(`floor_db_${tag}`));
+    log('  floor: files alone');
+    const files = await timed(() => floorFiles(path.join(dir, 'files')));
+    log('  floor: both at once');
+    const both = await timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))]));
+    return { database: database.ms, files: files.ms, both: both.ms };
+  } finally {
+    await sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS floor_db_${tag}; DROP DATABASE IF EXISTS floor_db2_${tag}'`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Registers the generated site, backs it up twice (a tar point by a backup worker without the dedup key, as every
+ * point before issue 19; a deduplicated point by one with it), and measures the floor on the tar point and
+ * Drover's restores: the tar point and the deduplicated point to a new name, the deduplicated point over the live
+ * site. The environment's env file must name a dedup key (`drover dev up` writes one).
+ */
+export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string): Promise<SiteMeasurement> {
+  const { env, deps, client } = ctx;
+  if (!env.DROVER_BACKUP_DEDUP_KEY_FILE) throw new Error('the environment has no dedup key (DROVER_BACKUP_DEDUP_KEY_FILE): run `drover dev up` on it again');
+  const site: SiteRecord = await upsertSite(deps.galera, { ...spec, storageHost: null });
+  const before = await siteFingerprint(deps, site);
+  const [tarDate, dedupDate] = ['2030-02-01', '2030-02-02'];
+  const backUp = async (date: string, workerEnv: WorkerEnv) => {
+    const w = await createDroverWorker('backup', workerEnv);
+    try {
+      return await timed(() => w.worker.runUntil(client.workflow.execute(siteBackupWorkflow, { workflowId: workflowIds.siteBackup(spec.domain, date), taskQueue: TASK_QUEUES.backup, args: [{ site: spec.domain, point: date }] })));
+    } finally {
+      await w.close();
+    }
+  };
+  log(`  backing up ${spec.domain} as a tar point and as a deduplicated point (timed for reference)`);
+  const tarBackup = await backUp(tarDate, Object.freeze({ ...env, DROVER_BACKUP_DEDUP_KEY_FILE: undefined }));
+  const dedupBackup = await backUp(dedupDate, env);
+  const spaces = createSpacesActivities(deps);
+  const manifest = await spaces.readManifest({ site: spec.domain, date: tarDate });
+  const dedupManifest = await spaces.readManifest({ site: spec.domain, date: dedupDate });
+  if (isFilesIndexKey(manifest.files.key) || !isFilesIndexKey(dedupManifest.files.key)) throw new Error('the two points are not one tar point and one deduplicated point');
+  const floorMs = await measureFloor(ctx, manifest, tag);
+  const load1 = () => +os.loadavg()[0].toFixed(1);
+  const loadAverage = { floor: load1(), copy: 0, dedupCopy: 0, live: 0 };
+
+  // A fresh worker per restore (a worker runs once), created before the clock starts.
+  const restore = async (args: { site: string; point: string; to?: string }) => {
+    const w = await createDroverWorker('restore', env);
+    try {
+      return await w.worker.runUntil(client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }));
+    } finally {
+      await w.close();
+    }
+  };
+  const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;
+  const restoreCopy = async (point: string, to: string) => {
+    const r = await restore({ site: spec.domain, point, to });
+    const exact = same(await siteFingerprint(deps, { database: r.database, filesPath: r.filesPath, storageHost: null }));
+    await deps.galera.query(await deps.galera.writerNode(), `DROP DATABASE IF EXISTS \`${r.database}\``);
+    await sh(`rm -rf '${r.filesPath}'`);
+    return { r, exact };
+  };
+  log('  drover: restore the tar point to a new name');
+  const copy = await restoreCopy(tarDate, `copy-${spec.domain}`);
+  loadAverage.copy = load1();
+  log('  drover: restore the deduplicated point to a new name');
+  const dedupCopy = await restoreCopy(dedupDate, `dcopy-${spec.domain}`);
+  loadAverage.dedupCopy = load1();
+  log('  drover: restore the deduplicated point over the live site (safety point first)');
+  const live = await restore({ site: spec.domain, point: dedupDate });
+  loadAverage.live = load1();
+  const after = await siteFingerprint(deps, site);
+  return {
+    manifest,
+    dedupManifest,
+    backupMs: { tar: tarBackup.ms, dedup: dedupBackup.ms },
+    floorMs,
+    copy: copy.r,
+    dedupCopy: dedupCopy.r,
+    live,
+    exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after) },
+    loadAverage,
+  };
+}

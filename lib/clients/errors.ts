@@ -1,0 +1,97 @@
+/**
+ * Errors classified once per client. Every outside failure is turned into an ApplicationFailure whose `type`
+ * comes from the shared union in lib/contract/failures.ts: permanent ones are non-retryable, throttling carries
+ * the server's Retry-After as `nextRetryDelay`.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { isPermanent, type FailureType } from '../contract/failures';
+
+export function failure(type: FailureType, message: string, opts: { cause?: unknown; retryAfterMs?: number; details?: unknown[] } = {}): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: isPermanent(type),
+    cause: opts.cause instanceof Error ? opts.cause : undefined,
+    nextRetryDelay: opts.retryAfterMs,
+    details: opts.details,
+  });
+}
+
+function errCode(err: unknown): string {
+  const e = err as { code?: unknown; level?: unknown; name?: unknown };
+  return String(e?.code ?? e?.level ?? e?.name ?? '');
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The database server's own trouble with its files, memory or connections (a temporary table's file gone, a full
+ * disk, too many connections, a shutdown): the statement was fine and the same one can succeed on a retry.
+ */
+const SERVER_TROUBLE_CODES = new Set([
+  'ER_ERROR_ON_DELETE', 'ER_ERROR_ON_READ', 'ER_ERROR_ON_WRITE', 'ER_ERROR_ON_RENAME', 'ER_CANT_CREATE_FILE', 'ER_CANT_OPEN_FILE', 'ER_CANT_LOCK',
+  'ER_DISK_FULL', 'ER_RECORD_FILE_FULL', 'ER_OUT_OF_RESOURCES', 'ER_OUTOFMEMORY', 'ER_OUT_OF_SORTMEMORY', 'ER_GET_ERRNO', 'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED',
+]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'ECONNABORTED']);
+
+/** ssh2 errors: `level` is 'client-authentication' for auth, 'client-timeout' / 'client-socket' for reachability. */
+export function classifySshError(err: unknown, target: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const code = errCode(err);
+  const msg = errMessage(err);
+  if (code === 'client-authentication' || /authentication methods failed/i.test(msg)) {
+    return failure('SshAuthFailed', `SSH authentication to ${target} failed: ${msg}`, { cause: err });
+  }
+  if (/host key/i.test(msg) && /verif|mismatch/i.test(msg)) {
+    return failure('SshHostKeyMismatch', `SSH host key of ${target} does not match the pinned key`, { cause: err });
+  }
+  return failure('SshUnreachable', `SSH to ${target} failed: ${msg}`, { cause: err });
+}
+
+/** dockerode errors: `statusCode` for API answers, network codes for an unreachable engine. */
+export function classifyDockerError(err: unknown, endpoint: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const status = (err as { statusCode?: number })?.statusCode;
+  const msg = errMessage(err);
+  if (status !== undefined && status >= 400 && status < 500 && status !== 429 && status !== 408) {
+    return failure('DockerRequestRejected', `Docker at ${endpoint} rejected the request (${status}): ${msg}`, { cause: err });
+  }
+  return failure('DockerUnavailable', `Docker at ${endpoint} is unavailable: ${msg}`, { cause: err });
+}
+
+/** mysql2 errors: access denied is permanent, connection and server trouble transient, SQL errors permanent. */
+export function classifyDatabaseError(err: unknown, node: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const code = errCode(err);
+  const msg = errMessage(err);
+  if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
+    return failure('DatabaseAuthFailed', `database ${node}: access denied`, { cause: err });
+  }
+  if (NETWORK_CODES.has(code) || SERVER_TROUBLE_CODES.has(code) || code === 'PROTOCOL_CONNECTION_LOST' || code === 'ER_UNKNOWN_COM_ERROR' || code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || /WSREP has not yet prepared node/i.test(msg)) {
+    return failure('DatabaseUnavailable', `database ${node} unavailable: ${msg}`, { cause: err });
+  }
+  return failure('DatabaseQueryFailed', `database ${node}: ${msg}`, { cause: err });
+}
+
+/** AWS SDK v3 errors: `$metadata.httpStatusCode`, throttling with Retry-After, missing keys and buckets. */
+export function classifyStorageError(err: unknown, what: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  const status = e?.$metadata?.httpStatusCode;
+  const name = e?.name ?? '';
+  const msg = errMessage(err);
+  if (status === 429 || status === 503 || name === 'SlowDown' || name === 'ThrottlingException') {
+    const retryAfter = Number(e?.$response?.headers?.['retry-after']);
+    return failure('StorageThrottled', `object storage throttled ${what}: ${msg}`, { cause: err, retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined });
+  }
+  if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') {
+    return failure('ObjectNotFound', `object storage: ${what} not found`, { cause: err });
+  }
+  if (status === 403 || name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch') {
+    return failure('StorageAccessDenied', `object storage denied ${what}: ${name || msg}`, { cause: err });
+  }
+  return failure('StorageUnavailable', `object storage unavailable for ${what}: ${msg}`, { cause: err });
+}

@@ -1,0 +1,187 @@
+/**
+ * Galera access over mysql2: one small pool per node, and a view of the cluster that knows which nodes are
+ * `Synced` (only those may serve consistent reads or dumps).
+ */
+import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
+import { classifyDatabaseError, failure } from './errors';
+
+export interface GaleraNode {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface GaleraCredentials {
+  user: string;
+  password: string;
+}
+
+export interface GaleraNodeStatus {
+  node: string;
+  reachable: boolean;
+  /** wsrep_local_state_comment: Synced, Donor/Desynced, Joining, Joined, ... */
+  state: string | null;
+  clusterSize: number | null;
+  clusterStatus: string | null;
+  ready: boolean;
+  error?: string;
+}
+
+/** Parses "name=host:port,..." or "host:port,..." (names default to node1..N). */
+export function parseGaleraNodes(spec: string): GaleraNode[] {
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const [maybeName, addr] = entry.includes('=') ? entry.split('=', 2) : [`node${i + 1}`, entry];
+      const m = /^([^:]+):(\d+)$/.exec(addr);
+      if (!m) throw failure('InvalidInput', `galera node "${entry}" is not host:port`);
+      return { name: maybeName, host: m[1], port: Number(m[2]) };
+    });
+}
+
+/** A DDL statement running or waiting on a node for at least the threshold: on Galera it stalls every node's DDL. */
+export interface StalledDdl {
+  node: string;
+  id: number;
+  seconds: number;
+  state: string;
+  statement: string;
+}
+
+/** The default threshold (seconds) past which a DDL counts as stalled; a parameter so tests can use a short one. */
+export const DDL_STALL_SECONDS = 60;
+
+/**
+ * DDL on a node for at least `?` seconds, from its processlist. Galera runs DDL in total order (TOI): one that
+ * waits (a DROP DATABASE behind a running load, an ALTER behind a metadata lock) holds back DDL on every node
+ * while each node still reports itself Synced, so health has to look for it.
+ */
+export const STALLED_DDL_SQL = `SELECT ID, TIME, STATE, INFO FROM information_schema.PROCESSLIST
+  WHERE COMMAND <> 'Sleep' AND TIME >= ? AND INFO REGEXP '^[[:space:]]*(CREATE|DROP|ALTER|RENAME|TRUNCATE|OPTIMIZE)[[:space:]]'
+  ORDER BY TIME DESC`;
+
+export function toStalledDdl(node: string, rows: RowDataPacket[]): StalledDdl[] {
+  return rows.map((r) => ({ node, id: Number(r.ID), seconds: Number(r.TIME), state: String(r.STATE ?? ''), statement: String(r.INFO).replace(/\s+/g, ' ').slice(0, 200) }));
+}
+
+export class GaleraClient {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(readonly nodes: GaleraNode[], private readonly creds: GaleraCredentials) {}
+
+  /** For tools that connect on their own (mariadb-dump); never logged, never returned from an activity. */
+  get credentials(): GaleraCredentials {
+    return this.creds;
+  }
+
+  /** The node writes go to: the first Synced node in configured order (as ProxySQL's writer hostgroup). */
+  async writerNode(): Promise<GaleraNode> {
+    const synced = await this.syncedNodes();
+    if (synced.length === 0) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
+    return synced[0];
+  }
+
+  /**
+   * A Synced node to read from, preferring one that is not the writer (ProxySQL sends writes to the first
+   * Synced node), so dumps do not load the node taking the farm's writes. Nodes in `avoid` are skipped.
+   */
+  async readerNode(avoid: string[] = []): Promise<GaleraNode> {
+    const synced = (await this.syncedNodes()).filter((n) => !avoid.includes(n.name));
+    if (synced.length === 0) throw failure('NoSyncedGaleraNode', 'no Galera node is Synced');
+    return synced.length > 1 ? synced[synced.length - 1] : synced[0];
+  }
+
+  pool(node: GaleraNode): Pool {
+    let p = this.pools.get(node.name);
+    if (!p) {
+      p = mysql.createPool({
+        host: node.host,
+        port: node.port,
+        user: this.creds.user,
+        password: this.creds.password,
+        connectionLimit: 4,
+        connectTimeout: 5_000,
+        multipleStatements: false,
+      });
+      this.pools.set(node.name, p);
+    }
+    return p;
+  }
+
+  async nodeStatus(node: GaleraNode): Promise<GaleraNodeStatus> {
+    try {
+      const [rows] = await this.pool(node).query<RowDataPacket[]>(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')",
+      );
+      const v = Object.fromEntries(rows.map((r) => [String(r.Variable_name), String(r.Value)]));
+      return {
+        node: node.name,
+        reachable: true,
+        state: v.wsrep_local_state_comment ?? null,
+        clusterSize: v.wsrep_cluster_size ? Number(v.wsrep_cluster_size) : null,
+        clusterStatus: v.wsrep_cluster_status ?? null,
+        ready: v.wsrep_ready === 'ON',
+      };
+    } catch (err) {
+      return { node: node.name, reachable: false, state: null, clusterSize: null, clusterStatus: null, ready: false, error: (err as Error).message };
+    }
+  }
+
+  private cached: { at: number; statuses: Promise<GaleraNodeStatus[]> } | null = null;
+
+  /**
+   * Every node's status. Cached for a second so a burst of activities does not ask each node three times per
+   * call; any failed query on a node drops the cache, so a node that dies is noticed at once.
+   */
+  async clusterStatus(): Promise<GaleraNodeStatus[]> {
+    if (!this.cached || Date.now() - this.cached.at > 1_000) {
+      const statuses = Promise.all(this.nodes.map((n) => this.nodeStatus(n)));
+      this.cached = { at: Date.now(), statuses };
+    }
+    return this.cached.statuses;
+  }
+
+  /** Forget the cached cluster view (after a node misbehaved). */
+  invalidateStatus(): void {
+    this.cached = null;
+  }
+
+  /** Nodes that are Synced and in the primary component, in configured order. */
+  async syncedNodes(): Promise<GaleraNode[]> {
+    const statuses = await this.clusterStatus();
+    return this.nodes.filter((n, i) => statuses[i].state === 'Synced' && statuses[i].clusterStatus === 'Primary' && statuses[i].ready);
+  }
+
+  /** DDL that has run or waited on any reachable node for at least `minSeconds`. */
+  async stalledDdl(minSeconds = DDL_STALL_SECONDS): Promise<StalledDdl[]> {
+    const per = await Promise.all(
+      this.nodes.map(async (n) => {
+        try {
+          const [rows] = await this.pool(n).query<RowDataPacket[]>(STALLED_DDL_SQL, [minSeconds]);
+          return toStalledDdl(n.name, rows);
+        } catch {
+          return []; // an unreachable node is reported by nodeStatus
+        }
+      }),
+    );
+    return per.flat();
+  }
+
+  /** Runs a query on one node, errors classified. */
+  async query<T extends RowDataPacket[]>(node: GaleraNode, sql: string, params: unknown[] = []): Promise<T> {
+    try {
+      const [rows] = await this.pool(node).query<T>(sql, params);
+      return rows;
+    } catch (err) {
+      this.invalidateStatus();
+      throw classifyDatabaseError(err, node.name);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => undefined)));
+    this.pools.clear();
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * A small SSH client over ssh2: exec with exit code / stdout / stderr, streaming exec, upload over SFTP.
+ * Batch mode only (key auth, no prompts, no agent forwarding). The host key must match a SHA-256 pin: without
+ * pins it refuses to connect, unless the caller says `insecureAnyHostKey` (DROVER_SSH_INSECURE_ANY_HOST_KEY, a
+ * development switch): an empty pin list must never mean "trust whoever answers".
+ */
+import { createHash } from 'node:crypto';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Readable } from 'node:stream';
+import { classifySshError, failure } from './errors';
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+}
+
+export interface SshOptions {
+  privateKey: Buffer | string;
+  /** OpenSSH-style fingerprints ("SHA256:base64") the server's host key must match; empty refuses to connect. */
+  pinnedHostKeys?: string[];
+  /** Development only: with no pins, accept any host key instead of refusing. */
+  insecureAnyHostKey?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Parses "user@host:port" (user defaults to root, port to 22). */
+export function parseSshTarget(target: string): SshTarget {
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:\s]+)(?::(\d+))?$/.exec(target.trim());
+  if (!m) throw failure('InvalidInput', `ssh target "${target}" is not of the form user@host[:port]`);
+  return { username: m[1] ?? 'root', host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : 22 };
+}
+
+export function formatSshTarget(t: SshTarget): string {
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return `${t.username}@${host}:${t.port}`;
+}
+
+/** OpenSSH's fingerprint format for a raw host key blob. */
+export function hostKeyFingerprint(key: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(key).digest('base64').replace(/=+$/, '');
+}
+
+/**
+ * The check both SSH paths (this client and the Docker-over-SSH agent) run on a server's host key; throws
+ * ConfigMissing (permanent) when there is nothing to check against and the insecure switch is off.
+ */
+export function hostKeyVerifier(label: string, pins: string[], insecureAnyHostKey = false): (key: Buffer) => boolean {
+  if (pins.length === 0 && !insecureAnyHostKey) {
+    throw failure('ConfigMissing', `no pinned SSH host key for ${label}: set DROVER_SSH_HOST_KEYS (SHA256:… fingerprints), or DROVER_SSH_INSECURE_ANY_HOST_KEY=1 on a development machine only`);
+  }
+  return (key) => pins.length === 0 || pins.includes(hostKeyFingerprint(key));
+}
+
+export class SshClient {
+  private constructor(private readonly conn: Client, readonly target: SshTarget) {}
+
+  static async connect(target: SshTarget, opts: SshOptions, signal?: AbortSignal): Promise<SshClient> {
+    const label = formatSshTarget(target);
+    const verify = hostKeyVerifier(label, opts.pinnedHostKeys ?? [], opts.insecureAnyHostKey);
+    const conn = new Client();
+    let hostKeyRejected = false;
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      privateKey: opts.privateKey,
+      readyTimeout: opts.readyTimeoutMs ?? 15_000,
+      tryKeyboard: false,
+      hostVerifier: (key: Buffer) => {
+        const ok = verify(key);
+        if (!ok) hostKeyRejected = true;
+        return ok;
+      },
+    };
+    return await new Promise<SshClient>((resolve, reject) => {
+      const onAbort = () => {
+        conn.end();
+        reject(failure('SshUnreachable', `SSH to ${label} cancelled`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      conn
+        .once('ready', () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(new SshClient(conn, target));
+        })
+        .once('error', (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (hostKeyRejected) reject(failure('SshHostKeyMismatch', `SSH host key of ${label} does not match the pinned key`, { cause: err }));
+          else reject(classifySshError(err, label));
+        })
+        .connect(config);
+    });
+  }
+
+  /** Runs a command to completion; a non-zero exit is returned, not thrown (see `execOrThrow`). */
+  async exec(command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const { channel } = await this.openExec(command);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    channel.on('data', (d: Buffer) => out.push(d));
+    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    const onAbort = () => channel.close();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.stdin !== undefined) channel.end(opts.stdin);
+    else channel.end();
+    const code = await new Promise<number>((resolve) => channel.once('close', (c: number | null) => resolve(c ?? -1)));
+    opts.signal?.removeEventListener('abort', onAbort);
+    return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  }
+
+  /** Runs a command and throws RemoteCommandFailed on a non-zero exit, with the tail of stderr. */
+  async execOrThrow(command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const r = await this.exec(command, opts);
+    if (r.code !== 0) {
+      throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, { details: [{ code: r.code }] });
+    }
+    return r;
+  }
+
+  /**
+   * Streams a command's stdout. The returned promise for `exit` settles when the command ends; a non-zero exit
+   * rejects it with RemoteCommandFailed. `stdin` (e.g. a client option file holding a password) is written to the
+   * command's standard input, which is then closed.
+   */
+  async execStream(command: string, opts: { stdin?: string | Buffer } = {}): Promise<{ stdout: Readable; exit: Promise<void> }> {
+    const { channel, exited } = await this.openExec(command);
+    const err: Buffer[] = [];
+    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    if (opts.stdin !== undefined) channel.end(opts.stdin);
+    else channel.end();
+    const exit = exited.then((code) => {
+      if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
+    });
+    return { stdout: channel, exit };
+  }
+
+  /**
+   * Opens a command whose stdin the caller writes (e.g. `tar -x` fed a decrypted stream). `stdin` is the remote
+   * command's standard input; `exit` settles when it ends, rejecting with RemoteCommandFailed on a non-zero exit.
+   */
+  async execWithStdin(command: string): Promise<{ stdin: import('node:stream').Writable; exit: Promise<void> }> {
+    const { channel, exited } = await this.openExec(command);
+    const err: Buffer[] = [];
+    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    channel.on('data', () => undefined);
+    const exit = exited.then((code) => {
+      if (code !== 0) throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
+    });
+    return { stdin: channel, exit };
+  }
+
+  /** Writes a stream or buffer to a remote path over SFTP (mode 0600 unless told). */
+  async upload(data: Readable | Buffer | string, remotePath: string, mode = 0o600): Promise<void> {
+    const sftp = await new Promise<import('ssh2').SFTPWrapper>((resolve, reject) =>
+      this.conn.sftp((e, s) => (e ? reject(classifySshError(e, formatSshTarget(this.target))) : resolve(s))),
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const ws = sftp.createWriteStream(remotePath, { mode });
+        ws.once('close', () => resolve());
+        ws.once('error', (e: Error) => reject(failure('RemoteCommandFailed', `upload to ${remotePath} failed: ${e.message}`)));
+        if (Buffer.isBuffer(data) || typeof data === 'string') ws.end(data);
+        else data.pipe(ws);
+      });
+    } finally {
+      sftp.end();
+    }
+  }
+
+  close(): void {
+    this.conn.end();
+  }
+
+  /**
+   * Opens a command's channel, with its exit status (code, or null for a signal) listened for at once: ssh2 emits it
+   * as it parses it, and a quick command's reply, output, exit status and close can be read in one go with the
+   * channel's opening (a loaded worker), before a caller awaiting this resumes to listen. It then waited forever.
+   */
+  private openExec(command: string): Promise<{ channel: ClientChannel; exited: Promise<number | null> }> {
+    return new Promise((resolve, reject) =>
+      this.conn.exec(command, (e, ch) => {
+        if (e) return reject(classifySshError(e, formatSshTarget(this.target)));
+        const exited = new Promise<number | null>((done) => ch.once('exit', (code: number | null) => done(code)));
+        resolve({ channel: ch, exited });
+      }),
+    );
+  }
+}
+
+/** Connects, runs `fn`, always closes. */
+export async function withSsh<T>(target: SshTarget, opts: SshOptions, fn: (c: SshClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  const client = await SshClient.connect(target, opts, signal);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}

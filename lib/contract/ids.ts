@@ -1,0 +1,54 @@
+/** Deterministic workflow IDs, from one helper: the same request always maps to the same workflow. */
+/**
+ * Restores run on their own queue: only restore workers hold the backup identity (the private key). Migrations
+ * too: only migration workers hold the key old hosts authorize and read the old hosts' database password files.
+ */
+export const TASK_QUEUES = { infra: 'drover-infra', backup: 'drover-backup', restore: 'drover-restore', migrate: 'drover-migrate' } as const;
+export type TaskQueueName = keyof typeof TASK_QUEUES;
+
+/**
+ * How long a read-only workflow (cluster health, smoke) may run. They exist to answer an operator who is waiting:
+ * past this the answer is useless, and a caller killed meanwhile must not leave them open for ever.
+ */
+export const READ_ONLY_RUN_TIMEOUT_SECONDS = 600;
+
+export const workflowIds = {
+  /** One smoke run per label (the CLI uses the request time to the second). */
+  smoke: (label: string): string => `smoke/${label}`,
+  /** One restore point per site per nominal date (the schedule's date, not the wall clock). */
+  siteBackup: (site: string, date: string): string => `backup/${site}/${date}`,
+  nightlyBackup: (date: string): string => `nightly-backup/${date}`,
+  siteRegistration: (site: string): string => `site/${site}/register`,
+  /** The site's entity workflow: one per site, its whole life (created, backed up, restored, deleted) in one place. */
+  site: (site: string): string => `site/${site}`,
+  /** One operation the entity runs, numbered by the entity (its n-th operation over all its runs). */
+  siteOperation: (site: string, operation: 'create' | 'delete', n: number): string => `site/${site}/${operation}/${n}`,
+  /** Where a site's tasks run (`drover site show`): one lookup at a time per site, attached to by a second caller. */
+  siteNodes: (site: string): string => `site/${site}/nodes`,
+  /** Where a farm's sites' tasks run (`drover site list`). */
+  farmSiteNodes: (farm: string): string => `site-nodes/${farm}`,
+  prune: (date: string): string => `prune/${date}`,
+  /** One migration per site per wave (re-running resumes it; a site moved in another wave is another run). */
+  migrate: (wave: string, site: string): string => `migrate/${wave}/${site}`,
+  /** One migration wave per wave name (re-running the same wave resumes it: its migrated sites are not redone). */
+  migrationWave: (wave: string): string => `wave/${wave}`,
+  /** One pre-flight of a migration file per content hash (the same file checked twice is the same check). */
+  migrateCheck: (hash: string): string => `migrate-check/${hash}`,
+  restore: (site: string, at: string, to?: string): string => `restore/${site}/${at}${to ? `/to/${to}` : ''}`,
+  /** One drill per nominal date (the schedule's date). */
+  restoreDrill: (date: string): string => `restore-drill/${date}`,
+  /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
+  restoreFarm: (label: string): string => `restore-farm/${label}`,
+  /** One bring-up per farm (re-running resumes it), one teardown per farm. */
+  bringUp: (farm: string): string => `bringup/${farm}`,
+  teardown: (farm: string): string => `teardown/${farm}`,
+  scale: (farm: string, delta: number): string => `scale/${farm}/${delta > 0 ? '+' : ''}${delta}`,
+  /** One provisioning per farm (re-running resumes it). */
+  provision: (farm: string): string => `provision/${farm}`,
+  /** One live contractor grant per site and user (`drover access revoke <this ID>`); granted again after it ends. */
+  accessGrant: (site: string, user: string): string => `access/${site}/${user}`,
+  /** The Schedule that starts the weekly restore drill. */
+  drillSchedule: 'restore-drill',
+  /** The Schedule that starts the nightly backup (Temporal appends each run's scheduled time). */
+  backupSchedule: 'nightly-backup',
+};

@@ -1,0 +1,68 @@
+/**
+ * Per-queue registration with real production workers (workers/run-worker.ts createDroverWorker, the same code
+ * as `drover worker backup`): the backup worker runs its own activity, fails a restore activity as not registered
+ * on it, and cannot run a restore workflow; the restore worker has the restore activity. The unit test
+ * test/unit/queue-registration.test.ts checks every queue's names against what its workflows call.
+ */
+import path from 'node:path';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDroverWorker } from '../../workers/run-worker';
+import { restoreSiteWorkflow } from '../../workflows/restore-site';
+import { activityOnQueue } from '../fixtures/workflows/activity-on-queue';
+import { connectTestServer, testEnv, testWorker, uniqueQueue } from '../helpers/temporal';
+
+let tw: TestWorkflowEnvironment;
+beforeAll(async () => {
+  tw = await connectTestServer();
+});
+afterAll(() => tw?.teardown());
+
+describe('a production worker registers only its own queue\'s workflows and activities', () => {
+  it('the backup worker: its own activity runs; a restore activity fails as not registered; a restore workflow does not run', async () => {
+    const backupQueue = uniqueQueue('backup-only');
+    const restoreQueue = uniqueQueue('restore-only');
+    const callerQueue = uniqueQueue('activity-on-queue');
+    const backup = await createDroverWorker('backup', testEnv(), { taskQueue: backupQueue });
+    const restore = await createDroverWorker('restore', testEnv(), { taskQueue: restoreQueue });
+    const caller = await testWorker(tw, { taskQueue: callerQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'activity-on-queue.ts') } });
+    const call = (name: string, taskQueue: string, input: unknown) =>
+      tw.client.workflow.execute(activityOnQueue, { workflowId: `${callerQueue}/${name}/${taskQueue}`, taskQueue: callerQueue, args: [{ name, taskQueue, input }] });
+    try {
+      await backup.worker.runUntil(
+        restore.worker.runUntil(
+          caller.worker.runUntil(async () => {
+            const point = { site: 'never-backed-up.example', date: '2026-11-30' };
+            expect(await call('findRestorePoint', backupQueue, point)).toEqual({ ok: true, result: { complete: false } });
+            expect(await call('readManifest', backupQueue, point)).toEqual({ ok: false, type: 'NotFoundError', message: expect.stringContaining('readManifest is not registered') });
+            expect(await call('loadDatabaseIntoStaging', backupQueue, {})).toMatchObject({ ok: false, type: 'NotFoundError' });
+            // The restore worker has it: it runs and fails on its own terms (no such restore point), not as unknown.
+            const onRestore = await call('readManifest', restoreQueue, point);
+            expect(onRestore.ok).toBe(false);
+            expect(onRestore).not.toMatchObject({ type: 'NotFoundError' });
+
+            // A restore workflow on the backup worker's queue: its workflow task fails (no such workflow type).
+            const handle = await tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `${backupQueue}/restore`, taskQueue: backupQueue, args: [{ site: point.site, point: point.date }] });
+            try {
+              let failure: string | undefined;
+              for (let i = 0; i < 60 && !failure; i++) {
+                const events = (await handle.fetchHistory()).events ?? [];
+                // Failure messages are encoded (payload codec): read through the client's converter.
+                const raw = events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure;
+                failure = (await decodeOptionalFailureToOptionalError(tw.client.options.loadedDataConverter, raw))?.message;
+                if (!failure) await new Promise((r) => setTimeout(r, 500));
+              }
+              expect(failure).toMatch(/'restoreSiteWorkflow': no such function is exported/);
+              expect((await handle.describe()).status.name).toBe('RUNNING');
+            } finally {
+              await handle.terminate('test: the backup worker cannot run it');
+            }
+          }),
+        ),
+      );
+    } finally {
+      await Promise.all([backup.close(), restore.close(), caller.close()]);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,33 @@
+/**
+ * Remote commands heartbeat on a timer while they run (issue 11 item 1): a command several times longer than a
+ * shortened heartbeat timeout completes in its first and only attempt, through a real worker and real sshd.
+ */
+import path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectTestServer, testWorker, uniqueQueue } from '../helpers/temporal';
+import { remoteCommandUnderShortHeartbeat } from '../fixtures/workflows/short-heartbeat';
+
+let tw: TestWorkflowEnvironment;
+beforeAll(async () => {
+  tw = await connectTestServer();
+});
+afterAll(async () => {
+  await tw?.teardown();
+});
+
+describe('remote commands under a short heartbeat timeout', () => {
+  it('runRemoteCommand running `sleep 6` under a 2 s heartbeat timeout completes in one attempt', async () => {
+    const taskQueue = uniqueQueue('remote-heartbeat');
+    const { worker, close } = await testWorker(tw, { taskQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'short-heartbeat.ts') } });
+    try {
+      const handle = await tw.client.workflow.start(remoteCommandUnderShortHeartbeat, { workflowId: taskQueue, taskQueue, args: [{ command: 'sleep 6 && echo done' }] });
+      const r = await worker.runUntil(handle.result());
+      expect(r).toEqual({ code: 0, stdout: 'done\n' });
+      const started = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+      expect(started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * Crash safety of the files swap and its undo: a restore worker started with DROVER_FAULT_CRASH_AT dies (SIGKILL)
+ * between two commands of swapFiles or undoFilesSwap; at that moment nothing of the site is lost, and after a
+ * fresh worker takes over the docroot is whole: the restored state when the swap was interrupted, the original
+ * when the undo was, never a mix, never missing, no leftovers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { PREVIOUS_SUFFIX, STAGING_SUFFIX, UNDO_SUFFIX } from '../../activities/storage-restore';
+import { TASK_QUEUES } from '../../lib/contract/ids';
+import { restoreSiteWorkflow } from '../../workflows/restore-site';
+import { siteBackupWorkflow } from '../../workflows/site-backup';
+import { CLI } from '../helpers/cli';
+import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { treeHashes } from '../helpers/restore-point';
+import { createTestSite } from '../helpers/sites';
+import { useRunningWorker } from '../helpers/temporal';
+
+const ctx = useRunningWorker('files-crash');
+
+function startRestoreWorker(crashAt?: string): { worker: ChildProcess; exited: Promise<void>; stderr: () => string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, DROVER_METRICS_PORT: '0' };
+  if (crashAt) env.DROVER_FAULT_CRASH_AT = crashAt;
+  else delete env.DROVER_FAULT_CRASH_AT;
+  const worker = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
+  let err = '';
+  worker.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err };
+}
+
+/** Every file of the docroot, wherever it is at the moment of the crash (live, previous, staging, undo). */
+function copies(livePath: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const suffix of ['', PREVIOUS_SUFFIX, STAGING_SUFFIX, UNDO_SUFFIX]) if (existsSync(livePath + suffix)) out[suffix || 'live'] = treeHashes(livePath + suffix);
+  return out;
+}
+
+describe('files swap crash safety', () => {
+  it.each([
+    ['swapFiles:live-moved-aside', 'restored'],
+    ['swapFiles:staging-moved-in', 'restored'],
+    ['undoFilesSwap:restored-moved-aside', 'original'],
+    ['undoFilesSwap:previous-moved-back', 'original'],
+  ] as const)('worker killed at %s: after restart the docroot is the %s, whole', async (crashAt, expected) => {
+    const tag = `${ctx.taskQueue.slice(-6)}-${crashAt.split(':')[1]}`;
+    const undoing = crashAt.startsWith('undo');
+    const site = await createTestSite(ctx.deps, `fcrash-${tag}-${expected}.example.com`, { posts: 5, uploadBytes: 64 * 1024 });
+    // For the undo cases the point lacks wp-includes/version.php: the post-swap check fails and the swap is undone.
+    if (undoing) rmSync(path.join(site.filesPath, 'wp-includes/version.php'));
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10' }] });
+    const restored = treeHashes(site.filesPath);
+    if (undoing) writeFileSync(path.join(site.filesPath, 'wp-includes/version.php'), "<?php\n$wp_version = '6.4.2';\n");
+    writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // changed after the backup');
+    const original = treeHashes(site.filesPath);
+
+    let w = startRestoreWorker(crashAt);
+    try {
+      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
+        workflowId: `restore/${site.domain}/crash/${tag}`,
+        taskQueue: TASK_QUEUES.restore,
+        // The killed worker's step is noticed after its startToClose: shortened from a minute (the default).
+        args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true, timeouts: { startToClose: '15 seconds' } }],
+      });
+      await w.exited;
+      expect(w.stderr()).toContain(`crashing at ${crashAt}`);
+      // At the crash: both states are still there in full, under the live path or a suffix.
+      const atCrash = Object.values(copies(site.filesPath));
+      expect(atCrash).toContainEqual(original);
+      expect(atCrash).toContainEqual(restored);
+
+      w = startRestoreWorker();
+      const outcome = await handle.result().then(
+        () => 'completed',
+        (e: unknown) => ((e as WorkflowFailedError).cause as ApplicationFailure).type,
+      );
+      expect(outcome).toBe(undoing ? 'RestoreVerificationFailed' : 'completed');
+    } finally {
+      w.worker.kill('SIGTERM');
+      await w.exited;
+    }
+    expect(copies(site.filesPath)).toEqual({ live: expected === 'restored' ? restored : original });
+  });
+});

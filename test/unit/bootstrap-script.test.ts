@@ -1,0 +1,123 @@
+/**
+ * The bootstrap script droplets run (activities/swarm-nodes.ts): it parses as POSIX sh, and the systemd drop-in
+ * that re-applies the metadata block when Docker starts installs the same DOCKER-USER rule bootstrap applies.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BOOTSTRAP_SCRIPT } from '../../activities/lib/node-scripts';
+
+const RULE = '-d 169.254.169.254/32 -j DROP';
+
+describe('BOOTSTRAP_SCRIPT', () => {
+  it('parses as POSIX sh', () => {
+    expect(() => execFileSync('sh', ['-n'], { input: BOOTSTRAP_SCRIPT })).not.toThrow();
+  });
+
+  it('drops forwarded traffic to the metadata address first in DOCKER-USER (else FORWARD), checking before inserting', () => {
+    expect(BOOTSTRAP_SCRIPT).toContain('if iptables -n -L DOCKER-USER >/dev/null 2>&1; then chain=DOCKER-USER; else chain=FORWARD; fi');
+    expect(BOOTSTRAP_SCRIPT).toContain(`iptables -C "$chain" ${RULE} 2>/dev/null || iptables -I "$chain" 1 ${RULE}`);
+    // Applied on both paths: Docker already running, and Docker just started.
+    expect(BOOTSTRAP_SCRIPT.match(/block_metadata(;|\n)/g)).toHaveLength(2);
+  });
+
+  it('writes a docker.service drop-in whose ExecStartPost puts the same rule back first in DOCKER-USER', () => {
+    const unit = /want='(\[Service\]\n[^']*)'/.exec(BOOTSTRAP_SCRIPT)?.[1];
+    expect(unit).toBe(`[Service]\nExecStartPost=/bin/sh -c "iptables -C DOCKER-USER ${RULE} 2>/dev/null || iptables -I DOCKER-USER 1 ${RULE}"`);
+    expect(BOOTSTRAP_SCRIPT).toContain('unit=/etc/systemd/system/docker.service.d/drover-block-metadata.conf');
+    expect(BOOTSTRAP_SCRIPT).toMatch(/printf '%s\\n' "\$want" > "\$unit"; systemctl daemon-reload/);
+  });
+
+  // Fake containerd, ctr, dockerd, docker, iptables and sysctl on PATH. containerd answers only after 2 s (a loaded
+  // machine, scaled down); a dockerd asked to start its own containerd gives up the way dockerd 20.10 does when that
+  // containerd is late; one handed a containerd that answers comes up.
+  const fakeNode = () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bootstrap-'));
+    const bin = path.join(dir, 'bin');
+    const node = path.join(dir, 'node');
+    for (const d of [bin, node]) mkdirSync(d);
+    const fake = (name: string, body: string) => {
+      writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(path.join(bin, name), 0o755);
+    };
+    const count = (name: string) => `n=$(cat "${dir}/${name}.starts" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/${name}.starts"`;
+    fake('containerd', `${count('containerd')}; echo $$ >> "${dir}/pids"; sleep 2; touch "${dir}/containerd.up"; exec sleep 60`);
+    fake('ctr', `[ -f "${dir}/containerd.up" ]`);
+    fake('dockerd', `${count('dockerd')}; echo "$@" > "${dir}/dockerd.args"
+case "$*" in *"--containerd ${node}/exec/containerd/containerd.sock"*) ;; *) echo 'failed to start containerd: timeout waiting for containerd to start'; exit 1;; esac
+[ -f "${dir}/containerd.up" ] || { echo 'containerd not answering'; exit 1; }
+echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
+    fake('docker', `case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
+    fake('iptables', 'exit 0');
+    fake('sysctl', 'exit 0');
+    const run = () =>
+      spawnSync('sh', ['-c', BOOTSTRAP_SCRIPT], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { PATH: `${bin}:${process.env.PATH}`, DROVER_NODE_DIR: node, DOCKER_HOST: `unix://${node}/docker.sock` },
+      });
+    const starts = (name: string) => Number(readFileSync(path.join(dir, `${name}.starts`), 'utf8'));
+    const cleanup = () => {
+      for (const pid of (() => {
+        try {
+          return readFileSync(path.join(dir, 'pids'), 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      })()) {
+        try {
+          process.kill(pid);
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    return { dir, node, run, starts, cleanup };
+  };
+
+  it("starts a local node's containerd itself, waits for it on its own clock, and hands it to dockerd", () => {
+    const n = fakeNode();
+    try {
+      const run = n.run();
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      expect(run.stdout).toContain('docker started');
+      expect(n.starts('containerd')).toBe(1);
+      expect(n.starts('dockerd')).toBe(1);
+      expect(readFileSync(path.join(n.dir, 'dockerd.args'), 'utf8')).toContain(`--containerd ${n.node}/exec/containerd/containerd.sock`);
+    } finally {
+      n.cleanup();
+    }
+  });
+
+  it('a second run while containerd from the first is still starting waits on it instead of starting another', () => {
+    const n = fakeNode();
+    try {
+      // The first attempt started containerd and died (its activity timed out): containerd is still starting.
+      mkdirSync(path.join(n.node, 'exec', 'containerd'), { recursive: true });
+      const first = spawnSync('sh', ['-c', `containerd >/dev/null 2>&1 </dev/null & echo $! > ${n.node}/containerd.pid`], { env: { PATH: `${path.join(n.dir, 'bin')}:${process.env.PATH}` } });
+      expect(first.status).toBe(0);
+      const run = n.run();
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      expect(n.starts('containerd')).toBe(1);
+      expect(n.starts('dockerd')).toBe(1);
+    } finally {
+      n.cleanup();
+    }
+  });
+
+  it('a containerd that dies while starting fails the bootstrap with the end of its log', () => {
+    const n = fakeNode();
+    try {
+      writeFileSync(path.join(n.dir, 'bin', 'containerd'), '#!/bin/sh\necho "containerd: failed to load plugin: disk full"; exit 1\n');
+      const run = n.run();
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('containerd exited while starting; the end of its log:');
+      expect(run.stderr).toContain('failed to load plugin: disk full');
+    } finally {
+      n.cleanup();
+    }
+  });
+});

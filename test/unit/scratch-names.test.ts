@@ -1,0 +1,104 @@
+/** Scratch database names of a restore (lib/scratch-names.ts) and the registry's name and prefix rules. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { fnv1a64 } from '../../lib/hash';
+import { scratchDatabaseNames, scratchNamesProblem } from '../../lib/scratch-names';
+import { literalTablePrefix, siteSchema } from '../../lib/site-registry';
+
+const nameChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'.split(''));
+const liveName = (min: number, max: number) => fc.array(nameChar, { minLength: min, maxLength: max }).map((a) => a.join('')).filter((n) => siteSchema.shape.database.safeParse(n).success);
+
+describe('scratch database names', () => {
+  it('at 56-64 characters: staging, previous and live all differ, all valid MariaDB names', () => {
+    fc.assert(
+      fc.property(liveName(56, 64), (live) => {
+        const { staging, previous } = scratchDatabaseNames(live);
+        expect(scratchNamesProblem({ live, staging, previous })).toBeNull();
+        for (const n of [staging, previous]) expect(n).toMatch(/^[A-Za-z0-9_]{1,64}$/);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('at any length, never a registrable name: no site can own a scratch database', () => {
+    fc.assert(
+      fc.property(liveName(1, 64), (live) => {
+        const { staging, previous } = scratchDatabaseNames(live);
+        expect(siteSchema.shape.database.safeParse(staging).success).toBe(false);
+        expect(siteSchema.shape.database.safeParse(previous).success).toBe(false);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('two live names that differ only past what is kept get different scratch names', () => {
+    fc.assert(
+      fc.property(liveName(56, 64), liveName(56, 64), (a, b) => {
+        fc.pre(a !== b);
+        const x = scratchDatabaseNames(a);
+        const y = scratchDatabaseNames(b);
+        expect(new Set([a, b, x.staging, x.previous, y.staging, y.previous]).size).toBe(6);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('the cases of the issue: 60 and 64 characters', () => {
+    for (const live of ['wp_' + 'a'.repeat(57), 'wp_' + 'b'.repeat(61)]) {
+      const { staging, previous } = scratchDatabaseNames(live);
+      expect([live.length, staging.length <= 64, previous.length <= 64]).toEqual([live.length, true, true]);
+      expect(new Set([live, staging, previous]).size).toBe(3);
+    }
+    // The old scheme (suffix cut to 64) collided here: what this replaces.
+    const old = (live: string) => [`${live}_drover_stg`.slice(0, 64), `${live}_drover_prev`.slice(0, 64)];
+    expect(new Set(old('wp_' + 'a'.repeat(57))).size).toBe(1);
+  });
+
+  it('FNV-1a 64 matches the reference vectors', () => {
+    expect(fnv1a64('')).toBe('cbf29ce484222325');
+    expect(fnv1a64('a')).toBe('af63dc4c8601ec8c');
+    expect(fnv1a64('foobar')).toBe('85944171f73967e8');
+  });
+
+  it('a problem names the clash', () => {
+    expect(scratchNamesProblem({ live: 'wp_x', staging: 'wp_y', previous: 'wp_y' })).toMatch(/must all differ/);
+  });
+});
+
+describe('registration rules', () => {
+  it('refuses Drover\'s scratch marker and system databases, naming the rule', () => {
+    const bad = (database: string) => siteSchema.shape.database.safeParse(database);
+    expect(bad('wp_shop_drover_stg').error?.issues[0].message).toMatch(/_drover_/);
+    expect(bad('drover_meta').error?.issues[0].message).toMatch(/system database/);
+    expect(bad('wp_' + 'x'.repeat(61)).success).toBe(true);
+    expect(bad('wp_' + 'x'.repeat(62)).success).toBe(false);
+  });
+
+  it('reads a literal $table_prefix from wp-config.php, not a computed or commented one', () => {
+    expect(literalTablePrefix("<?php\ndefine('DB_NAME', 'x');\n$table_prefix = 'shop7_';\n")).toBe('shop7_');
+    expect(literalTablePrefix('<?php\n$table_prefix  =  "wp_";')).toBe('wp_');
+    expect(literalTablePrefix("<?php\n// $table_prefix = 'old_';\n$table_prefix = getenv('PREFIX');")).toBeNull();
+    expect(literalTablePrefix("<?php\n/* $table_prefix = 'old_'; */\n")).toBeNull();
+    expect(literalTablePrefix('<?php\n')).toBeNull();
+  });
+});
+
+describe('requalifying a dump for staging', () => {
+  it('rewrites the backed-up database name in statements, never in row data', async () => {
+    const { requalify, requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    expect(requalify('CREATE TRIGGER `shop`.t AFTER INSERT ON `shop`.wp_posts FOR EACH ROW UPDATE shop.wp_x SET a=1', 'shop', 'shop_stg')).toBe(
+      'CREATE TRIGGER `shop_stg`.t AFTER INSERT ON `shop_stg`.wp_posts FOR EACH ROW UPDATE `shop_stg`.wp_x SET a=1',
+    );
+    expect(requalify('UPDATE myshop.t, shop2.t SET x = 1', 'shop', 'z')).toBe('UPDATE myshop.t, shop2.t SET x = 1');
+    const dump = "CREATE TRIGGER `shop`.t BEFORE INSERT ON `shop`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE shop.p SET a = 1 */;;\n";
+    const out: Buffer[] = [];
+    const s = requalifyDumpStream('shop', 'stg');
+    s.on('data', (d: Buffer) => out.push(d));
+    // Byte by byte: line boundaries and the INSERT prefix split across chunks.
+    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
+    await new Promise((r) => s.end(r));
+    expect(Buffer.concat(out).toString()).toBe(
+      "CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE `stg`.p SET a = 1 */;;\n",
+    );
+  });
+});
