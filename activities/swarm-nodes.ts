@@ -250,6 +250,7 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       return onDocker(input.manager, async (d) => {
         type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string } };
         type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
+        type Task = { NodeID: string; Status: { State: string } };
         const setAvailability = async (availability: 'pause' | 'drain') => {
           for (const n of (await d.listNodes()) as SwarmNode[]) {
             if (!input.hostnames.includes(n.Description.Hostname) || n.Spec.Availability === availability) continue;
@@ -257,21 +258,25 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           }
         };
         const nodeIds = async () => ((await d.listNodes()) as SwarmNode[]).filter((n) => input.hostnames.includes(n.Description.Hostname)).map((n) => n.ID);
-        const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string } }[];
+        const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running'] } })) as Task[];
         const setReplicas = async (name: string, replicas: number) => {
           const s = (await d.getService(name).inspect()) as Service;
           await d.getService(s.ID).update({ version: s.Version.Index, ...s.Spec, Mode: { Replicated: { Replicas: replicas } } });
         };
-        const waitRunning = async (name: string, want: number, notOn: string[]) => {
+        /** Polls the service until its tasks (wanted running) satisfy `settled`; past the deadline, fails with `why`. */
+        const waitTasks = async (name: string, settled: (tasks: Task[], up: Task[], want: number) => boolean, why: (up: Task[], tasks: Task[], want: number) => string) => {
           for (;;) {
             const s = (await d.getService(name).inspect()) as Service;
-            const elsewhere = (await running(s.ID)).filter((t) => t.Status.State === 'running' && !notOn.includes(t.NodeID)).length;
-            heartbeat({ service: name, elsewhere, want });
-            if (elsewhere >= want) return;
-            if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: only ${elsewhere} of ${want} tasks run outside ${input.hostnames.join(', ')}`);
+            const want = s.Spec.Mode.Replicated?.Replicas ?? 0;
+            const tasks = await running(s.ID);
+            const up = tasks.filter((t) => t.Status.State === 'running');
+            heartbeat({ service: name, running: up.length, want });
+            if (settled(tasks, up, want)) return;
+            if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: ${why(up, tasks, want)}`);
             await sleep(1000);
           }
         };
+        const outside = (ids: string[]) => (t: Task) => !ids.includes(t.NodeID);
 
         await setAvailability('pause');
         const ids = await nodeIds();
@@ -283,7 +288,7 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           if (!here) continue;
           moved[s.Spec.Name] = here;
           await setReplicas(s.Spec.Name, replicas + here);
-          await waitRunning(s.Spec.Name, replicas, ids);
+          await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
         }
         await setAvailability('drain');
         for (const [name, here] of Object.entries(moved)) {
@@ -292,16 +297,11 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
         }
         // Settled: exactly its replicas running, none on the drained nodes, no replacement still starting or stopping.
         for (const name of Object.keys(moved)) {
-          for (;;) {
-            const s = (await d.getService(name).inspect()) as Service;
-            const want = s.Spec.Mode.Replicated?.Replicas ?? 0;
-            const tasks = await running(s.ID);
-            const up = tasks.filter((t) => t.Status.State === 'running');
-            heartbeat({ service: name, running: up.length, want });
-            if (tasks.length === want && up.length === want && !up.some((t) => ids.includes(t.NodeID))) break;
-            if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: ${up.length} tasks run (${tasks.length} wanted running), not settled at ${want} outside ${input.hostnames.join(', ')}`);
-            await sleep(1000);
-          }
+          await waitTasks(
+            name,
+            (tasks, up, want) => tasks.length === want && up.length === want && up.every(outside(ids)),
+            (up, tasks, want) => `${up.length} tasks run (${tasks.length} wanted running), not settled at ${want} outside ${input.hostnames.join(', ')}`,
+          );
         }
         return { moved };
       });

@@ -14,8 +14,7 @@
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -29,28 +28,14 @@ import type { SiteRecord } from '../../lib/site-registry';
 import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows/nightly-backup';
 import { postsDatabase, smallRowsDatabase } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
+import { text, whole } from '../lib/args';
+import { startBackupWorker } from '../lib/backup-worker';
 
-const argv = process.argv;
-const flag = (name: string): string | undefined => {
-  const i = argv.indexOf(`--${name}`);
-  return i > 0 ? argv[i + 1] : undefined;
-};
-const num = (name: string, dflt: number): number => {
-  const v = flag(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) {
-    process.stderr.write(`--${name} must be a whole number, got "${v}"\n`);
-    process.exit(2);
-  }
-  return n;
-};
-const SITES = num('sites', 500);
-const PRODUCTION = num('production', 0);
-const CONCURRENCY = num('concurrency', 16);
-const PORT_OFFSET = num('port-offset', process.env.DROVER_TEST_PORT_OFFSET ? Number(process.env.DROVER_TEST_PORT_OFFSET) : 200);
-const STATE = path.resolve(flag('state-dir') ?? '.drover-bench');
-const CLI = path.resolve('dist/client/cli.js');
+const SITES = whole('sites', 500);
+const PRODUCTION = whole('production', 0);
+const CONCURRENCY = whole('concurrency', 16);
+const PORT_OFFSET = whole('port-offset', process.env.DROVER_TEST_PORT_OFFSET ? Number(process.env.DROVER_TEST_PORT_OFFSET) : 200);
+const STATE = path.resolve(text('state-dir') ?? '.drover-bench');
 const MB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
@@ -116,29 +101,8 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
   return (await timed(() => sh(cmd, keys))).s;
 }
 
-/** A backup worker as production runs it (its own process), and its peak RSS (VmHWM) when it is stopped. */
-async function startWorker(): Promise<{ proc: ChildProcess; stop: () => Promise<number> }> {
-  const proc = spawn(process.execPath, [CLI, '--state-dir', STATE, '--port-offset', String(PORT_OFFSET), 'worker', 'backup'], {
-    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  proc.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  await new Promise((r) => setTimeout(r, 3000));
-  if (proc.exitCode !== null) throw new Error(`backup worker exited ${proc.exitCode}: ${err}`);
-  return {
-    proc,
-    stop: async () => {
-      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      return hwm;
-    },
-  };
-}
-
 async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
-  const worker = await startWorker();
+  const worker = await startBackupWorker({ stateDir: STATE, portOffset: PORT_OFFSET });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const r = await timed(() => client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }));

@@ -6,8 +6,6 @@
  * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
  * environment (e.g. MALLOC_ARENA_MAX=2) and the other words are Node flags. The environment lives in --state-dir (.drover-bench).
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
@@ -18,20 +16,16 @@ import { droverDataConverter } from '../../lib/data-converter';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { runMain } from '../lib/shell';
+import { text, whole } from '../lib/args';
+import { procStatus, startBackupWorker } from '../lib/backup-worker';
 
-const flag = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const SITES = Number(flag('sites') ?? 100);
-const CONCURRENCY = Number(flag('concurrency') ?? 16);
-const PORT_OFFSET = Number(flag('port-offset') ?? process.env.DROVER_TEST_PORT_OFFSET ?? 200);
-const STATE = path.resolve(flag('state-dir') ?? '.drover-bench');
-const VARIANTS = (flag('variants') ?? '').split('|').map((v) => v.trim());
-const CLI = path.resolve('dist/client/cli.js');
+const SITES = whole('sites', 100);
+const CONCURRENCY = whole('concurrency', 16);
+const PORT_OFFSET = whole('port-offset', Number(process.env.DROVER_TEST_PORT_OFFSET ?? 200));
+const STATE = path.resolve(text('state-dir') ?? '.drover-bench');
+const VARIANTS = text('variants', '').split('|').map((v) => v.trim());
 const MiB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[memory] ${m}\n`);
-const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
 async function main(): Promise<void> {
   await devUp({ stateDir: STATE, portOffset: PORT_OFFSET, log });
@@ -47,18 +41,19 @@ async function main(): Promise<void> {
       const words = variant ? variant.split(/\s+/) : [];
       const flags = words.filter((w) => !/^[A-Z_]+=/.test(w));
       const vars = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-      const proc = spawn(process.execPath, [...flags, CLI, '--state-dir', STATE, '--port-offset', String(PORT_OFFSET), 'worker', 'backup'], {
-        env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...vars },
-        stdio: ['ignore', 'ignore', 'inherit'],
+      const worker = await startBackupWorker({ stateDir: STATE, portOffset: PORT_OFFSET, nodeFlags: flags, env: vars, settleMs: 5000 });
+      const night = async () => {
+        const idle = procStatus(worker.proc.pid!, 'VmRSS');
+        const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
+        const r = await client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] });
+        return { r, idle, after: procStatus(worker.proc.pid!, 'VmRSS') };
+      };
+      // A night that throws stops its worker too.
+      const { r, idle, after } = await night().catch(async (err: unknown) => {
+        await worker.stop();
+        throw err;
       });
-      await new Promise((r) => setTimeout(r, 5000));
-      const idle = status(proc.pid!, 'VmRSS');
-      const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
-      const r = await client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] });
-      const peak = status(proc.pid!, 'VmHWM');
-      const after = status(proc.pid!, 'VmRSS');
-      proc.kill('SIGTERM');
-      await new Promise((res) => proc.once('exit', res));
+      const peak = await worker.stop();
       const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB) };
       log(JSON.stringify(row));
       results.push(row);

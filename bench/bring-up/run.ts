@@ -25,12 +25,9 @@ import { DigitalOceanEmulator } from '../../test/do-emulator/server';
 import { createDroverWorker } from '../../workers/run-worker';
 import { provisionFarmWorkflow } from '../../workflows/provision-farm';
 import { runMain } from '../lib/shell';
+import { whole } from '../lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const ACTIVE_MS = arg('active-ms', 3000);
+const ACTIVE_MS = whole('active-ms', 3000);
 const STATE = path.resolve('.drover-bench');
 const TOKEN = 'bench-token';
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenchBootstrapKeyForTheEmulatorOnlyXX bench@drover';

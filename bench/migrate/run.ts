@@ -27,17 +27,14 @@ import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { siteNames } from '../../lib/site-names';
 import { waveProgressQuery, type WaveProgress } from '../../workflows/migration-wave';
 import { runMain, sh } from '../lib/shell';
+import { text, whole } from '../lib/args';
 
 const run = promisify(execFile);
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const SITES = Number(arg('sites', '500'));
-const CONCURRENCIES = arg('concurrency', '5,20').split(',').map(Number);
-const C1_SITES = Number(arg('c1-sites', '50'));
-const RAW_SITES = Number(arg('raw-sites', '20'));
-const PAUSE_SITES = Number(arg('pause-sites', '60'));
+const SITES = whole('sites', 500);
+const CONCURRENCIES = text('concurrency', '5,20').split(',').map(Number);
+const C1_SITES = whole('c1-sites', 50);
+const RAW_SITES = whole('raw-sites', 20);
+const PAUSE_SITES = whole('pause-sites', 60);
 const OFFSET = Number(process.env.DROVER_BENCH_PORT_OFFSET ?? 700);
 const STATE = path.resolve('.drover-bench-migrate');
 const CLI = path.resolve('dist/client/cli.js');

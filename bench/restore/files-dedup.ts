@@ -23,15 +23,12 @@ import { treeHashes } from '../../test/helpers/restore-point';
 import { timed } from './measure';
 import { log, MB, siteFiles } from './sites';
 import { runMain, sh } from '../lib/shell';
+import { text, whole } from '../lib/args';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const STATE = path.resolve(arg('state-dir', '.drover-test'));
-const OFFSET = Number(arg('port-offset', '1900'));
-const FILES_MB = Number(arg('files-mb', '512'));
-const ROUNDS = Number(arg('rounds', '2'));
+const STATE = path.resolve(text('state-dir', '.drover-test'));
+const OFFSET = whole('port-offset', 1900);
+const FILES_MB = whole('files-mb', 512);
+const ROUNDS = whole('rounds', 2);
 const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironment().run(fn, a) as Promise<R>;
 
 

@@ -23,18 +23,14 @@ import type { RestoreSiteResult } from '../../workflows/restore-site';
 import { measureSite, timed, type BenchContext, type SiteMeasurement } from './measure';
 import { log, MB, postsDatabase, siteFiles, smallRowsDatabase, type SiteSpec } from './sites';
 import { runMain } from '../lib/shell';
+import { text, whole } from '../lib/args';
 
-const text = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : dflt;
-};
-const arg = (name: string, dflt: number) => Number(text(name, String(dflt)));
-const DB_MB = arg('db-mb', 200);
-const FILES_MB = arg('files-mb', 1024);
-const POSTMETA_ROWS = arg('postmeta-rows', 0);
+const DB_MB = whole('db-mb', 200);
+const FILES_MB = whole('files-mb', 1024);
+const POSTMETA_ROWS = whole('postmeta-rows', 0);
 // Another environment (its state folder and port offset) when the bench one's ports are taken.
 const STATE = path.resolve(text('state-dir', '.drover-bench'));
-const PORT_OFFSET = arg('port-offset', 200);
+const PORT_OFFSET = whole('port-offset', 200);
 const s = (ms: number) => +(ms / 1000).toFixed(1);
 
 const steps = (r: RestoreSiteResult) => Object.fromEntries(r.steps.map((st) => [st.name, s(st.ms)]));

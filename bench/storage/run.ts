@@ -17,13 +17,10 @@ import { Readable } from 'node:stream';
 import { PACK_BYTES, PIECE_BYTES } from '../../activities/lib/dedup-files';
 import { tarEntries } from '../../activities/lib/tar-entries';
 import { dateOf, dayNumber, planRetention } from '../../lib/retention';
+import { whole } from '../lib/args';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const NIGHTS = arg('nights', 365);
-let seed = arg('seed', 1);
+const NIGHTS = whole('nights', 365);
+let seed = whole('seed', 1);
 /** mulberry32: the same farm every run. */
 function rand(): number {
   seed = (seed + 0x6d2b79f5) | 0;

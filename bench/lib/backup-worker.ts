@@ -1,0 +1,37 @@
+/** A backup worker as production runs it (`drover worker backup`, its own process), for benchmarks that measure it. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const CLI = path.resolve('dist/client/cli.js');
+
+/** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
+export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+export interface BackupWorker {
+  proc: ChildProcess;
+  /** Stops the worker; resolves to its peak RSS (VmHWM) in bytes, read just before it is stopped. */
+  stop: () => Promise<number>;
+}
+
+/** Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. */
+export async function startBackupWorker(o: { stateDir: string; portOffset: number; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<BackupWorker> {
+  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, '--state-dir', o.stateDir, '--port-offset', String(o.portOffset), 'worker', 'backup'], {
+    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...o.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  await new Promise((r) => setTimeout(r, o.settleMs ?? 3000));
+  if (proc.exitCode !== null) throw new Error(`backup worker exited ${proc.exitCode}: ${err}`);
+  return {
+    proc,
+    stop: async () => {
+      if (proc.exitCode !== null) return 0;
+      const hwm = procStatus(proc.pid!, 'VmHWM');
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      return hwm;
+    },
+  };
+}
