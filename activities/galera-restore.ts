@@ -16,7 +16,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { createPrograms, dropPrograms, ident, readPrograms, requalify, requalifyDumpStream, spawnMariadbLoad, type DatabaseProgram } from './lib/database-programs';
 import { decryptObjectTo, verifyObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
-import { faultPoint } from './lib/fault-points';
+import { faultPoint, stallPoint } from './lib/fault-points';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
 import type { GaleraClient } from '../lib/clients/galera-client';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -165,8 +165,9 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
         signal.addEventListener('abort', stop, { once: true });
         const counter = byteCounter();
         // Statements qualified with the backed-up database's name must act on staging, never on live.
-        if (input.sourceDb) counter.pipe(requalifyDumpStream(input.sourceDb, input.stagingDb)).pipe(client.stdin);
-        else counter.pipe(client.stdin);
+        const requalified = input.sourceDb ? counter.pipe(requalifyDumpStream(input.sourceDb, input.stagingDb)) : counter;
+        const stall = stallPoint('loadDatabaseIntoStaging');
+        (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
         try {
           await withHeartbeat(
             () => ({ ...progress, loadedBytes: counter.bytes }),

@@ -5,7 +5,10 @@
  *
  * Each point fires at most once per worker process and is announced on stderr before the kill, so a test can
  * wait for the message, restart the worker without the switch and check the site is whole.
+ * DROVER_FAULT_STALL_AT stretches a step instead (`stallPoint`).
  */
+import { Transform } from 'node:stream';
+
 const armed = new Set(
   (process.env.DROVER_FAULT_CRASH_AT ?? '')
     .split(',')
@@ -19,4 +22,25 @@ export function faultPoint(name: string): void {
   armed.delete(name);
   process.stderr.write(`drover fault injection: crashing at ${name}\n`);
   process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * A long step on demand, for heartbeat tests: when DROVER_FAULT_STALL_AT names this point as `name:ms` (read at each
+ * call, so a test can arm it for one step), the stream returned holds its data for that long after the first chunk,
+ * as a large table's INSERTs on a loaded node would; otherwise null (nothing is added to the pipeline).
+ */
+export function stallPoint(name: string): Transform | null {
+  const spec = (process.env.DROVER_FAULT_STALL_AT ?? '').split(',').find((s) => s.trim().startsWith(`${name}:`));
+  const ms = spec ? Number(spec.trim().slice(name.length + 1)) : 0;
+  if (!(ms > 0)) return null;
+  let held = false;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (held) return done(null, chunk);
+      held = true;
+      process.stderr.write(`drover fault injection: stalling ${name} for ${ms} ms\n`);
+      this.push(chunk);
+      setTimeout(() => done(), ms);
+    },
+  });
 }

@@ -136,6 +136,7 @@ export class SshClient {
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
     const exit = exited.then((code) => {
+      if (code === 'dropped') throw this.dropped();
       if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
     });
     return { stdout: channel, exit };
@@ -151,6 +152,7 @@ export class SshClient {
     channel.stderr.on('data', (d: Buffer) => err.push(d));
     channel.on('data', () => undefined);
     const exit = exited.then((code) => {
+      if (code === 'dropped') throw this.dropped();
       if (code !== 0) throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
     });
     return { stdin: channel, exit };
@@ -178,16 +180,25 @@ export class SshClient {
     this.conn.end();
   }
 
+  /** The connection went away before the command ended: retryable (SshUnreachable). */
+  private dropped(): Error {
+    return failure('SshUnreachable', `SSH connection to ${formatSshTarget(this.target)} closed before its command ended`);
+  }
+
   /**
    * Opens a command's channel, with its exit status (code, or null for a signal) listened for at once: ssh2 emits it
    * as it parses it, and a quick command's reply, output, exit status and close can be read in one go with the
    * channel's opening (a loaded worker), before a caller awaiting this resumes to listen. It then waited forever.
    */
-  private openExec(command: string): Promise<{ channel: ClientChannel; exited: Promise<number | null> }> {
+  private openExec(command: string): Promise<{ channel: ClientChannel; exited: Promise<number | null | 'dropped'> }> {
     return new Promise((resolve, reject) =>
       this.conn.exec(command, (e, ch) => {
         if (e) return reject(classifySshError(e, formatSshTarget(this.target)));
-        const exited = new Promise<number | null>((done) => ch.once('exit', (code: number | null) => done(code)));
+        // A channel that closes without an exit status (the connection dropped) settles as 'dropped', not a wait.
+        const exited = new Promise<number | null | 'dropped'>((done) => {
+          ch.once('exit', (code: number | null) => done(code));
+          ch.once('close', () => done('dropped'));
+        });
         resolve({ channel: ch, exited });
       }),
     );

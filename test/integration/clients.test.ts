@@ -69,6 +69,19 @@ describe('SshClient', () => {
     });
   }, 120_000);
 
+  it('a connection that drops under a streamed command fails it as SshUnreachable (retryable) instead of waiting forever', async () => {
+    const c = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);
+    const { stdout, exit } = await c.execStream('echo started; sleep 60');
+    const w = await c.execWithStdin('sleep 60');
+    stdout.resume();
+    await new Promise((r) => stdout.once('data', r));
+    // The transport goes away under both commands (as when the host or the network does): no exit status ever comes.
+    (c as unknown as { conn: { _sock: { destroy: () => void } } }).conn._sock.destroy();
+    const settled = (p: Promise<void>) => Promise.race([p.then(() => 'resolved', (e: { type?: string }) => e.type ?? 'rejected'), new Promise<string>((r) => setTimeout(() => r('still waiting'), 10_000))]);
+    expect(await settled(exit)).toBe('SshUnreachable');
+    expect(await settled(w.exit)).toBe('SshUnreachable');
+  });
+
   it('rejects a failing streamed command with RemoteCommandFailed', async () => {
     await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
       const { stdout, exit } = await c.execStream('echo partial; echo boom >&2; exit 7');

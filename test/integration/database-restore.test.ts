@@ -291,7 +291,9 @@ describe('database restore activities', () => {
   it('a WordPress-shaped site whose load takes many heartbeat timeouts restores exactly: one load attempt, never two loads at once, no DDL waiting', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `big-${tag}.example.com`, { posts: 60 });
-    // 300,000 postmeta rows (a WooCommerce shop's worth of meta): the load takes several heartbeat timeouts of 2 s (asserted below).
+    // 300,000 postmeta rows (a WooCommerce shop's worth of meta). How long they take to load depends on the machine
+    // (a quiet one loads them within 3 s), so the load is also held for 8 s after its first statement
+    // (DROVER_FAULT_STALL_AT): it then outlives its heartbeat timeout of 2 s four times over on any machine.
     for (let i = 0; i < 3; i++) {
       await sql(
         `INSERT INTO \`${site.database}\`.wp_postmeta (post_id, meta_key, meta_value) SELECT 1 + seq % 60, CONCAT('_wc_field_', seq % 97), CONCAT(REPEAT(MD5(seq), 3), ' Café ™') FROM \`${site.database}\`.seq_${i * 100_000 + 1}_to_${(i + 1) * 100_000}`,
@@ -324,6 +326,7 @@ describe('database restore activities', () => {
       }
     })();
     const HEARTBEAT_TIMEOUT_MS = 2_000;
+    process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:8000';
     const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
       workflowId: `restore/${site.domain}/big/${tag}`,
       taskQueue: ctx.taskQueue,
@@ -333,6 +336,7 @@ describe('database restore activities', () => {
     try {
       result = await handle.result();
     } finally {
+      delete process.env.DROVER_FAULT_STALL_AT;
       watching = false;
       await watcher;
     }
@@ -361,7 +365,12 @@ describe('database restore activities', () => {
     // load (the earlier attempt fails on its lost connection) and loads alone, with no DDL waiting.
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
     const loadInput = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging, liveDb: site.database, sourceDb: manifest.database.name };
-    const earlier = spawn(process.execPath, [bundleActivityChild(), TEST_STATE_DIR, 'loadDatabaseIntoStaging', JSON.stringify(loadInput)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    // The earlier attempt is held 15 s after its first statement, so it is surely still loading when the next starts.
+    const earlier = spawn(process.execPath, [bundleActivityChild(), TEST_STATE_DIR, 'loadDatabaseIntoStaging', JSON.stringify(loadInput)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, DROVER_FAULT_STALL_AT: 'loadDatabaseIntoStaging:15000' },
+    });
     let earlierErr = '';
     earlier.stderr.on('data', (d) => (earlierErr += d));
     let earlierDone = false;
