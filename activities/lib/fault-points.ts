@@ -34,13 +34,18 @@ export function stallPoint(name: string): Transform | null {
   const ms = spec ? Number(spec.trim().slice(name.length + 1)) : 0;
   if (!(ms > 0)) return null;
   let held = false;
+  let timer: NodeJS.Timeout | undefined;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       if (held) return done(null, chunk);
       held = true;
       process.stderr.write(`drover fault injection: stalling ${name} for ${ms} ms\n`);
       this.push(chunk);
-      setTimeout(() => done(), ms);
+      timer = setTimeout(() => done(), ms);
+    },
+    destroy(err, done) {
+      clearTimeout(timer);
+      done(err);
     },
   });
 }

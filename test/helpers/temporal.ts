@@ -58,6 +58,9 @@ export async function testWorker(
     dataConverter: testDataConverter(),
     sinks: auditSinks(deps.galera),
     activities: createActivities(deps),
+    // Tests shorten heartbeat timeouts to 2–3 s; the SDK sends heartbeats at most every 0.8 × the timeout, which
+    // leaves a loaded machine 0.4 s of margin. Every 0.5 s leaves it 1.5 s (production timeouts are 30 s and more).
+    maxHeartbeatThrottleInterval: '500ms',
     ...opts.worker,
   });
   return { worker, deps, close: () => closeActivityDeps(deps) };

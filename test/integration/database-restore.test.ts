@@ -406,11 +406,12 @@ describe('database restore activities', () => {
     const tag = ctx.taskQueue.slice(-6);
     const db = `wp_ddl_${tag}`;
     await sql(`CREATE DATABASE IF NOT EXISTS \`${db}\``);
-    // A DDL that runs 6 seconds (one row a second); the threshold is 2 s instead of a minute.
-    const slow = sql(`CREATE TABLE \`${db}\`.slow ENGINE=InnoDB AS SELECT SLEEP(1) AS s FROM \`${db}\`.seq_1_to_6`);
+    // A DDL that would run a minute (one row a second), stopped once seen; the threshold is 2 s instead of a minute.
+    const slow = sql(`CREATE TABLE \`${db}\`.slow ENGINE=InnoDB AS SELECT SLEEP(1) AS s FROM \`${db}\`.seq_1_to_60`).catch((e: unknown) => e);
     const describe = () => act.run(createGaleraActivities(ctx.deps).describeGaleraCluster, { ddlWaitSeconds: 2 });
     let seen = await describe();
-    while (!seen.stalledDdl.length) seen = await describe();
+    const deadline = Date.now() + 40_000;
+    while (!seen.stalledDdl.length && Date.now() < deadline) seen = await describe();
     expect(seen.stalledDdl[0].statement).toMatch(/^CREATE TABLE `wp_ddl_\w+`\.slow/);
     const check = galeraCheck(seen, 3);
     expect(check.ok).toBe(false);
@@ -418,7 +419,9 @@ describe('database restore activities', () => {
     const dev = await devStatus({ ...TEST_ENV, ddlWaitSeconds: 2 }, ['galera']);
     expect(dev.healthy).toBe(false);
     expect(dev.parts[0].error).toMatch(/DDL waiting \d+ s on node\d .*CREATE TABLE/);
-    await slow;
+    const [running] = await sql<{ ID: number }[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE ?', [`CREATE TABLE \`${db}\`.slow%`]);
+    await sql(`KILL QUERY ${Number(running.ID)}`);
+    await slow; // interrupted
     // Once it is done, all is well again, and a minute's threshold never saw it.
     expect(galeraCheck(await describe(), 3).ok).toBe(true);
     expect((await devStatus({ ...TEST_ENV, ddlWaitSeconds: 2 }, ['galera'])).healthy).toBe(true);

@@ -8,7 +8,7 @@
  * exactly once; a wave of 20 sites at concurrency 5 lands on the farm, each verified and serving its title, never more
  * than 5 in flight; a source that becomes unreachable mid-copy fails with its cause and leaves nothing on the farm.
  */
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -521,8 +521,11 @@ describe('drover migrate', () => {
     // A slow link (256 KiB/s) so the copy is under way when the host goes away.
     const run = drover(['migrate', 'site', '--file', f, '--domain', domain, '--worker', '--json', '--bwlimit', '256', '--farm', farm.farm], { env: env() });
     const dest = `${names.docroot}.migrating`;
-    for (let i = 0; i < 200 && !existsSync(path.join(dest, 'wp-content')); i++) await new Promise((res) => setTimeout(res, 100));
-    await new Promise((res) => setTimeout(res, 1500));
+    // Cut once the copy has really moved bytes (4 MiB at 256 KiB/s take 16 s: the cut lands inside it).
+    const copied = () => (existsSync(dest) ? Number(execFileSync('du', ['-sb', dest], { encoding: 'utf8' }).split('\t')[0]) : 0);
+    const deadline = Date.now() + 180_000;
+    while (copied() < 256 * 1024 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+    expect(copied(), 'the copy started').toBeGreaterThanOrEqual(256 * 1024);
     link.cut();
     const r = await run;
     expect(r.code, r.stdout + r.stderr).toBe(1);

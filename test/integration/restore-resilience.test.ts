@@ -20,8 +20,8 @@ import { useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('restore-kill');
 
-function startRestoreWorker(): ChildProcess {
-  return spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DROVER_METRICS_PORT: '0' } });
+function startRestoreWorker(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DROVER_METRICS_PORT: '0', ...extraEnv } });
 }
 
 describe('restore resilience', () => {
@@ -37,7 +37,8 @@ describe('restore resilience', () => {
     const damagedDb = await tableChecksums(ctx.deps, site.database);
     const damagedFiles = treeHashes(site.filesPath);
 
-    let worker = startRestoreWorker();
+    // The first worker's database load is held a minute, so the kill surely comes before the swap on any machine.
+    let worker = startRestoreWorker({ DROVER_FAULT_STALL_AT: 'loadDatabaseIntoStaging:60000' });
     try {
       const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }] });
       const staging = `${site.filesPath}.drover-staging`;

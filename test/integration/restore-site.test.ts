@@ -209,15 +209,24 @@ describe('restoreSiteWorkflow', () => {
     const files = treeHashes(site.filesPath);
     await damage(site.database, site.filesPath);
 
-    const first = await restore({ site: site.domain, at: '2026-11-10' }, `${site.domain}-by-hand`);
-    const deadline = Date.now() + 30_000;
-    while (!(await restoreLocks(ctx.deps.galera)).some((l) => l.site === site.domain) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const second = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
-      workflowId: `restore-farm/${tag}/${site.domain}`,
-      taskQueue: ctx.taskQueue,
-      args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }],
-    });
-    const f = await failureOf(second.result());
+    // The first restore's load is held 10 s, so it surely still holds the site's lock when the second starts.
+    process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:10000';
+    let f: ApplicationFailure;
+    let first: Awaited<ReturnType<typeof restore>>;
+    try {
+      first = await restore({ site: site.domain, at: '2026-11-10' }, `${site.domain}-by-hand`);
+      const deadline = Date.now() + 60_000;
+      while (!(await restoreLocks(ctx.deps.galera)).some((l) => l.site === site.domain) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await restoreLocks(ctx.deps.galera)).some((l) => l.site === site.domain), 'the first restore holds the lock').toBe(true);
+      const second = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
+        workflowId: `restore-farm/${tag}/${site.domain}`,
+        taskQueue: ctx.taskQueue,
+        args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }],
+      });
+      f = await failureOf(second.result());
+    } finally {
+      delete process.env.DROVER_FAULT_STALL_AT;
+    }
     expect(f.type).toBe('RestoreInProgress');
     expect(f.message).toContain(first.workflowId);
 
@@ -239,6 +248,8 @@ describe('restoreSiteWorkflow', () => {
     const scratchSchemas = async () =>
       ((await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), 'SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${site.database}\\_%`])) as unknown as { s: string }[]).map((r) => r.s);
 
+    // The database load is held two minutes: the staging steps are surely still running when the cancel comes.
+    process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:120000';
     const handle = await restore({ site: site.domain, skipSafetyPoint: true }, `${site.domain}-cancel`);
     let locked = '';
     try {
@@ -257,6 +268,7 @@ describe('restoreSiteWorkflow', () => {
       const e = await handle.result().then(() => null, (err: unknown) => err);
       expect((e as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     } finally {
+      delete process.env.DROVER_FAULT_STALL_AT;
       if (locked) execFileSync('chattr', ['-i', locked]);
       rmSync(staging, { recursive: true, force: true });
     }
