@@ -133,6 +133,12 @@ describe('a site on the local cluster, through the local front', () => {
           Mode: { Replicated: { Replicas: 1 } },
         });
         const swarm = createSwarmNodeActivities(ctx.deps);
+        // Swarm gives its reason once the scheduler has tried the task: waited for first, so a slow scheduler is not a failure.
+        for (let i = 0; i < 120; i++) {
+          const tasks = (await onManager.listTasks({ filters: { service: [`${greedy}_app`] } })) as { Status: { Err?: string } }[];
+          if (tasks.some((t) => /no suitable node/.test(t.Status.Err ?? ''))) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
         await expect(new MockActivityEnvironment().run(swarm.waitForStack, { manager, name: greedy, timeoutMs: 8_000 })).rejects.toThrow(
           new RegExp(`stack ${greedy} did not converge: ${greedy}_app 0/1 \\(no suitable node \\(insufficient resources on 2 nodes\\)\\)`),
         );

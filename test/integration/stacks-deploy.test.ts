@@ -198,9 +198,10 @@ describe('the stacks deploy on a local swarm', () => {
       // Tasks that cannot start (no image can be pulled here) are retried and the oldest pruned: one listed a moment
       // ago may be gone when inspected. Look again then.
       const listed = ids.length ? await docker(['inspect', '--type', 'task', ...ids]).catch((err: { stderr?: string }) => (/task \S+ not found/.test(err.stderr ?? '') ? null : Promise.reject(err))) : { stdout: '[]' };
-      if (!listed) continue;
-      tasks = JSON.parse(listed.stdout);
-      if (undecided().length === 0) break;
+      if (listed) {
+        tasks = JSON.parse(listed.stdout);
+        if (undecided().length === 0) break;
+      }
       await new Promise((r) => setTimeout(r, 2000));
     }
     expect(undecided().map((s) => s.Spec.Name)).toEqual([]);
