@@ -213,12 +213,16 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       return { output: r.stdout.trim() };
     },
 
-    /** Waits until every replicated service of the stack runs its desired tasks; reports where they run. */
-    async waitForStack(input: { manager: NodeAddress; name: string; timeoutMs?: number }): Promise<{ services: { name: string; desired: number; running: number; nodes: string[] }[] }> {
+    /**
+     * Waits until every replicated service of the stack (of the whole swarm when `name` is left out) runs exactly its
+     * desired tasks; reports where they run.
+     */
+    async waitForStack(input: { manager: NodeAddress; name?: string; timeoutMs?: number }): Promise<{ services: { name: string; desired: number; running: number; nodes: string[] }[] }> {
       const deadline = Date.now() + (input.timeoutMs ?? 600_000);
+      const what = input.name === undefined ? 'the swarm' : `stack ${input.name}`;
       return onDocker(input.manager, async (d) => {
         for (;;) {
-          const services = (await d.listServices({ filters: { label: [`com.docker.stack.namespace=${input.name}`] } })) as { ID: string; Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: object } } }[];
+          const services = (await d.listServices(input.name === undefined ? {} : { filters: { label: [`com.docker.stack.namespace=${input.name}`] } })) as { ID: string; Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: object } } }[];
           const nodes = (await d.listNodes()) as { ID: string; Description: { Hostname: string } }[];
           const host = (id: string) => nodes.find((n) => n.ID === id)?.Description.Hostname ?? id;
           const out: { name: string; desired: number; running: number; nodes: string[]; why: string[] }[] = [];
@@ -231,9 +235,9 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
             out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort(), why });
           }
           const state = (s: (typeof out)[number]): string => `${s.name} ${s.running}/${s.desired}${s.running < s.desired && s.why.length ? ` (${s.why.join('; ')})` : ''}`;
-          heartbeat({ stack: input.name, services: out.map(state) });
-          if (services.length && out.every((s) => s.running === s.desired)) return { services: out.map(({ why: _, ...s }) => s) };
-          if (Date.now() > deadline) throw failure('RemoteCommandFailed', `stack ${input.name} did not converge: ${out.map(state).join(', ') || 'no services'}`);
+          heartbeat({ stack: input.name ?? '(all)', services: out.map(state) });
+          if ((services.length || input.name === undefined) && out.every((s) => s.running === s.desired)) return { services: out.map(({ why: _, ...s }) => s) };
+          if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${what} did not converge: ${out.map(state).join(', ') || 'no services'}`);
           await sleep(1000);
         }
       });

@@ -2,9 +2,10 @@
  * Scales a cluster's workers. `+N` runs the bring-up again with N more nodes (it is idempotent, so the existing
  * nodes are left as they are and only the new ones go through provision → SSH → Docker → join → labels →
  * images). `-N` takes the last N workers out without a site losing its running task: their tasks are first
- * started elsewhere (see drainSwarmNodes), then the nodes leave the swarm and are removed.
+ * started elsewhere (see drainSwarmNodes), then the nodes leave the swarm and are removed, and the report waits
+ * until every replicated service runs exactly its replicas.
  */
-import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { SwarmReport } from '../activities/swarm-nodes';
 import { localNodeNames } from '../lib/local-node-names';
 import { clusterBringUpWorkflow, type LocalBringUpInput } from './cluster-bring-up';
@@ -54,6 +55,9 @@ export async function clusterScaleWorkflow(input: ClusterScaleInput): Promise<Cl
     if (node) await api.removeFromSwarm({ manager, node });
     await longApi.destroyLocalNode({ farm: input.farm, name });
   }
+  // The farm settled before it is reported: every replicated service at exactly its replicas (a report taken while
+  // swarm still reconciled once showed a service at 4 of 3).
+  if (patched('scale-in-waits-settled')) await remoteExec.waitForStack({ manager, timeoutMs: 300_000 });
   const report = await api.swarmReport({ manager });
   return { before, after: before - count, added: [], removed: leaving, moved, report };
 }
