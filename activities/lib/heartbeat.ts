@@ -30,8 +30,22 @@ export async function withHeartbeat<T>(details: () => unknown, fn: () => Promise
   const timer = setInterval(() => beat(details()), HEARTBEAT_EVERY_MS);
   try {
     return await fn();
+  } catch (err) {
+    // A step stopped because its activity was cancelled (its processes killed on the signal) reports the
+    // cancellation, not what the stop caused ("mariadb exited null"): the workflow then sees a cancelled step.
+    const signal = activitySignal();
+    if (signal?.aborted) throw signal.reason ?? err;
+    throw err;
   } finally {
     clearInterval(timer);
+  }
+}
+
+function activitySignal(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
   }
 }
 
