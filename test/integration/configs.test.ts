@@ -180,9 +180,9 @@ describe('env.example', () => {
     readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? sources(path.join(dir, e.name)) : /\.(ts|ya?ml)$/.test(e.name) ? [path.join(ROOT, dir, e.name)] : [],
     );
-  // Set on local nodes by Drover's own sshd for its sessions, or by crash tests (the fault-injection switch of
+  // Set on local nodes by Drover's own sshd for its sessions, or by crash and stall tests (the fault-injection switches of
   // activities/lib/fault-points.ts): not something an operator sets.
-  const internal = new Set(['DROVER_NODE_DIR', 'DROVER_NODE_NAME', 'DROVER_FAULT_CRASH_AT']);
+  const internal = new Set(['DROVER_NODE_DIR', 'DROVER_NODE_NAME', 'DROVER_FAULT_CRASH_AT', 'DROVER_FAULT_STALL_AT']);
 
   it('lists every variable the code reads', () => {
     const read = new Set<string>();
