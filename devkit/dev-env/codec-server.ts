@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DevLayout } from './layout';
 import type { DevPart, PartStatus } from './part';
-import { daemonPid, spawnDaemon, stopDaemon, tailFile, waitFor } from './processes';
+import { daemonPid, httpOk, spawnDaemon, stopDaemon, tailFile, waitFor } from './processes';
 
 export const DEV_CODEC_KEY_ID = 'local1';
 
@@ -35,13 +35,7 @@ export function codecPart(l: DevLayout): DevPart {
   const logFile = path.join(dir, 'codec-server.log');
   const endpoint = devCodecEndpoint(l);
 
-  async function answers(): Promise<boolean> {
-    try {
-      return (await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(2_000) })).ok;
-    } catch {
-      return false;
-    }
-  }
+  const answers = () => httpOk(`${endpoint}/health`);
 
   return {
     name: 'codec',

@@ -12,7 +12,7 @@ import { renderFrontVcl } from '../../lib/front-vcl';
 import { farmVcl, frontFiles, LocalFrontClient } from '../../lib/clients/local-front-client';
 import type { DevLayout } from './layout';
 import type { DevPart, PartStatus } from './part';
-import { daemonPid, spawnDaemon, stopDaemon, tailFile, tcpOpen, waitFor } from './processes';
+import { daemonPid, httpOk, spawnDaemon, stopDaemon, tailFile, tcpOpen, waitFor } from './processes';
 
 export function frontPart(l: DevLayout): DevPart {
   const { dir, port, admin } = l.front;
@@ -21,14 +21,7 @@ export function frontPart(l: DevLayout): DevPart {
   const logFile = path.join(dir, 'varnishd.log');
   const url = `http://127.0.0.1:${port}`;
 
-  async function ping(): Promise<boolean> {
-    try {
-      const r = await fetch(`${url}/varnish-ping`, { signal: AbortSignal.timeout(2_000) });
-      return r.status === 200;
-    } catch {
-      return false;
-    }
-  }
+  const ping = () => httpOk(`${url}/varnish-ping`);
 
   return {
     name: 'front',

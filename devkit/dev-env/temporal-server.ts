@@ -10,7 +10,7 @@ import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
 import { resolveGoTool } from './binaries';
 import type { DevLayout } from './layout';
 import { daemonStatus, type DevPart, type PartStatus } from './part';
-import { daemonPid, execFileP, spawnDaemon, stopDaemon, tcpOpen, waitFor } from './processes';
+import { daemonPid, execFileP, httpOk, spawnDaemon, stopDaemon, tcpOpen, waitFor } from './processes';
 
 const KEYWORD = 'INDEXED_VALUE_TYPE_KEYWORD';
 
@@ -40,14 +40,7 @@ export function temporalPart(l: DevLayout): DevPart {
   const endpoint = `127.0.0.1:${l.temporal.grpc}`;
   const uiUrl = `http://127.0.0.1:${l.temporal.ui}`;
 
-  async function uiAnswers(): Promise<boolean> {
-    try {
-      const res = await fetch(uiUrl, { signal: AbortSignal.timeout(2_000) });
-      return res.ok;
-    } catch {
-      return false;
-    }
-  }
+  const uiAnswers = () => httpOk(uiUrl);
 
   return {
     name: 'temporal',
