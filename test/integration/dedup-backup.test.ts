@@ -7,7 +7,6 @@
  * killed night's leftovers go once its lease has expired; a tar point of a worker without the key (every point
  * written before) restores on a worker with it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -25,8 +24,7 @@ import { listAll } from '../../lib/restore-points';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { CLI } from '../helpers/cli';
-import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { spawnDroverWorker } from '../helpers/cli';
 import { objectBytes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
 import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
@@ -72,16 +70,6 @@ async function restoreCopy(site: string, date: string, copy: string): Promise<Re
 }
 
 /** A production backup worker (`drover worker backup`) with the dedup key, optionally armed to die at a fault point. */
-function startBackupWorker(keyFile: string, crashAt?: string): { worker: ChildProcess; exited: Promise<void>; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', DROVER_BACKUP_DEDUP_KEY_FILE: keyFile };
-  if (crashAt) env.DROVER_FAULT_CRASH_AT = crashAt;
-  else delete env.DROVER_FAULT_CRASH_AT;
-  const worker = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'backup'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  worker.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err };
-}
-
 const backUp = (domain: string, date: string) =>
   ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${domain}/${date}/${ctx.taskQueue}`, taskQueue: ctx.taskQueue, args: [{ site: domain, point: date }] });
 
@@ -208,7 +196,7 @@ describe('deduplicated file backups', () => {
     const keyFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'dedup-key-')), 'key');
     writeFileSync(keyFile, dedupKey, { mode: 0o600 });
 
-    let w = startBackupWorker(keyFile, 'archiveDeduplicated:pack-stored');
+    let w = spawnDroverWorker('backup', { DROVER_BACKUP_DEDUP_KEY_FILE: keyFile, DROVER_FAULT_CRASH_AT: 'archiveDeduplicated:pack-stored' });
     try {
       const handle = await ctx.tw.client.workflow.start(siteBackupWorkflow, {
         workflowId: `backup/${crashed.domain}/2026-11-05/${ctx.taskQueue}`,
@@ -220,7 +208,7 @@ describe('deduplicated file backups', () => {
       const orphans = await listAll(ctx.deps.s3, ctx.deps.bucket, packsPrefix(crashed.domain));
       expect(orphans.length).toBeGreaterThan(0);
 
-      w = startBackupWorker(keyFile);
+      w = spawnDroverWorker('backup', { DROVER_BACKUP_DEDUP_KEY_FILE: keyFile });
       expect((await handle.result()).status).toBe('created');
       expect(await restoreCopy(crashed.domain, '2026-11-05', `${crashed.filesPath}-copy`)).toEqual(state);
 

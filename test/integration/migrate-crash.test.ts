@@ -4,7 +4,6 @@
  * crash keep their inode: rsync did not copy them again), the staged rows equal the source's (no double load),
  * and the source is unchanged.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -14,23 +13,13 @@ import { TASK_QUEUES } from '../../lib/contract/ids';
 import { DEFAULT_WAVE } from '../../lib/migration-input';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { migrateSiteWorkflow } from '../../workflows/migrate-site';
-import { CLI } from '../helpers/cli';
+import { spawnDroverWorker } from '../helpers/cli';
 import { useOldHost } from '../helpers/old-host';
-import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { TEST_PORT_OFFSET } from '../helpers/paths';
 import { treeHashes } from '../helpers/restore-point';
 import { connectTestServer, testEnv } from '../helpers/temporal';
 
 const ctx = useOldHost({ mysql8: true, name: 'old-host-crash', sshPort: 12252 + TEST_PORT_OFFSET, dbPort: 13335 + TEST_PORT_OFFSET });
-
-function startMigrateWorker(crashAt?: string): { worker: ChildProcess; exited: Promise<void>; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, DROVER_METRICS_PORT: '0', DROVER_MIGRATE_HOST_KEYS: ctx.host.hostKeyFingerprint };
-  if (crashAt) env.DROVER_FAULT_CRASH_AT = crashAt;
-  else delete env.DROVER_FAULT_CRASH_AT;
-  const worker = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'migrate'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  worker.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err };
-}
 
 /** Inode of every complete file under `dir` (rsync's partial folder left out). */
 function inodes(dir: string): Record<string, number> {
@@ -55,7 +44,7 @@ describe('migration crash safety', () => {
     const before = treeHashes(site.sourcePath);
     const [srcPosts] = (await ctx.host.rootPool().query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${site.sourceDb}\`.wpx7_posts`))[0];
     const tw = await connectTestServer();
-    let w = startMigrateWorker('copySiteFiles:copying');
+    let w = spawnDroverWorker('migrate', { DROVER_MIGRATE_HOST_KEYS: ctx.host.hostKeyFingerprint, DROVER_FAULT_CRASH_AT: 'copySiteFiles:copying' });
     try {
       const workflowId = `migrate/${DEFAULT_WAVE}/${domain}`;
       // A run an interrupted earlier test left behind would share the site's staging names.
@@ -78,11 +67,11 @@ describe('migration crash safety', () => {
       const atCrash = inodes(filesPath);
       expect(Object.keys(atCrash).length).toBeGreaterThan(0);
 
-      w = startMigrateWorker('loadSourceDatabase:loading');
+      w = spawnDroverWorker('migrate', { DROVER_MIGRATE_HOST_KEYS: ctx.host.hostKeyFingerprint, DROVER_FAULT_CRASH_AT: 'loadSourceDatabase:loading' });
       await w.exited;
       expect(w.stderr()).toContain('crashing at loadSourceDatabase:loading');
 
-      w = startMigrateWorker();
+      w = spawnDroverWorker('migrate', { DROVER_MIGRATE_HOST_KEYS: ctx.host.hostKeyFingerprint });
       const r = await handle.result();
       expect(r).toMatchObject({ step: 'staged', done: ['preflight', 'copy files', 'load database', 'rewrite urls', 'check staged database'], check: { oldUrlLeft: [] } });
       // Resumed: every file complete at the crash is the same file (same inode) now.

@@ -4,7 +4,6 @@
  * fresh worker takes over the docroot is whole: the restored state when the swap was interrupted, the original
  * when the undo was, never a mix, never missing, no leftovers.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client';
@@ -13,23 +12,12 @@ import { PREVIOUS_SUFFIX, STAGING_SUFFIX, UNDO_SUFFIX } from '../../activities/s
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { CLI } from '../helpers/cli';
-import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { spawnDroverWorker } from '../helpers/cli';
 import { treeHashes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('files-crash');
-
-function startRestoreWorker(crashAt?: string): { worker: ChildProcess; exited: Promise<void>; stderr: () => string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, DROVER_METRICS_PORT: '0' };
-  if (crashAt) env.DROVER_FAULT_CRASH_AT = crashAt;
-  else delete env.DROVER_FAULT_CRASH_AT;
-  const worker = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env });
-  let err = '';
-  worker.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err };
-}
 
 /** Every file of the docroot, wherever it is at the moment of the crash (live, previous, staging, undo). */
 function copies(livePath: string): Record<string, Record<string, string>> {
@@ -56,7 +44,7 @@ describe('files swap crash safety', () => {
     writeFileSync(path.join(site.filesPath, 'wp-config.php'), '<?php // changed after the backup');
     const original = treeHashes(site.filesPath);
 
-    let w = startRestoreWorker(crashAt);
+    let w = spawnDroverWorker('restore', { DROVER_FAULT_CRASH_AT: crashAt });
     try {
       const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, {
         workflowId: `restore/${site.domain}/crash/${tag}`,
@@ -71,7 +59,7 @@ describe('files swap crash safety', () => {
       expect(atCrash).toContainEqual(original);
       expect(atCrash).toContainEqual(restored);
 
-      w = startRestoreWorker();
+      w = spawnDroverWorker('restore');
       const outcome = await handle.result().then(
         () => 'completed',
         (e: unknown) => ((e as WorkflowFailedError).cause as ApplicationFailure).type,
