@@ -19,6 +19,7 @@ import { utils } from 'ssh2';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { hostKeyFingerprint } from '../lib/clients/ssh-client';
+import { localNodeDockerSocket, localNodeRunDir } from '../lib/local-node-paths';
 import { LOCAL_SERVICES_ADDRESS } from '../lib/local-services';
 
 const run = promisify(execFile);
@@ -111,7 +112,8 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     await stopPid(path.join(dir, 'containerd.pid'), 10_000);
     await stopPid(path.join(dir, 'sshd.pid'), 5_000);
     // dockerd leaves bind mounts (network namespaces, overlay state) under its exec and data roots.
-    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(dir + '/'));
+    const runDir = localNodeRunDir(dir);
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && (m.startsWith(dir + '/') || m.startsWith(runDir + '/')));
     for (const m of mounts.sort().reverse()) await run('umount', ['-l', m]).catch(() => undefined);
     // Another teardown may delete the namespace between any two of these commands: gone is done.
     if (netnsExists(ns)) {
@@ -120,6 +122,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       await sh('ip', ['netns', 'del', ns]).catch((err: unknown) => (netnsExists(ns) ? Promise.reject(err) : ''));
     }
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    rmSync(runDir, { recursive: true, force: true, maxRetries: 3 });
     return had;
   }
 
@@ -142,6 +145,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       const ip = addressIn(input.subnet, 10 + input.index);
       const prefix = input.subnet.split('/')[1];
       mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(localNodeRunDir(dir), { recursive: true, mode: 0o700 });
       // Two farms on one subnet would answer for each other's addresses: refuse a gateway held by another link.
       const holder = (await sh('ip', ['-o', 'addr', 'show', 'to', gateway])).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1]);
       if (holder.some((h) => h !== bridge)) throw failure('InvalidInput', `subnet ${input.subnet} is already used by ${holder.join(', ')}: pick another --subnet for farm ${input.farm}`);
@@ -184,8 +188,9 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
           'UsePAM no',
           'AllowStreamLocalForwarding yes',
           'StrictModes no',
-          // What makes a session on this node behave like one on a droplet: its own Docker socket and folder.
-          `SetEnv DOCKER_HOST=unix://${path.join(dir, 'docker.sock')} DROVER_NODE_DIR=${dir} DROVER_NODE_NAME=${input.name}`,
+          // What makes a session on this node behave like one on a droplet: its own Docker socket and folder, and
+          // a short runtime folder for its sockets (lib/local-node-paths.ts).
+          `SetEnv DOCKER_HOST=unix://${localNodeDockerSocket(dir)} DROVER_NODE_DIR=${dir} DROVER_NODE_RUN=${localNodeRunDir(dir)} DROVER_NODE_NAME=${input.name}`,
           'Subsystem sftp internal-sftp',
         ].join('\n') + '\n',
       );
@@ -199,7 +204,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       // the first SSH connection refused).
       await untilListening(ip, 22, 20_000);
       const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ')[1];
-      return { name: input.name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock'), created };
+      return { name: input.name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: localNodeDockerSocket(dir), created };
     },
 
     /** The farm's local nodes as they are now (from their folders), in name order. */
@@ -213,7 +218,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
         const ip = /^ListenAddress (\S+):22$/m.exec(readFileSync(cfg, 'utf8'))?.[1];
         if (!ip) continue;
         const pub = readFileSync(path.join(dir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(' ')[1];
-        nodes.push({ name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: path.join(dir, 'docker.sock') });
+        nodes.push({ name, ip, sshPort: 22, hostKey: hostKeyFingerprint(Buffer.from(pub, 'base64')), dockerSocket: localNodeDockerSocket(dir) });
       }
       return { nodes };
     },

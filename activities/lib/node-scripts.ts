@@ -47,16 +47,16 @@ containerd_alive() { alive "$d/containerd.pid"; }
 dockerd_alive() { alive "$d/dockerd.pid" || alive "$d/dockerd.started"; }
 systemd_docker() { true; }
 start_local_containerd() {
-  mkdir -p "$d/exec/containerd" "$d/data/containerd"
+  mkdir -p "$r/exec/containerd" "$d/data/containerd"
   cat >"$d/containerd.toml" <<EOF
 version = 2
 root = "$d/data/containerd/daemon"
-state = "$d/exec/containerd/daemon"
+state = "$r/exec/containerd/daemon"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
-  address = "$d/exec/containerd/containerd.sock"
+  address = "$r/exec/containerd/containerd.sock"
 [debug]
-  address = "$d/exec/containerd/containerd-debug.sock"
+  address = "$r/exec/containerd/containerd-debug.sock"
 EOF
   : >"$d/containerd.log"
   setsid containerd --config "$d/containerd.toml" >>"$d/containerd.log" 2>&1 </dev/null &
@@ -64,8 +64,8 @@ EOF
 }
 start_local_dockerd() {
   : >"$d/dockerd.log"
-  setsid dockerd --host "$DOCKER_HOST" --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \\
-    --containerd "$d/exec/containerd/containerd.sock" \\
+  setsid dockerd --host "$DOCKER_HOST" --data-root "$d/data" --exec-root "$r/exec" --pidfile "$d/dockerd.pid" \\
+    --containerd "$r/exec/containerd/containerd.sock" \\
     --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none >>"$d/dockerd.log" 2>&1 </dev/null &
   echo $! >"$d/dockerd.started"
 }
@@ -83,8 +83,11 @@ wait_for() {
 deadline=$(( $(date +%s) + 300 ))
 if [ -n "\${DROVER_NODE_DIR:-}" ]; then
   d="$DROVER_NODE_DIR"
+  # Sockets and the exec root under the node's short runtime folder (DROVER_NODE_RUN; a node made before it
+  # existed has none and keeps them in its folder): Unix socket paths must stay under ~104 bytes.
+  r="\${DROVER_NODE_RUN:-$d}"
   containerd_alive || start_local_containerd
-  wait_for containerd containerd_alive "$d/containerd.log" ctr --address "$d/exec/containerd/containerd.sock" version
+  wait_for containerd containerd_alive "$d/containerd.log" ctr --address "$r/exec/containerd/containerd.sock" version
   dockerd_alive || start_local_dockerd
   wait_for dockerd dockerd_alive "$d/dockerd.log" docker info
 else

@@ -22,6 +22,7 @@ import { parse } from 'yaml';
 import { createLocalNodeActivities } from '../../activities/local-nodes';
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
 import { loadStackBundle, StackBundleError } from '../../lib/stack-bundle';
+import { localNodeDockerSocket } from '../../lib/local-node-paths';
 import { loadPlan } from '../../lib/plan/load';
 import { clusterBringUpWorkflow } from '../../workflows/cluster-bring-up';
 import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
@@ -120,7 +121,7 @@ describe('the stacks deploy on a local swarm', () => {
       taskQueue: ctx.taskQueue,
       args: [{ provider: 'local', farm, nodes: 5, subnet: freeSubnet(234), networks: plan.networks, stacks: [], images: [] }],
     });
-    sock = path.join(NODES_DIR, farm, manager, 'docker.sock');
+    sock = localNodeDockerSocket(path.join(NODES_DIR, farm, manager));
 
     // Label four workers like the plan's first node of each role (the manager is already role=manager, ordinal=1).
     const roles = ['cache', 'database', 'monitoring', 'worker'];

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BOOTSTRAP_SCRIPT } from '../../activities/lib/node-scripts';
+import { localNodeDockerSocket, localNodeRunDir } from '../../lib/local-node-paths';
 
 const RULE = '-d 169.254.169.254/32 -j DROP';
 
@@ -36,8 +37,10 @@ describe('BOOTSTRAP_SCRIPT', () => {
   const fakeNode = () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'bootstrap-'));
     const bin = path.join(dir, 'bin');
-    const node = path.join(dir, 'node');
-    for (const d of [bin, node]) mkdirSync(d);
+    // The node's folder as deep as a checkout may put it; its sockets go under its short runtime folder.
+    const node = path.join(dir, 'a-checkout-at-some-depth', '.drover-test', 'nodes', 'farm-with-a-long-name', 'farm-with-a-long-name-manager-01');
+    const runDir = path.join(dir, 'run');
+    for (const d of [bin, node, runDir]) mkdirSync(d, { recursive: true });
     const fake = (name: string, body: string) => {
       writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`);
       chmodSync(path.join(bin, name), 0o755);
@@ -46,7 +49,7 @@ describe('BOOTSTRAP_SCRIPT', () => {
     fake('containerd', `${count('containerd')}; echo $$ >> "${dir}/pids"; sleep 2; touch "${dir}/containerd.up"; exec sleep 60`);
     fake('ctr', `[ -f "${dir}/containerd.up" ]`);
     fake('dockerd', `${count('dockerd')}; echo "$@" > "${dir}/dockerd.args"
-case "$*" in *"--containerd ${node}/exec/containerd/containerd.sock"*) ;; *) echo 'failed to start containerd: timeout waiting for containerd to start'; exit 1;; esac
+case "$*" in *"--containerd ${runDir}/exec/containerd/containerd.sock"*) ;; *) echo 'failed to start containerd: timeout waiting for containerd to start'; exit 1;; esac
 [ -f "${dir}/containerd.up" ] || { echo 'containerd not answering'; exit 1; }
 echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
     fake('docker', `case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
@@ -56,7 +59,7 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
       spawnSync('sh', ['-c', BOOTSTRAP_SCRIPT], {
         encoding: 'utf8',
         timeout: 30_000,
-        env: { PATH: `${bin}:${process.env.PATH}`, DROVER_NODE_DIR: node, DOCKER_HOST: `unix://${node}/docker.sock` },
+        env: { PATH: `${bin}:${process.env.PATH}`, DROVER_NODE_DIR: node, DROVER_NODE_RUN: runDir, DOCKER_HOST: `unix://${runDir}/docker.sock` },
       });
     const starts = (name: string) => Number(readFileSync(path.join(dir, `${name}.starts`), 'utf8'));
     const cleanup = () => {
@@ -75,7 +78,7 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
       }
       rmSync(dir, { recursive: true, force: true });
     };
-    return { dir, node, run, starts, cleanup };
+    return { dir, node, runDir, run, starts, cleanup };
   };
 
   it("starts a local node's containerd itself, waits for it on its own clock, and hands it to dockerd", () => {
@@ -86,7 +89,13 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
       expect(run.stdout).toContain('docker started');
       expect(n.starts('containerd')).toBe(1);
       expect(n.starts('dockerd')).toBe(1);
-      expect(readFileSync(path.join(n.dir, 'dockerd.args'), 'utf8')).toContain(`--containerd ${n.node}/exec/containerd/containerd.sock`);
+      const args = readFileSync(path.join(n.dir, 'dockerd.args'), 'utf8');
+      expect(args).toContain(`--containerd ${n.runDir}/exec/containerd/containerd.sock`);
+      expect(args).toContain(`--exec-root ${n.runDir}/exec`);
+      // containerd's sockets are in the runtime folder, not the (deep) node folder.
+      const toml = readFileSync(path.join(n.node, 'containerd.toml'), 'utf8');
+      expect(toml).toContain(`address = "${n.runDir}/exec/containerd/containerd-debug.sock"`);
+      expect(toml).not.toContain(`${n.node}/exec`);
     } finally {
       n.cleanup();
     }
@@ -96,7 +105,7 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
     const n = fakeNode();
     try {
       // The first attempt started containerd and died (its activity timed out): containerd is still starting.
-      mkdirSync(path.join(n.node, 'exec', 'containerd'), { recursive: true });
+      mkdirSync(path.join(n.runDir, 'exec', 'containerd'), { recursive: true });
       const first = spawnSync('sh', ['-c', `containerd >/dev/null 2>&1 </dev/null & echo $! > ${n.node}/containerd.pid`], { env: { PATH: `${path.join(n.dir, 'bin')}:${process.env.PATH}` } });
       expect(first.status).toBe(0);
       const run = n.run();
@@ -119,5 +128,16 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
     } finally {
       n.cleanup();
     }
+  });
+});
+
+describe('localNodeRunDir', () => {
+  it("keeps a node's deepest socket under the 104-byte limit wherever its folder is, one folder per node", () => {
+    const deep = `/${'checkout-'.repeat(20)}/.drover-test/nodes/${'f'.repeat(40)}/${'f'.repeat(40)}-manager-01`;
+    const sock = `${localNodeRunDir(deep)}/exec/containerd/containerd-debug.sock`;
+    expect(sock.length).toBeLessThan(104);
+    expect(localNodeRunDir(deep)).toBe(localNodeRunDir(`${deep}/`));
+    expect(localNodeRunDir(`${deep}-2`)).not.toBe(localNodeRunDir(deep));
+    expect(localNodeDockerSocket(deep)).toBe(`${localNodeRunDir(deep)}/docker.sock`);
   });
 });
