@@ -13,6 +13,7 @@ import { withHeartbeat } from './lib/heartbeat';
 import { classifyDockerError, failure } from '../lib/clients/errors';
 import { SshClient, withSsh } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
+import { runningTasks } from '../lib/swarm-running';
 import { BOOTSTRAP_SCRIPT, SOCKET_SCRIPT, socketPath } from './lib/node-scripts';
 
 /** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
@@ -223,20 +224,23 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       return onDocker(input.manager, async (d) => {
         for (;;) {
           const services = (await d.listServices(input.name === undefined ? {} : { filters: { label: [`com.docker.stack.namespace=${input.name}`] } })) as { ID: string; Spec: { Name: string; Mode: { Replicated?: { Replicas: number }; Global?: object } } }[];
-          const nodes = (await d.listNodes()) as { ID: string; Description: { Hostname: string } }[];
+          const nodes = (await d.listNodes()) as { ID: string; Description: { Hostname: string }; Status: { State: string } }[];
           const host = (id: string) => nodes.find((n) => n.ID === id)?.Description.Hostname ?? id;
-          const out: { name: string; desired: number; running: number; nodes: string[]; why: string[] }[] = [];
+          const out: { name: string; desired: number; running: number; nodes: string[]; why: string[]; tasks: string[] }[] = [];
           for (const s of services) {
-            const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string; Err?: string } }[];
-            const running = tasks.filter((t) => t.Status.State === 'running');
+            const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { ID: string; Slot?: number; NodeID: string; CreatedAt?: string; Status: { State: string; Err?: string } }[];
+            const running = runningTasks(tasks, nodes);
             const desired = s.Spec.Mode.Replicated?.Replicas ?? tasks.length;
             // Why a task does not run, as swarm says it (e.g. "no suitable node (insufficient resources on 2 nodes)").
             const why = [...new Set(tasks.filter((t) => t.Status.State !== 'running' && t.Status.Err).map((t) => t.Status.Err!))];
-            out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort(), why });
+            // Each task as swarm sees it (slot, node and its state, task state, created), for a service that does not settle.
+            const seen = tasks.map((t) => `slot ${t.Slot ?? '-'} on ${host(t.NodeID)} (${nodes.find((n) => n.ID === t.NodeID)?.Status.State ?? 'no such node'}) ${t.Status.State} since ${t.CreatedAt ?? '?'}`);
+            out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort(), why, tasks: seen });
           }
-          const state = (s: (typeof out)[number]): string => `${s.name} ${s.running}/${s.desired}${s.running < s.desired && s.why.length ? ` (${s.why.join('; ')})` : ''}`;
+          const state = (s: (typeof out)[number]): string =>
+            `${s.name} ${s.running}/${s.desired}${s.running < s.desired && s.why.length ? ` (${s.why.join('; ')})` : ''}${s.running > s.desired ? ` [${s.tasks.join('; ')}]` : ''}`;
           heartbeat({ stack: input.name ?? '(all)', services: out.map(state) });
-          if ((services.length || input.name === undefined) && out.every((s) => s.running === s.desired)) return { services: out.map(({ why: _, ...s }) => s) };
+          if ((services.length || input.name === undefined) && out.every((s) => s.running === s.desired)) return { services: out.map(({ why: _, tasks: _t, ...s }) => s) };
           if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${what} did not converge: ${out.map(state).join(', ') || 'no services'}`);
           await sleep(1000);
         }
@@ -252,7 +256,7 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
     async drainSwarmNodes(input: { manager: NodeAddress; hostnames: string[]; timeoutMs?: number }): Promise<{ moved: Record<string, number> }> {
       const deadline = Date.now() + (input.timeoutMs ?? 600_000);
       return onDocker(input.manager, async (d) => {
-        type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string } };
+        type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string }; Status: { State: string } };
         type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
         type Task = { NodeID: string; Status: { State: string } };
         const setAvailability = async (availability: 'pause' | 'drain') => {
@@ -273,7 +277,7 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
             const s = (await d.getService(name).inspect()) as Service;
             const want = s.Spec.Mode.Replicated?.Replicas ?? 0;
             const tasks = await running(s.ID);
-            const up = tasks.filter((t) => t.Status.State === 'running');
+            const up = runningTasks(tasks, (await d.listNodes()) as SwarmNode[]);
             heartbeat({ service: name, running: up.length, want });
             if (settled(tasks, up, want)) return;
             if (Date.now() > deadline) throw failure('RemoteCommandFailed', `${name}: ${why(up, tasks, want)}`);
@@ -336,13 +340,13 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
     /** The swarm as its manager sees it: nodes (role, state, labels), overlay networks, services and replicas. */
     async swarmReport(input: { manager: NodeAddress }): Promise<SwarmReport> {
       return onDocker(input.manager, async (d) => {
-        const nodes = (await d.listNodes()) as { Description: { Hostname: string }; Spec: { Role: string; Availability: string; Labels?: Record<string, string> }; Status: { State: string } }[];
+        const nodes = (await d.listNodes()) as { ID: string; Description: { Hostname: string }; Spec: { Role: string; Availability: string; Labels?: Record<string, string> }; Status: { State: string } }[];
         const networks = (await d.listNetworks({ filters: { driver: ['overlay'] } })) as { Name: string; Options?: Record<string, string>; IPAM?: { Config?: { Subnet?: string }[] } }[];
         const services = (await d.listServices()) as { ID: string; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } }[];
         const serviceReport = [];
         for (const s of services) {
-          const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { Status: { State: string } }[];
-          serviceReport.push({ name: s.Spec.Name, desired: s.Spec.Mode.Replicated?.Replicas ?? tasks.length, running: tasks.filter((t) => t.Status.State === 'running').length });
+          const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { NodeID?: string; Status: { State: string } }[];
+          serviceReport.push({ name: s.Spec.Name, desired: s.Spec.Mode.Replicated?.Replicas ?? tasks.length, running: runningTasks(tasks, nodes).length });
         }
         return {
           nodes: nodes.map((n) => ({ hostname: n.Description.Hostname, role: n.Spec.Role, availability: n.Spec.Availability, state: n.Status.State, labels: n.Spec.Labels ?? {} })).sort((a, b) => (a.hostname < b.hostname ? -1 : 1)),

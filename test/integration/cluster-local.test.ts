@@ -16,6 +16,7 @@ import { bridgeName, createLocalNodeActivities } from '../../activities/local-no
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { loadPlan } from '../../lib/plan/load';
+import { runningTasks } from '../../lib/swarm-running';
 import { bringUpProgressQuery, clusterBringUpWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
 import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
 import { clusterScaleWorkflow } from '../../workflows/cluster-scale';
@@ -94,8 +95,9 @@ describe('local provider bring-up', () => {
       let watching = true;
       const watcher = (async () => {
         while (watching) {
-          const tasks = (await docker.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as { Status: { State: string } }[];
-          fewest = Math.min(fewest, tasks.filter((t) => t.Status.State === 'running').length);
+          const tasks = (await docker.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as { NodeID?: string; Status: { State: string } }[];
+          // Counted as `docker service ls` does: a task on a node that is down or gone runs nowhere.
+          fewest = Math.min(fewest, runningTasks(tasks, (await docker.listNodes()) as { ID: string; Status: { State: string } }[]).length);
           await new Promise((res) => setTimeout(res, 200));
         }
       })();
