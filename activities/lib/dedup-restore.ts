@@ -14,11 +14,18 @@ import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { decryptObjectTo } from './encrypted-download';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
-/** Parses a decrypted pack and writes the wanted pieces to a file, recording where each one is. */
-function packStager(file: FileHandle, wanted: Set<string>, found: Map<string, { file: FileHandle; at: number; len: number }>): Writable {
+/** Where a staged piece is: in memory, or (past the memory budget) in its pack's file on the restore worker's disk. */
+type Staged = { buf: Buffer; len: number } | { file: FileHandle; at: number; len: number };
+
+/**
+ * Parses a decrypted pack and stages the wanted pieces: in memory while `mem.held` stays within `mem.budget`, else
+ * in the pack's file (opened only if needed), recording where each one is.
+ */
+function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, found: Map<string, Staged>, mem: { held: number; budget: number }): Writable {
   let buf: Buffer = Buffer.alloc(0);
+  let file: FileHandle | null = null;
   let at = 0;
-  let current: { id: string; left: number; keep: boolean } | null = null;
+  let current: { left: number; keep: null | { buf: Buffer; filled: number } | 'file' } | null = null;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       void (async () => {
@@ -29,16 +36,30 @@ function packStager(file: FileHandle, wanted: Set<string>, found: Map<string, { 
             const id = buf.subarray(0, ID_BYTES).toString('hex');
             const len = buf.readUInt32BE(ID_BYTES);
             buf = buf.subarray(ID_BYTES + 4);
-            const keep = wanted.has(id) && !found.has(id);
-            if (keep) found.set(id, { file, at, len });
-            current = { id, left: len, keep };
+            current = { left: len, keep: null };
+            if (wanted.has(id) && !found.has(id)) {
+              if (mem.held + len <= mem.budget) {
+                const piece = { buf: Buffer.allocUnsafe(len), len };
+                mem.held += len;
+                found.set(id, piece);
+                current.keep = { buf: piece.buf, filled: 0 };
+              } else {
+                file ??= await openFile();
+                found.set(id, { file, at, len });
+                current.keep = 'file';
+              }
+            }
           }
           if (current.left > 0 && buf.length === 0) break;
           const take = buf.subarray(0, Math.min(current.left, buf.length));
           buf = buf.subarray(take.length);
-          if (current.keep && take.length) {
-            await file.write(take, 0, take.length, at);
+          const keep = current.keep;
+          if (keep === 'file' && take.length) {
+            await file!.write(take, 0, take.length, at);
             at += take.length;
+          } else if (keep && keep !== 'file') {
+            take.copy(keep.buf, keep.filled);
+            keep.filled += take.length;
           }
           current.left -= take.length;
           if (current.left === 0) current = null;
@@ -64,15 +85,19 @@ export interface DedupRestoreOptions {
   signal?: AbortSignal;
   /** Packs fetched and decrypted at once (default 4: each is an age and a zstd process). */
   concurrency?: number;
+  /** Bytes of pieces held in memory at most (default 128 MiB); pieces beyond it are staged on disk. */
+  memoryBudgetBytes?: number;
   onPhase?: (phase: string, packsDone: number) => void;
 }
 
 /**
  * Restores a deduplicated point into `sink` as a tar: the index is decrypted, the packs it names are fetched and
- * decrypted in parallel (each checked against its SHA-256), their wanted pieces staged on the restore worker's
- * disk (a private temporary folder, removed after), and the tar is rebuilt in the index's order meanwhile, each
- * entry as soon as the packs of its pieces are in. A bad pack fails the restore (the staging folder being
- * extracted into is then never swapped in).
+ * decrypted in parallel (each checked against its SHA-256), and the tar is rebuilt in the index's order meanwhile,
+ * each entry as soon as the packs of its pieces are in. Packs are fetched in the order the tar first needs them
+ * and at most a few packs ahead of the one it waits for, so the wanted pieces are mostly held in memory (within
+ * `memoryBudgetBytes`) and dropped once their last use is written; only pieces beyond the budget are staged on
+ * the restore worker's disk (a private temporary folder, removed after). A bad pack fails the restore (the
+ * staging folder being extracted into is then never swapped in).
  */
 export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
   const chunks: Buffer[] = [];
@@ -93,14 +118,23 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
   const index = JSON.parse(Buffer.concat(chunks).toString('utf8')) as FilesIndex;
   if (index.format !== 'drover-dedup-files' || index.version !== 1) throw failure('BackupCorrupted', `${o.indexKey} is not a deduplicated files index`);
 
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-pieces-'));
+  let tmp: string | null = null;
   const files: FileHandle[] = [];
   try {
     const wantedByPack = index.packs.map(() => new Set<string>());
     for (const [id, pack] of index.pieces) wantedByPack[pack].add(id);
-    const found = new Map<string, { file: FileHandle; at: number; len: number }>();
-    // A pack's pieces are used once the whole pack is staged and its SHA-256 checked; the tar is written meanwhile,
-    // entry by entry, as the packs it needs arrive (fetched in the order the index first needs them).
+    // How many times the tar still uses each piece (a file stored twice uses its pieces twice).
+    const uses = new Map<string, number>();
+    for (const e of index.entries) for (const p of e.p) uses.set(index.pieces[p][0], (uses.get(index.pieces[p][0]) ?? 0) + 1);
+    const found = new Map<string, Staged>();
+    const mem = { held: 0, budget: o.memoryBudgetBytes ?? 128 * 1024 * 1024 };
+    const openFile = async (i: number) => {
+      tmp ??= mkdtempSync(path.join(os.tmpdir(), 'drover-restore-pieces-'));
+      const file = await open(path.join(tmp, String(i)), 'w+', 0o600);
+      files.push(file);
+      return file;
+    };
+    // A pack's pieces are used once the whole pack is staged and its SHA-256 checked.
     const ready = index.packs.map(() => {
       let settle!: { resolve: () => void; reject: (e: unknown) => void };
       const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -108,17 +142,32 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
       return { promise, ...settle, settled: false };
     });
     const order = [...new Set([...index.entries.flatMap((e) => e.p.map((p) => index.pieces[p][1])), ...index.packs.keys()])];
+    const position = new Map(order.map((pack, at) => [pack, at]));
+    const concurrency = Math.min(o.concurrency ?? 4, index.packs.length);
+    // The fetch window: a worker starts the pack at `order[next]` only while it is fewer than `ahead` packs past
+    // the one the tar waits for (always inside the window, so the tar never waits on a pack nobody may fetch).
+    const ahead = concurrency * 3;
+    let needed = 0;
+    let waiting: (() => void)[] = [];
+    const windowMoved = () => new Promise<void>((resolve) => waiting.push(resolve));
+    const wake = () => {
+      const w = waiting;
+      waiting = [];
+      for (const resolve of w) resolve();
+    };
     let next = 0;
     let done = 0;
     let failed: unknown = null;
     const worker = async () => {
       while (next < order.length && !failed) {
+        if (next >= needed + ahead) {
+          await windowMoved();
+          continue;
+        }
         const i = order[next++];
         const pack = index.packs[i];
         try {
-          const file = await open(path.join(tmp, String(i)), 'w+', 0o600);
-          files.push(file);
-          await decryptObjectTo({ s3: o.s3, bucket: o.bucket, key: pack.key, sha256: pack.sha256, identityFile: o.identityFile, signal: o.signal, sink: packStager(file, wantedByPack[i], found) });
+          await decryptObjectTo({ s3: o.s3, bucket: o.bucket, key: pack.key, sha256: pack.sha256, identityFile: o.identityFile, signal: o.signal, sink: packStager(() => openFile(i), wantedByPack[i], found, mem) });
           const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
           if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
           Object.assign(ready[i], { settled: true }).resolve();
@@ -127,12 +176,21 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
           failed ??= err;
           // Whatever the tar is waiting for fails too: nothing hangs on a pack no worker will fetch.
           for (const r of ready) if (!r.settled) Object.assign(r, { settled: true }).reject(failed);
+          wake();
           throw err;
         }
       }
     };
-    const fetching = Promise.all(Array.from({ length: Math.min(o.concurrency ?? 4, index.packs.length) }, worker));
+    const fetching = Promise.all(Array.from({ length: concurrency }, worker));
     fetching.catch(() => undefined);
+    const need = async (pack: number) => {
+      const at = position.get(pack)!;
+      if (at > needed) {
+        needed = at;
+        wake();
+      }
+      await ready[pack].promise;
+    };
 
     // Small entries are gathered into writes of ~1 MiB: a docroot is mostly files of a few KiB.
     const tar = async function* () {
@@ -146,12 +204,24 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
         put(Buffer.from(e.h, 'base64'));
         let size = 0;
         for (const p of e.p) {
-          await ready[index.pieces[p][1]].promise;
-          const where = found.get(index.pieces[p][0])!;
-          const data = Buffer.alloc(where.len);
-          await where.file.read(data, 0, where.len, where.at);
+          const [id, pack] = index.pieces[p];
+          await need(pack);
+          const where = found.get(id)!;
+          const left = uses.get(id)! - 1;
+          uses.set(id, left);
+          if ('buf' in where) {
+            put(where.buf);
+            // Its last use: the memory goes back to the budget once this write is out.
+            if (left === 0) {
+              found.delete(id);
+              mem.held -= where.len;
+            }
+          } else {
+            const data = Buffer.allocUnsafe(where.len);
+            await where.file.read(data, 0, where.len, where.at);
+            put(data);
+          }
           size += where.len;
-          put(data);
         }
         put(dataPadding(size));
         if (outBytes >= 1024 * 1024) {
@@ -160,6 +230,9 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
         }
       }
       put(END_OF_ARCHIVE);
+      // Packs no entry needs (if any) are still fetched and checked: the window opens to the end.
+      needed = order.length;
+      wake();
       yield Buffer.concat(out);
     };
     try {
@@ -167,12 +240,13 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
     } catch (err) {
       // The extract failed: no worker starts another pack, and the ones running finish before the folder goes.
       failed ??= err;
+      wake();
       await fetching.catch(() => undefined);
       throw err;
     }
     return { entries: index.entries.length, packs: index.packs.length };
   } finally {
     await Promise.all(files.map((f) => f.close().catch(() => undefined)));
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 }

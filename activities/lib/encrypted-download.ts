@@ -3,12 +3,13 @@
  * manifest (a corrupted object is refused before anything is written anywhere), then streamed again through
  * `age -d` (with the restore worker's identity file) and `zstd -d` into a sink. Nothing is staged whole.
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
+import { spawnChain } from './process-chain';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -38,14 +39,11 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
  * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them).
  */
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
-  const age = spawn('age', ['-d', '-i', o.identityFile], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const zstd = spawn('zstd', ['-d', '-q', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let ageErr = '';
-  let zstdErr = '';
-  age.stderr.on('data', (d) => (ageErr = (ageErr + d).slice(-1000)));
-  zstd.stderr.on('data', (d) => (zstdErr = (zstdErr + d).slice(-1000)));
-  const exit = (p: typeof age, what: () => string, type: 'DecryptionFailed' | 'BackupCorrupted') =>
-    new Promise<void>((resolve, reject) => p.once('close', (code) => (code === 0 ? resolve() : reject(failure(type, `${o.key}: ${what().trim() || `exit ${code}`}`)))));
+  // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
+  const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
+  const [age, zstd] = [chain.first.proc, chain.second.proc];
+  const exit = (p: ChildProcess, what: () => string, type: 'DecryptionFailed' | 'BackupCorrupted') =>
+    new Promise<void>((resolve, reject) => p.once('close', (code) => (code === 0 ? resolve() : reject(failure(type, `${o.key}: ${what().trim().slice(-1000) || `exit ${code}`}`)))));
   const onAbort = () => {
     age.kill('SIGTERM');
     zstd.kill('SIGTERM');
@@ -60,11 +58,10 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   });
   try {
     await Promise.all([
-      pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, age.stdin),
-      pipeline(age.stdout, zstd.stdin),
-      pipeline(zstd.stdout, o.sink),
-      exit(age, () => ageErr, 'DecryptionFailed'),
-      exit(zstd, () => zstdErr, 'BackupCorrupted'),
+      pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, chain.stdin),
+      pipeline(chain.stdout, o.sink),
+      exit(age, chain.first.stderr, 'DecryptionFailed'),
+      exit(zstd, chain.second.stderr, 'BackupCorrupted'),
       o.sinkExit ?? Promise.resolve(),
     ]);
     const got = hash.digest('hex');

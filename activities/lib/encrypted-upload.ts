@@ -3,7 +3,7 @@
  * never needed where backups are written) into an S3 multipart upload, hashing the ciphertext on the way.
  * Nothing is staged whole on disk or in memory; at most a few multipart parts are buffered.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
+import { spawnChain } from './process-chain';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -64,13 +65,6 @@ function exitOf(p: ChildProcess, name: string, stderr: () => string): Promise<vo
   });
 }
 
-function spawnFilter(cmd: string, args: string[]): { proc: ChildProcess; exit: Promise<void> } {
-  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr!.on('data', (d) => (err = (err + d).slice(-2000)));
-  return { proc, exit: exitOf(proc, cmd, () => err) };
-}
-
 /**
  * Aborts multipart uploads left behind under `prefix` (e.g. by a worker killed mid-upload); with
  * `initiatedBefore`, only those started before then, so uploads in progress now are left alone.
@@ -109,8 +103,10 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
     throw err;
   }
 
-  const zstd = spawnFilter('zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']);
-  const age = spawnFilter('age', o.recipients.flatMap((r) => ['-r', r]));
+  // zstd | age: the compressed bytes go from one to the other through a kernel pipe, not through this process.
+  const chain = spawnChain(['zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']], ['age', o.recipients.flatMap((r) => ['-r', r])]);
+  const zstd = { proc: chain.first.proc, exit: exitOf(chain.first.proc, 'zstd', chain.first.stderr) };
+  const age = { proc: chain.second.proc, exit: exitOf(chain.second.proc, 'age', chain.second.stderr) };
   let plainBytes = 0;
   let firstByteAt = '';
   const counter = new Transform({
@@ -152,9 +148,8 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
   try {
     await Promise.all([
       feeding,
-      pipeline(source, counter, zstd.proc.stdin!).then(() => void (finishedAt = new Date().toISOString())),
-      pipeline(zstd.proc.stdout!, age.proc.stdin!),
-      pipeline(age.proc.stdout!, hasher, body),
+      pipeline(source, counter, chain.stdin).then(() => void (finishedAt = new Date().toISOString())),
+      pipeline(chain.stdout, hasher, body),
       o.sourceExit ?? Promise.resolve(),
       zstd.exit,
       age.exit,

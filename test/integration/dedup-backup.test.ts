@@ -7,6 +7,7 @@
  * killed night's leftovers go once its lease has expired; a tar point of a worker without the key (every point
  * written before) restores on a worker with it.
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createSpacesActivities } from '../../activities/spaces';
 import { createStorageArchiveActivities } from '../../activities/storage-archive';
+import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { createStorageRestoreActivities, STAGING_SUFFIX } from '../../activities/storage-restore';
 import { isFilesIndexKey, packKey, packsPrefix, sitePrefix } from '../../lib/backup-layout';
 import { acquireWorkLease, releaseLease, tryCollectLease } from '../../lib/backup-leases';
@@ -125,6 +127,24 @@ describe('deduplicated file backups', () => {
       const head = bytes.subarray(0, 21).toString();
       expect(head === 'age-encryption.org/v1' || head.startsWith('drover-refs-v1\n'), o.key).toBe(true);
       for (const plain of [marker, 'wp-config', 'photo-', 'CREATE TABLE']) expect(bytes.includes(plain), `${o.key} holds "${plain}"`).toBe(false);
+    }
+  });
+
+  it('the second point restores the same whether its pieces wait in memory, on disk past the budget, or both, and one pack at a time', async () => {
+    const manifest = await run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-02' });
+    // budget 0: every piece staged on disk; 1 MiB: the first small pieces in memory, the 4 MiB pieces of big.bin on
+    // disk; 1 GiB: everything in memory. Concurrency 1 with the fetch window: packs strictly in the order needed.
+    for (const [memoryBudgetBytes, concurrency] of [[0, 4], [1024 * 1024, 1], [1024 * 1024 * 1024, 2]]) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'dedup-budget-'));
+      try {
+        const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+        const exit = new Promise<void>((resolve, reject) => tar.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`)))));
+        const out = await restoreDeduplicated({ s3: ctx.deps.s3, bucket: ctx.deps.bucket, indexKey: manifest.files.key, indexSha256: manifest.files.sha256, identityFile: ctx.deps.backup.identityFile!, sink: tar.stdin, sinkExit: exit, memoryBudgetBytes, concurrency });
+        expect(out.packs, 'the second point uses packs of both nights').toBeGreaterThan(1);
+        expect(treeState(dir), `budget ${memoryBudgetBytes}, ${concurrency} at a time`).toEqual(states.second);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
   });
 
