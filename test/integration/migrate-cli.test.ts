@@ -5,8 +5,8 @@
  * JSON-escaped values, a trigger, a view and a stored function, WordPress core) migrates onto the farm: PHP
  * unserializes every value after, its page renders through the front with its title and no old URL, the
  * migration is recorded, the source unchanged; workers killed during the copy and during the load: migrated
- * exactly once; a wave of 20 sites at concurrency 5 lands on the farm, each verified and serving its title, never more
- * than 5 in flight; a source that becomes unreachable mid-copy fails with its cause and leaves nothing on the farm.
+ * exactly once; a wave of 12 sites at concurrency 4 lands on the farm, each verified and serving its title, never more
+ * than 4 in flight; a source that becomes unreachable mid-copy fails with its cause and leaves nothing on the farm.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,7 +41,7 @@ const ctx = useOldHost({ mysql8: true, name: 'old-host-cli', sshPort: 12242 + Nu
 const HEADER = 'domain,source_ssh,source_path,source_db,source_db_host,source_db_user,source_db_password_file,from_url,to_url';
 // The sites' entities and their creation run on drover-infra; migrate workers are started per test. Three nodes:
 // each local node offers this machine's 2 CPUs and a site's service reserves 0.1 (stacks/wordpress.yml), so one
-// worker holds 20 sites, fewer than the 20-site wave plus the file's other sites.
+// worker holds 20 sites; the wave of 12 and the file's other sites do not all fit on one.
 const farm = useLocalFarm('mc', { queues: ['infra'], subnetSecond: 234, nodes: 3 });
 const dir = path.join(TEST_STATE_DIR, 'migrate-cli');
 mkdirSync(dir, { recursive: true });
@@ -447,15 +447,15 @@ describe('drover migrate', () => {
     }
   }, 1_500_000);
 
-  it('a wave of 20 sites at concurrency 5 into the farm (a 40-character wave name, an IDN, a 63-character label): every site created, verified and serving its title through the front, never more than 5 in flight, recorded once, the sources unchanged; 3 runs of bounded history; status --watch prints plain lines', async () => {
+  it('a wave of 12 sites at concurrency 4 into the farm (a 40-character wave name, an IDN, a 63-character label): every site created, verified and serving its title through the front, never more than 4 in flight, recorded once, the sources unchanged; 3 runs of bounded history; status --watch prints plain lines', async () => {
     const suffix = String(process.pid % 10000);
-    const wave = `w20-${suffix}-`.padEnd(40, 'x');
+    const wave = `w12-${suffix}-`.padEnd(40, 'x');
     const sites = [];
-    for (let i = 0; i < 20; i++) sites.push(await ctx.host.addSite({ domain: `w20-old-${i}.example.net`, posts: 3, uploadBytes: 16 * 1024, wordpressCore: true }));
-    const given = sites.map((_, i) => (i === 3 ? `wellen-café-${suffix}.example.com` : i === 11 ? `${`w20-${suffix}-`.padEnd(63, 'x')}.example.com` : `w20-${suffix}-${i}.example.com`));
+    for (let i = 0; i < 12; i++) sites.push(await ctx.host.addSite({ domain: `w12-old-${i}.example.net`, posts: 3, uploadBytes: 16 * 1024, wordpressCore: true }));
+    const given = sites.map((_, i) => (i === 3 ? `wellen-café-${suffix}.example.com` : i === 11 ? `${`w12-${suffix}-`.padEnd(63, 'x')}.example.com` : `w12-${suffix}-${i}.example.com`));
     const before = sites.map((s) => treeHashes(s.sourcePath));
-    const f = file('w20.csv', [`${HEADER},wave`, ...sites.map((s, i) => [given[i], s.sourceSsh, s.sourcePath, s.sourceDb, s.sourceDbHost, s.sourceDbUser, s.sourceDbPasswordFile, '', '', wave].join(','))]);
-    const run = drover(['migrate', 'wave', 'start', '--file', f, '--concurrency', '5', '--sites-per-run', '8', '--worker', '--json', '--farm', farm.farm], { env: env(), timeoutMs: 1_500_000 });
+    const f = file('w12.csv', [`${HEADER},wave`, ...sites.map((s, i) => [given[i], s.sourceSsh, s.sourcePath, s.sourceDb, s.sourceDbHost, s.sourceDbUser, s.sourceDbPasswordFile, '', '', wave].join(','))]);
+    const run = drover(['migrate', 'wave', 'start', '--file', f, '--concurrency', '4', '--sites-per-run', '5', '--worker', '--json', '--farm', farm.farm], { env: env(), timeoutMs: 1_500_000 });
     // An operator watching from another terminal (here a pipe): plain lines until the wave ends.
     let watch = await drover(['migrate', 'wave', 'status', wave, '--watch'], { env: env(), timeoutMs: 1_500_000 });
     // (until the start command has started the wave and its in-process worker polls)
@@ -467,8 +467,8 @@ describe('drover migrate', () => {
     expect(r.code, r.stdout + r.stderr + farm.output()).toBe(0);
     expect(watch.code, watch.stdout + watch.stderr).toBe(0);
     expect(watch.stdout).toMatch(new RegExp(`wave ${wave}: running`));
-    expect(watch.stdout.trim().split('\n').pop()).toMatch(/migrated 20 · in flight 0/);
-    expect(r.json()).toMatchObject({ state: 'done', counts: { migrated: 20, failed: 0 } });
+    expect(watch.stdout.trim().split('\n').pop()).toMatch(/migrated 12 · in flight 0/);
+    expect(r.json()).toMatchObject({ state: 'done', counts: { migrated: 12, failed: 0 } });
     const domains = given.map((d) => new URL(`http://${d}/`).hostname);
     expect(domains[3]).toMatch(/^xn--/);
     const tw = await connectTestServer();
@@ -483,9 +483,9 @@ describe('drover migrate', () => {
         const desc = await h.describe();
         runs.push({ start: desc.startTime.getTime(), end: desc.closeTime!.getTime() });
       }
-      // The window held: at no child's start were more than 5 children running (this one included).
-      for (const a of runs) expect(runs.filter((b) => b.start <= a.start && b.end > a.start).length).toBeLessThanOrEqual(5);
-      // The wave continued as new on the way (8 starts per run): 3 runs.
+      // The window held: at no child's start were more than 4 children running (this one included).
+      for (const a of runs) expect(runs.filter((b) => b.start <= a.start && b.end > a.start).length).toBeLessThanOrEqual(4);
+      // The wave continued as new on the way (5 starts per run): 3 runs.
       const waveRuns = [];
       for await (const w of tw.client.workflow.list({ query: `WorkflowId = "wave/${wave}"` })) waveRuns.push(w.runId);
       expect(waveRuns.length).toBe(3);
@@ -505,7 +505,7 @@ describe('drover migrate', () => {
     for (const [i, d] of domains.entries()) {
       const page = await requestWithHost(new URL('/', testEnv().DROVER_FRONT_URL).toString(), { method: 'GET', host: d, unavailable: 'SiteUnavailable', maxBody: 1_048_576, timeoutMs: 60_000 });
       expect(page.status, d).toBe(200);
-      expect(page.body, d).toContain(`<title>w20-old-${i} — a WordPress site</title>`);
+      expect(page.body, d).toContain(`<title>w12-old-${i} — a WordPress site</title>`);
     }
     // The sources were only read.
     sites.forEach((s, i) => expect(treeHashes(s.sourcePath), s.domain).toEqual(before[i]));
