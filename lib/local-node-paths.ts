@@ -1,13 +1,17 @@
 /**
- * Where a local node (activities/local-nodes.ts) keeps its runtime files. Its folder can sit anywhere (the state
- * folder of a checkout at any depth), but a Unix socket's path must stay under ~104 bytes and containerd nests its
- * sockets under dockerd's exec root: a checkout at /check/work/main already put the node's containerd debug socket
- * past the limit. So each node's sockets and exec root live under a short /run path derived from its folder.
+ * Short runtime folders for Unix sockets. A socket's path must stay under ~104 bytes, and dockerd nests
+ * containerd's sockets under its exec root, so a folder anywhere (the state folder of a checkout at any depth) keeps
+ * its sockets under `/run/<kind>-<hash of the folder>` instead: the local environment's Docker engine
+ * (devkit/dev-env/layout.ts) and each local node (activities/local-nodes.ts; a checkout at /check/work/main had put a
+ * node's containerd debug socket past the limit).
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 
-export const localNodeRunDir = (nodeDir: string): string =>
-  `/run/drover-node-${createHash('sha256').update(path.resolve(nodeDir)).digest('hex').slice(0, 12)}`;
+/** `/run/<kind>-<first `hexChars` of the SHA-256 of the resolved folder>`. */
+export const shortRunDir = (kind: string, folder: string, hexChars: number): string =>
+  `/run/${kind}-${createHash('sha256').update(path.resolve(folder)).digest('hex').slice(0, hexChars)}`;
+
+export const localNodeRunDir = (nodeDir: string): string => shortRunDir('drover-node', nodeDir, 12);
 
 export const localNodeDockerSocket = (nodeDir: string): string => path.join(localNodeRunDir(nodeDir), 'docker.sock');

@@ -2,8 +2,8 @@
  * Where the local environment keeps its state and which loopback ports it uses. Everything lives under one
  * state folder; a port offset lets a test run's environment sit beside a developer's `drover dev up`.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { shortRunDir } from '../../lib/local-node-paths';
 
 export interface GaleraNodePorts {
   name: string;
@@ -31,10 +31,8 @@ export interface DevLayout {
 
 export function devLayout(stateDir: string, portOffset = 0): DevLayout {
   const dir = path.resolve(stateDir);
-  // Unix sockets have a ~108-byte path limit and dockerd nests containerd sockets under its exec root, so the
-  // engine's runtime files live under a short /run path derived from the state folder.
-  const short = createHash('sha256').update(dir).digest('hex').slice(0, 10);
-  const runDir = `/run/drover-${short}`;
+  // The engine's sockets and exec root live under a short /run path derived from the state folder.
+  const runDir = shortRunDir('drover', dir, 10);
   const o = portOffset;
   return {
     stateDir: dir,
