@@ -17,6 +17,7 @@ import { stackDeployScript, withNodeDocker, type NodeAddress } from './swarm-nod
 import { withHeartbeat } from './lib/heartbeat';
 import { faultPoint } from './lib/fault-points';
 import type { SiteNames } from '../lib/site-names';
+import { runningTasks, tasksOnLiveNodes, type SwarmNodeLike } from '../lib/swarm-running';
 
 /** The site's names (lib/site-names.ts; a restored site's database may be its registry's) and where it runs. */
 export interface SiteServiceInput extends Pick<SiteNames, 'domain' | 'id' | 'stack' | 'database' | 'dbUser' | 'dbSecret'> {
@@ -39,6 +40,7 @@ export interface SiteTask {
   /** The node's hostname and swarm address ('' while the task is not yet assigned). */
   node: string;
   address: string;
+  /** Docker's task state; `running (node down)` for a task the manager still lists on a node that is down or gone. */
   state: string;
   /** The host-mode port published for port 80 (the wordpress service), or null. */
   port: number | null;
@@ -104,8 +106,9 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
         const svc = d.getService(name);
         const info = (await svc.inspect()) as { Version: { Index: number }; Spec: { TaskTemplate: { ForceUpdate?: number } } & Record<string, unknown> };
         // The tasks before the update, by ID (not by time: the worker's clock is not the manager's).
-        type Task = { ID: string; Status: { State: string } };
-        const running = () => d.listTasks({ filters: { service: [name], 'desired-state': ['running'] } }) as Promise<Task[]>;
+        // Counted as `docker service ls` counts (lib/swarm-running.ts): a task left on a dead node is not waited for.
+        type Task = { ID: string; NodeID?: string; Status: { State: string } };
+        const running = async () => tasksOnLiveNodes((await d.listTasks({ filters: { service: [name], 'desired-state': ['running'] } })) as Task[], (await d.listNodes()) as SwarmNodeLike[]);
         const before = new Set((await running()).map((t) => t.ID));
         await svc.update({ version: info.Version.Index, ...info.Spec, TaskTemplate: { ...info.Spec.TaskTemplate, ForceUpdate: (info.Spec.TaskTemplate.ForceUpdate ?? 0) + 1 } });
         for (;;) {
@@ -147,7 +150,8 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
       return onManager(input.manager, async (d) => {
         for (;;) {
           const tasks = (await d.listTasks({ filters: { service: [`${input.stack}_wordpress`], 'desired-state': ['running'] } })) as { NodeID: string; Status: { State: string; PortStatus?: { Ports?: { PublishedPort?: number; TargetPort?: number }[] } } }[];
-          const t = tasks.find((x) => x.Status.State === 'running' && x.Status.PortStatus?.Ports?.some((p) => p.TargetPort === 80 && p.PublishedPort));
+          // Not a task the manager still lists as running on a node that is down: the front would point at nothing.
+          const t = runningTasks(tasks, (await d.listNodes()) as SwarmNodeLike[]).find((x) => x.Status.PortStatus?.Ports?.some((p) => p.TargetPort === 80 && p.PublishedPort));
           if (t) {
             const node = (await d.getNode(t.NodeID).inspect()) as { Description: { Hostname: string }; Status: { Addr: string } };
             const port = t.Status.PortStatus!.Ports!.find((p) => p.TargetPort === 80)!.PublishedPort!;
@@ -172,13 +176,16 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
         const services = ((await d.listServices()) as { ID: string; Spec: { Name: string; Labels?: Record<string, string> } }[]).filter((s) => wanted.has(s.Spec.Labels?.['com.docker.stack.namespace'] ?? ''));
         const byId = new Map(services.map((s) => [s.ID, s]));
         const tasks = ((await d.listTasks({ filters: { 'desired-state': ['running'] } })) as { ServiceID: string; NodeID?: string; Status: { State: string; PortStatus?: { Ports?: { PublishedPort?: number; TargetPort?: number }[] } } }[]).filter((t) => byId.has(t.ServiceID));
-        const nodes = new Map(((await d.listNodes()) as { ID: string; Description?: { Hostname?: string }; Status?: { Addr?: string } }[]).map((n) => [n.ID, { node: n.Description?.Hostname ?? n.ID, address: n.Status?.Addr ?? '' }]));
+        const listed = (await d.listNodes()) as (SwarmNodeLike & { Description?: { Hostname?: string }; Status: { Addr?: string } })[];
+        const nodes = new Map(listed.map((n) => [n.ID, { node: n.Description?.Hostname ?? n.ID, address: n.Status.Addr ?? '' }]));
+        // A task the manager still lists on a dead or removed node runs nowhere: reported as such, not as running.
+        const live = new Set(tasksOnLiveNodes(tasks, listed));
         const out: Record<string, SiteTask[]> = Object.fromEntries(input.stacks.map((st) => [st, []]));
         for (const t of tasks) {
           const svc = byId.get(t.ServiceID)!;
           const at = t.NodeID ? (nodes.get(t.NodeID) ?? { node: t.NodeID, address: '' }) : { node: '', address: '' };
           const port = t.Status.PortStatus?.Ports?.find((p) => p.TargetPort === 80)?.PublishedPort ?? null;
-          out[svc.Spec.Labels!['com.docker.stack.namespace']].push({ service: svc.Spec.Name, node: at.node, address: at.address, state: t.Status.State, port });
+          out[svc.Spec.Labels!['com.docker.stack.namespace']].push({ service: svc.Spec.Name, node: at.node, address: at.address, state: live.has(t) ? t.Status.State : `${t.Status.State} (node down)`, port });
         }
         for (const list of Object.values(out)) list.sort((a, b) => a.service.localeCompare(b.service) || a.node.localeCompare(b.node));
         return { tasks: out };

@@ -15,7 +15,12 @@ export interface SwarmNodeLike {
   Status: { State: string };
 }
 
-export function runningTasks<T extends SwarmTaskLike>(tasks: T[], nodes: SwarmNodeLike[]): T[] {
+/** The tasks on a node the manager lists and does not see down (whatever their state). */
+export function tasksOnLiveNodes<T extends SwarmTaskLike>(tasks: T[], nodes: SwarmNodeLike[]): T[] {
   const live = new Set(nodes.filter((n) => n.Status.State !== 'down').map((n) => n.ID));
-  return tasks.filter((t) => t.Status.State === 'running' && t.NodeID !== undefined && live.has(t.NodeID));
+  return tasks.filter((t) => t.NodeID !== undefined && live.has(t.NodeID));
+}
+
+export function runningTasks<T extends SwarmTaskLike>(tasks: T[], nodes: SwarmNodeLike[]): T[] {
+  return tasksOnLiveNodes(tasks, nodes).filter((t) => t.Status.State === 'running');
 }

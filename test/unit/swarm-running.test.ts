@@ -1,6 +1,6 @@
 /** runningTasks (lib/swarm-running.ts): what counts as a running task, as `docker service ls` counts it. */
 import { describe, expect, it } from 'vitest';
-import { runningTasks } from '../../lib/swarm-running';
+import { runningTasks, tasksOnLiveNodes } from '../../lib/swarm-running';
 
 describe('runningTasks', () => {
   const nodes = [
@@ -21,5 +21,7 @@ describe('runningTasks', () => {
       { NodeID: 'c', Status: { State: 'running' } },
     ];
     expect(runningTasks(tasks, nodes)).toEqual([tasks[0], tasks[5]]);
+    // Whatever their state (a restart waits for a starting task too), but only on live nodes.
+    expect(tasksOnLiveNodes(tasks, nodes)).toEqual([tasks[0], tasks[1], tasks[5]]);
   });
 });
