@@ -102,7 +102,8 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
 }
 
 async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
-  const worker = await startBackupWorker({ stateDir: STATE, portOffset: PORT_OFFSET });
+  // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
+  const worker = await startBackupWorker({ stateDir: STATE, portOffset: PORT_OFFSET, deployed: true });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const r = await timed(() => client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }));

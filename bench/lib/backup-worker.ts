@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'yaml';
 
 const CLI = path.resolve('dist/client/cli.js');
 
@@ -14,10 +15,19 @@ export interface BackupWorker {
   stop: () => Promise<number>;
 }
 
-/** Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. */
-export async function startBackupWorker(o: { stateDir: string; portOffset: number; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<BackupWorker> {
+/** The backup worker's memory settings as the farm deploys it: MALLOC_* and NODE_OPTIONS of stacks/drover.yml's backup-worker. */
+export function deployedMemoryEnv(): Record<string, string> {
+  const stack = parse(readFileSync(path.resolve('stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
+  return Object.fromEntries(Object.entries(stack.services['backup-worker'].environment ?? {}).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
+}
+
+/**
+ * Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. With
+ * `deployed`, it runs with the stack's memory settings (deployedMemoryEnv), as on the farm; else with Node's defaults.
+ */
+export async function startBackupWorker(o: { stateDir: string; portOffset: number; deployed?: boolean; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<BackupWorker> {
   const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, '--state-dir', o.stateDir, '--port-offset', String(o.portOffset), 'worker', 'backup'], {
-    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...o.env },
+    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv() : {}), ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

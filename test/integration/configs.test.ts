@@ -220,6 +220,16 @@ describe('stacks/drover.yml', () => {
     }
     expect(services['backup-worker'].environment?.DROVER_BACKUP_DEDUP_KEY_FILE).toBe('/run/secrets/drover_backup_dedup_key');
   });
+
+  it("the backup worker's memory settings are ones Node takes and shrink its young generation", async () => {
+    const { services } = parse(readFileSync(path.join(ROOT, 'stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
+    const env = services['backup-worker'].environment ?? {};
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
+    // Node refuses a flag it does not allow in NODE_OPTIONS (exit 9): the image's node must start with these.
+    const newSpace = "const v8 = require('v8'); const a = []; for (let i = 0; i < 3e6; i++) a.push({ i }); console.log(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)";
+    const mib = async (nodeOptions: string) => Number((await run(process.execPath, ['-e', newSpace], { env: { PATH: process.env.PATH, NODE_OPTIONS: nodeOptions } })).stdout) / 2 ** 20;
+    expect(await mib(env.NODE_OPTIONS)).toBeLessThan(await mib(''));
+  });
 });
 
 describe('docker-compose.temporal.yml', () => {
@@ -256,6 +266,14 @@ describe('docker-compose.temporal.yml', () => {
       expect(names(svc).includes('drover_backup_dedup_key'), name).toBe(['drover-worker-backup', 'drover-worker-restore'].includes(name));
     }
     for (const w of ['backup', 'restore']) expect(c.services[`drover-worker-${w}`].environment?.DROVER_BACKUP_DEDUP_KEY_FILE, w).toBe('/run/secrets/drover_backup_dedup_key');
+  });
+
+  it("runs the backup worker with the stack's memory settings", async () => {
+    const c = await config();
+    const { services } = parse(readFileSync(path.join(ROOT, 'stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+    const memory = (e: Record<string, string> = {}) => Object.fromEntries(Object.entries(e).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
+    expect(memory(services['backup-worker'].environment)).toEqual({ MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=8' });
+    expect(memory(c.services['drover-worker-backup'].environment)).toEqual(memory(services['backup-worker'].environment));
   });
 
   it('a broken file is refused (the check can fail)', async () => {
