@@ -22,20 +22,27 @@ type Staged = { buf: Buffer; len: number } | { file: FileHandle; at: number; len
  * in the pack's file (opened only if needed), recording where each one is.
  */
 function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, found: Map<string, Staged>, mem: { held: number; budget: number }): Writable {
-  let buf: Buffer = Buffer.alloc(0);
+  // A record's head (piece ID and length) may straddle two chunks: only those few bytes are gathered. A piece's
+  // bytes go from the chunk straight to their place (one copy), not through a growing buffer.
+  const head = Buffer.alloc(ID_BYTES + 4);
+  let headFilled = 0;
   let file: FileHandle | null = null;
   let at = 0;
   let current: { left: number; keep: null | { buf: Buffer; filled: number } | 'file' } | null = null;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       void (async () => {
-        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        for (;;) {
+        let pos = 0;
+        while (pos < chunk.length) {
           if (!current) {
-            if (buf.length < ID_BYTES + 4) break;
-            const id = buf.subarray(0, ID_BYTES).toString('hex');
-            const len = buf.readUInt32BE(ID_BYTES);
-            buf = buf.subarray(ID_BYTES + 4);
+            const n = Math.min(head.length - headFilled, chunk.length - pos);
+            chunk.copy(head, headFilled, pos, pos + n);
+            headFilled += n;
+            pos += n;
+            if (headFilled < head.length) break;
+            headFilled = 0;
+            const id = head.subarray(0, ID_BYTES).toString('hex');
+            const len = head.readUInt32BE(ID_BYTES);
             current = { left: len, keep: null };
             if (wanted.has(id) && !found.has(id)) {
               if (mem.held + len <= mem.budget) {
@@ -49,15 +56,16 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
                 current.keep = 'file';
               }
             }
+            if (len === 0) current = null;
+            continue;
           }
-          if (current.left > 0 && buf.length === 0) break;
-          const take = buf.subarray(0, Math.min(current.left, buf.length));
-          buf = buf.subarray(take.length);
+          const take = chunk.subarray(pos, pos + Math.min(current.left, chunk.length - pos));
+          pos += take.length;
           const keep = current.keep;
-          if (keep === 'file' && take.length) {
+          if (keep === 'file') {
             await file!.write(take, 0, take.length, at);
             at += take.length;
-          } else if (keep && keep !== 'file') {
+          } else if (keep) {
             take.copy(keep.buf, keep.filled);
             keep.filled += take.length;
           }
@@ -67,9 +75,29 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
       })().then(() => cb(), cb);
     },
     final(cb) {
-      cb(current || buf.length ? failure('BackupCorrupted', 'a pack ends inside a piece') : null);
+      cb(current || headFilled ? failure('BackupCorrupted', 'a pack ends inside a piece') : null);
     },
   });
+}
+
+/**
+ * A write's buffers as the tar stream gets them: runs of small ones (headers, padding, small files' pieces) joined,
+ * large ones (a piece of a big file) passed as they are instead of copied into the join.
+ */
+function* joinSmall(list: Buffer[]): Generator<Buffer> {
+  let small: Buffer[] = [];
+  let n = 0;
+  for (const b of list) {
+    if (b.length < 64 * 1024) {
+      small.push(b);
+      n += b.length;
+      continue;
+    }
+    if (small.length) yield Buffer.concat(small, n);
+    [small, n] = [[], 0];
+    yield b;
+  }
+  if (small.length) yield Buffer.concat(small, n);
 }
 
 export interface DedupRestoreOptions {
@@ -225,7 +253,7 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
         }
         put(dataPadding(size));
         if (outBytes >= 1024 * 1024) {
-          yield Buffer.concat(out);
+          yield* joinSmall(out);
           [out, outBytes] = [[], 0];
         }
       }
@@ -233,7 +261,7 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
       // Packs no entry needs (if any) are still fetched and checked: the window opens to the end.
       needed = order.length;
       wake();
-      yield Buffer.concat(out);
+      yield* joinSmall(out);
     };
     try {
       await Promise.all([fetching, pipeline(Readable.from(tar()), o.sink), o.sinkExit ?? Promise.resolve()]);

@@ -3,13 +3,12 @@
  * manifest (a corrupted object is refused before anything is written anywhere), then streamed again through
  * `age -d` (with the restore worker's identity file) and `zstd -d` into a sink. Nothing is staged whole.
  */
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { spawnChain } from './process-chain';
+import { spawnChain, type ChainedProcess } from './process-chain';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -41,13 +40,11 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
-  const [age, zstd] = [chain.first.proc, chain.second.proc];
-  const exit = (p: ChildProcess, what: () => string, type: 'DecryptionFailed' | 'BackupCorrupted') =>
-    new Promise<void>((resolve, reject) => p.once('close', (code) => (code === 0 ? resolve() : reject(failure(type, `${o.key}: ${what().trim().slice(-1000) || `exit ${code}`}`)))));
-  const onAbort = () => {
-    age.kill('SIGTERM');
-    zstd.kill('SIGTERM');
-  };
+  const exit = (p: ChainedProcess, type: 'DecryptionFailed' | 'BackupCorrupted') =>
+    p.closed.then(({ code, signal }) => {
+      if (code !== 0) throw failure(type, `${o.key}: ${p.stderr().trim().slice(-1000) || `exit ${code ?? signal}`}`);
+    });
+  const onAbort = () => chain.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const hash = createHash('sha256');
   const hasher = new Transform({
@@ -60,8 +57,8 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
     await Promise.all([
       pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, chain.stdin),
       pipeline(chain.stdout, o.sink),
-      exit(age, chain.first.stderr, 'DecryptionFailed'),
-      exit(zstd, chain.second.stderr, 'BackupCorrupted'),
+      exit(chain.first, 'DecryptionFailed'),
+      exit(chain.second, 'BackupCorrupted'),
       o.sinkExit ?? Promise.resolve(),
     ]);
     const got = hash.digest('hex');

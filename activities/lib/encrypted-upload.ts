@@ -3,7 +3,6 @@
  * never needed where backups are written) into an S3 multipart upload, hashing the ciphertext on the way.
  * Nothing is staged whole on disk or in memory; at most a few multipart parts are buffered.
  */
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { spawnChain } from './process-chain';
+import { spawnChain, type ChainedProcess } from './process-chain';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -58,10 +57,9 @@ export function attemptKey(key: string, tag = randomBytes(6).toString('hex')): s
   return dot < 0 ? `${key}.${tag}` : `${key.slice(0, dot)}.${tag}${key.slice(dot)}`;
 }
 
-function exitOf(p: ChildProcess, name: string, stderr: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    p.once('error', (e) => reject(failure('RemoteCommandFailed', `${name} could not start: ${e.message}`)));
-    p.once('close', (code, sig) => (code === 0 ? resolve() : reject(failure('RemoteCommandFailed', `${name} exited ${code ?? sig}: ${stderr().trim().slice(-300)}`))));
+function exitOf(p: ChainedProcess, name: string): Promise<void> {
+  return p.closed.then(({ code, signal }) => {
+    if (code !== 0) throw failure('RemoteCommandFailed', `${name} exited ${code ?? signal}: ${p.stderr().trim().slice(-300)}`);
   });
 }
 
@@ -105,8 +103,8 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
   // zstd | age: the compressed bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']], ['age', o.recipients.flatMap((r) => ['-r', r])]);
-  const zstd = { proc: chain.first.proc, exit: exitOf(chain.first.proc, 'zstd', chain.first.stderr) };
-  const age = { proc: chain.second.proc, exit: exitOf(chain.second.proc, 'age', chain.second.stderr) };
+  const zstd = { exit: exitOf(chain.first, 'zstd') };
+  const age = { exit: exitOf(chain.second, 'age') };
   let plainBytes = 0;
   let firstByteAt = '';
   const counter = new Transform({
@@ -137,8 +135,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
   });
   const onAbort = () => {
     void upload.abort();
-    zstd.proc.kill('SIGTERM');
-    age.proc.kill('SIGTERM');
+    chain.kill();
     o.source.destroy(new Error('cancelled'));
     source.destroy(new Error('cancelled'));
   };

@@ -10,7 +10,7 @@
  *   npx vite-node bench/restore/files-dedup.ts -- --state-dir .drover-test --port-offset 1900 --files-mb 512
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -30,6 +30,20 @@ const OFFSET = whole('port-offset', 1900);
 const FILES_MB = whole('files-mb', 512);
 const ROUNDS = whole('rounds', 2);
 const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironment().run(fn, a) as Promise<R>;
+
+/** The machine's busy CPU time so far, in seconds (every process: the bench, age, zstd, sshd, tar, the S3 server). */
+function busyCpuSeconds(): number {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = ticks;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/** `fn` timed, with the machine's busy CPU seconds it took (on 2 cores, what a restore competes for). */
+async function timedCpu(fn: () => Promise<unknown>): Promise<{ ms: number; cpu: number }> {
+  const cpu0 = busyCpuSeconds();
+  const { ms } = await timed(fn);
+  return { ms, cpu: busyCpuSeconds() - cpu0 };
+}
 
 
 async function main(): Promise<void> {
@@ -59,14 +73,19 @@ async function main(): Promise<void> {
     const copy = path.join(STATE, 'sites', `${domain}-copy`);
     const restore = createStorageRestoreActivities(deps).extractFilesToStaging;
     const times: Record<'floor' | 'droverTar' | 'droverDedup', number[]> = { floor: [], droverTar: [], droverDedup: [] };
+    const cpu: Record<keyof typeof times, number[]> = { floor: [], droverTar: [], droverDedup: [] };
+    const record = (name: keyof typeof times, t: { ms: number; cpu: number }) => {
+      times[name].push(t.ms);
+      cpu[name].push(t.cpu);
+    };
     const exact: boolean[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       log(`round ${r + 1}: floor`);
       const to = path.join(scratch, 'floor');
-      times.floor.push((await timed(() => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(tarBackup.value.key)} | age -d -i ${env.DROVER_BACKUP_AGE_IDENTITY_FILE} | zstd -dc | tar -C ${to} -xf -`, creds))).ms);
+      record('floor', await timedCpu(() => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(tarBackup.value.key)} | age -d -i ${env.DROVER_BACKUP_AGE_IDENTITY_FILE} | zstd -dc | tar -C ${to} -xf -`, creds)));
       for (const [name, b] of [['droverTar', tarBackup.value], ['droverDedup', dedupBackup.value]] as const) {
         log(`round ${r + 1}: ${name}`);
-        times[name].push((await timed(() => run(restore, { key: b.key, sha256: b.sha256, storageHost: null, livePath: copy }))).ms);
+        record(name, await timedCpu(() => run(restore, { key: b.key, sha256: b.sha256, storageHost: null, livePath: copy })));
         exact.push(JSON.stringify(treeHashes(copy + STAGING_SUFFIX)) === JSON.stringify(expected));
         rmSync(copy + STAGING_SUFFIX, { recursive: true, force: true });
       }
@@ -83,6 +102,8 @@ async function main(): Promise<void> {
           stored: { tarMiB: +(tarBackup.value.bytes / MB).toFixed(1), dedupFirstNightMiB: +(dedupBackup.value.dedup!.storedBytes / MB).toFixed(1), dedupUnchangedNightKiB: +(again.value.dedup!.storedBytes / 1024).toFixed(1) },
           backupSeconds: { tar: sec(tarBackup.ms), dedupFirst: sec(dedupBackup.ms), dedupUnchanged: sec(again.ms) },
           restoreSeconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(sec)])),
+          // Busy CPU seconds of the whole machine during each restore (all processes; 2 cores = 2 s per second).
+          restoreCpuSeconds: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((c) => +c.toFixed(1))])),
           bestOverFloor: { droverTar: +(best(times.droverTar) / best(times.floor)).toFixed(2), droverDedup: +(best(times.droverDedup) / best(times.floor)).toFixed(2) },
           exact: exact.every(Boolean),
         },

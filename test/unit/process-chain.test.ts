@@ -2,7 +2,6 @@
  * spawnChain (activities/lib/process-chain.ts): `a | b` joined by a kernel pipe the worker does not read from.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { spawnChain } from '../../activities/lib/process-chain';
 
@@ -15,7 +14,7 @@ describe('spawnChain', () => {
     const out: Buffer[] = [];
     c.stdout.on('data', (d: Buffer) => out.push(d));
     c.stdin.end(data);
-    await Promise.all([once(c.first.proc, 'close'), once(c.second.proc, 'close')]);
+    await Promise.all([c.first.closed, c.second.closed]);
     expect(Buffer.concat(out).length).toBe(data.length);
     expect(sha(Buffer.concat(out))).toBe(sha(data));
   }, 10_000);
@@ -23,7 +22,7 @@ describe('spawnChain', () => {
   it('a second process that exits early breaks the pipe: the first stops too instead of writing into nobody', async () => {
     const c = spawnChain(['sh', ['-c', 'yes']], ['head', ['-c', '10']]);
     c.stdout.resume();
-    const [[code, signal]] = await Promise.all([once(c.first.proc, 'close'), once(c.second.proc, 'close')]);
+    const [{ code, signal }] = await Promise.all([c.first.closed, c.second.closed]);
     // Killed by SIGPIPE, or exited on EPIPE: either way it ended (were the worker holding the pipe open, it would not).
     expect({ code, signal }).not.toEqual({ code: 0, signal: null });
   }, 10_000);
@@ -31,8 +30,39 @@ describe('spawnChain', () => {
   it("keeps each process's stderr for the caller's message", async () => {
     const c = spawnChain(['sh', ['-c', 'echo first-said >&2; cat']], ['sh', ['-c', 'echo second-said >&2; cat >/dev/null']]);
     c.stdin.end('x');
-    await Promise.all([once(c.first.proc, 'close'), once(c.second.proc, 'close')]);
+    await Promise.all([c.first.closed, c.second.closed]);
     expect(c.first.stderr()).toContain('first-said');
     expect(c.second.stderr()).toContain('second-said');
+  }, 10_000);
+
+  it("reports each process's own exit: a code, a program that is not there, a signal", async () => {
+    const c = spawnChain(['sh', ['-c', 'cat >/dev/null; exit 3']], ['cat', []]);
+    c.stdout.resume();
+    c.stdin.end('x');
+    expect(await c.first.closed).toEqual({ code: 3, signal: null });
+    expect(await c.second.closed).toEqual({ code: 0, signal: null });
+
+    const missing = spawnChain(['cat', []], ['drover-no-such-program', []]);
+    missing.stdout.resume();
+    missing.stdin.end('x');
+    expect(await missing.second.closed).toEqual({ code: 127, signal: null });
+    expect(missing.second.stderr()).toMatch(/drover-no-such-program.*not found/);
+
+    // Neither reads to the end nor stops by itself: kill ends both, not only the bash between them.
+    const stuck = spawnChain(['sleep', ['30']], ['sleep', ['30']]);
+    await new Promise((r) => setTimeout(r, 200));
+    stuck.kill();
+    expect(await stuck.first.closed).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await stuck.second.closed).toEqual({ code: null, signal: 'SIGTERM' });
+  }, 10_000);
+
+  it('costs the worker one spawn for the pair: every byte still passes, with the arguments as given', async () => {
+    // Words with spaces, quotes and a leading dash reach each program as they are (no shell parsing of them).
+    const c = spawnChain(['printf', ['%s|', 'a b', "it's", '-x']], ['tr', ['|', '\n']]);
+    const out: Buffer[] = [];
+    c.stdout.on('data', (d: Buffer) => out.push(d));
+    c.stdin.end();
+    await Promise.all([c.first.closed, c.second.closed]);
+    expect(Buffer.concat(out).toString()).toBe("a b\nit's\n-x\n");
   }, 10_000);
 });
