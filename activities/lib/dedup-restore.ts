@@ -15,20 +15,22 @@ import { decryptObjectTo } from './encrypted-download';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
 /** Where a staged piece is: in memory, or (past the memory budget) in its pack's file on the restore worker's disk. */
-type Staged = { buf: Buffer; len: number } | { file: FileHandle; at: number; len: number };
+type Staged = { parts: Buffer[]; len: number } | { file: FileHandle; at: number; len: number };
 
 /**
  * Parses a decrypted pack and stages the wanted pieces: in memory while `mem.held` stays within `mem.budget`, else
  * in the pack's file (opened only if needed), recording where each one is.
  */
 function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, found: Map<string, Staged>, mem: { held: number; budget: number }): Writable {
-  // A record's head (piece ID and length) may straddle two chunks: only those few bytes are gathered. A piece's
-  // bytes go from the chunk straight to their place (one copy), not through a growing buffer.
+  // A record's head (piece ID and length) may straddle two chunks: only those few bytes are gathered. A piece held
+  // in memory is kept as slices of the decrypted chunks it came in, not copied: every copy is another buffer
+  // outside V8's heap, and their volume is what sets off V8's full collections (the restore's largest CPU cost
+  // after the decryption itself). A slice keeps its whole chunk (64 KiB at most) alive until the piece is written.
   const head = Buffer.alloc(ID_BYTES + 4);
   let headFilled = 0;
   let file: FileHandle | null = null;
   let at = 0;
-  let current: { left: number; keep: null | { buf: Buffer; filled: number } | 'file' } | null = null;
+  let current: { left: number; keep: null | Buffer[] | 'file' } | null = null;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       void (async () => {
@@ -46,10 +48,10 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
             current = { left: len, keep: null };
             if (wanted.has(id) && !found.has(id)) {
               if (mem.held + len <= mem.budget) {
-                const piece = { buf: Buffer.allocUnsafe(len), len };
+                const piece = { parts: [] as Buffer[], len };
                 mem.held += len;
                 found.set(id, piece);
-                current.keep = { buf: piece.buf, filled: 0 };
+                current.keep = piece.parts;
               } else {
                 file ??= await openFile();
                 found.set(id, { file, at, len });
@@ -65,9 +67,8 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
           if (keep === 'file') {
             await file!.write(take, 0, take.length, at);
             at += take.length;
-          } else if (keep) {
-            take.copy(keep.buf, keep.filled);
-            keep.filled += take.length;
+          } else if (keep && take.length) {
+            keep.push(take);
           }
           current.left -= take.length;
           if (current.left === 0) current = null;
@@ -82,13 +83,14 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
 
 /**
  * A write's buffers as the tar stream gets them: runs of small ones (headers, padding, small files' pieces) joined,
- * large ones (a piece of a big file) passed as they are instead of copied into the join.
+ * the others (16 KiB or more: the slices of the decrypted stream a large piece is held in) passed as they are
+ * instead of copied into the join.
  */
 function* joinSmall(list: Buffer[]): Generator<Buffer> {
   let small: Buffer[] = [];
   let n = 0;
   for (const b of list) {
-    if (b.length < 64 * 1024) {
+    if (b.length < 16 * 1024) {
       small.push(b);
       n += b.length;
       continue;
@@ -237,8 +239,8 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
           const where = found.get(id)!;
           const left = uses.get(id)! - 1;
           uses.set(id, left);
-          if ('buf' in where) {
-            put(where.buf);
+          if ('parts' in where) {
+            for (const part of where.parts) put(part);
             // Its last use: the memory goes back to the budget once this write is out.
             if (left === 0) {
               found.delete(id);

@@ -18,7 +18,7 @@ import { TASK_QUEUES } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { runMain } from '../lib/shell';
 import { text, whole } from '../lib/args';
-import { procStatus, startBackupWorker } from '../lib/backup-worker';
+import { procStatus, startWorker } from '../lib/worker-process';
 
 const SITES = whole('sites', 100);
 const CONCURRENCY = whole('concurrency', 16);
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       const words = variant ? variant.split(/\s+/) : [];
       const flags = words.filter((w) => !/^[A-Z_]+=/.test(w) && w !== 'deployed');
       const vars = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-      const worker = await startBackupWorker({ stateDir: STATE, portOffset: PORT_OFFSET, deployed: words.includes('deployed'), nodeFlags: flags, env: vars, settleMs: 5000 });
+      const worker = await startWorker({ queue: 'backup', stateDir: STATE, portOffset: PORT_OFFSET, deployed: words.includes('deployed'), nodeFlags: flags, env: vars, settleMs: 5000 });
       const night = async () => {
         const idle = procStatus(worker.proc.pid!, 'VmRSS');
         const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;

@@ -15,6 +15,7 @@ import { isFilesIndexKey } from '../../lib/backup-layout';
 import { siteFingerprint } from '../../devkit/site-fingerprint';
 import { upsertSite, type SiteRecord } from '../../lib/site-registry';
 import { createDroverWorker } from '../../workers/run-worker';
+import { startWorker } from '../lib/worker-process';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
@@ -22,6 +23,9 @@ import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
 
 export interface BenchContext {
+  /** The environment's state folder and port offset (for the workers the bench starts as processes). */
+  stateDir: string;
+  portOffset: number;
   env: WorkerEnv;
   deps: ActivityDeps;
   client: Client;
@@ -111,13 +115,15 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   const load1 = () => +os.loadavg()[0].toFixed(1);
   const loadAverage = { floor: load1(), copy: 0, dedupCopy: 0, live: 0 };
 
-  // A fresh worker per restore (a worker runs once), created before the clock starts.
+  // A fresh restore worker per restore, its own process as on the farm (`drover worker restore`), started before
+  // the clock starts (the restore's time is the workflow's own rtoMs). In the bench's process, its activities
+  // would share a V8 heap with the bench's, whose full collections the worker's buffers set off.
   const restore = async (args: { site: string; point: string; to?: string }) => {
-    const w = await createDroverWorker('restore', env);
+    const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, portOffset: ctx.portOffset, deployed: true });
     try {
-      return await w.worker.runUntil(client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }));
+      return await client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] });
     } finally {
-      await w.close();
+      await w.stop();
     }
   };
   const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;

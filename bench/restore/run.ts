@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const env: WorkerEnv = parseEnv(workerEnvSchema, mergedEnv(STATE));
   const deps = createActivityDeps(env);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const ctx: BenchContext = { env, deps, client: new Client({ connection, dataConverter: droverDataConverter(env) }) };
+  const ctx: BenchContext = { stateDir: STATE, portOffset: PORT_OFFSET, env, deps, client: new Client({ connection, dataConverter: droverDataConverter(env) }) };
   const stamp = Date.now().toString(36);
   const spec = (kind: string): SiteSpec => {
     const domain = `${kind}-bench-${stamp}.demo.drover.test`;

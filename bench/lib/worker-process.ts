@@ -1,4 +1,4 @@
-/** A backup worker as production runs it (`drover worker backup`, its own process), for benchmarks that measure it. */
+/** A worker as production runs it (`drover worker <queue>`, its own process), for benchmarks that measure it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,31 +9,31 @@ const CLI = path.resolve('dist/client/cli.js');
 /** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
 export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
-export interface BackupWorker {
+export interface WorkerProcess {
   proc: ChildProcess;
   /** Stops the worker; resolves to its peak RSS (VmHWM) in bytes, read just before it is stopped. */
   stop: () => Promise<number>;
 }
 
-/** The backup worker's memory settings as the farm deploys it: MALLOC_* and NODE_OPTIONS of stacks/drover.yml's backup-worker. */
-export function deployedMemoryEnv(): Record<string, string> {
+/** A worker's memory settings as the farm deploys it: MALLOC_* and NODE_OPTIONS of stacks/drover.yml's `<queue>-worker`. */
+export function deployedMemoryEnv(queue: 'backup' | 'restore'): Record<string, string> {
   const stack = parse(readFileSync(path.resolve('stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
-  return Object.fromEntries(Object.entries(stack.services['backup-worker'].environment ?? {}).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
+  return Object.fromEntries(Object.entries(stack.services[`${queue}-worker`].environment ?? {}).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
 }
 
 /**
  * Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. With
  * `deployed`, it runs with the stack's memory settings (deployedMemoryEnv), as on the farm; else with Node's defaults.
  */
-export async function startBackupWorker(o: { stateDir: string; portOffset: number; deployed?: boolean; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<BackupWorker> {
-  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, '--state-dir', o.stateDir, '--port-offset', String(o.portOffset), 'worker', 'backup'], {
-    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv() : {}), ...o.env },
+export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; portOffset: number; deployed?: boolean; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
+  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, '--state-dir', o.stateDir, '--port-offset', String(o.portOffset), 'worker', o.queue], {
+    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   proc.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
   await new Promise((r) => setTimeout(r, o.settleMs ?? 3000));
-  if (proc.exitCode !== null) throw new Error(`backup worker exited ${proc.exitCode}: ${err}`);
+  if (proc.exitCode !== null) throw new Error(`${o.queue} worker exited ${proc.exitCode}: ${err}`);
   return {
     proc,
     stop: async () => {
