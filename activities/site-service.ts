@@ -178,14 +178,15 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
         const tasks = ((await d.listTasks({ filters: { 'desired-state': ['running'] } })) as { ServiceID: string; NodeID?: string; Status: { State: string; PortStatus?: { Ports?: { PublishedPort?: number; TargetPort?: number }[] } } }[]).filter((t) => byId.has(t.ServiceID));
         const listed = (await d.listNodes()) as (SwarmNodeLike & { Description?: { Hostname?: string }; Status: { Addr?: string } })[];
         const nodes = new Map(listed.map((n) => [n.ID, { node: n.Description?.Hostname ?? n.ID, address: n.Status.Addr ?? '' }]));
-        // A task the manager still lists on a dead or removed node runs nowhere: reported as such, not as running.
+        // A task the manager still lists on a dead or removed node runs nowhere: reported as such, not as running
+        // (one not yet placed on a node keeps its own state).
         const live = new Set(tasksOnLiveNodes(tasks, listed));
         const out: Record<string, SiteTask[]> = Object.fromEntries(input.stacks.map((st) => [st, []]));
         for (const t of tasks) {
           const svc = byId.get(t.ServiceID)!;
           const at = t.NodeID ? (nodes.get(t.NodeID) ?? { node: t.NodeID, address: '' }) : { node: '', address: '' };
           const port = t.Status.PortStatus?.Ports?.find((p) => p.TargetPort === 80)?.PublishedPort ?? null;
-          out[svc.Spec.Labels!['com.docker.stack.namespace']].push({ service: svc.Spec.Name, node: at.node, address: at.address, state: live.has(t) ? t.Status.State : `${t.Status.State} (node down)`, port });
+          out[svc.Spec.Labels!['com.docker.stack.namespace']].push({ service: svc.Spec.Name, node: at.node, address: at.address, state: !t.NodeID || live.has(t) ? t.Status.State : `${t.Status.State} (node down)`, port });
         }
         for (const list of Object.values(out)) list.sort((a, b) => a.service.localeCompare(b.service) || a.node.localeCompare(b.node));
         return { tasks: out };

@@ -25,7 +25,8 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
   // A record's head (piece ID and length) may straddle two chunks: only those few bytes are gathered. A piece held
   // in memory is kept as slices of the decrypted chunks it came in, not copied: every copy is another buffer
   // outside V8's heap, and their volume is what sets off V8's full collections (the restore's largest CPU cost
-  // after the decryption itself). A slice keeps its whole chunk (64 KiB at most) alive until the piece is written.
+  // after the decryption itself). A slice keeps its whole chunk alive, so only a slice of at least half its chunk
+  // is kept as it is and a smaller one is copied: what the pieces hold stays within twice the budget.
   const head = Buffer.alloc(ID_BYTES + 4);
   let headFilled = 0;
   let file: FileHandle | null = null;
@@ -68,7 +69,7 @@ function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, fo
             await file!.write(take, 0, take.length, at);
             at += take.length;
           } else if (keep && take.length) {
-            keep.push(take);
+            keep.push(take.length * 2 >= chunk.length ? take : Buffer.from(take));
           }
           current.left -= take.length;
           if (current.left === 0) current = null;

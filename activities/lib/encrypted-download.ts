@@ -8,7 +8,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { spawnChain, type ChainedProcess } from './process-chain';
+import { chainFailure, spawnChain } from './process-chain';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -40,10 +40,10 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
-  const exit = (p: ChainedProcess, type: 'DecryptionFailed' | 'BackupCorrupted') =>
-    p.closed.then(({ code, signal }) => {
-      if (code !== 0) throw failure(type, `${o.key}: ${p.stderr().trim().slice(-1000) || `exit ${code ?? signal}`}`);
-    });
+  // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.
+  const exited = chainFailure(chain).then((f) => {
+    if (f) throw failure(f.which === 'first' ? 'DecryptionFailed' : 'BackupCorrupted', `${o.key}: ${f.stderr.trim().slice(-1000) || `exit ${f.code ?? f.signal}`}`);
+  });
   const onAbort = () => chain.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const hash = createHash('sha256');
@@ -57,8 +57,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
     await Promise.all([
       pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, chain.stdin),
       pipeline(chain.stdout, o.sink),
-      exit(chain.first, 'DecryptionFailed'),
-      exit(chain.second, 'BackupCorrupted'),
+      exited,
       o.sinkExit ?? Promise.resolve(),
     ]);
     const got = hash.digest('hex');

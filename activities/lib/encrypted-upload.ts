@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { spawnChain, type ChainedProcess } from './process-chain';
+import { chainFailure, spawnChain, type ProcessChain } from './process-chain';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -57,9 +57,10 @@ export function attemptKey(key: string, tag = randomBytes(6).toString('hex')): s
   return dot < 0 ? `${key}.${tag}` : `${key.slice(0, dot)}.${tag}${key.slice(dot)}`;
 }
 
-function exitOf(p: ChainedProcess, name: string): Promise<void> {
-  return p.closed.then(({ code, signal }) => {
-    if (code !== 0) throw failure('RemoteCommandFailed', `${name} exited ${code ?? signal}: ${p.stderr().trim().slice(-300)}`);
+/** The chain's exit: fails naming the process that failed it (chainFailure), with its stderr. */
+function exitOf(chain: ProcessChain, names: [string, string]): Promise<void> {
+  return chainFailure(chain).then((f) => {
+    if (f) throw failure('RemoteCommandFailed', `${names[f.which === 'first' ? 0 : 1]} exited ${f.code ?? f.signal}: ${f.stderr.trim().slice(-300)}`);
   });
 }
 
@@ -103,8 +104,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
   // zstd | age: the compressed bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']], ['age', o.recipients.flatMap((r) => ['-r', r])]);
-  const zstd = { exit: exitOf(chain.first, 'zstd') };
-  const age = { exit: exitOf(chain.second, 'age') };
+  const exited = exitOf(chain, ['zstd', 'age']);
   let plainBytes = 0;
   let firstByteAt = '';
   const counter = new Transform({
@@ -148,8 +148,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
       pipeline(source, counter, chain.stdin).then(() => void (finishedAt = new Date().toISOString())),
       pipeline(chain.stdout, hasher, body),
       o.sourceExit ?? Promise.resolve(),
-      zstd.exit,
-      age.exit,
+      exited,
       upload.done().catch((err: unknown) => {
         throw classifyStorageError(err, `s3://${o.bucket}/${key}`);
       }),

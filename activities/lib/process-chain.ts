@@ -36,12 +36,28 @@ export interface ProcessChain {
 // its own (fds 3 and 4), and both exit statuses to fd 5 once the pipeline has ended.
 const CHAIN = 'n=$1; shift; "${@:1:n}" 2>&3 | "${@:n+1}" 2>&4; echo "${PIPESTATUS[0]} ${PIPESTATUS[1]}" >&5';
 
-const SIGNALS = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+// The first name of each number (SIGABRT before its alias SIGIOT, SIGIO before SIGPOLL).
+const SIGNALS = new Map<number, NodeJS.Signals>();
+for (const [name, n] of Object.entries(constants.signals)) if (!SIGNALS.has(n)) SIGNALS.set(n, name as NodeJS.Signals);
 
 /** A status as bash reports it (128 + n: killed by signal n) as Node's close event gives it. */
 function exitStatus(status: number): { code: number | null; signal: NodeJS.Signals | null } {
   const signal = status > 128 ? SIGNALS.get(status - 128) : undefined;
   return signal ? { code: null, signal } : { code: status, signal: null };
+}
+
+/**
+ * Which process a failed chain failed by, once both have ended (null: both exited 0). The second when it failed and
+ * the first either succeeded or died of the broken pipe the second left (SIGPIPE: its exit is an effect, not the
+ * cause), else the first when it failed, else the second.
+ */
+export async function chainFailure(chain: Pick<ProcessChain, 'first' | 'second'>): Promise<null | { which: 'first' | 'second'; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const [a, b] = await Promise.all([chain.first.closed, chain.second.closed]);
+  const firstBroke = a.signal === 'SIGPIPE' || a.code === 141;
+  const blame = (which: 'first' | 'second', st: typeof a) => ({ which, ...st, stderr: chain[which].stderr() });
+  if (b.code !== 0 && (a.code === 0 || firstBroke)) return blame('second', b);
+  if (a.code !== 0) return blame('first', a);
+  return null;
 }
 
 /**
@@ -53,7 +69,9 @@ export function spawnChain(first: [string, string[]], second: [string, string[]]
   // Its own process group (detached), so `kill` reaches the two commands, not only bash.
   // --norc: Node's stdio are socket pairs, and bash on a socket takes itself for an ssh session's shell and would
   // read ~/.bashrc (pyenv's init on the development machine took more CPU than the chain's work).
-  const sh = spawn('bash', ['--norc', '--noprofile', '-c', CHAIN, 'drover-chain', String(words.length), ...words, second[0], ...second[1]], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true });
+  // Nor BASH_ENV, which a non-interactive bash reads even so: whatever it printed would join the chain's output.
+  const { BASH_ENV: _bashEnv, ...env } = process.env;
+  const sh = spawn('bash', ['--norc', '--noprofile', '-c', CHAIN, 'drover-chain', String(words.length), ...words, second[0], ...second[1]], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true, env });
   const errs = ['', ''];
   let statuses = '';
   let own = '';

@@ -106,7 +106,7 @@ async function droverNight(client: Client, sites: SiteRecord[], date: string): P
   const worker = await startWorker({ queue: 'backup', stateDir: STATE, portOffset: PORT_OFFSET, deployed: true });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
-    const r = await timed(() => client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }));
+    const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));
     const parentEvents: number[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
     if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);

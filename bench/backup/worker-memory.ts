@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       const night = async () => {
         const idle = procStatus(worker.proc.pid!, 'VmRSS');
         const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
-        const r = await client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] });
+        const r = await Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]);
         return { r, idle, after: procStatus(worker.proc.pid!, 'VmRSS') };
       };
       // A night that throws stops its worker too.

@@ -11,6 +11,8 @@ export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Num
 
 export interface WorkerProcess {
   proc: ChildProcess;
+  /** Rejects if the worker exits before `stop` (race a workflow against it: nothing else polls its queue). */
+  died: Promise<never>;
   /** Stops the worker; resolves to its peak RSS (VmHWM) in bytes, read just before it is stopped. */
   stop: () => Promise<number>;
 }
@@ -32,12 +34,20 @@ export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: st
   });
   let err = '';
   proc.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  const ended = () => proc.exitCode !== null || proc.signalCode !== null;
+  const died = new Promise<never>((_, reject) => proc.once('exit', (code, signal) => reject(new Error(`${o.queue} worker exited ${code ?? signal}: ${err}`))));
+  died.catch(() => undefined);
+  // The bench ending any way at all takes its worker with it (it would otherwise poll the queue on).
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
   await new Promise((r) => setTimeout(r, o.settleMs ?? 3000));
-  if (proc.exitCode !== null) throw new Error(`${o.queue} worker exited ${proc.exitCode}: ${err}`);
+  if (ended()) await died;
   return {
     proc,
+    died,
     stop: async () => {
-      if (proc.exitCode !== null) return 0;
+      process.removeListener('exit', reap);
+      if (ended()) return 0;
       const hwm = procStatus(proc.pid!, 'VmHWM');
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));

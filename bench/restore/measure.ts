@@ -121,7 +121,7 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   const restore = async (args: { site: string; point: string; to?: string }) => {
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, portOffset: ctx.portOffset, deployed: true });
     try {
-      return await client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] });
+      return await Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
     } finally {
       await w.stop();
     }

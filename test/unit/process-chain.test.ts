@@ -2,8 +2,11 @@
  * spawnChain (activities/lib/process-chain.ts): `a | b` joined by a kernel pipe the worker does not read from.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { spawnChain } from '../../activities/lib/process-chain';
+import { chainFailure, spawnChain } from '../../activities/lib/process-chain';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -64,5 +67,40 @@ describe('spawnChain', () => {
     c.stdin.end();
     await Promise.all([c.first.closed, c.second.closed]);
     expect(Buffer.concat(out).toString()).toBe("a b\nit's\n-x\n");
+  }, 10_000);
+
+  it('blames the process that failed the chain: the second when the first only died of the pipe it broke', async () => {
+    const broke = spawnChain(['sh', ['-c', 'yes']], ['sh', ['-c', 'head -c 10 >/dev/null; echo corrupt frame >&2; exit 2']]);
+    broke.stdout.resume();
+    expect(await broke.first.closed).toEqual({ code: null, signal: 'SIGPIPE' });
+    expect(await chainFailure(broke)).toEqual({ which: 'second', code: 2, signal: null, stderr: 'corrupt frame\n' });
+
+    const first = spawnChain(['sh', ['-c', 'cat >/dev/null; echo no identity >&2; exit 1']], ['cat', []]);
+    first.stdout.resume();
+    first.stdin.end('x');
+    expect(await chainFailure(first)).toEqual({ which: 'first', code: 1, signal: null, stderr: 'no identity\n' });
+
+    const fine = spawnChain(['cat', []], ['cat', []]);
+    fine.stdout.resume();
+    fine.stdin.end('x');
+    expect(await chainFailure(fine)).toBeNull();
+  }, 10_000);
+
+  it("ignores BASH_ENV: a file it names prints nothing into the chain's output", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-chain-'));
+    writeFileSync(path.join(dir, 'env.sh'), 'echo junk-from-bash-env\n');
+    const before = process.env.BASH_ENV;
+    process.env.BASH_ENV = path.join(dir, 'env.sh');
+    try {
+      const c = spawnChain(['cat', []], ['cat', []]);
+      const out: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => out.push(d));
+      c.stdin.end('payload');
+      await Promise.all([c.first.closed, c.second.closed]);
+      expect(Buffer.concat(out).toString()).toBe('payload');
+    } finally {
+      if (before === undefined) delete process.env.BASH_ENV;
+      else process.env.BASH_ENV = before;
+    }
   }, 10_000);
 });
