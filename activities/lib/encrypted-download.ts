@@ -38,6 +38,9 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
  * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them).
  */
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
+  // The object first: a missing one (a site never backed up) fails here, before any process is started whose exit
+  // nobody would then wait for (its rejection, once killed, went unhandled).
+  const source = await body(o.s3, o.bucket, o.key, o.signal);
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
   // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.
@@ -55,7 +58,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   });
   try {
     await Promise.all([
-      pipeline(await body(o.s3, o.bucket, o.key, o.signal), hasher, chain.stdin),
+      pipeline(source, hasher, chain.stdin),
       pipeline(chain.stdout, o.sink),
       exited,
       o.sinkExit ?? Promise.resolve(),
@@ -64,6 +67,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
     if (o.sha256 && got !== o.sha256) throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${o.sha256.slice(0, 16)}…`);
   } catch (err) {
     onAbort();
+    source.destroy();
     throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -1,12 +1,17 @@
 /**
- * A dump that finishes before the upload reads it. Node discards a child process's unread stdout when the child
- * exits, so a source must be read from the moment the upload is called, not after its first round trip: a small
- * database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
+ * Encrypted objects in and out of the bucket.
+ * - A dump that finishes before the upload reads it. Node discards a child process's unread stdout when the child
+ *   exits, so a source must be read from the moment the upload is called, not after its first round trip: a small
+ *   database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
+ * - A download of an object that is not there.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
+import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
 import { testEnv } from '../helpers/temporal';
 
@@ -24,5 +29,25 @@ describe('uploadEncrypted', () => {
     const dumpExit = new Promise<void>((resolve, reject) => dump.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`printf exited ${code}`)))));
     const r = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, source: dump.stdout, sourceExit: dumpExit, recipients: deps.backup.recipients });
     expect(r.plainBytes).toBe(Buffer.byteLength(text));
+  });
+});
+
+describe('decryptObjectTo', () => {
+  // A site never backed up has no manifest. The download used to start age | zstd before asking for the object, and
+  // the chain, killed when the request failed, rejected where nobody waited: an unhandled rejection in the worker.
+  it('fails with ObjectNotFound for a missing object and leaves no rejection unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const key = `sites/never-backed-up-${process.pid}-${Date.now()}.example/2026-11-30/manifest.json.age`;
+      const err = await decryptObjectTo({ s3: deps.s3, bucket: deps.bucket, key, identityFile: deps.backup.identityFile!, sink: new PassThrough() }).catch((e: unknown) => e);
+      expect((err as { type?: string }).type).toBe('ObjectNotFound');
+      // A killed chain's exit arrives within milliseconds; give it ample time.
+      await sleep(1000);
+      expect(unhandled.map(String)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
