@@ -5,6 +5,10 @@
  * mariadb-dump puts each row on its own line); every `(` at depth 0 outside a quoted string starts a row. Strings
  * are single-quoted with backslash escapes (newlines inside are escaped too); blobs are hex literals
  * (`--hex-blob`), so nothing else can hold a quote or a parenthesis.
+ *
+ * Every byte of every dump of the night passes here, so the scan keeps its state in locals while it reads a chunk
+ * and skips what it need not look at: the rest of a line that is not an INSERT (`indexOf`), a string's bytes in a
+ * tight loop (about six times the speed of a method call per byte).
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
@@ -13,11 +17,18 @@ const NL = 0x0a;
 const BACKTICK = 0x60;
 const QUOTE = 0x27;
 const BACKSLASH = 0x5c;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const SEMICOLON = 0x3b;
+
+const LINE = 0;
+const NAME = 1;
+const VALUES = 2;
 
 /** A pass-through stream that counts each table's rows in the dump; read `rows` once the stream has ended. */
 export class DumpRowCounter extends Transform {
   readonly rows = new Map<string, number>();
-  private mode: 'line' | 'name' | 'values' = 'line';
+  private mode = LINE;
   /** Bytes of `INSERT INTO \`` matched at the start of the current line; -1 when this line cannot be one. */
   private matched = 0;
   private name: number[] = [];
@@ -28,53 +39,102 @@ export class DumpRowCounter extends Transform {
   private escaped = false;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    for (let i = 0; i < chunk.length; i++) this.byte(chunk[i]);
+    this.scan(chunk);
     cb(null, chunk);
   }
 
-  private byte(c: number): void {
-    if (this.mode === 'line') {
-      if (c === NL) this.matched = 0;
-      else if (this.matched >= 0) {
-        this.matched = INSERT[this.matched] === c ? this.matched + 1 : -1;
-        if (this.matched === INSERT.length) {
-          this.mode = 'name';
-          this.name = [];
-          this.closingTick = false;
+  private scan(chunk: Buffer): void {
+    const n = chunk.length;
+    let { mode, matched, depth, quoted, escaped } = this;
+    // Rows of the current table found in this chunk, added to the map once.
+    let counted = 0;
+    let i = 0;
+    while (i < n) {
+      if (mode === LINE) {
+        if (matched < 0) {
+          const nl = chunk.indexOf(NL, i);
+          if (nl < 0) break;
+          matched = 0;
+          i = nl + 1;
+          continue;
+        }
+        const c = chunk[i++];
+        if (c === NL) matched = 0;
+        else {
+          matched = INSERT[matched] === c ? matched + 1 : -1;
+          if (matched === INSERT.length) {
+            mode = NAME;
+            this.name = [];
+            this.closingTick = false;
+          }
+        }
+        continue;
+      }
+      if (mode === NAME) {
+        const c = chunk[i];
+        if (c === BACKTICK) {
+          if (this.closingTick) this.name.push(BACKTICK);
+          this.closingTick = !this.closingTick;
+          i++;
+          continue;
+        }
+        if (!this.closingTick) {
+          this.name.push(c);
+          i++;
+          continue;
+        }
+        // The byte after the closing backtick: the name is complete; that byte is the values' first.
+        if (counted) this.count(counted);
+        counted = 0;
+        this.table = Buffer.from(this.name).toString('utf8');
+        mode = VALUES;
+        depth = 0;
+        quoted = false;
+        escaped = false;
+      }
+      if (quoted) {
+        if (escaped) {
+          escaped = false;
+          i++;
+        }
+        while (i < n) {
+          const c = chunk[i++];
+          if (c === BACKSLASH) {
+            if (i < n) i++;
+            else escaped = true;
+          } else if (c === QUOTE) {
+            quoted = false;
+            break;
+          }
+        }
+        continue;
+      }
+      while (i < n) {
+        const c = chunk[i++];
+        if (c === QUOTE) {
+          quoted = true;
+          break;
+        }
+        if (c === OPEN) {
+          if (depth === 0) counted++;
+          depth++;
+        } else if (c === CLOSE) depth--;
+        else if (c === SEMICOLON && depth === 0) {
+          mode = LINE;
+          matched = -1;
+          break;
         }
       }
-      return;
     }
-    if (this.mode === 'name') {
-      if (c === BACKTICK) {
-        if (this.closingTick) this.name.push(BACKTICK);
-        this.closingTick = !this.closingTick;
-        return;
-      }
-      if (!this.closingTick) {
-        this.name.push(c);
-        return;
-      }
-      this.table = Buffer.from(this.name).toString('utf8');
-      this.mode = 'values';
-      this.depth = 0;
-      this.quoted = false;
-      this.escaped = false;
-    }
-    if (this.quoted) {
-      if (this.escaped) this.escaped = false;
-      else if (c === BACKSLASH) this.escaped = true;
-      else if (c === QUOTE) this.quoted = false;
-      return;
-    }
-    if (c === QUOTE) this.quoted = true;
-    else if (c === 0x28) {
-      if (this.depth === 0) this.rows.set(this.table, (this.rows.get(this.table) ?? 0) + 1);
-      this.depth++;
-    } else if (c === 0x29) this.depth--;
-    else if (c === 0x3b && this.depth === 0) {
-      this.mode = 'line';
-      this.matched = -1;
-    }
+    if (counted) this.count(counted);
+    this.mode = mode;
+    this.matched = matched;
+    this.depth = depth;
+    this.quoted = quoted;
+    this.escaped = escaped;
+  }
+
+  private count(rows: number): void {
+    this.rows.set(this.table, (this.rows.get(this.table) ?? 0) + rows);
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * The backup counts each table's rows in the dump as it streams past, and every restore of the point checks the
+ * staging database against those counts: a miscount makes every restore of that point fail. Dumps built here with
+ * a known number of rows per table, in both of mariadb-dump's layouts (a batch of rows on one line, one row per
+ * line), with the strings that could fool a scanner (quotes, backslashes at the end of a string, parentheses,
+ * semicolons, newlines, `INSERT INTO` itself, unicode), cut into chunks at every kind of boundary.
+ */
+import { describe, expect, it } from 'vitest';
+import { DumpRowCounter } from '../../activities/lib/dump-row-counter';
+
+/** A SQL string literal as mariadb-dump writes it (backslash escapes; newlines escaped). */
+function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+}
+
+const NASTY = ["it's", 'ends with a backslash \\', '\\', "(;) INSERT INTO `wp_posts` VALUES (1);", 'line\nbreak', 'Grüße 日本 😀', '', "'''", ')),((', '\\\\\\'];
+
+function row(id: number, rnd: () => number): string {
+  const text = NASTY[Math.floor(rnd() * NASTY.length)] + 'x'.repeat(Math.floor(rnd() * 40));
+  return `(${id},${sqlString(text)},0x${Buffer.from(`blob ${id}`).toString('hex')},NULL,${(rnd() * 1000).toFixed(3)})`;
+}
+
+/** A mulberry32 generator: the same dump on every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function dump(tables: Record<string, number>, layout: 'batch' | 'row-per-line', seed: number): string {
+  const rnd = random(seed);
+  const out = ['-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n', '/*!40101 SET NAMES utf8mb4 */;\n'];
+  let id = 1;
+  for (const [table, rows] of Object.entries(tables)) {
+    const quoted = `\`${table.replace(/`/g, '``')}\``;
+    out.push(`DROP TABLE IF EXISTS ${quoted};\n`, `CREATE TABLE ${quoted} (\n  \`id\` bigint(20) NOT NULL,\n  \`v\` longtext DEFAULT ('(;'),\n  PRIMARY KEY (\`id\`)\n) ENGINE=InnoDB;\n`);
+    out.push(`LOCK TABLES ${quoted} WRITE;\n`);
+    let left = rows;
+    while (left > 0) {
+      const batch = Math.min(left, 1 + Math.floor(rnd() * 7));
+      const values = Array.from({ length: batch }, () => row(id++, rnd));
+      out.push(layout === 'batch' ? `INSERT INTO ${quoted} VALUES ${values.join(',')};\n` : `INSERT INTO ${quoted} VALUES\n${values.join(',\n')};\n`);
+      left -= batch;
+    }
+    out.push('UNLOCK TABLES;\n');
+  }
+  out.push('DELIMITER ;;\n', "/*!50003 CREATE*/ /*!50003 TRIGGER `t` AFTER INSERT ON `wp_posts` FOR EACH ROW INSERT INTO `log` VALUES (NEW.id, '(') */;;\n", 'DELIMITER ;\n');
+  return out.join('');
+}
+
+function count(data: Buffer, cuts: (i: number) => number): Map<string, number> {
+  const counter = new DumpRowCounter();
+  const seen: Buffer[] = [];
+  counter.on('data', (d: Buffer) => seen.push(d));
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const end = Math.min(data.length, at + cuts(i));
+    counter.write(data.subarray(at, end));
+    at = end;
+  }
+  counter.end();
+  // It passes every byte through unchanged.
+  expect(Buffer.concat(seen).equals(data)).toBe(true);
+  return counter.rows;
+}
+
+const TABLES = { wp_posts: 37, wp_postmeta: 211, 'wp_odd`name': 5, 'wp_ünïcødé_日本': 9, wp_empty: 0 };
+const EXPECTED = new Map(Object.entries(TABLES).filter(([, n]) => n > 0));
+
+describe('DumpRowCounter', () => {
+  for (const layout of ['batch', 'row-per-line'] as const) {
+    const data = Buffer.from(dump(TABLES, layout, layout === 'batch' ? 1 : 2));
+    it(`counts every row of a ${layout} dump in one chunk`, () => {
+      expect(count(data, () => data.length)).toEqual(EXPECTED);
+    });
+    it(`counts every row of a ${layout} dump cut into single bytes`, () => {
+      expect(count(data, () => 1)).toEqual(EXPECTED);
+    });
+    it(`counts every row of a ${layout} dump cut at random lengths`, () => {
+      for (let seed = 1; seed <= 20; seed++) {
+        const rnd = random(seed * 97);
+        expect(count(data, () => 1 + Math.floor(rnd() * 300))).toEqual(EXPECTED);
+      }
+    });
+  }
+  it('carries a backslash at the end of a chunk over to the next one', () => {
+    const data = Buffer.from("INSERT INTO `t` VALUES (1,'a\\'),(b'),(2,'\\\\'),(3,'\\\\\\''),(4,'');\n");
+    const at = data.indexOf('\\');
+    // Cut right after the first backslash, inside the string: the quote that follows is escaped.
+    const counter = new DumpRowCounter();
+    counter.resume();
+    counter.write(data.subarray(0, at + 1));
+    counter.write(data.subarray(at + 1));
+    counter.end();
+    expect(counter.rows).toEqual(new Map([['t', 4]]));
+  });
+});
