@@ -156,8 +156,8 @@ export function requalify(sqlText: string, from: string, to: string): string {
 
 /**
  * A stream filter over a mariadb-dump that requalifies `from` to `to` in its statements but never in its data:
- * mariadb-dump writes every row batch as one line starting `INSERT INTO ` (newlines in values are escaped), and
- * those lines pass through untouched and unbuffered; the few other lines (DDL, triggers, routines) are rewritten.
+ * an INSERT's lines, from `INSERT INTO ` to the `;` that ends it, pass through untouched and unbuffered
+ * (dumpDdlFilter); the few other lines (DDL, triggers, routines) are rewritten.
  */
 export function requalifyDumpStream(from: string, to: string): Transform {
   return dumpDdlFilter((line) => requalify(line, from, to));

@@ -201,7 +201,7 @@ describe('database restore activities', () => {
     expect(err?.message).toMatch(/no table wp_options, no table wp_posts/);
   });
 
-  it('tables whose names need quoting (a reserved word, a backtick, unicode) back up through the real dump and restore exactly', async () => {
+  it('tables whose names need quoting (a reserved word, a backtick, unicode), and rows that name the database itself, back up through the real dump and restore exactly', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `quoting-${tag}.example.com`, { posts: 8, database: `order_${tag}` });
     const d = `\`${site.database}\``;
@@ -211,6 +211,9 @@ describe('database restore activities', () => {
     await sql(`INSERT INTO ${d}.\`we\`\`ird tab\` VALUES (1), (2), (3)`);
     await sql(`CREATE TABLE ${d}.\`ünïcödé_tàble\` (id INT PRIMARY KEY) DEFAULT CHARSET utf8mb4`);
     await sql(`INSERT INTO ${d}.\`ünïcödé_tàble\` VALUES (1)`);
+    // Row data that reads like a qualified name of this database: the restore requalifies statements for staging,
+    // and mariadb-dump writes one row per line, so each row's line must pass as data (it was rewritten once).
+    await sql(`UPDATE ${d}.wp_posts SET post_content = ? ORDER BY ID LIMIT 1`, [`Moved from ${d}.wp_posts; see ${site.database}.example.org; Grüße;`]);
     await roundTrip(site, 'quoting');
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-10' });
     const rows = Object.fromEntries(manifest.database.tables.map((t) => [t.name, t.rows]));

@@ -101,4 +101,21 @@ describe('requalifying a dump for staging', () => {
       "CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE `stg`.p SET a = 1 */;;\n",
     );
   });
+
+  it("leaves mariadb-dump 10.11's one-row-per-line INSERTs alone to their last row", async () => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    // What mariadb-dump 10.11 writes: `INSERT INTO … VALUES`, then one row per line, the last ending with `;`.
+    const rows = "INSERT INTO `p` VALUES\n(1,'see `shop`.p and shop.p'),\n(2,'shop.example.org;'),\n(3,'line\\nbreak; shop.x');\n";
+    const dump = `CREATE TABLE \`shop\`.p (a int);\n${rows}CREATE VIEW \`shop\`.v AS SELECT * FROM shop.p;\n${rows}`;
+    const expected = `CREATE TABLE \`stg\`.p (a int);\n${rows}CREATE VIEW \`stg\`.v AS SELECT * FROM \`stg\`.p;\n${rows}`;
+    for (const size of [1, 7, dump.length]) {
+      const out: Buffer[] = [];
+      const s = requalifyDumpStream('shop', 'stg');
+      s.on('data', (d: Buffer) => out.push(d));
+      const bytes = Buffer.from(dump);
+      for (let i = 0; i < bytes.length; i += size) s.write(bytes.subarray(i, i + size));
+      await new Promise((r) => s.end(r));
+      expect(Buffer.concat(out).toString()).toBe(expected);
+    }
+  });
 });
