@@ -39,7 +39,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io
 fi
 # A local node runs its own containerd and hands it to dockerd: dockerd would start one itself but gives it a fixed
-# 15 s, which a loaded machine (vfs, many nodes starting at once) overruns, and a containerd left from that attempt
+# 15 s, which a loaded machine (many nodes starting at once) overruns, and a containerd left from that attempt
 # holds its database lock against the next. Here both are waited on one 300 s clock, and a process still starting
 # from an earlier attempt of this script is waited on, never started twice.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -62,11 +62,13 @@ EOF
   setsid containerd --config "$d/containerd.toml" >>"$d/containerd.log" 2>&1 </dev/null &
   echo $! >"$d/containerd.pid"
 }
+# No --storage-driver: Docker picks overlay2 where the kernel mounts overlayfs on the data folder's filesystem (a
+# container shares its image's files), else vfs (every container a full copy of its image).
 start_local_dockerd() {
   : >"$d/dockerd.log"
   setsid dockerd --host "$DOCKER_HOST" --data-root "$d/data" --exec-root "$r/exec" --pidfile "$d/dockerd.pid" \\
     --containerd "$r/exec/containerd/containerd.sock" \\
-    --storage-driver=vfs --iptables=false --ip6tables=false --bridge=none >>"$d/dockerd.log" 2>&1 </dev/null &
+    --iptables=false --ip6tables=false --bridge=none >>"$d/dockerd.log" 2>&1 </dev/null &
   echo $! >"$d/dockerd.started"
 }
 # Waits until the command answers; says why if the process died instead (with the end of its log), or the clock ran out.
