@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { constants as perf, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { createStorageArchiveActivities } from '../../activities/storage-archive';
@@ -29,6 +30,8 @@ const STATE = path.resolve(text('state-dir', '.drover-test'));
 const OFFSET = whole('port-offset', 1900);
 const FILES_MB = whole('files-mb', 512);
 const ROUNDS = whole('rounds', 2);
+/** Which restores run each round (e.g. only `droverDedup` under a profiler); all three by default. */
+const METHODS = new Set(text('methods', 'floor,droverTar,droverDedup').split(','));
 const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironment().run(fn, a) as Promise<R>;
 
 /** The machine's busy CPU time so far, in seconds (every process: the bench, age, zstd, sshd, tar, the S3 server). */
@@ -38,11 +41,26 @@ function busyCpuSeconds(): number {
   return (user + nice + system + irq + softirq + steal) / 100;
 }
 
-/** `fn` timed, with the machine's busy CPU seconds it took (on 2 cores, what a restore competes for). */
-async function timedCpu(fn: () => Promise<unknown>): Promise<{ ms: number; cpu: number }> {
+/** This process's garbage collections so far (the restores run in it): milliseconds and count, full and young. */
+const gc = { fullMs: 0, fullCount: 0, youngMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    if ((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.fullMs += e.duration;
+      gc.fullCount++;
+    } else gc.youngMs += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
+/**
+ * `fn` timed, with the machine's busy CPU seconds it took (on 2 cores, what a restore competes for) and the
+ * garbage collections of this process meanwhile.
+ */
+async function timedCpu(fn: () => Promise<unknown>): Promise<{ ms: number; cpu: number; gc: typeof gc }> {
   const cpu0 = busyCpuSeconds();
+  const gc0 = { ...gc };
   const { ms } = await timed(fn);
-  return { ms, cpu: busyCpuSeconds() - cpu0 };
+  return { ms, cpu: busyCpuSeconds() - cpu0, gc: { fullMs: gc.fullMs - gc0.fullMs, fullCount: gc.fullCount - gc0.fullCount, youngMs: gc.youngMs - gc0.youngMs } };
 }
 
 
@@ -74,16 +92,21 @@ async function main(): Promise<void> {
     const restore = createStorageRestoreActivities(deps).extractFilesToStaging;
     const times: Record<'floor' | 'droverTar' | 'droverDedup', number[]> = { floor: [], droverTar: [], droverDedup: [] };
     const cpu: Record<keyof typeof times, number[]> = { floor: [], droverTar: [], droverDedup: [] };
-    const record = (name: keyof typeof times, t: { ms: number; cpu: number }) => {
+    const gcs: Record<keyof typeof times, string[]> = { floor: [], droverTar: [], droverDedup: [] };
+    const record = (name: keyof typeof times, t: { ms: number; cpu: number; gc: typeof gc }) => {
       times[name].push(t.ms);
       cpu[name].push(t.cpu);
+      gcs[name].push(`${t.gc.fullCount} full ${(t.gc.fullMs / 1000).toFixed(2)} s, young ${(t.gc.youngMs / 1000).toFixed(2)} s`);
     };
     const exact: boolean[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      log(`round ${r + 1}: floor`);
       const to = path.join(scratch, 'floor');
-      record('floor', await timedCpu(() => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(tarBackup.value.key)} | age -d -i ${env.DROVER_BACKUP_AGE_IDENTITY_FILE} | zstd -dc | tar -C ${to} -xf -`, creds)));
+      if (METHODS.has('floor')) {
+        log(`round ${r + 1}: floor`);
+        record('floor', await timedCpu(() => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(tarBackup.value.key)} | age -d -i ${env.DROVER_BACKUP_AGE_IDENTITY_FILE} | zstd -dc | tar -C ${to} -xf -`, creds)));
+      }
       for (const [name, b] of [['droverTar', tarBackup.value], ['droverDedup', dedupBackup.value]] as const) {
+        if (!METHODS.has(name)) continue;
         log(`round ${r + 1}: ${name}`);
         record(name, await timedCpu(() => run(restore, { key: b.key, sha256: b.sha256, storageHost: null, livePath: copy })));
         exact.push(JSON.stringify(treeHashes(copy + STAGING_SUFFIX)) === JSON.stringify(expected));
@@ -104,6 +127,8 @@ async function main(): Promise<void> {
           restoreSeconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v.map(sec)])),
           // Busy CPU seconds of the whole machine during each restore (all processes; 2 cores = 2 s per second).
           restoreCpuSeconds: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.map((c) => +c.toFixed(1))])),
+          // The bench's own process (where Drover's restores run): V8's collections during each restore.
+          restoreGc: gcs,
           bestOverFloor: { droverTar: +(best(times.droverTar) / best(times.floor)).toFixed(2), droverDedup: +(best(times.droverDedup) / best(times.floor)).toFixed(2) },
           exact: exact.every(Boolean),
         },
