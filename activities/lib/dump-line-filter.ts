@@ -1,9 +1,11 @@
 /**
- * A stream filter over a mysqldump/mariadb-dump text that rewrites its DDL lines and never its data. An INSERT
- * statement starts a line with `INSERT INTO ` and passes through untouched and unbuffered up to the line that ends
- * it with `;`: mysqldump writes a batch of rows on that one line, mariadb-dump 10.11 `INSERT INTO … VALUES` and
- * then one row per line. Newlines inside values are escaped (`\n`), so a string never spans lines, and a line of
- * rows that ends with `;` ends the statement. Every other line goes through `rewrite` whole.
+ * A stream filter over a mysqldump/mariadb-dump text that rewrites its DDL lines and never its data. A data INSERT
+ * starts a line with `INSERT INTO ` at the dump's top level and passes through untouched and unbuffered up to the
+ * line that ends it with `;`: mysqldump writes a batch of rows on that one line, mariadb-dump 10.11
+ * `INSERT INTO … VALUES` and then one row per line. Newlines inside values are escaped (`\n`), so a value never
+ * spans lines, and a line of rows that ends with `;` ends the statement. Triggers, routines and events are written
+ * between `DELIMITER ;;` and `DELIMITER ;`, with their bodies as their authors wrote them: a body line that starts
+ * with `INSERT INTO ` is a statement of the program, not data, and is rewritten like every other line there.
  */
 import { Transform } from 'node:stream';
 
@@ -15,9 +17,16 @@ export function dumpDdlFilter(rewrite: (line: string) => string): Transform {
   let mode: 'start' | 'insert' | 'other' = 'start';
   let line: Buffer[] = [];
   let lineBytes = 0;
+  // Inside a DELIMITER block (a trigger, routine or event): no line there is data.
+  let program = false;
   // The last byte of an INSERT's current line before its newline: `;` ends the statement.
   let last = -1;
-  const emit = (t: Transform) => t.push(Buffer.from(rewrite(Buffer.concat(line).toString('utf8')), 'utf8'));
+  const emit = (t: Transform) => {
+    const text = Buffer.concat(line).toString('utf8');
+    const delimiter = /^DELIMITER\s+(\S+)\s*$/.exec(text);
+    if (delimiter) program = delimiter[1] !== ';';
+    t.push(Buffer.from(rewrite(text), 'utf8'));
+  };
   const pass = (t: Transform, b: Buffer) => {
     if (b.length === 0) return;
     const end = b[b.length - 1] === NL ? b.length - 2 : b.length - 1;
@@ -38,7 +47,7 @@ export function dumpDdlFilter(rewrite: (line: string) => string): Transform {
           lineBytes += piece.length;
           if (mode === 'start' && lineBytes >= INSERT.length) {
             const head = Buffer.concat(line);
-            if (head.subarray(0, INSERT.length).equals(INSERT)) {
+            if (!program && head.subarray(0, INSERT.length).equals(INSERT)) {
               mode = 'insert';
               last = -1;
               pass(this, head);

@@ -4,7 +4,9 @@
  * `INSERT INTO \`t\`` (backticks doubled inside the name) is read up to its `;`, across lines and chunks (newer
  * mariadb-dump puts each row on its own line); every `(` at depth 0 outside a quoted string starts a row. Strings
  * are single-quoted with backslash escapes (newlines inside are escaped too); blobs are hex literals
- * (`--hex-blob`), so nothing else can hold a quote or a parenthesis.
+ * (`--hex-blob`), so nothing else can hold a quote or a parenthesis. Triggers, routines and events stand between
+ * `DELIMITER ;;` and `DELIMITER ;` with their bodies as written: a body line that starts with `INSERT INTO \`t\``
+ * is a statement of the program, and is not counted.
  *
  * Every byte of every dump of the night passes here, so the scan keeps its state in locals while it reads a chunk
  * and skips what it need not look at: the rest of a line that is not an INSERT (`indexOf`), a string's bytes in a
@@ -13,6 +15,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 
 const INSERT = Buffer.from('INSERT INTO `');
+const DELIMITER = Buffer.from('DELIMITER ');
 const NL = 0x0a;
 const BACKTICK = 0x60;
 const QUOTE = 0x27;
@@ -24,13 +27,20 @@ const SEMICOLON = 0x3b;
 const LINE = 0;
 const NAME = 1;
 const VALUES = 2;
+/** The rest of a `DELIMITER ` line: the new delimiter. */
+const DELIMITER_VALUE = 3;
 
 /** A pass-through stream that counts each table's rows in the dump; read `rows` once the stream has ended. */
 export class DumpRowCounter extends Transform {
   readonly rows = new Map<string, number>();
   private mode = LINE;
-  /** Bytes of `INSERT INTO \`` matched at the start of the current line; -1 when this line cannot be one. */
+  /** Bytes of `prefix` matched at the start of the current line; -1 when this line cannot be one. */
   private matched = 0;
+  /** The line start being matched: an INSERT, or a DELIMITER line. */
+  private prefix = INSERT;
+  /** Inside a DELIMITER block (a trigger, routine or event): nothing there is data. */
+  private program = false;
+  private delimiter: number[] = [];
   private name: number[] = [];
   private closingTick = false;
   private table = '';
@@ -61,13 +71,30 @@ export class DumpRowCounter extends Transform {
         const c = chunk[i++];
         if (c === NL) matched = 0;
         else {
-          matched = INSERT[matched] === c ? matched + 1 : -1;
-          if (matched === INSERT.length) {
-            mode = NAME;
-            this.name = [];
-            this.closingTick = false;
+          if (matched === 0) this.prefix = c === DELIMITER[0] ? DELIMITER : INSERT;
+          matched = this.prefix[matched] === c && (this.prefix === DELIMITER || !this.program) ? matched + 1 : -1;
+          if (matched === this.prefix.length) {
+            if (this.prefix === DELIMITER) {
+              mode = DELIMITER_VALUE;
+              this.delimiter = [];
+            } else {
+              mode = NAME;
+              this.name = [];
+              this.closingTick = false;
+            }
           }
         }
+        continue;
+      }
+      if (mode === DELIMITER_VALUE) {
+        const c = chunk[i++];
+        if (c !== NL) {
+          if (this.delimiter.length < 16) this.delimiter.push(c);
+          continue;
+        }
+        this.program = Buffer.from(this.delimiter).toString('latin1').trim() !== ';';
+        mode = LINE;
+        matched = 0;
         continue;
       }
       if (mode === NAME) {

@@ -3,7 +3,8 @@
  * staging database against those counts: a miscount makes every restore of that point fail. Dumps built here with
  * a known number of rows per table, in both of mariadb-dump's layouts (a batch of rows on one line, one row per
  * line), with the strings that could fool a scanner (quotes, backslashes at the end of a string, parentheses,
- * semicolons, newlines, `INSERT INTO` itself, unicode), cut into chunks at every kind of boundary.
+ * semicolons, newlines, `INSERT INTO` itself, unicode) and a routine whose body has lines that start like a data
+ * INSERT, cut into chunks at every kind of boundary.
  */
 import { describe, expect, it } from 'vitest';
 import { DumpRowCounter } from '../../activities/lib/dump-row-counter';
@@ -49,6 +50,10 @@ function dump(tables: Record<string, number>, layout: 'batch' | 'row-per-line', 
     out.push('UNLOCK TABLES;\n');
   }
   out.push('DELIMITER ;;\n', "/*!50003 CREATE*/ /*!50003 TRIGGER `t` AFTER INSERT ON `wp_posts` FOR EACH ROW INSERT INTO `log` VALUES (NEW.id, '(') */;;\n", 'DELIMITER ;\n');
+  // A routine's body as its author wrote it: lines that start like a data INSERT, inside the DELIMITER block.
+  out.push('DELIMITER ;;\n', 'CREATE PROCEDURE `archive`()\nBEGIN\nINSERT INTO `wp_posts` VALUES (999, \'(not a row)\');\nINSERT INTO `wp_postmeta`\n  VALUES (1), (2);\nEND ;;\n', 'DELIMITER ;\n');
+  // Data again after the block.
+  out.push("INSERT INTO `wp_after` VALUES (1,'a'),(2,'b');\n");
   return out.join('');
 }
 
@@ -68,7 +73,7 @@ function count(data: Buffer, cuts: (i: number) => number): Map<string, number> {
 }
 
 const TABLES = { wp_posts: 37, wp_postmeta: 211, 'wp_odd`name': 5, 'wp_ünïcødé_日本': 9, wp_empty: 0 };
-const EXPECTED = new Map(Object.entries(TABLES).filter(([, n]) => n > 0));
+const EXPECTED = new Map([...Object.entries(TABLES).filter(([, n]) => n > 0), ['wp_after', 2]]);
 
 describe('DumpRowCounter', () => {
   for (const layout of ['batch', 'row-per-line'] as const) {

@@ -118,4 +118,18 @@ describe('requalifying a dump for staging', () => {
       expect(Buffer.concat(out).toString()).toBe(expected);
     }
   });
+
+  it('rewrites every line of a routine, including body lines that start like a data INSERT', async () => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const routine = (db: string) =>
+      `DELIMITER ;;\nCREATE PROCEDURE \`archive\`()\nBEGIN\nINSERT INTO log (a)\nSELECT a FROM ${db}.p;\nINSERT INTO log VALUES (1); \nUPDATE ${db}.p SET a = 2;\nEND ;;\nDELIMITER ;\n`;
+    const rows = "INSERT INTO `p` VALUES\n(1,'shop.p'),\n(2,'x');\n";
+    const dump = `${routine('shop')}${rows}`;
+    const out: Buffer[] = [];
+    const s = requalifyDumpStream('shop', 'stg');
+    s.on('data', (d: Buffer) => out.push(d));
+    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
+    await new Promise((r) => s.end(r));
+    expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
+  });
 });
