@@ -173,6 +173,11 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
             () => ({ ...progress, loadedBytes: counter.bytes }),
             () => decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal }),
           );
+        } catch (err) {
+          // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
+          clientExit.catch(() => undefined);
+          stop();
+          throw err;
         } finally {
           signal.removeEventListener('abort', stop);
         }

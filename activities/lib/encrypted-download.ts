@@ -39,8 +39,16 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
  */
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
   // The object first: a missing one (a site never backed up) fails here, before any process is started whose exit
-  // nobody would then wait for (its rejection, once killed, went unhandled).
-  const source = await body(o.s3, o.bucket, o.key, o.signal);
+  // nobody would then wait for (its rejection, once killed, went unhandled). The sink is ended then too, so a
+  // consumer process reading it (mariadb, a remote tar) sees its input fail instead of waiting on it.
+  let source: Readable;
+  try {
+    source = await body(o.s3, o.bucket, o.key, o.signal);
+  } catch (err) {
+    o.sinkExit?.catch(() => undefined);
+    o.sink.destroy();
+    throw err;
+  }
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
   // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.

@@ -2,7 +2,8 @@
  * A Docker engine of the environment's own (Debian docker.io): no iptables, no default bridge, on its own socket,
  * so it runs inside this sandbox and never touches a system engine. Its storage driver is Docker's own choice:
  * overlay2 where the kernel mounts overlayfs on the data folder's filesystem (a container shares its image's
- * files), else vfs (each container and layer a full copy of the image: about 0.5 GB per WordPress container).
+ * files), else vfs (each container and layer a full copy of the image: about 0.5 GB per WordPress container). A
+ * data folder keeps the driver it was created with (`drover dev down` and removing the state folder start afresh).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

@@ -35,14 +35,19 @@ describe('uploadEncrypted', () => {
 describe('decryptObjectTo', () => {
   // A site never backed up has no manifest. The download used to start age | zstd before asking for the object, and
   // the chain, killed when the request failed, rejected where nobody waited: an unhandled rejection in the worker.
-  it('fails with ObjectNotFound for a missing object and leaves no rejection unhandled', async () => {
+  it('fails with ObjectNotFound for a missing object, ends its sink and leaves no rejection unhandled', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
       const key = `sites/never-backed-up-${process.pid}-${Date.now()}.example/2026-11-30/manifest.json.age`;
-      const err = await decryptObjectTo({ s3: deps.s3, bucket: deps.bucket, key, identityFile: deps.backup.identityFile!, sink: new PassThrough() }).catch((e: unknown) => e);
+      // The sink's consumer (mariadb, a remote tar) ends after the request has failed: its exit is the caller's
+      // to report, never an unhandled rejection.
+      const sink = new PassThrough();
+      const sinkExit = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('consumer ended')), 300));
+      const err = await decryptObjectTo({ s3: deps.s3, bucket: deps.bucket, key, identityFile: deps.backup.identityFile!, sink, sinkExit }).catch((e: unknown) => e);
       expect((err as { type?: string }).type).toBe('ObjectNotFound');
+      expect(sink.destroyed).toBe(true);
       // A killed chain's exit arrives within milliseconds; give it ample time.
       await sleep(1000);
       expect(unhandled.map(String)).toEqual([]);
