@@ -131,6 +131,18 @@ export interface DedupRestoreOptions {
  * staging folder being extracted into is then never swapped in).
  */
 export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
+  try {
+    return await rebuild(o);
+  } catch (err) {
+    // Whatever failed (the index, a pack, the extract), the sink's consumer (a remote tar) is not left waiting on
+    // its stdin, and its exit, awaited or not by then, is never an unhandled rejection.
+    o.sinkExit?.catch(() => undefined);
+    o.sink.destroy();
+    throw err;
+  }
+}
+
+async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
   const chunks: Buffer[] = [];
   await decryptObjectTo({
     s3: o.s3,

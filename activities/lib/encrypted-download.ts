@@ -39,8 +39,9 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
  */
 export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
   // The object first: a missing one (a site never backed up) fails here, before any process is started whose exit
-  // nobody would then wait for (its rejection, once killed, went unhandled). The sink is ended then too, so a
-  // consumer process reading it (mariadb, a remote tar) sees its input fail instead of waiting on it.
+  // nobody would then wait for (its rejection, once killed, went unhandled). The sink is destroyed then too (a
+  // pipeline from it into a remote tar's stdin then closes that stdin; a caller that pipes it on with .pipe() stops
+  // its consumer itself), and the consumer's exit is handled here.
   let source: Readable;
   try {
     source = await body(o.s3, o.bucket, o.key, o.signal);

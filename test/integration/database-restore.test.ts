@@ -57,7 +57,7 @@ async function addPrograms(db: string, prefix = 'wp_'): Promise<void> {
   await sql(`CREATE PROCEDURE ${d}.purge_revisions() MODIFIES SQL DATA DELETE FROM ${prefix}posts WHERE post_type = 'revision'`);
   await sql(`CREATE FUNCTION ${d}.post_count() RETURNS INT READS SQL DATA COMMENT 'ünïcödé' RETURN (SELECT COUNT(*) FROM ${prefix}posts)`);
   // Written over lines as a plugin's author would: the dump keeps the body as it is, so lines of it start like a
-  // data INSERT, which must neither count as rows of the table nor pass the staging rewrite as data.
+  // data INSERT, which must not count as rows of those tables (the manifest's counts, which the restore checks).
   await sql(`CREATE PROCEDURE ${d}.keep_link(u VARCHAR(255))\nMODIFIES SQL DATA\nBEGIN\nINSERT INTO \`${prefix}links\` (link_url, link_name, link_image, link_target, link_description, link_visible, link_rel, link_notes, link_rss)\n  VALUES (u, 'kept', '', '', '', 'Y', '', '', '');\nINSERT INTO \`${prefix}options\` (option_name, option_value) VALUES ('kept_link', u), ('kept_at', NOW());\nEND`);
   await sql(`CREATE EVENT ${d}.purge_transients ON SCHEDULE EVERY 1 DAY STARTS '2030-01-01 03:00:00' DO DELETE FROM ${prefix}options WHERE option_name LIKE '\\\\_transient\\\\_%'`);
 }

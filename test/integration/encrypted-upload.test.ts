@@ -3,7 +3,7 @@
  * - A dump that finishes before the upload reads it. Node discards a child process's unread stdout when the child
  *   exits, so a source must be read from the moment the upload is called, not after its first round trip: a small
  *   database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
- * - A download of an object that is not there.
+ * - A download of an object that is not there (plain, and a deduplicated point's index).
  */
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
+import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
 import { testEnv } from '../helpers/temporal';
@@ -44,12 +45,18 @@ describe('decryptObjectTo', () => {
       // The sink's consumer (mariadb, a remote tar) ends after the request has failed: its exit is the caller's
       // to report, never an unhandled rejection.
       const sink = new PassThrough();
-      const sinkExit = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('consumer ended')), 300));
+      const sinkExit = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('consumer ended')), 1500));
       const err = await decryptObjectTo({ s3: deps.s3, bucket: deps.bucket, key, identityFile: deps.backup.identityFile!, sink, sinkExit }).catch((e: unknown) => e);
       expect((err as { type?: string }).type).toBe('ObjectNotFound');
       expect(sink.destroyed).toBe(true);
+      // The same for a deduplicated point whose index is missing: the remote tar fed by the sink is not left waiting.
+      const dedupSink = new PassThrough();
+      const dedupExit = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('consumer ended')), 1500));
+      const dedupErr = await restoreDeduplicated({ s3: deps.s3, bucket: deps.bucket, indexKey: key.replace('manifest.json', 'files.index.json'), indexSha256: '0'.repeat(64), identityFile: deps.backup.identityFile!, sink: dedupSink, sinkExit: dedupExit }).catch((e: unknown) => e);
+      expect((dedupErr as { type?: string }).type).toBe('ObjectNotFound');
+      expect(dedupSink.destroyed).toBe(true);
       // A killed chain's exit arrives within milliseconds; give it ample time.
-      await sleep(1000);
+      await sleep(2000);
       expect(unhandled.map(String)).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
