@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
-import { decryptObjectTo } from './encrypted-download';
+import { abandonSink, decryptObjectTo } from './encrypted-download';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
 /** Where a staged piece is: in memory, or (past the memory budget) in its pack's file on the restore worker's disk. */
@@ -136,8 +136,7 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
   } catch (err) {
     // Whatever failed (the index, a pack, the extract), the sink's consumer (a remote tar) is not left waiting on
     // its stdin, and its exit, awaited or not by then, is never an unhandled rejection.
-    o.sinkExit?.catch(() => undefined);
-    o.sink.destroy();
+    abandonSink(o);
     throw err;
   }
 }

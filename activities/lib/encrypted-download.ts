@@ -33,6 +33,15 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
 }
 
 /**
+ * For a restore that fails before its sink is fed to the end: the sink is destroyed, and its consumer's exit
+ * (`sinkExit`, awaited or not by then) handled, so that exit is never an unhandled rejection.
+ */
+export function abandonSink(o: { sink: Writable; sinkExit?: Promise<void> }): void {
+  o.sinkExit?.catch(() => undefined);
+  o.sink.destroy();
+}
+
+/**
  * Decrypts and decompresses an object into `sink`; `sinkExit` (a consumer process) must succeed too. With
  * `sha256`, the ciphertext is hashed on the way and a mismatch fails with BackupCorrupted once it has been read
  * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them).
@@ -46,8 +55,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   try {
     source = await body(o.s3, o.bucket, o.key, o.signal);
   } catch (err) {
-    o.sinkExit?.catch(() => undefined);
-    o.sink.destroy();
+    abandonSink(o);
     throw err;
   }
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.

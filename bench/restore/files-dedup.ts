@@ -31,7 +31,14 @@ const OFFSET = whole('port-offset', 1900);
 const FILES_MB = whole('files-mb', 512);
 const ROUNDS = whole('rounds', 2);
 /** Which restores run each round (e.g. only `droverDedup` under a profiler); all three by default. */
-const METHODS = new Set(text('methods', 'floor,droverTar,droverDedup').split(','));
+const ALL_METHODS = ['floor', 'droverTar', 'droverDedup'];
+const METHODS = new Set(text('methods', ALL_METHODS.join(',')).split(','));
+for (const m of METHODS) {
+  if (!ALL_METHODS.includes(m)) {
+    process.stderr.write(`--methods: "${m}" is not one of ${ALL_METHODS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
 const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironment().run(fn, a) as Promise<R>;
 
 /** The machine's busy CPU time so far, in seconds (every process: the bench, age, zstd, sshd, tar, the S3 server). */
