@@ -19,7 +19,7 @@ RUN npm run build && npm prune --omit=dev --no-save --no-audit --no-fund --logle
 #    stream, ssh for the nodes), the compiled code, production dependencies only, a non-root user.
 FROM ${NODE_IMAGE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends mariadb-client zstd age openssh-client ca-certificates tini wget \
+ && apt-get install -y --no-install-recommends mariadb-client zstd age openssh-client ca-certificates curl openssl tini wget \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 drover \
  && useradd --system --uid 10001 --gid drover --home-dir /app --shell /usr/sbin/nologin drover

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 say() { printf '• %s\n' "$*" >&2; }
 
-APT_PACKAGES=(php-cli mariadb-server mariadb-client galera-4 rsync openssh-server openssh-client docker.io iproute2 zstd age procps prometheus prometheus-alertmanager prometheus-varnish-exporter varnish redis-server busybox-static python3-libconf docker-compose chromium mmdebstrap wordpress php-cgi adminer)
+APT_PACKAGES=(php-cli mariadb-server mariadb-client galera-4 rsync openssh-server openssh-client docker.io iproute2 zstd age curl openssl procps prometheus prometheus-alertmanager prometheus-varnish-exporter varnish redis-server busybox-static python3-libconf docker-compose chromium mmdebstrap wordpress php-cgi adminer)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

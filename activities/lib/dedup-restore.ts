@@ -12,96 +12,51 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { abandonSink, decryptObjectTo } from './encrypted-download';
+import { startPackFetcher } from './pack-fetch';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
-/** Where a staged piece is: in memory, or (past the memory budget) in its pack's file on the restore worker's disk. */
-type Staged = { parts: Buffer[]; len: number } | { file: FileHandle; at: number; len: number };
-
-/**
- * Parses a decrypted pack and stages the wanted pieces: in memory while `mem.held` stays within `mem.budget`, else
- * in the pack's file (opened only if needed), recording where each one is.
- */
-function packStager(openFile: () => Promise<FileHandle>, wanted: Set<string>, found: Map<string, Staged>, mem: { held: number; budget: number }): Writable {
-  // A record's head (piece ID and length) may straddle two chunks: only those few bytes are gathered. A piece held
-  // in memory is kept as slices of the decrypted chunks it came in, not copied: every copy is another buffer
-  // outside V8's heap, and their volume is what sets off V8's full collections (the restore's largest CPU cost
-  // after the decryption itself). A slice keeps its whole chunk alive, so only a slice of at least half its chunk
-  // is kept as it is and a smaller one is copied: what the pieces hold stays within twice the budget.
-  const head = Buffer.alloc(ID_BYTES + 4);
-  let headFilled = 0;
-  let file: FileHandle | null = null;
-  let at = 0;
-  let current: { left: number; keep: null | Buffer[] | 'file' } | null = null;
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      void (async () => {
-        let pos = 0;
-        while (pos < chunk.length) {
-          if (!current) {
-            const n = Math.min(head.length - headFilled, chunk.length - pos);
-            chunk.copy(head, headFilled, pos, pos + n);
-            headFilled += n;
-            pos += n;
-            if (headFilled < head.length) break;
-            headFilled = 0;
-            const id = head.subarray(0, ID_BYTES).toString('hex');
-            const len = head.readUInt32BE(ID_BYTES);
-            current = { left: len, keep: null };
-            if (wanted.has(id) && !found.has(id)) {
-              if (mem.held + len <= mem.budget) {
-                const piece = { parts: [] as Buffer[], len };
-                mem.held += len;
-                found.set(id, piece);
-                current.keep = piece.parts;
-              } else {
-                file ??= await openFile();
-                found.set(id, { file, at, len });
-                current.keep = 'file';
-              }
-            }
-            if (len === 0) current = null;
-            continue;
-          }
-          const take = chunk.subarray(pos, pos + Math.min(current.left, chunk.length - pos));
-          pos += take.length;
-          const keep = current.keep;
-          if (keep === 'file') {
-            await file!.write(take, 0, take.length, at);
-            at += take.length;
-          } else if (keep && take.length) {
-            keep.push(take.length * 2 >= chunk.length ? take : Buffer.from(take));
-          }
-          current.left -= take.length;
-          if (current.left === 0) current = null;
-        }
-      })().then(() => cb(), cb);
-    },
-    final(cb) {
-      cb(current || headFilled ? failure('BackupCorrupted', 'a pack ends inside a piece') : null);
-    },
-  });
+/** Where a wanted piece is: its pack's decrypted file, and where in it. */
+interface Located {
+  pack: number;
+  at: number;
+  len: number;
 }
 
+const HEAD = ID_BYTES + 4;
+
 /**
- * A write's buffers as the tar stream gets them: runs of small ones (headers, padding, small files' pieces) joined,
- * the others (16 KiB or more: the slices of the decrypted stream a large piece is held in) passed as they are
- * instead of copied into the join.
+ * Finds the wanted pieces in a decrypted pack file (records of a piece ID, a 4-byte length and the piece): only
+ * the records' heads are parsed, read through `buf` (the caller's, reused), the pieces' bytes are skipped.
  */
-function* joinSmall(list: Buffer[]): Generator<Buffer> {
-  let small: Buffer[] = [];
-  let n = 0;
-  for (const b of list) {
-    if (b.length < 16 * 1024) {
-      small.push(b);
-      n += b.length;
-      continue;
+async function locatePieces(file: FileHandle, pack: number, wanted: Set<string>, found: Map<string, Located>, buf: Buffer): Promise<void> {
+  const { size } = await file.stat();
+  let [bufAt, bufLen, pos] = [0, 0, 0];
+  while (pos < size) {
+    if (pos + HEAD > bufAt + bufLen) {
+      bufAt = pos;
+      bufLen = (await file.read(buf, 0, buf.length, pos)).bytesRead;
+      if (bufLen < HEAD) break;
     }
-    if (small.length) yield Buffer.concat(small, n);
-    [small, n] = [[], 0];
-    yield b;
+    const o = pos - bufAt;
+    const id = buf.toString('hex', o, o + ID_BYTES);
+    const len = buf.readUInt32BE(o + ID_BYTES);
+    if (wanted.has(id) && !found.has(id)) found.set(id, { pack, at: pos + HEAD, len });
+    pos += HEAD + len;
   }
-  if (small.length) yield Buffer.concat(small, n);
+  if (pos !== size) throw failure('BackupCorrupted', 'a pack ends inside a piece');
 }
+
+/** Reads exactly `len` bytes at `at` into `into` from `offset`. */
+async function readExactly(file: FileHandle, into: Buffer, offset: number, len: number, at: number): Promise<void> {
+  for (let done = 0; done < len; ) {
+    const { bytesRead } = await file.read(into, offset + done, len - done, at + done);
+    if (bytesRead === 0) throw failure('BackupCorrupted', 'a pack file ends inside a piece');
+    done += bytesRead;
+  }
+}
+
+/** The size of the writes the rebuilt tar is gathered into (a docroot is mostly files of a few KiB). */
+const BATCH = 1024 * 1024;
 
 export interface DedupRestoreOptions {
   s3: S3Client;
@@ -114,21 +69,19 @@ export interface DedupRestoreOptions {
   sink: Writable;
   sinkExit?: Promise<void>;
   signal?: AbortSignal;
-  /** Packs fetched and decrypted at once (default 4: each is an age and a zstd process). */
+  /** Packs fetched and decrypted at once (default 4: each is a curl, an age and a zstd process). */
   concurrency?: number;
-  /** Bytes of pieces held in memory at most (default 128 MiB); pieces beyond it are staged on disk. */
-  memoryBudgetBytes?: number;
   onPhase?: (phase: string, packsDone: number) => void;
 }
 
 /**
- * Restores a deduplicated point into `sink` as a tar: the index is decrypted, the packs it names are fetched and
- * decrypted in parallel (each checked against its SHA-256), and the tar is rebuilt in the index's order meanwhile,
- * each entry as soon as the packs of its pieces are in. Packs are fetched in the order the tar first needs them
- * and at most a few packs ahead of the one it waits for, so the wanted pieces are mostly held in memory (within
- * `memoryBudgetBytes`) and dropped once their last use is written; only pieces beyond the budget are staged on
- * the restore worker's disk (a private temporary folder, removed after). A bad pack fails the restore (the
- * staging folder being extracted into is then never swapped in).
+ * Restores a deduplicated point into `sink` as a tar: the index is decrypted, the packs it names are fetched,
+ * checked against their SHA-256 and decrypted in parallel into files on the restore worker's disk (pack-fetch.ts:
+ * their bytes never pass through Node), and the tar is rebuilt in the index's order meanwhile, each entry as soon
+ * as the packs of its pieces are in, its pieces read from those files. Packs are fetched in the order the tar
+ * first needs them and at most a few packs ahead of the one it waits for, and each pack's file is removed once its
+ * last piece is written, so the disk holds a window of packs, not the site (a private temporary folder, removed
+ * after). A bad pack fails the restore (the staging folder being extracted into is then never swapped in).
  */
 export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
   try {
@@ -160,23 +113,25 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
   const index = JSON.parse(Buffer.concat(chunks).toString('utf8')) as FilesIndex;
   if (index.format !== 'drover-dedup-files' || index.version !== 1) throw failure('BackupCorrupted', `${o.indexKey} is not a deduplicated files index`);
 
-  let tmp: string | null = null;
-  const files: FileHandle[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-packs-'));
+  const files = new Map<number, FileHandle>();
+  const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, signal: o.signal });
   try {
     const wantedByPack = index.packs.map(() => new Set<string>());
     for (const [id, pack] of index.pieces) wantedByPack[pack].add(id);
-    // How many times the tar still uses each piece (a file stored twice uses its pieces twice).
-    const uses = new Map<string, number>();
-    for (const e of index.entries) for (const p of e.p) uses.set(index.pieces[p][0], (uses.get(index.pieces[p][0]) ?? 0) + 1);
-    const found = new Map<string, Staged>();
-    const mem = { held: 0, budget: o.memoryBudgetBytes ?? 128 * 1024 * 1024 };
-    const openFile = async (i: number) => {
-      tmp ??= mkdtempSync(path.join(os.tmpdir(), 'drover-restore-pieces-'));
-      const file = await open(path.join(tmp, String(i)), 'w+', 0o600);
-      files.push(file);
-      return file;
+    // How many times the tar still reads from each pack (a file stored twice reads its pieces twice): its file is
+    // removed at zero.
+    const readsLeft = index.packs.map(() => 0);
+    for (const e of index.entries) for (const p of e.p) readsLeft[index.pieces[p][1]]++;
+    const packFile = (i: number) => path.join(tmp, String(i));
+    const dropPack = async (i: number) => {
+      const f = files.get(i);
+      files.delete(i);
+      await f?.close();
+      rmSync(packFile(i), { force: true });
     };
-    // A pack's pieces are used once the whole pack is staged and its SHA-256 checked.
+    const found = new Map<string, Located>();
+    // A pack's pieces are used once the whole pack is decrypted, its SHA-256 checked and its pieces located.
     const ready = index.packs.map(() => {
       let settle!: { resolve: () => void; reject: (e: unknown) => void };
       const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
@@ -201,6 +156,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     let done = 0;
     let failed: unknown = null;
     const worker = async () => {
+      const scan = Buffer.allocUnsafe(256 * 1024);
       while (next < order.length && !failed) {
         if (next >= needed + ahead) {
           await windowMoved();
@@ -209,9 +165,16 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         const i = order[next++];
         const pack = index.packs[i];
         try {
-          await decryptObjectTo({ s3: o.s3, bucket: o.bucket, key: pack.key, sha256: pack.sha256, identityFile: o.identityFile, signal: o.signal, sink: packStager(() => openFile(i), wantedByPack[i], found, mem) });
+          await fetcher.fetch({ key: pack.key, sha256: pack.sha256, out: packFile(i) });
+          const file = await open(packFile(i), 'r');
+          files.set(i, file);
+          await locatePieces(file, i, wantedByPack[i], found, scan).catch((err: unknown) => {
+            throw failure('BackupCorrupted', `${pack.key}: ${(err as Error).message}`);
+          });
           const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
           if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
+          // A pack no entry reads (if any) was fetched to be checked only.
+          if (readsLeft[i] === 0) await dropPack(i);
           Object.assign(ready[i], { settled: true }).resolve();
           o.onPhase?.('fetch packs, extract', ++done);
         } catch (err) {
@@ -234,48 +197,48 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
       await ready[pack].promise;
     };
 
-    // Small entries are gathered into writes of ~1 MiB: a docroot is mostly files of a few KiB.
+    // Entries are gathered into writes of BATCH bytes, pieces read straight into them; a piece too big for the
+    // batch's room is its own write.
     const tar = async function* () {
-      let out: Buffer[] = [];
-      let outBytes = 0;
-      const put = (b: Buffer) => {
-        out.push(b);
-        outBytes += b.length;
+      let batch = Buffer.allocUnsafe(BATCH);
+      let fill = 0;
+      const take = () => {
+        const out = batch.subarray(0, fill);
+        [batch, fill] = [Buffer.allocUnsafe(BATCH), 0];
+        return out;
       };
       for (const e of index.entries) {
-        put(Buffer.from(e.h, 'base64'));
+        const header = Buffer.from(e.h, 'base64');
+        if (fill + header.length > BATCH) yield take();
+        fill += header.copy(batch, fill);
         let size = 0;
         for (const p of e.p) {
           const [id, pack] = index.pieces[p];
           await need(pack);
           const where = found.get(id)!;
-          const left = uses.get(id)! - 1;
-          uses.set(id, left);
-          if ('parts' in where) {
-            for (const part of where.parts) put(part);
-            // Its last use: the memory goes back to the budget once this write is out.
-            if (left === 0) {
-              found.delete(id);
-              mem.held -= where.len;
-            }
+          const file = files.get(pack)!;
+          if (fill + where.len <= BATCH) {
+            await readExactly(file, batch, fill, where.len, where.at);
+            fill += where.len;
           } else {
+            if (fill) yield take();
             const data = Buffer.allocUnsafe(where.len);
-            await where.file.read(data, 0, where.len, where.at);
-            put(data);
+            await readExactly(file, data, 0, where.len, where.at);
+            yield data;
           }
+          if (--readsLeft[pack] === 0) await dropPack(pack);
           size += where.len;
         }
-        put(dataPadding(size));
-        if (outBytes >= 1024 * 1024) {
-          yield* joinSmall(out);
-          [out, outBytes] = [[], 0];
-        }
+        const pad = dataPadding(size);
+        if (fill + pad.length > BATCH) yield take();
+        fill += pad.copy(batch, fill);
       }
-      put(END_OF_ARCHIVE);
+      if (fill + END_OF_ARCHIVE.length > BATCH) yield take();
+      fill += END_OF_ARCHIVE.copy(batch, fill);
       // Packs no entry needs (if any) are still fetched and checked: the window opens to the end.
       needed = order.length;
       wake();
-      yield* joinSmall(out);
+      yield take();
     };
     try {
       await Promise.all([fetching, pipeline(Readable.from(tar()), o.sink), o.sinkExit ?? Promise.resolve()]);
@@ -288,7 +251,8 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     }
     return { entries: index.entries.length, packs: index.packs.length };
   } finally {
-    await Promise.all(files.map((f) => f.close().catch(() => undefined)));
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    fetcher.close();
+    await Promise.all([...files.values()].map((f) => f.close().catch(() => undefined)));
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -116,6 +116,8 @@ async function main(): Promise<void> {
         if (!METHODS.has(name)) continue;
         log(`round ${r + 1}: ${name}`);
         record(name, await timedCpu(() => run(restore, { key: b.key, sha256: b.sha256, storageHost: null, livePath: copy })));
+        const m = process.memoryUsage();
+        log(`  after: heap ${(m.heapUsed / MB).toFixed(0)} MiB, external ${(m.external / MB).toFixed(0)} MiB, array buffers ${(m.arrayBuffers / MB).toFixed(0)} MiB, rss ${(m.rss / MB).toFixed(0)} MiB`);
         exact.push(JSON.stringify(treeHashes(copy + STAGING_SUFFIX)) === JSON.stringify(expected));
         rmSync(copy + STAGING_SUFFIX, { recursive: true, force: true });
       }

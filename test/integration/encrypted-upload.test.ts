@@ -4,16 +4,22 @@
  *   exits, so a source must be read from the moment the upload is called, not after its first round trip: a small
  *   database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
  * - A download of an object that is not there (plain, and a deduplicated point's index).
+ * - A deduplicated pack fetched outside Node (curl, openssl, age, zstd): exact, and each failure classified.
  */
-import { spawn } from 'node:child_process';
-import { PassThrough } from 'node:stream';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
+import { startPackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
 
 const deps = createActivityDeps(testEnv());
@@ -60,6 +66,50 @@ describe('decryptObjectTo', () => {
       expect(unhandled.map(String)).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('startPackFetcher', () => {
+  it('writes the decrypted pack, and classifies a missing pack, a SHA-256 mismatch, a wrong key and a corrupt frame', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const base = `test/pack-fetch/${process.pid}-${Date.now()}`;
+    const upload = async (key: string, plain: Buffer) => {
+      const r = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+      return r.sha256;
+    };
+    const typeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: { type?: string }) => e.type);
+    try {
+      const plain = randomBytes(3 * 1024 * 1024 + 17);
+      const sha256 = await upload(`${base}/pack`, plain);
+      const out = path.join(dir, 'pack');
+      const fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile! });
+      await fetcher.fetch({ key: `${base}/pack`, sha256, out });
+      expect(readFileSync(out).equals(plain)).toBe(true);
+      // Beside each pack: its job's response headers, stderr and SHA-256 (the restore's folder takes them away).
+      const packs = () => readdirSync(dir).filter((n) => !/\.(hdr|err|sum)$/.test(n));
+      expect(packs()).toEqual(['pack']);
+
+      const fetch = (key: string, sum: string, f = fetcher) => typeOf(f.fetch({ key, sha256: sum, out: path.join(dir, 'x') }));
+      expect(await fetch(`${base}/no-such-pack`, sha256)).toBe('ObjectNotFound');
+      expect(await fetch(`${base}/pack`, '0'.repeat(64))).toBe('BackupCorrupted');
+      expect(packs(), 'a pack whose SHA-256 is wrong leaves nothing decrypted').toEqual(['pack']);
+      const otherKey = path.join(dir, 'other.key');
+      writeFileSync(otherKey, spawnSync('age-keygen', { encoding: 'utf8' }).stdout, { mode: 0o600 });
+      const otherFetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: otherKey });
+      expect(await fetch(`${base}/pack`, sha256, otherFetcher)).toBe('DecryptionFailed');
+      otherFetcher.close();
+      // Encrypted fine, but not zstd inside: a corrupt frame.
+      const notZstd = spawnSync('age', ['-r', deps.backup.recipients[0]], { input: randomBytes(4096) }).stdout;
+      await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${base}/not-zstd`, Body: notZstd }));
+      expect(await fetch(`${base}/not-zstd`, createHash('sha256').update(notZstd).digest('hex'))).toBe('BackupCorrupted');
+      // Jobs at once, as a restore runs them: each its own outcome.
+      const many = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => typeOf(fetcher.fetch({ key: i % 2 ? `${base}/gone-${i}` : `${base}/pack`, sha256, out: path.join(dir, `p${i}`) }))));
+      expect(many).toEqual(['ok', 'ObjectNotFound', 'ok', 'ObjectNotFound', 'ok', 'ObjectNotFound']);
+      for (const i of [0, 2, 4]) expect(readFileSync(path.join(dir, `p${i}`)).equals(plain)).toBe(true);
+      fetcher.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
