@@ -115,7 +115,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-packs-'));
   const files = new Map<number, FileHandle>();
-  const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, signal: o.signal });
+  const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, dir: tmp, signal: o.signal });
   try {
     const wantedByPack = index.packs.map(() => new Set<string>());
     for (const [id, pack] of index.pieces) wantedByPack[pack].add(id);
@@ -165,7 +165,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         const i = order[next++];
         const pack = index.packs[i];
         try {
-          await fetcher.fetch({ key: pack.key, sha256: pack.sha256, out: packFile(i) });
+          await fetcher.fetch({ key: pack.key, sha256: pack.sha256, name: String(i) });
           const file = await open(packFile(i), 'r');
           files.set(i, file);
           await locatePieces(file, i, wantedByPack[i], found, scan).catch((err: unknown) => {
@@ -186,7 +186,8 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         }
       }
     };
-    const fetching = Promise.all(Array.from({ length: concurrency }, worker));
+    const workers = Array.from({ length: concurrency }, worker);
+    const fetching = Promise.all(workers);
     fetching.catch(() => undefined);
     const need = async (pack: number) => {
       const at = position.get(pack)!;
@@ -209,8 +210,14 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
       };
       for (const e of index.entries) {
         const header = Buffer.from(e.h, 'base64');
-        if (fill + header.length > BATCH) yield take();
-        fill += header.copy(batch, fill);
+        if (header.length > BATCH) {
+          // Header blocks past the batch (long pax records): a write of their own.
+          if (fill) yield take();
+          yield header;
+        } else {
+          if (fill + header.length > BATCH) yield take();
+          fill += header.copy(batch, fill);
+        }
         let size = 0;
         for (const p of e.p) {
           const [id, pack] = index.pieces[p];
@@ -243,15 +250,18 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     try {
       await Promise.all([fetching, pipeline(Readable.from(tar()), o.sink), o.sinkExit ?? Promise.resolve()]);
     } catch (err) {
-      // The extract failed: no worker starts another pack, and the ones running finish before the folder goes.
+      // A pack or the extract failed: no worker starts another pack, the fetches running are killed, and every
+      // worker has stopped (none still opening a pack's file) before the files are closed and the folder goes.
       failed ??= err;
       wake();
-      await fetching.catch(() => undefined);
+      await fetcher.close();
+      await Promise.allSettled(workers);
       throw err;
     }
     return { entries: index.entries.length, packs: index.packs.length };
   } finally {
-    fetcher.close();
+    // Its processes gone before the folder goes: none still writing into it.
+    await fetcher.close();
     await Promise.all([...files.values()].map((f) => f.close().catch(() => undefined)));
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,37 +1,47 @@
 /**
  * Deduplicated packs fetched, checked and decrypted into files on the restore worker's disk without their bytes
  * passing through the worker's event loop. One small bash per restore (a fork of the worker costs it a copy of its
- * page tables: one per restore, not one per pack) takes a job per line on its stdin and runs each in the
- * background: `curl` (a presigned GET: the URL comes through the pipe, never in a process list, and grants reading
- * that one object for a few minutes) `| tee` (into `openssl dgst -sha256`: the ciphertext's SHA-256, checked against
- * the index's before Node uses a byte of the pack) `| age -d | zstd -d` into the pack's file, and reports the job's
- * outcome as a line on its stdout. In Node each byte of a pack cost an HTTP chunk, a hash, a pipe write and a pipe
- * read, and the volume of those buffers set off most of V8's full collections in a restore (docs/benchmarks.md).
+ * page tables: one per restore, not one per pack), started in the restore's private folder, takes a job per line on
+ * its stdin and runs each in the background: `curl` (a presigned GET: the URL comes through the pipe, never in a
+ * process list, and grants reading that one object for a few minutes) `| tee` (into `openssl dgst -sha256`: the
+ * ciphertext's SHA-256, checked against the index's before Node uses a byte of the pack) `| age -d | zstd -d` into
+ * the pack's file, and reports the job's outcome as a line on its stdout. In Node each byte of a pack cost an HTTP
+ * chunk, a hash, a pipe write and a pipe read, and the volume of those buffers set off most of V8's full
+ * collections in a restore (docs/benchmarks.md).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statfsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 
-// $1: the identity file. Each stdin line: a job number, the output file, the expected SHA-256, the URL. A job's
-// stderr goes to "<out>.err", the response's headers to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the
-// restore's folder takes away with the packs); its outcome is "<n> <code>" on stdout (a line under PIPE_BUF: whole
-// even with jobs ending at once). tee -p goes on feeding the hash when age stops reading (a wrong key), so the
-// SHA-256 is of the whole object and the failure is age's. A failed job's output is removed. Per pack: curl, tee,
-// openssl, age and zstd, and no other program (every exec is CPU a restore of 70 packs pays 70 times).
+// $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
+// file's name (a number), the expected SHA-256, the URL. A job's stderr goes to "<out>.err", the response's headers
+// to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away with the packs); its outcome is
+// "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs ending at once). curl: -q first
+// (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection not made in 20 s or a transfer
+// under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never hashed as the pack. tee -p
+// goes on feeding the hash when age stops reading (a wrong key), so the SHA-256 is of the whole object and the
+// failure is age's. A failed job's output is removed. Per pack: curl, tee, openssl, age and zstd, and no other
+// program (every exec is CPU a restore of 70 packs pays 70 times).
 const FETCHER = `set -u
 id=$1
 one() {
-  local n=$1 out=$2 want=$3 url=$4 st sum hp code=0
+  local n=$1 out=$2 want=$3 url=$4 st sum hp proto st1 status=0 code=0
   exec 3> >(openssl dgst -sha256 -r > "$out.sum" 2>> "$out.err")
   hp=$!
-  curl -sS -f -K - -D "$out.hdr" <<< "url = \\"$url\\"" 2>> "$out.err" | tee -p /dev/fd/3 2>/dev/null | age -d -i "$id" 2>> "$out.err" | zstd -d -q -f -o "$out" 2>> "$out.err"
+  curl -q -sS -f -g --noproxy '*' --connect-timeout 20 --speed-limit 1024 --speed-time 60 -K - -D "$out.hdr" <<< "url = \\"$url\\"" 2>> "$out.err" | tee -p /dev/fd/3 2>/dev/null | age -d -i "$id" 2>> "$out.err" | zstd -d -q -f -o "$out" 2>> "$out.err"
   st=("\${PIPESTATUS[@]}")
   exec 3>&-
   wait "$hp" || code=12
-  read -r sum _ < "$out.sum" 2>/dev/null || sum=
-  if [ "\${st[0]}" != 0 ]; then code=10
+  while read -r proto st1 _; do case $proto in HTTP/*) status=$st1;; esac; done 2>/dev/null < "$out.hdr"
+  read -r sum _ 2>/dev/null < "$out.sum" || sum=
+  if [ "$status" = 0 ]; then code=10
+  elif [ "$status" -lt 200 ] || [ "$status" -gt 299 ]; then code=11
+  elif [ "\${st[0]}" != 0 ]; then code=10
   elif [ "$code" != 0 ] || [ -z "$sum" ]; then code=12
   elif [ "$sum" != "$want" ]; then code=13; echo "$sum" >> "$out.err"
   elif [ "\${st[3]}" != 0 ] && { [ "\${st[2]}" = 0 ] || [ "\${st[2]}" = 141 ]; }; then code=15
@@ -39,26 +49,21 @@ one() {
   elif [ "\${st[3]}" != 0 ]; then code=15
   fi
   [ "$code" = 0 ] || rm -f "$out"
-  echo "$n $code"
+  echo "$n $code $status"
 }
 while read -r n out want url; do one "$n" "$out" "$want" "$url" & done
 wait`;
 
 /** How long a pack's presigned GET stays valid: its job starts right after it is signed. */
 const URL_TTL_SECONDS = 15 * 60;
+/** Attempts per pack at a transient failure (a 5xx, a throttle, a dropped or stalled transfer), as the SDK made. */
+const ATTEMPTS = 3;
 
 export interface PackFetcher {
-  /** Fetches the object at `key`, checks its ciphertext's SHA-256 and writes it decrypted to `out`. */
-  fetch(o: { key: string; sha256: string; out: string }): Promise<void>;
-  /** Ends the fetcher (jobs still running are killed). */
-  close(): void;
-}
-
-/** An HTTP failure's status and Retry-After, from the headers curl dumped. */
-function httpFailure(headers: string): { status: number; retryAfter: string } {
-  const statuses = [...headers.matchAll(/^HTTP\/[\d.]+ (\d{3})/gm)];
-  const retryAfter = /^retry-after:\s*(\S+)/im.exec(headers)?.[1] ?? '';
-  return { status: statuses.length ? Number(statuses[statuses.length - 1][1]) : 0, retryAfter };
+  /** Fetches the object at `key`, checks its ciphertext's SHA-256 and writes it decrypted to `name` in the folder. */
+  fetch(o: { key: string; sha256: string; name: string }): Promise<void>;
+  /** Ends the fetcher, killing jobs still running; resolves once its processes are gone. */
+  close(): Promise<void>;
 }
 
 function readOr(file: string): string {
@@ -69,62 +74,84 @@ function readOr(file: string): string {
   }
 }
 
+/** Free bytes on the file system of `dir` (Infinity when it cannot be read). */
+function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Below this much free space a failed write of a pack is taken for the disk's fault, not the pack's. */
+const LOW_DISK_BYTES = 64 * 1024 * 1024;
+
+/** A job's outcome as the failure the SDK's classification (or the restore's) gives it. */
+function jobFailure(code: number, status: number, job: { key: string; sha256: string }, what: string, err: string, headers: string, dir: string): ApplicationFailure {
+  const detail = err.trim().slice(-1000);
+  // zstd failing to write, or the hash's file not written: the restore worker's disk (full, or an I/O error), which
+  // says nothing of the pack. A full disk may also have kept zstd's own message from being written.
+  const diskFault = /write error|no space left|input\/output error|disk quota/i.test(detail) || freeBytes(dir) < LOW_DISK_BYTES;
+  if ((code === 15 || code === 12) && (diskFault || (code === 15 && !detail))) return failure('WorkerDiskFull', `the restore worker could not write ${job.key} decrypted: ${detail || 'its disk is full'}`);
+  if (code === 11) {
+    // An HTTP status other than 2xx: classified as the SDK's error would be (S3's error body is not kept).
+    const retryAfter = /^retry-after:\s*(\S+)/im.exec(headers)?.[1] ?? '';
+    return classifyStorageError(Object.assign(new Error(`HTTP ${status}`), { $metadata: { httpStatusCode: status }, $response: { headers: { 'retry-after': retryAfter } } }), what);
+  }
+  if (code === 10) {
+    // curl's own words (age and zstd then only complain of the input that stopped).
+    const said = err.split('\n').filter((l) => l.startsWith('curl:')).join('; ');
+    return failure('StorageUnavailable', `object storage unavailable for ${what}: ${said || detail || 'curl failed'}`);
+  }
+  if (code === 13) return failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${detail.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`);
+  if (code === 14) return failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`);
+  if (code === 15) return failure('BackupCorrupted', `${job.key}: ${detail || 'zstd failed'}`);
+  return failure('StorageUnavailable', `cannot fetch ${what}: ${detail || `exit ${code}`}`);
+}
+
 /**
- * Starts a fetcher for one restore. Failures are classified as the SDK's are (a missing pack ObjectNotFound, a
- * throttled GET StorageThrottled with its Retry-After, …), a SHA-256 mismatch or a corrupt zstd frame
- * BackupCorrupted, age refusing DecryptionFailed. `signal` kills the fetcher and its jobs.
+ * Starts a fetcher for one restore, its files in `dir` (the restore's private folder). Failures are classified as
+ * the SDK's are (a missing pack ObjectNotFound, a throttled GET StorageThrottled with its Retry-After, …), a
+ * SHA-256 mismatch or a corrupt zstd frame BackupCorrupted, age refusing DecryptionFailed, the worker's disk full
+ * WorkerDiskFull. A transient failure is retried (three attempts in all, as the SDK's client makes). `signal` kills
+ * the fetcher and its jobs.
  */
-export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; signal?: AbortSignal }): PackFetcher {
+export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; dir: string; signal?: AbortSignal; retryDelayMs?: number }): PackFetcher {
   // --norc, no BASH_ENV: see process-chain.ts. Its own process group, so closing it reaches every job's processes.
   const { BASH_ENV: _bashEnv, ...env } = process.env;
-  const sh = spawn('bash', ['--norc', '--noprofile', '-c', FETCHER, 'drover-packs', o.identityFile], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
-  const jobs = new Map<number, { out: string; key: string; sha256: string; resolve: () => void; reject: (e: unknown) => void }>();
+  const sh = spawn('bash', ['--norc', '--noprofile', '-c', FETCHER, 'drover-packs', path.resolve(o.identityFile)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env, cwd: o.dir });
+  const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void }>();
   let stderr = '';
   let ended: Error | null = null;
   let lines = '';
   sh.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
   sh.stdin.on('error', () => undefined);
-  const settle = (n: number, code: number) => {
-    const job = jobs.get(n);
-    if (!job) return;
-    jobs.delete(n);
-    if (code === 0) return job.resolve();
-    const what = `s3://${o.bucket}/${job.key}`;
-    const err = readOr(`${job.out}.err`).trim();
-    const headers = readOr(`${job.out}.hdr`);
-    rmSync(`${job.out}.err`, { force: true });
-    rmSync(`${job.out}.hdr`, { force: true });
-    const detail = err.slice(-1000);
-    if (code === 10) {
-      const { status, retryAfter } = httpFailure(headers);
-      // An HTTP error: classified as the SDK's would be (the status; curl --fail leaves S3's error body out).
-      return job.reject(classifyStorageError(Object.assign(new Error(status ? `HTTP ${status}` : detail || 'curl failed'), { $metadata: { httpStatusCode: status || undefined }, $response: { headers: { 'retry-after': retryAfter } } }), what));
-    }
-    if (code === 13) return job.reject(failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${err.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`));
-    if (code === 14) return job.reject(failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`));
-    if (code === 15) return job.reject(failure('BackupCorrupted', `${job.key}: ${detail || 'zstd failed'}`));
-    job.reject(failure('StorageUnavailable', `cannot fetch ${what}: ${detail || `exit ${code}`}`));
-  };
   sh.stdout.setEncoding('utf8');
   sh.stdout.on('data', (d: string) => {
     lines += d;
     let nl: number;
     while ((nl = lines.indexOf('\n')) >= 0) {
-      const [n, code] = lines.slice(0, nl).split(' ').map(Number);
+      const [n, code, status] = lines.slice(0, nl).split(' ').map(Number);
       lines = lines.slice(nl + 1);
-      settle(n, code);
+      const job = jobs.get(n);
+      jobs.delete(n);
+      job?.resolve({ code, status });
     }
   });
-  const fail = (e: Error) => {
-    ended ??= e;
-    for (const [n, job] of jobs) {
-      jobs.delete(n);
-      job.reject(ended);
-    }
-  };
-  sh.once('error', (e) => fail(failure('StorageUnavailable', `cannot start the pack fetcher: ${e.message}`)));
-  sh.once('close', (code, signal) => fail(failure('StorageUnavailable', `the pack fetcher ended (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`)));
-  const close = () => {
+  const closed = new Promise<void>((resolve) => {
+    const end = (e: Error) => {
+      ended ??= e;
+      for (const [n, job] of jobs) {
+        jobs.delete(n);
+        job.reject(ended);
+      }
+      resolve();
+    };
+    sh.once('error', (e) => end(failure('StorageUnavailable', `cannot start the pack fetcher: ${e.message}`)));
+    sh.once('close', (code, signal) => end(failure('StorageUnavailable', `the pack fetcher ended (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`)));
+  });
+  const kill = () => {
     sh.stdin.end();
     try {
       if (sh.pid && sh.exitCode === null && sh.signalCode === null) process.kill(-sh.pid, 'SIGTERM');
@@ -132,27 +159,50 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
       /* already gone */
     }
   };
-  o.signal?.addEventListener('abort', close, { once: true });
-  sh.once('close', () => o.signal?.removeEventListener('abort', close));
+  if (o.signal?.aborted) kill();
+  o.signal?.addEventListener('abort', kill, { once: true });
+  void closed.then(() => o.signal?.removeEventListener('abort', kill));
   let next = 0;
+
+  async function attempt(job: { key: string; sha256: string; name: string }): Promise<void> {
+    const what = `s3://${o.bucket}/${job.key}`;
+    let url: string;
+    try {
+      url = await getSignedUrl(o.s3, new GetObjectCommand({ Bucket: o.bucket, Key: job.key }), { expiresIn: URL_TTL_SECONDS });
+    } catch (err) {
+      throw classifyStorageError(err, what);
+    }
+    // One job per line, words split on spaces: the URL (checked) and a number-named file, never a path.
+    if (/[\s"\\]/.test(url)) throw failure('StorageUnavailable', `cannot fetch ${what}: its presigned URL has characters the fetcher's job line cannot carry`);
+    if (!/^[0-9]+$/.test(job.name)) throw failure('InvalidInput', `a pack's file name must be a number, not "${job.name}"`);
+    if (ended) throw ended;
+    const n = next++;
+    const outcome = new Promise<{ code: number; status: number }>((resolve, reject) => jobs.set(n, { resolve, reject }));
+    sh.stdin.write(`${n} ${job.name} ${job.sha256} ${url}\n`);
+    const { code, status } = await outcome;
+    if (code === 0) return;
+    const out = path.join(o.dir, job.name);
+    const [err, headers] = [readOr(`${out}.err`), readOr(`${out}.hdr`)];
+    for (const f of ['err', 'hdr', 'sum']) rmSync(`${out}.${f}`, { force: true });
+    throw jobFailure(code, status, job, what, err, headers, o.dir);
+  }
+
   return {
     async fetch(job) {
-      if (ended) throw ended;
-      const what = `s3://${o.bucket}/${job.key}`;
-      let url: string;
-      try {
-        url = await getSignedUrl(o.s3, new GetObjectCommand({ Bucket: o.bucket, Key: job.key }), { expiresIn: URL_TTL_SECONDS });
-      } catch (err) {
-        throw classifyStorageError(err, what);
+      for (let i = 1; ; i++) {
+        try {
+          return await attempt(job);
+        } catch (err) {
+          const f = err as ApplicationFailure;
+          if (i >= ATTEMPTS || ended || f.nonRetryable || !['StorageUnavailable', 'StorageThrottled'].includes(f.type ?? '')) throw err;
+          const retryAfterMs = typeof f.nextRetryDelay === 'number' ? f.nextRetryDelay : 0;
+          await sleep(Math.max(retryAfterMs, (o.retryDelayMs ?? 1000) * 3 ** (i - 1)), undefined, { signal: o.signal }).catch(() => undefined);
+        }
       }
-      // One job per line, words split on spaces: none of them may hold a space, a newline or a quote.
-      if ([url, job.out, job.sha256].some((w) => /[\s"\\]/.test(w))) throw failure('StorageUnavailable', `cannot fetch ${what}: its URL or file name has characters the fetcher's job line cannot carry`);
-      if (ended) throw ended;
-      const n = next++;
-      const done = new Promise<void>((resolve, reject) => jobs.set(n, { ...job, resolve, reject }));
-      sh.stdin.write(`${n} ${job.out} ${job.sha256} ${url}\n`);
-      return done;
     },
-    close,
+    async close() {
+      kill();
+      await closed;
+    },
   };
 }

@@ -44,6 +44,8 @@ export const TRANSIENT_FAILURES = [
   'CloudUnavailable',
   /** A collection of unreferenced backup data runs on the site: a night or restore waits for it (lib/backup-leases.ts). */
   'BackupBusy',
+  /** The worker's own disk would not take a restore's scratch files (full, or an I/O error): another attempt may. */
+  'WorkerDiskFull',
 ] as const;
 
 export type PermanentFailureType = (typeof PERMANENT_FAILURES)[number];

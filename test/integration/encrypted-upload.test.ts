@@ -4,16 +4,19 @@
  *   exits, so a source must be read from the moment the upload is called, not after its first round trip: a small
  *   database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
  * - A download of an object that is not there (plain, and a deduplicated point's index).
- * - A deduplicated pack fetched outside Node (curl, openssl, age, zstd): exact, and each failure classified.
+ * - A deduplicated pack fetched outside Node (curl, openssl, age, zstd): exact, each failure classified, the
+ *   transient ones retried (against a misbehaving endpoint), a full worker disk never taken for a corrupt pack.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
@@ -82,33 +85,85 @@ describe('startPackFetcher', () => {
     try {
       const plain = randomBytes(3 * 1024 * 1024 + 17);
       const sha256 = await upload(`${base}/pack`, plain);
-      const out = path.join(dir, 'pack');
-      const fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile! });
-      await fetcher.fetch({ key: `${base}/pack`, sha256, out });
+      const out = path.join(dir, '1');
+      const fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
+      await fetcher.fetch({ key: `${base}/pack`, sha256, name: '1' });
       expect(readFileSync(out).equals(plain)).toBe(true);
       // Beside each pack: its job's response headers, stderr and SHA-256 (the restore's folder takes them away).
       const packs = () => readdirSync(dir).filter((n) => !/\.(hdr|err|sum)$/.test(n));
-      expect(packs()).toEqual(['pack']);
+      expect(packs()).toEqual(['1']);
 
-      const fetch = (key: string, sum: string, f = fetcher) => typeOf(f.fetch({ key, sha256: sum, out: path.join(dir, 'x') }));
+      const fetch = (key: string, sum: string, f = fetcher) => typeOf(f.fetch({ key, sha256: sum, name: '2' }));
       expect(await fetch(`${base}/no-such-pack`, sha256)).toBe('ObjectNotFound');
       expect(await fetch(`${base}/pack`, '0'.repeat(64))).toBe('BackupCorrupted');
-      expect(packs(), 'a pack whose SHA-256 is wrong leaves nothing decrypted').toEqual(['pack']);
+      expect(packs(), 'a pack whose SHA-256 is wrong leaves nothing decrypted').toEqual(['1']);
       const otherKey = path.join(dir, 'other.key');
       writeFileSync(otherKey, spawnSync('age-keygen', { encoding: 'utf8' }).stdout, { mode: 0o600 });
-      const otherFetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: otherKey });
+      const otherFetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: otherKey, dir });
       expect(await fetch(`${base}/pack`, sha256, otherFetcher)).toBe('DecryptionFailed');
-      otherFetcher.close();
+      await otherFetcher.close();
       // Encrypted fine, but not zstd inside: a corrupt frame.
       const notZstd = spawnSync('age', ['-r', deps.backup.recipients[0]], { input: randomBytes(4096) }).stdout;
       await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${base}/not-zstd`, Body: notZstd }));
       expect(await fetch(`${base}/not-zstd`, createHash('sha256').update(notZstd).digest('hex'))).toBe('BackupCorrupted');
       // Jobs at once, as a restore runs them: each its own outcome.
-      const many = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => typeOf(fetcher.fetch({ key: i % 2 ? `${base}/gone-${i}` : `${base}/pack`, sha256, out: path.join(dir, `p${i}`) }))));
+      const many = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => typeOf(fetcher.fetch({ key: i % 2 ? `${base}/gone-${i}` : `${base}/pack`, sha256, name: String(10 + i) }))));
       expect(many).toEqual(['ok', 'ObjectNotFound', 'ok', 'ObjectNotFound', 'ok', 'ObjectNotFound']);
-      for (const i of [0, 2, 4]) expect(readFileSync(path.join(dir, `p${i}`)).equals(plain)).toBe(true);
-      fetcher.close();
+      for (const i of [0, 2, 4]) expect(readFileSync(path.join(dir, String(10 + i))).equals(plain)).toBe(true);
+      await fetcher.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retries what may pass (a 503, a redirect, a transfer cut short) three times and never takes such a body for the pack', async () => {
+    // An S3 endpoint that misbehaves on purpose: the failures a real one has on a bad day.
+    const hits = new Map<string, number>();
+    const server = createServer((req, res) => {
+      const name = req.url!.split('?')[0].split('/').pop()!;
+      hits.set(name, (hits.get(name) ?? 0) + 1);
+      if (name === 'busy') return res.writeHead(503, { 'retry-after': '0' }).end('<Error><Code>SlowDown</Code></Error>');
+      if (name === 'moved') return res.writeHead(301, { location: 'http://127.0.0.1:1/elsewhere' }).end('<Error><Code>PermanentRedirect</Code></Error>');
+      res.writeHead(200, { 'content-length': '100000' });
+      res.flushHeaders();
+      res.write(Buffer.alloc(1000));
+      setTimeout(() => res.destroy(), 50);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+    const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10 });
+    try {
+      const failed = (key: string) => fetcher.fetch({ key, sha256: '0'.repeat(64), name: '1' }).then(() => ({ type: 'ok', message: '' }), (e: { type?: string; message: string }) => e);
+      expect((await failed('busy')).type).toBe('StorageThrottled');
+      expect((await failed('moved')).type).toBe('StorageUnavailable');
+      const cut = await failed('cut');
+      expect(cut.type).toBe('StorageUnavailable');
+      expect(cut.message, "curl's own words, not a status").toMatch(/curl: \(18\)/);
+      expect(Object.fromEntries(hits)).toEqual({ busy: 3, moved: 3, cut: 3 });
+      expect(readdirSync(dir).filter((n) => n === '1'), 'nothing decrypted is left').toEqual([]);
+    } finally {
+      await fetcher.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a full disk on the restore worker is the worker's fault (WorkerDiskFull, retried), never a corrupt pack", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-full-'));
+    // A 1 MiB file system for a 3 MiB pack.
+    spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir], { stdio: 'inherit' });
+    try {
+      const plain = randomBytes(3 * 1024 * 1024);
+      const key = `test/pack-fetch/${process.pid}-${Date.now()}/full`;
+      const r = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+      const fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
+      const err = await fetcher.fetch({ key, sha256: r.sha256, name: '1' }).then(() => null, (e: { type?: string; nonRetryable?: boolean }) => e);
+      await fetcher.close();
+      expect(err?.type).toBe('WorkerDiskFull');
+      expect(err?.nonRetryable).toBe(false);
+    } finally {
+      spawnSync('umount', [dir]);
       rmSync(dir, { recursive: true, force: true });
     }
   });

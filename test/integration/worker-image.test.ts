@@ -60,7 +60,7 @@ describe('the worker image', () => {
     const facts = await inImage(
       [
         'echo "uid=$(id -u) gid=$(id -g)"',
-        'for t in mariadb-dump mariadb zstd age ssh tini wget node; do command -v $t >/dev/null && echo "tool=$t"; done',
+        'for t in mariadb-dump mariadb zstd age ssh tini wget node curl openssl tee bash; do command -v $t >/dev/null && echo "tool=$t"; done',
         'echo "node=$(node --version)"',
         'test -s dist/workflow-bundle.infra.js && test -s dist/workflow-bundle.backup.js && test -s dist/workflow-bundle.restore.js && test -f dist/workers/infra.js && echo bundle=ok',
         'for d in typescript vitest eslint; do test -e node_modules/$d && echo "dev=$d"; done',
@@ -69,7 +69,7 @@ describe('the worker image', () => {
     );
     const lines = facts.split('\n');
     expect(lines).toContain('uid=10001 gid=10001');
-    expect(lines.filter((l) => l.startsWith('tool=')).sort()).toEqual(['age', 'mariadb', 'mariadb-dump', 'node', 'ssh', 'tini', 'wget', 'zstd'].map((t) => `tool=${t}`));
+    expect(lines.filter((l) => l.startsWith('tool=')).sort()).toEqual(['age', 'bash', 'curl', 'mariadb', 'mariadb-dump', 'node', 'openssl', 'ssh', 'tee', 'tini', 'wget', 'zstd'].map((t) => `tool=${t}`));
     expect(facts).toMatch(/^node=v20\./m);
     expect(lines).toContain('bundle=ok');
     // Dev dependencies pruned; root owns the code, so the worker cannot rewrite what it runs.
