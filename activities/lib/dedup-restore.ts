@@ -28,7 +28,7 @@ const HEAD = ID_BYTES + 4;
  * Finds the wanted pieces in a decrypted pack file (records of a piece ID, a 4-byte length and the piece): only
  * the records' heads are parsed, read through `buf` (the caller's, reused), the pieces' bytes are skipped.
  */
-async function locatePieces(file: FileHandle, pack: number, wanted: Set<string>, found: Map<string, Located>, buf: Buffer): Promise<void> {
+async function locatePieces(file: FileHandle, key: string, pack: number, wanted: Set<string>, found: Map<string, Located>, buf: Buffer): Promise<void> {
   const { size } = await file.stat();
   let [bufAt, bufLen, pos] = [0, 0, 0];
   while (pos < size) {
@@ -43,7 +43,7 @@ async function locatePieces(file: FileHandle, pack: number, wanted: Set<string>,
     if (wanted.has(id) && !found.has(id)) found.set(id, { pack, at: pos + HEAD, len });
     pos += HEAD + len;
   }
-  if (pos !== size) throw failure('BackupCorrupted', 'a pack ends inside a piece');
+  if (pos !== size) throw failure('BackupCorrupted', `${key}: the pack ends inside a piece`);
 }
 
 /** Reads exactly `len` bytes at `at` into `into` from `offset`. */
@@ -168,9 +168,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
           await fetcher.fetch({ key: pack.key, sha256: pack.sha256, name: String(i) });
           const file = await open(packFile(i), 'r');
           files.set(i, file);
-          await locatePieces(file, i, wantedByPack[i], found, scan).catch((err: unknown) => {
-            throw failure('BackupCorrupted', `${pack.key}: ${(err as Error).message}`);
-          });
+          await locatePieces(file, pack.key, i, wantedByPack[i], found, scan);
           const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
           if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
           // A pack no entry reads (if any) was fetched to be checked only.

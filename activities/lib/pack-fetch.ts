@@ -9,7 +9,6 @@
  * chunk, a hash, a pipe write and a pipe read, and the volume of those buffers set off most of V8's full
  * collections in a restore (docs/benchmarks.md).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
+import { killGroup, spawnScript } from './process-chain';
 
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
 // file's name (a number), the expected SHA-256, the URL. A job's stderr goes to "<out>.err", the response's headers
@@ -92,8 +92,9 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
   const detail = err.trim().slice(-1000);
   // zstd failing to write, or the hash's file not written: the restore worker's disk (full, or an I/O error), which
   // says nothing of the pack. A full disk may also have kept zstd's own message from being written.
-  const diskFault = /write error|no space left|input\/output error|disk quota/i.test(detail) || freeBytes(dir) < LOW_DISK_BYTES;
-  if ((code === 15 || code === 12) && (diskFault || (code === 15 && !detail))) return failure('WorkerDiskFull', `the restore worker could not write ${job.key} decrypted: ${detail || 'its disk is full'}`);
+  if ((code === 15 || code === 12) && ((code === 15 && !detail) || /write error|no space left|input\/output error|disk quota/i.test(detail) || freeBytes(dir) < LOW_DISK_BYTES)) {
+    return failure('WorkerDiskFull', `the restore worker could not write ${job.key} decrypted: ${detail || 'its disk is full'}`);
+  }
   if (code === 11) {
     // An HTTP status other than 2xx: classified as the SDK's error would be (S3's error body is not kept).
     const retryAfter = /^retry-after:\s*(\S+)/im.exec(headers)?.[1] ?? '';
@@ -118,17 +119,17 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
  * the fetcher and its jobs.
  */
 export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; dir: string; signal?: AbortSignal; retryDelayMs?: number }): PackFetcher {
-  // --norc, no BASH_ENV: see process-chain.ts. Its own process group, so closing it reaches every job's processes.
-  const { BASH_ENV: _bashEnv, ...env } = process.env;
-  const sh = spawn('bash', ['--norc', '--noprofile', '-c', FETCHER, 'drover-packs', path.resolve(o.identityFile)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env, cwd: o.dir });
+  // Its own process group, so closing it reaches every job's processes.
+  const sh = spawnScript(FETCHER, ['drover-packs', path.resolve(o.identityFile)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.dir });
+  const [stdin, stdout, stderrOut] = [sh.stdin!, sh.stdout!, sh.stderr!];
   const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void }>();
   let stderr = '';
   let ended: Error | null = null;
   let lines = '';
-  sh.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-  sh.stdin.on('error', () => undefined);
-  sh.stdout.setEncoding('utf8');
-  sh.stdout.on('data', (d: string) => {
+  stderrOut.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  stdin.on('error', () => undefined);
+  stdout.setEncoding('utf8');
+  stdout.on('data', (d: string) => {
     lines += d;
     let nl: number;
     while ((nl = lines.indexOf('\n')) >= 0) {
@@ -152,12 +153,8 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     sh.once('close', (code, signal) => end(failure('StorageUnavailable', `the pack fetcher ended (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`)));
   });
   const kill = () => {
-    sh.stdin.end();
-    try {
-      if (sh.pid && sh.exitCode === null && sh.signalCode === null) process.kill(-sh.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
+    stdin.end();
+    killGroup(sh);
   };
   if (o.signal?.aborted) kill();
   o.signal?.addEventListener('abort', kill, { once: true });
@@ -175,10 +172,12 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     // One job per line, words split on spaces: the URL (checked) and a number-named file, never a path.
     if (/[\s"\\]/.test(url)) throw failure('StorageUnavailable', `cannot fetch ${what}: its presigned URL has characters the fetcher's job line cannot carry`);
     if (!/^[0-9]+$/.test(job.name)) throw failure('InvalidInput', `a pack's file name must be a number, not "${job.name}"`);
+    // The index names each pack's SHA-256: anything but 64 hex digits is a damaged index, and would shift the words.
+    if (!/^[0-9a-f]{64}$/.test(job.sha256)) throw failure('BackupCorrupted', `the index gives ${job.key} no valid SHA-256`);
     if (ended) throw ended;
     const n = next++;
     const outcome = new Promise<{ code: number; status: number }>((resolve, reject) => jobs.set(n, { resolve, reject }));
-    sh.stdin.write(`${n} ${job.name} ${job.sha256} ${url}\n`);
+    stdin.write(`${n} ${job.name} ${job.sha256} ${url}\n`);
     const { code, status } = await outcome;
     if (code === 0) return;
     const out = path.join(o.dir, job.name);

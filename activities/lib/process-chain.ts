@@ -10,7 +10,7 @@
  * cost a restore of 70 packs and a 500-site night thousands of such stalls. Bash forks the two from its own, small
  * image.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 
@@ -61,17 +61,34 @@ export async function chainFailure(chain: Pick<ProcessChain, 'first' | 'second'>
 }
 
 /**
+ * Runs a bash script the way the worker runs its pipelines: in its own process group (detached), so `killGroup`
+ * reaches every process it started, not only bash. --norc --noprofile: Node's stdio are socket pairs, and bash on
+ * a socket takes itself for an ssh session's shell and would read ~/.bashrc (pyenv's init on the development
+ * machine took more CPU than the chain's work). Nor BASH_ENV, which a non-interactive bash reads even so: whatever
+ * it printed would join the script's output.
+ */
+export function spawnScript(script: string, args: string[], o: { stdio: StdioOptions; cwd?: string }): ChildProcess {
+  const { BASH_ENV: _bashEnv, ...env } = process.env;
+  return spawn('bash', ['--norc', '--noprofile', '-c', script, ...args], { stdio: o.stdio, detached: true, env, cwd: o.cwd });
+}
+
+/** Signals a spawnScript's whole process group, unless it has ended. */
+export function killGroup(sh: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
+  if (sh.exitCode !== null || sh.signalCode !== null || !sh.pid) return;
+  try {
+    process.kill(-sh.pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/**
  * Spawns `first | second`: write into `stdin`, read from `stdout`. The worker never holds the pipe between them,
  * so if `second` dies, `first` sees a broken pipe instead of writing into a pipe nobody reads.
  */
 export function spawnChain(first: [string, string[]], second: [string, string[]]): ProcessChain {
   const words = [first[0], ...first[1]];
-  // Its own process group (detached), so `kill` reaches the two commands, not only bash.
-  // --norc: Node's stdio are socket pairs, and bash on a socket takes itself for an ssh session's shell and would
-  // read ~/.bashrc (pyenv's init on the development machine took more CPU than the chain's work).
-  // Nor BASH_ENV, which a non-interactive bash reads even so: whatever it printed would join the chain's output.
-  const { BASH_ENV: _bashEnv, ...env } = process.env;
-  const sh = spawn('bash', ['--norc', '--noprofile', '-c', CHAIN, 'drover-chain', String(words.length), ...words, second[0], ...second[1]], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true, env });
+  const sh = spawnScript(CHAIN, ['drover-chain', String(words.length), ...words, second[0], ...second[1]], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
   const errs = ['', ''];
   let statuses = '';
   let own = '';
@@ -97,13 +114,6 @@ export function spawnChain(first: [string, string[]], second: [string, string[]]
     second: { closed: ended.then((s) => s[1]), stderr: stderr(1) },
     stdin: sh.stdin!,
     stdout: sh.stdout!,
-    kill: (signal = 'SIGTERM') => {
-      if (sh.exitCode !== null || sh.signalCode !== null || !sh.pid) return;
-      try {
-        process.kill(-sh.pid, signal);
-      } catch {
-        /* already gone */
-      }
-    },
+    kill: (signal = 'SIGTERM') => killGroup(sh, signal),
   };
 }
