@@ -34,6 +34,7 @@ import { useOldHost } from '../helpers/old-host';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { treeHashes } from '../helpers/restore-point';
 import { connectTestServer, replayOptions, testEnv } from '../helpers/temporal';
+import { waitForListed } from '../helpers/web-ui';
 
 const ctx = useOldHost({ name: 'old-host-wave', sshPort: 12272 + TEST_PORT_OFFSET, dbPort: 13355 + TEST_PORT_OFFSET });
 const HEADER = 'domain,source_ssh,source_path,source_db,source_db_host,source_db_user,source_db_password_file,from_url,to_url,wave';
@@ -236,19 +237,14 @@ describe('migration waves', () => {
     expect(attached.stdout).toMatch(new RegExp(`✗ ${domains[3].replace(/\./g, '\\.')}: .*cannot be read`));
 
     // The Web UI: the wave's sites by DroverWave, and the failed ones by status (their DroverStep says where).
-    const layout = devLayout(TEST_STATE_DIR, TEST_PORT_OFFSET);
-    const ui = `http://127.0.0.1:${layout.temporal.ui}/namespaces/default/workflows?query=`;
+    const uiPort = devLayout(TEST_STATE_DIR, TEST_PORT_OFFSET).temporal.ui;
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
     try {
       const page = await browser.newPage();
-      await page.goto(ui + encodeURIComponent(`DroverWave="${wave}"`));
-      for (const d of domains) await page.getByText(`migrate/${wave}/${d}`).first().waitFor({ timeout: 60_000 });
-      await page.getByText(`wave/${wave}`).first().waitFor({ timeout: 10_000 });
-      await page.goto(ui + encodeURIComponent(`DroverWave="${wave}" AND ExecutionStatus="Failed"`));
-      for (const d of [domains[1], domains[3]]) await page.getByText(`migrate/${wave}/${d}`).first().waitFor({ timeout: 60_000 });
+      await waitForListed(page, uiPort, `DroverWave="${wave}"`, [...domains.map((d) => `migrate/${wave}/${d}`), `wave/${wave}`]);
+      await waitForListed(page, uiPort, `DroverWave="${wave}" AND ExecutionStatus="Failed"`, [domains[1], domains[3]].map((d) => `migrate/${wave}/${d}`));
       for (const d of [domains[0], domains[2], domains[4]]) expect(await page.getByText(`migrate/${wave}/${d}`).count()).toBe(0);
-      await page.goto(ui + encodeURIComponent(`DroverWave="${wave}" AND DroverStep="failed"`));
-      await page.getByText(`migrate/${wave}/${domains[1]}`).first().waitFor({ timeout: 60_000 });
+      await waitForListed(page, uiPort, `DroverWave="${wave}" AND DroverStep="failed"`, [`migrate/${wave}/${domains[1]}`]);
     } finally {
       await browser.close();
     }
