@@ -1,7 +1,7 @@
 /**
  * Backup worker memory through one night (docs/benchmarks.md, issue 18's ≤ 300 MB): the same generated sites backed
  * up by `drover worker backup` started once per variant of Node flags, its RSS idle, at its peak (VmHWM) and after
- * the night read from /proc. Memory, not time: nothing here is a timing.
+ * the night read from /proc, and the night's wall time (to compare variants run side by side, not as a figure).
  *   npm run build && npx vite-node bench/backup/worker-memory.ts -- --sites 100 --variants '|--max-semi-space-size=4'
  * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
  * environment (e.g. MALLOC_ARENA_MAX=2), the word `deployed` the stack's memory settings (stacks/drover.yml's
@@ -45,17 +45,18 @@ async function main(): Promise<void> {
       const worker = await startWorker({ queue: 'backup', stateDir: STATE, portOffset: PORT_OFFSET, deployed: words.includes('deployed'), nodeFlags: flags, env: vars, settleMs: 5000 });
       const night = async () => {
         const idle = procStatus(worker.proc.pid!, 'VmRSS');
+        const t0 = performance.now();
         const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
         const r = await Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]);
-        return { r, idle, after: procStatus(worker.proc.pid!, 'VmRSS') };
+        return { r, idle, after: procStatus(worker.proc.pid!, 'VmRSS'), seconds: (performance.now() - t0) / 1000 };
       };
       // A night that throws stops its worker too.
-      const { r, idle, after } = await night().catch(async (err: unknown) => {
+      const { r, idle, after, seconds } = await night().catch(async (err: unknown) => {
         await worker.stop();
         throw err;
       });
       const peak = await worker.stop();
-      const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB) };
+      const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB), nightS: Math.round(seconds * 10) / 10 };
       log(JSON.stringify(row));
       results.push(row);
     }
