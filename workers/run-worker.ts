@@ -6,7 +6,8 @@
 import '../lib/node-notices';
 import { existsSync } from 'node:fs';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { QUEUE_ACTIVITIES, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../activities';
+import { loadQueueActivities } from '../activities/queues';
+import { createActivityDeps, closeActivityDeps, type ActivityDeps } from '../lib/clients/deps';
 import { serveBackupMetrics } from './backup-metrics';
 import { EnvError, parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
 import { connectionSettings } from '../lib/temporal-connection';
@@ -100,7 +101,8 @@ export function installQuietRuntime(): void {
 
 /**
  * A worker for one queue with its own connection and activity dependencies; `close` releases both. It registers
- * only that queue's workflows and activities (activities/index.ts), so it can run nothing of another queue.
+ * only that queue's workflows and activities (activities/queues/), and loads only their modules, so it can run
+ * nothing of another queue.
  */
 export async function createDroverWorker(
   queue: TaskQueueName,
@@ -112,6 +114,7 @@ export async function createDroverWorker(
   const dataConverter = droverDataConverter(env);
   const s = connectionSettings(env);
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
+  const activities = await loadQueueActivities(queue);
   const deps = createActivityDeps(env);
   const worker = await Worker.create({
     connection,
@@ -120,7 +123,7 @@ export async function createDroverWorker(
     ...workflowSource(queue),
     dataConverter,
     sinks: auditSinks(deps.galera),
-    activities: QUEUE_ACTIVITIES[queue](deps),
+    activities: activities(deps),
     shutdownGraceTime: env.DROVER_SHUTDOWN_GRACE_MS,
     ...QUEUE_TUNING[queue],
     ...overrides,

@@ -103,7 +103,7 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
 
 async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
   // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
-  const worker = await startWorker({ queue: 'backup', stateDir: STATE, portOffset: PORT_OFFSET, deployed: true });
+  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));

@@ -5,7 +5,8 @@
  *   npm run build && npx vite-node bench/backup/worker-memory.ts -- --sites 100 --variants '|--max-semi-space-size=4'
  * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
  * environment (e.g. MALLOC_ARENA_MAX=2), the word `deployed` the stack's memory settings (stacks/drover.yml's
- * backup-worker) and the other words are Node flags. The environment lives in --state-dir (.drover-bench).
+ * backup-worker), `root=<dir>` runs another checkout's built worker (older code, side by side) and the other
+ * words are Node flags. The environment lives in --state-dir (.drover-bench).
  */
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -40,9 +41,10 @@ async function main(): Promise<void> {
     for (const [i, variant] of VARIANTS.entries()) {
       // A variant's words: NAME=value sets the worker's environment, the rest are Node flags.
       const words = variant ? variant.split(/\s+/) : [];
-      const flags = words.filter((w) => !/^[A-Z_]+=/.test(w) && w !== 'deployed');
+      const flags = words.filter((w) => !/^[A-Z_]+=/.test(w) && w !== 'deployed' && !w.startsWith('root='));
+      const root = words.find((w) => w.startsWith('root='))?.slice('root='.length);
       const vars = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-      const worker = await startWorker({ queue: 'backup', stateDir: STATE, portOffset: PORT_OFFSET, deployed: words.includes('deployed'), nodeFlags: flags, env: vars, settleMs: 5000 });
+      const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: words.includes('deployed'), root, nodeFlags: flags, env: vars, settleMs: 5000 });
       const night = async () => {
         const idle = procStatus(worker.proc.pid!, 'VmRSS');
         const t0 = performance.now();

@@ -1,10 +1,15 @@
-/** A worker as production runs it (`drover worker <queue>`, its own process), for benchmarks that measure it. */
+/**
+ * A worker as production runs it (`dist/workers/<queue>.js`, its own process, as the stack's services start it),
+ * for benchmarks that measure it. Its environment is the one `drover worker <queue>` would read (the state
+ * folder's env file under this process's environment); the CLI itself is not loaded (its other commands' modules,
+ * the Docker client among them, would count in the worker's memory).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { mergedEnv } from '../../lib/env';
 
-const CLI = path.resolve('dist/client/cli.js');
 
 /** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
 export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -26,10 +31,12 @@ export function deployedMemoryEnv(queue: 'backup' | 'restore'): Record<string, s
 /**
  * Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. With
  * `deployed`, it runs with the stack's memory settings (deployedMemoryEnv), as on the farm; else with Node's defaults.
+ * `root`: another checkout's built worker (an A/B against older code), else this one's.
  */
-export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; portOffset: number; deployed?: boolean; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, '--state-dir', o.stateDir, '--port-offset', String(o.portOffset), 'worker', o.queue], {
-    env: { ...process.env, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
+export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; deployed?: boolean; root?: string; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
+  const stateEnv = Object.fromEntries(Object.entries(mergedEnv(o.stateDir)).filter((e): e is [string, string] => e[1] !== undefined));
+  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
+    env: { ...stateEnv, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -119,7 +119,7 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   // the clock starts (the restore's time is the workflow's own rtoMs). In the bench's process, its activities
   // would share a V8 heap with the bench's, whose full collections the worker's buffers set off.
   const restore = async (args: { site: string; point: string; to?: string }) => {
-    const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, portOffset: ctx.portOffset, deployed: true });
+    const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true });
     try {
       return await Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
     } finally {

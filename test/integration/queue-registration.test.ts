@@ -4,13 +4,16 @@
  * on it, and cannot run a restore workflow; the restore worker has the restore activity. The unit test
  * test/unit/queue-registration.test.ts checks every queue's names against what its workflows call.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDroverWorker } from '../../workers/run-worker';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { activityOnQueue } from '../fixtures/workflows/activity-on-queue';
+import { ROOT } from '../helpers/paths';
 import { connectTestServer, testEnv, testWorker, uniqueQueue } from '../helpers/temporal';
 
 let tw: TestWorkflowEnvironment;
@@ -65,4 +68,26 @@ describe('a production worker registers only its own queue\'s workflows and acti
       await Promise.all([backup.close(), restore.close(), caller.close()]);
     }
   }, 180_000);
+
+  it("a worker loads only its queue's modules: the backup worker no Redis or Docker client, the infra worker both", async () => {
+    // The built worker's own modules (dist/workers/<queue>.js is run-worker.js and its queue's factory), in a fresh
+    // node: what it has loaded once its activities are, counted from require's cache.
+    const loaded = async (queue: string) => {
+      const script = [
+        `require(${JSON.stringify(path.join(ROOT, 'dist/workers/run-worker.js'))});`,
+        `require(${JSON.stringify(path.join(ROOT, 'dist/activities/queues/index.js'))}).loadQueueActivities(${JSON.stringify(queue)}).then(() => {`,
+        "  const of = (re) => Object.keys(require.cache).filter((k) => re.test(k)).length;",
+        "  console.log(JSON.stringify({ redis: of(/node_modules\\/(redis|@redis\\/[^/]+)\\//), docker: of(/node_modules\\/dockerode\\//), s3: of(/node_modules\\/@aws-sdk\\/client-s3\\//) }));",
+        '});',
+      ].join('\n');
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: ROOT });
+      return JSON.parse(stdout) as { redis: number; docker: number; s3: number };
+    };
+    const backup = await loaded('backup');
+    expect(backup).toMatchObject({ redis: 0, docker: 0 });
+    expect(backup.s3).toBeGreaterThan(0);
+    const infra = await loaded('infra');
+    expect(infra.redis).toBeGreaterThan(0);
+    expect(infra.docker).toBeGreaterThan(0);
+  }, 60_000);
 });
