@@ -36,7 +36,8 @@ export function deployedMemoryEnv(queue: 'backup' | 'restore'): Record<string, s
 export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; deployed?: boolean; root?: string; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
   const stateEnv = Object.fromEntries(Object.entries(mergedEnv(o.stateDir)).filter((e): e is [string, string] => e[1] !== undefined));
   const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
-    env: { ...stateEnv, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
+    // DROVER_STATE_DIR: the worker's own parseEnv reads this state folder's env file (not ./.drover's).
+    env: { ...stateEnv, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

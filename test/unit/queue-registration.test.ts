@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createActivities, QUEUE_ACTIVITIES, type ActivityDeps } from '../../activities';
+import { createActivities, loadQueueActivities, QUEUE_ACTIVITIES, type ActivityDeps } from '../../activities';
 import { createGaleraRestoreActivities } from '../../activities/galera-restore';
 import { createStorageRestoreActivities } from '../../activities/storage-restore';
 import { createGaleraDumpActivities } from '../../activities/galera-dump';
@@ -72,6 +72,10 @@ describe('per-queue registration', () => {
     }
     expect(workflowsOf.restore).toEqual(['restoreDrillWorkflow', 'restoreFarmWorkflow', 'restoreSiteWorkflow', 'siteBackupWorkflow', 'siteWorkflow']);
     expect(workflowsOf.backup).toEqual(['nightlyBackupWorkflow', 'pruneRestorePointsWorkflow', 'siteBackupWorkflow']);
+  });
+
+  it('a production worker loads the same factory the checks here read (loadQueueActivities against QUEUE_ACTIVITIES)', async () => {
+    for (const q of Object.keys(QUEUE_ACTIVITIES) as TaskQueueName[]) expect(await loadQueueActivities(q), q).toBe(QUEUE_ACTIVITIES[q]);
   });
 
   it('the restore activities are registered on the restore queue alone', () => {
