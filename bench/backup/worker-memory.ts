@@ -1,7 +1,8 @@
 /**
  * Backup worker memory through one night (docs/benchmarks.md, issue 18's ≤ 300 MB): the same generated sites backed
- * up by `drover worker backup` started once per variant of Node flags, its RSS idle, at its peak (VmHWM) and after
- * the night read from /proc, and the night's wall time (to compare variants run side by side, not as a figure).
+ * up by the built backup worker (dist/workers/backup.js) started once per variant of Node flags, its RSS idle, at
+ * its peak (VmHWM) and after the night read from /proc, and the night's wall time (to compare variants run side by
+ * side, not as a figure).
  *   npm run build && npx vite-node bench/backup/worker-memory.ts -- --sites 100 --variants '|--max-semi-space-size=4'
  * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
  * environment (e.g. MALLOC_ARENA_MAX=2), the word `deployed` the stack's memory settings (stacks/drover.yml's

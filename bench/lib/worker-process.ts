@@ -1,15 +1,13 @@
 /**
  * A worker as production runs it (`dist/workers/<queue>.js`, its own process, as the stack's services start it),
- * for benchmarks that measure it. Its environment is the one `drover worker <queue>` would read (the state
- * folder's env file under this process's environment); the CLI itself is not loaded (its other commands' modules,
- * the Docker client among them, would count in the worker's memory).
+ * for benchmarks that measure it. Given DROVER_STATE_DIR, the worker reads the environment `drover worker <queue>`
+ * would (the state folder's env file under this process's environment); the CLI itself is not loaded (its other
+ * commands' modules, the Docker client among them, would count in the worker's memory).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { mergedEnv } from '../../lib/env';
-
 
 /** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
 export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
@@ -34,10 +32,8 @@ export function deployedMemoryEnv(queue: 'backup' | 'restore'): Record<string, s
  * `root`: another checkout's built worker (an A/B against older code), else this one's.
  */
 export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; deployed?: boolean; root?: string; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
-  const stateEnv = Object.fromEntries(Object.entries(mergedEnv(o.stateDir)).filter((e): e is [string, string] => e[1] !== undefined));
   const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
-    // DROVER_STATE_DIR: the worker's own parseEnv reads this state folder's env file (not ./.drover's).
-    env: { ...stateEnv, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
+    env: { ...process.env, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
