@@ -12,6 +12,31 @@ import { failure } from '../lib/clients/errors';
 import { withHeartbeat } from './lib/heartbeat';
 import { formatSshTarget, parseSshTarget, SshClient } from '../lib/clients/ssh-client';
 import { shellQuote } from '../lib/shell-quote';
+import type { Readable } from 'node:stream';
+
+/** The archive command's exit code when the files path is not a directory (nothing was read). */
+const NO_FILES_DIRECTORY = 66;
+const VERSION_LINE = 'drover-wp-version: ';
+
+/**
+ * The one remote command that reads a site's files: exits NO_FILES_DIRECTORY when the path is not a directory;
+ * else writes the WordPress version (wp-includes/version.php's `$wp_version`, if any) to stderr as a
+ * `drover-wp-version:` line and the docroot as a tar to stdout.
+ */
+export function filesArchiveCommand(filesPath: string): string {
+  const dir = shellQuote(filesPath);
+  return (
+    `test -d ${dir} || exit ${NO_FILES_DIRECTORY}; ` +
+    `sed -n "s/^\\$wp_version = '\\(.*\\)';/${VERSION_LINE}\\1/p" ${dir}/wp-includes/version.php >&2 2>/dev/null; ` +
+    `exec tar -C ${dir} --numeric-owner -cf - .`
+  );
+}
+
+/** The WordPress version the archive command wrote to stderr; null when the docroot has none. */
+export function wordpressVersionOf(stderr: string): string | null {
+  const line = stderr.split('\n').find((l) => l.startsWith(VERSION_LINE));
+  return line ? line.slice(VERSION_LINE.length).trim() || null : null;
+}
 
 export interface ArchiveFilesInput {
   site: string;
@@ -48,26 +73,32 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
         client.close();
       }
       async function archive(): Promise<ArchiveFilesResult> {
-        const dir = shellQuote(input.filesPath);
-        const probe = await client.exec(`test -d ${dir} && (sed -n "s/^\\$wp_version = '\\(.*\\)';/\\1/p" ${dir}/wp-includes/version.php 2>/dev/null || true)`);
-        if (probe.code !== 0) throw failure('InvalidInput', `files of site ${input.site} not found: ${input.filesPath} is not a directory on ${formatSshTarget(target)}`);
-        const tarCommand = `tar -C ${dir} --numeric-owner -cf - .`;
-        const found = { storageHost: formatSshTarget(target), wordpressVersion: probe.stdout.trim() || null };
+        // One remote command per site (one SSH session: on a 500-site night each costs the storage node a login shell).
+        const run = await client.execStream(filesArchiveCommand(input.filesPath));
+        const found = () => ({ storageHost: formatSshTarget(target), wordpressVersion: wordpressVersionOf(run.stderr()) });
+        // The exit code as soon as it comes. A failure is read as "no directory" only when the command has already
+        // exited so (its exit is what failed the read); any other failure (a busy lease) is not held up by a tar
+        // that still runs, which the connection's close then stops.
+        let exitCode: number | null | 'dropped' | undefined;
+        void run.code.then((code) => (exitCode = code));
+        const read = <T>(p: Promise<T>): Promise<T> =>
+          p.catch((err: unknown) => {
+            if (exitCode === NO_FILES_DIRECTORY) throw failure('InvalidInput', `files of site ${input.site} not found: ${input.filesPath} is not a directory on ${formatSshTarget(target)}`);
+            throw err;
+          });
         if (backup.dedupKey) {
-          const { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...dedup } = await archiveDedup(tarCommand);
-          return { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...found, durationMs: Date.now() - started, dedup };
+          const { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...dedup } = await read(archiveDedup(run.stdout, run.exit));
+          return { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...found(), durationMs: Date.now() - started, dedup };
         }
-        const { stdout, exit } = await client.execStream(tarCommand);
-        const uploaded = await uploadEncryptedWithHeartbeat({ s3, bucket, key: objectKey(input.site, input.date, 'files'), source: stdout, sourceExit: exit, recipients: backup.recipients }, 'files', progress);
-        return { ...uploaded, ...found, durationMs: Date.now() - started };
+        const uploaded = await read(uploadEncryptedWithHeartbeat({ s3, bucket, key: objectKey(input.site, input.date, 'files'), source: run.stdout, sourceExit: run.exit, recipients: backup.recipients }, 'files', progress));
+        return { ...uploaded, ...found(), durationMs: Date.now() - started };
       }
-      async function archiveDedup(tarCommand: string) {
+      async function archiveDedup(source: Readable, sourceExit: Promise<void>) {
         // The lease first: a collection of the site's packs never runs while this night may refer to them.
         const lease = await acquireWorkLease(galera, input.site, 'night', `${activityInfo().workflowExecution?.workflowId ?? activityInfo().activityId} attempt ${activityInfo().attempt}`);
         // Renewed on a timer, not on progress: an unchanged site is read for minutes without storing a pack.
         const renewing = setInterval(() => void renewLease(galera, lease, WORK_LEASE_TTL_MS).catch(() => undefined), 60_000);
         try {
-          const { stdout, exit } = await client.execStream(tarCommand);
           return await archiveDeduplicated({
             s3,
             bucket,
@@ -75,8 +106,8 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
             point: input.date,
             recipients: backup.recipients,
             macKey: backup.dedupKey!,
-            source: stdout,
-            sourceExit: exit,
+            source,
+            sourceExit,
             signal: cancellationSignal(),
             onProgress: (plainBytes) => {
               progress.plainBytes = plainBytes;

@@ -5,7 +5,7 @@
 import { patched } from '@temporalio/workflow';
 import type { BackupManifest } from '../lib/backup-layout';
 import type { SiteRecord } from '../lib/site-registry';
-import { api, remoteExecWith, type StepTimeouts } from './lib/proxies';
+import { api, localApi, remoteExecWith, type StepTimeouts } from './lib/proxies';
 
 export interface SiteBackupInput {
   site: string;
@@ -32,10 +32,12 @@ export interface SiteBackupResult {
 /** Backs up one site into the restore point `sites/<site>/<point>/`. */
 export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBackupResult> {
   const { point } = input;
+  // The lookup and the manifest as local activities: two fewer tasks through the server per site and night.
+  const quick = patched('backup-local-steps') ? localApi : api;
   let site: SiteRecord;
   if (patched('backup-one-lookup')) {
     // One activity asks S3 and the registry at once (two before: one more task per site on a 500-site night).
-    const found = await api.lookupSiteForBackup({ site: input.site, date: point });
+    const found = await quick.lookupSiteForBackup({ site: input.site, date: point });
     if (found.complete) return { site: input.site, date: point, status: 'already-complete' };
     site = found.site;
   } else {
@@ -69,6 +71,6 @@ export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBa
     ...(taken ? { taken } : {}),
     ...(site.dbUser && site.farm ? { created: { dbUser: site.dbUser, phpVersion: site.phpVersion ?? '8.2', farm: site.farm, title: site.title ?? '', adminEmail: site.adminEmail ?? '' } } : {}),
   };
-  await api.writeManifest({ manifest });
+  await quick.writeManifest({ manifest });
   return { site: input.site, date: point, status: 'created', bytes: db.bytes + files.bytes, durationMs: total, manifest: { ...manifest, database: { ...manifest.database, tables: [] } } };
 }

@@ -126,20 +126,25 @@ export class SshClient {
 
   /**
    * Streams a command's stdout. The returned promise for `exit` settles when the command ends; a non-zero exit
-   * rejects it with RemoteCommandFailed. `stdin` (e.g. a client option file holding a password) is written to the
-   * command's standard input, which is then closed.
+   * rejects it with RemoteCommandFailed. `code` settles with the exit code itself (null: a signal; 'dropped': the
+   * connection went away), and `stderr()` is what the command wrote there so far. `stdin` (e.g. a client option
+   * file holding a password) is written to the command's standard input, which is then closed.
    */
-  async execStream(command: string, opts: { stdin?: string | Buffer } = {}): Promise<{ stdout: Readable; exit: Promise<void> }> {
+  async execStream(
+    command: string,
+    opts: { stdin?: string | Buffer } = {},
+  ): Promise<{ stdout: Readable; exit: Promise<void>; code: Promise<number | null | 'dropped'>; stderr: () => string }> {
     const { channel, exited } = await this.openExec(command);
     const err: Buffer[] = [];
     channel.stderr.on('data', (d: Buffer) => err.push(d));
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
+    const stderr = () => Buffer.concat(err).toString('utf8');
     const exit = exited.then((code) => {
       if (code === 'dropped') throw this.dropped();
-      if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
+      if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
     });
-    return { stdout: channel, exit };
+    return { stdout: channel, exit, code: exited, stderr };
   }
 
   /**

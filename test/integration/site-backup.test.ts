@@ -3,12 +3,17 @@
  * bucket is ciphertext, and the point decrypts and loads into a scratch database whose per-table checksums equal
  * the source's, with files byte-identical.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Worker } from '@temporalio/worker';
-import { describe, expect, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client } from 'ssh2';
+import { describe, expect, it, vi } from 'vitest';
 import { objectKey, restorePointPrefix, type BackupManifest } from '../../lib/backup-layout';
 import { createSiteRegistryActivities } from '../../activities/site-registry';
+import { createStorageArchiveActivities, type ArchiveFilesResult } from '../../activities/storage-archive';
+import { formatSshTarget } from '../../lib/clients/ssh-client';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { decrypt, extractTar, loadDump, objectBytes, pointObjectKey, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
@@ -74,8 +79,53 @@ describe('siteBackupWorkflow', () => {
     expect(err?.cause?.cause?.type).toBe('InvalidInput');
     expect((await ctx.deps.s3.send(new ListObjectsV2Command({ Bucket: ctx.deps.bucket, Prefix: restorePointPrefix(site.domain, nextNight) }))).KeyCount ?? 0).toBe(0);
 
-    await Worker.runReplayHistory(replayOptions(), await handle.fetchHistory(), handle.workflowId);
+    // The lookup and the manifest ran as local activities (markers): only the two long steps went through the server.
+    const history = await handle.fetchHistory();
+    const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    expect(scheduled.sort()).toEqual(['archiveSiteFilesToSpaces', 'dumpDatabaseToSpaces']);
+    await Worker.runReplayHistory(replayOptions(), history, handle.workflowId);
     expect(restorePointPrefix(site.domain, date)).toBe(`sites/${site.domain}/${date}/`);
+  });
+
+  it('reads a site\'s files in one remote command, and fails a files path that is no directory with InvalidInput naming it (tar and deduplicated points)', async () => {
+    const site = await createTestSite(ctx.deps, `onecmd-${ctx.taskQueue.slice(-6)}.example.com`, { posts: 2 });
+    // Every remote command is one exec channel of ssh2's client (one login shell on the storage node).
+    const exec = vi.spyOn(Client.prototype, 'exec');
+    const modes = [
+      { name: 'tar', backup: { recipients: ctx.deps.backup.recipients } },
+      { name: 'dedup', backup: { recipients: ctx.deps.backup.recipients, dedupKey: randomBytes(32) } },
+    ];
+    try {
+      for (const [i, mode] of modes.entries()) {
+        exec.mockClear();
+        const archive = createStorageArchiveActivities({ ...ctx.deps, backup: mode.backup }).archiveSiteFilesToSpaces;
+        const done = (await new MockActivityEnvironment().run(archive, { site: site.domain, date: `2026-11-2${i}`, filesPath: site.filesPath, storageHost: null })) as ArchiveFilesResult;
+        expect(exec, mode.name).toHaveBeenCalledTimes(1);
+        expect(done.wordpressVersion, mode.name).toBe('6.7.1');
+        expect(done.dedup === undefined, mode.name).toBe(mode.name === 'tar');
+      }
+      rmSync(site.filesPath, { recursive: true, force: true });
+      for (const [i, mode] of modes.entries()) {
+        exec.mockClear();
+        const archive = createStorageArchiveActivities({ ...ctx.deps, backup: mode.backup }).archiveSiteFilesToSpaces;
+        const date = `2026-11-0${i + 1}`;
+        const err = await new MockActivityEnvironment().run(archive, { site: site.domain, date, filesPath: site.filesPath, storageHost: null }).then(
+          () => null,
+          (e: { type?: string; nonRetryable?: boolean; message?: string }) => e,
+        );
+        expect(err, mode.name).toMatchObject({
+          type: 'InvalidInput',
+          nonRetryable: true,
+          message: `files of site ${site.domain} not found: ${site.filesPath} is not a directory on ${formatSshTarget(ctx.deps.ssh.defaultTarget)}`,
+        });
+        expect(exec, mode.name).toHaveBeenCalledTimes(1);
+        // Nothing stored for the point: the upload begun before the exit code came back was aborted.
+        const stored = await ctx.deps.s3.send(new ListObjectsV2Command({ Bucket: ctx.deps.bucket, Prefix: restorePointPrefix(site.domain, date) }));
+        expect(stored.KeyCount ?? 0, mode.name).toBe(0);
+      }
+    } finally {
+      exec.mockRestore();
+    }
   });
 
   it('fails an unknown site with InvalidInput and writes nothing', async () => {

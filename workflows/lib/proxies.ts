@@ -1,6 +1,7 @@
 /**
  * The one place activity timeouts and retry policies are set, one proxy per timeout class.
  * - api: quick calls to an outside API (S3, Docker, SQL status). One minute is generous; retried with backoff.
+ *   localApi: the same as local activities.
  * - longApi: batches of API calls (retention over 50 sites); they heartbeat after each item and resume from it.
  * - cloud: cloud provider API calls. Throttling (429) is expected during a 33-droplet bring-up, so attempts are
  *   unlimited within a 30-minute budget and each wait follows the server's Retry-After.
@@ -8,7 +9,8 @@
  * - remoteExec: commands on remote hosts that may run long (package installs, dumps); they heartbeat every
  *   few seconds so a dead worker is noticed within 30 s instead of after the 30-minute ceiling.
  */
-import { ActivityCancellationType, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import { nonRetryableErrorTypes } from '../../lib/contract/failures';
@@ -30,6 +32,31 @@ const REMOTE_EXEC: ActivityOptions = {
 };
 
 export const api = proxyActivities<Activities>(API);
+/**
+ * `api`'s calls run as local activities: on the worker running the workflow, inside its workflow task, recorded
+ * as one marker each instead of a task the server dispatches (schedule, start, complete and one more workflow
+ * task). For the quick, idempotent calls of a workflow that runs hundreds of times a night (a site's backup).
+ */
+export const localApi = asActivityFailures(proxyLocalActivities<Activities>({ startToCloseTimeout: API.startToCloseTimeout, retry: API.retry }));
+
+/**
+ * A local activity's own failure reaches the workflow bare (the SDK core wraps only its timeouts and cancels):
+ * wrapped here in an ActivityFailure naming the activity, so callers, a parent's root cause and the CLI's failure
+ * report see the chain a task-queue activity gives.
+ */
+function asActivityFailures<T extends object>(proxy: T): T {
+  return new Proxy(proxy, {
+    get(target, name) {
+      const call = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) =>
+        call(...args).catch((err: unknown) => {
+          if (err instanceof ActivityFailure || !(err instanceof Error)) throw err;
+          const nonRetryable = err instanceof ApplicationFailure && (err.nonRetryable || nonRetryableErrorTypes.includes(err.type ?? ''));
+          throw new ActivityFailure('Activity task failed', String(name), undefined, nonRetryable ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED, undefined, err);
+        });
+    },
+  });
+}
 export const longApi = proxyActivities<Activities>(LONG_API);
 export const remoteExec = proxyActivities<Activities>(REMOTE_EXEC);
 
