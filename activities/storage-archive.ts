@@ -34,8 +34,9 @@ export function filesArchiveCommand(filesPath: string): string {
 
 /** The WordPress version the archive command wrote to stderr; null when the docroot has none. */
 export function wordpressVersionOf(stderr: string): string | null {
-  const line = stderr.split('\n').find((l) => l.startsWith(VERSION_LINE));
-  return line ? line.slice(VERSION_LINE.length).trim() || null : null;
+  // Not anchored to a line's start: a login shell's rc file may have written to stderr without a newline.
+  const at = stderr.indexOf(VERSION_LINE);
+  return at < 0 ? null : stderr.slice(at + VERSION_LINE.length).split('\n')[0].trim() || null;
 }
 
 export interface ArchiveFilesInput {
@@ -65,7 +66,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
       const started = Date.now();
       const target = input.storageHost ? parseSshTarget(input.storageHost) : ssh.defaultTarget;
       const client = await SshClient.connect(target, ssh.options, cancellationSignal());
-      // On progress (bytes read) and, while a remote command shows none (the probe, a slow disk), on a timer.
+      // On progress (bytes read) and, while the remote command shows none (a slow disk), on a timer.
       const progress = { plainBytes: 0 };
       try {
         return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => archive());

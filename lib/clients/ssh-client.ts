@@ -144,6 +144,9 @@ export class SshClient {
       if (code === 'dropped') throw this.dropped();
       if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
     });
+    // Handled from now on: a command that fails at once (before the caller's first await is over) must not be an
+    // unhandled rejection, which ends the worker's process. Callers still see the rejection through `exit`.
+    exit.catch(() => undefined);
     return { stdout: channel, exit, code: exited, stderr };
   }
 

@@ -82,6 +82,25 @@ describe('SshClient', () => {
     expect(await settled(w.exit)).toBe('SshUnreachable');
   });
 
+  it('a streamed command that fails before its caller looks at `exit` is no unhandled rejection (it would end the worker), and its code is kept', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
+        const run = await c.execStream('echo gone >&2; exit 66');
+        // The caller is busy elsewhere (an S3 call, a lease) while the command exits.
+        expect(await run.code).toBe(66);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(unhandled).toEqual([]);
+        await expect(run.exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', message: expect.stringMatching(/exited 66: gone$/) });
+        expect(run.stderr()).toBe('gone\n');
+      });
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('rejects a failing streamed command with RemoteCommandFailed', async () => {
     await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
       const { stdout, exit } = await c.execStream('echo partial; echo boom >&2; exit 7');

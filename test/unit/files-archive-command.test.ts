@@ -56,5 +56,7 @@ describe('wordpressVersionOf', () => {
   it('finds the version line among tar warnings', () => {
     expect(wordpressVersionOf('tar: ./cache: file changed as we read it\ndrover-wp-version: 6.1.1\n')).toBe('6.1.1');
     expect(wordpressVersionOf('tar: ./x: Cannot open: Permission denied\n')).toBeNull();
+    // A login shell's rc file that wrote to stderr without a newline.
+    expect(wordpressVersionOf('pyenv: no such commanddrover-wp-version: 6.7.1\ntar: warning\n')).toBe('6.7.1');
   });
 });

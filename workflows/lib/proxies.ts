@@ -50,8 +50,10 @@ function asActivityFailures<T extends object>(proxy: T): T {
       const call = Reflect.get(target, name) as (...args: unknown[]) => Promise<unknown>;
       return (...args: unknown[]) =>
         call(...args).catch((err: unknown) => {
-          if (err instanceof ActivityFailure || !(err instanceof Error)) throw err;
-          const nonRetryable = err instanceof ApplicationFailure && (err.nonRetryable || nonRetryableErrorTypes.includes(err.type ?? ''));
+          // Only the activity's own failure: the SDK's errors (an unregistered activity, a payload that does not
+          // convert) stay as they are and fail the workflow task, which is retried, not the workflow.
+          if (!(err instanceof ApplicationFailure)) throw err;
+          const nonRetryable = err.nonRetryable || nonRetryableErrorTypes.includes(err.type ?? '');
           throw new ActivityFailure('Activity task failed', String(name), undefined, nonRetryable ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED, undefined, err);
         });
     },
