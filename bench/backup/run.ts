@@ -11,10 +11,10 @@
  * Nights: `small` (N generated sites of 20 posts and 64 KiB of uploads) and `production` (a skewed farm, see
  * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order)
  * and the next night (largest first, by the first night's recorded sizes).
- *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200]
+ *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof']
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -36,6 +36,8 @@ const PRODUCTION = whole('production', 0);
 const CONCURRENCY = whole('concurrency', 16);
 const PORT_OFFSET = whole('port-offset', process.env.DROVER_TEST_PORT_OFFSET ? Number(process.env.DROVER_TEST_PORT_OFFSET) : 200);
 const STATE = path.resolve(text('state-dir') ?? '.drover-bench');
+/** Node flags for the Drover worker, space-separated (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see its CPU). */
+const WORKER_FLAGS = (text('worker-flags') ?? '').split(' ').filter(Boolean);
 const MB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
@@ -103,13 +105,15 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
 
 async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
   // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
-  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true });
+  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: WORKER_FLAGS });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));
     const parentEvents: number[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
     if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
+    // A night whose points exist already does nothing: it would measure nothing.
+    if (r.value.alreadyComplete) throw new Error(`drover night ${date}: ${r.value.alreadyComplete} sites had a complete point of that night already`);
     return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents };
   } catch (err) {
     await worker.stop().catch(() => undefined);
@@ -155,8 +159,12 @@ async function main(): Promise<void> {
     const cnf = path.join(dir, 'c.cnf');
     writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${env.DROVER_GALERA_USER}\npassword="${env.DROVER_GALERA_PASSWORD}"\n`, { mode: 0o600 });
     const script = writeSiteScript(dir, env, deps, cnf);
-    const day = 1 + (Math.floor(Date.now() / 1000) % 20);
-    const date = (d: number) => `2031-01-${String(d).padStart(2, '0')}`;
+    // Nights never used before in this environment (a counter in its folder): the same date twice would find every
+    // Drover point complete already. Each run takes three (the production night uses day + 1 and day + 2).
+    const counter = path.join(STATE, 'bench-backup-nights');
+    const day = existsSync(counter) ? Number(readFileSync(counter, 'utf8')) + 3 : 0;
+    writeFileSync(counter, String(day));
+    const date = (d: number) => new Date(Date.UTC(2031, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
 
     if (SITES > 0) {
       log(`small night: generating ${SITES} sites (not timed)`);
