@@ -9,7 +9,8 @@
  *             this client's;
  *   loop    — the operators' sequential bash: the same per-site pipeline, one site and one half at a time.
  * Nights: `small` (N generated sites of 20 posts and 64 KiB of uploads) and `production` (a skewed farm, see
- * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order)
+ * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order;
+ * on an environment an earlier run backed up, the sizes it recorded already order it)
  * and the next night (largest first, by the first night's recorded sizes).
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof']
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
@@ -161,10 +162,13 @@ async function main(): Promise<void> {
     const script = writeSiteScript(dir, env, deps, cnf);
     // Nights never used before in this environment (a counter in its folder): the same date twice would find every
     // Drover point complete already. Each run takes three (the production night uses day + 1 and day + 2).
+    // Day 0 is 2031-03-01: the bench drew its dates from 2031-01-01 to 2031-01-22 before (kept by retention).
     const counter = path.join(STATE, 'bench-backup-nights');
-    const day = existsSync(counter) ? Number(readFileSync(counter, 'utf8')) + 3 : 0;
+    const last = existsSync(counter) ? Number(readFileSync(counter, 'utf8')) : -3;
+    if (!Number.isInteger(last) || last < -3) throw new Error(`${counter}: not a whole number of days; remove it`);
+    const day = last + 3;
     writeFileSync(counter, String(day));
-    const date = (d: number) => new Date(Date.UTC(2031, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);
+    const date = (d: number) => new Date(Date.UTC(2031, 2, 1) + d * 86_400_000).toISOString().slice(0, 10);
 
     if (SITES > 0) {
       log(`small night: generating ${SITES} sites (not timed)`);
