@@ -127,7 +127,8 @@ export class SshClient {
   /**
    * Streams a command's stdout. The returned promise for `exit` settles when the command ends; a non-zero exit
    * rejects it with RemoteCommandFailed. `code` settles with the exit code itself (null: a signal; 'dropped': the
-   * connection went away), and `stderr()` is what the command wrote there so far. `stdin` (e.g. a client option
+   * connection went away), and `stderr()` is what the command wrote there so far (its first and last
+   * KEPT_STDERR_BYTES: see keptStderr). `stdin` (e.g. a client option
    * file holding a password) is written to the command's standard input, which is then closed.
    */
   async execStream(
@@ -135,11 +136,9 @@ export class SshClient {
     opts: { stdin?: string | Buffer } = {},
   ): Promise<{ stdout: Readable; exit: Promise<void>; code: Promise<number | null | 'dropped'>; stderr: () => string }> {
     const { channel, exited } = await this.openExec(command);
-    const err: Buffer[] = [];
-    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    const stderr = keptStderr(channel);
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
-    const stderr = () => Buffer.concat(err).toString('utf8');
     const exit = exited.then((code) => {
       if (code === 'dropped') throw this.dropped();
       if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
@@ -156,12 +155,11 @@ export class SshClient {
    */
   async execWithStdin(command: string): Promise<{ stdin: import('node:stream').Writable; exit: Promise<void> }> {
     const { channel, exited } = await this.openExec(command);
-    const err: Buffer[] = [];
-    channel.stderr.on('data', (d: Buffer) => err.push(d));
+    const stderr = keptStderr(channel);
     channel.on('data', () => undefined);
     const exit = exited.then((code) => {
       if (code === 'dropped') throw this.dropped();
-      if (code !== 0) throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(-500)}`);
+      if (code !== 0) throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
     });
     return { stdin: channel, exit };
   }
@@ -211,6 +209,35 @@ export class SshClient {
       }),
     );
   }
+}
+
+/** How much of a streamed command's stderr is kept at its start, and again at its end. */
+export const KEPT_STDERR_BYTES = 8192;
+
+/**
+ * A streamed command's stderr as kept: its first KEPT_STDERR_BYTES (what the command says before its work, e.g.
+ * the files archive's WordPress version) and its last (the error that ended it), with a marker between them when
+ * more was written. A tar over a docroot of 100,000 unreadable files writes megabytes there; 16 at a time on a
+ * backup worker must not hold them all.
+ */
+function keptStderr(channel: ClientChannel): () => string {
+  const head: Buffer[] = [];
+  let headBytes = 0;
+  let tail = Buffer.alloc(0);
+  let dropped = 0;
+  channel.stderr.on('data', (d: Buffer) => {
+    if (headBytes < KEPT_STDERR_BYTES) {
+      const take = d.subarray(0, KEPT_STDERR_BYTES - headBytes);
+      head.push(take);
+      headBytes += take.length;
+      d = d.subarray(take.length);
+    }
+    if (!d.length) return;
+    const joined = Buffer.concat([tail, d]);
+    dropped += Math.max(0, joined.length - KEPT_STDERR_BYTES);
+    tail = joined.subarray(Math.max(0, joined.length - KEPT_STDERR_BYTES));
+  });
+  return () => Buffer.concat(head).toString('utf8') + (dropped ? `\n[… ${dropped} bytes of stderr not kept …]\n` : '') + tail.toString('utf8');
 }
 
 /** Connects, runs `fn`, always closes. */
