@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DataConverter } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../../activities';
@@ -37,6 +38,21 @@ export async function connectTestServer(): Promise<TestWorkflowEnvironment> {
   }
   const env = testEnv();
   return TestWorkflowEnvironment.createFromExistingServer({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, client: { dataConverter: droverDataConverter(env) } });
+}
+
+/**
+ * Deletes a run (what the namespace's retention does later) and waits until it is gone: the server deletes
+ * asynchronously, and on a loaded 2-core machine the dev server took more than 30 s once (a full suite run), so
+ * up to 2 minutes. Throws when the run is still there, so a test never goes on against a run it thinks gone.
+ */
+export async function deleteExecution(client: Client, workflowId: string, runId?: string): Promise<void> {
+  await client.workflowService.deleteWorkflowExecution({ namespace: client.options.namespace, workflowExecution: { workflowId, ...(runId ? { runId } : {}) } });
+  const exists = () => client.workflow.getHandle(workflowId, runId).describe().then(() => true, () => false);
+  const deadline = Date.now() + 120_000;
+  while (await exists()) {
+    if (Date.now() > deadline) throw new Error(`workflow ${workflowId} still there 2 minutes after it was deleted`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export function uniqueQueue(prefix = 'test'): string {

@@ -32,7 +32,7 @@ import { useOldHost } from '../helpers/old-host';
 import { TEST_STATE_DIR } from '../helpers/paths';
 import { freePort } from '../helpers/ports';
 import { treeHashes } from '../helpers/restore-point';
-import { connectTestServer, testEnv } from '../helpers/temporal';
+import { connectTestServer, deleteExecution, testEnv } from '../helpers/temporal';
 import { createActivityDeps } from '../../activities';
 import { DigitalOceanClient } from '../../lib/clients/digitalocean-client';
 import { DigitalOceanEmulator } from '../do-emulator/server';
@@ -433,8 +433,7 @@ describe('drover migrate', () => {
       expect(ended).toMatchObject({ state: 'done', total: 1, operator: row!.operator, file_digest: row!.file_digest });
       expect(ended.ended_at).not.toBeNull();
       expect(JSON.parse(String(ended.counts))).toMatchObject({ migrated: 1, failed: 0 });
-      await tw.client.workflowService.deleteWorkflowExecution({ namespace: tw.client.options.namespace, workflowExecution: { workflowId: `wave/${waveName}` } });
-      for (let i = 0; i < 100 && (await workflowExists(`wave/${waveName}`)); i++) await new Promise((res) => setTimeout(res, 200));
+      await deleteExecution(tw.client, `wave/${waveName}`);
       const status = await drover(['migrate', 'status', waveName, '--json']);
       expect(status.code, status.stderr).toBe(0);
       expect(status.json()).toMatchObject({ wave: waveName, state: 'done', total: 1, counts: { migrated: 1 }, recorded: { workflowId: `wave/${waveName}`, fileDigest: row!.file_digest } });

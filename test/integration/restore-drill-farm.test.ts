@@ -21,7 +21,7 @@ import { restoreTargetNames } from '../../lib/restore-targets';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { objectBytes, pointObjectKey, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
-import { useRunningWorker, replayOptions } from '../helpers/temporal';
+import { deleteExecution, useRunningWorker, replayOptions } from '../helpers/temporal';
 
 const ctx = useRunningWorker('restore-dr');
 
@@ -193,9 +193,7 @@ describe('restoreFarmWorkflow', () => {
 
     // The namespace's retention drops the finished child run; the restored site is then changed by its owner.
     const child = `${workflowId}/${lost.domain}`;
-    await ctx.tw.client.workflowService.deleteWorkflowExecution({ namespace: ctx.tw.client.options.namespace, workflowExecution: { workflowId: child } });
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (await ctx.tw.client.workflow.getHandle(child).describe().then(() => true, () => false))) await new Promise((r) => setTimeout(r, 200));
+    await deleteExecution(ctx.tw.client, child);
     writeFileSync(path.join(lost.filesPath, 'wp-content/uploads/after-recovery.txt'), 'written after the recovery');
     const afterRecovery = treeHashes(lost.filesPath);
 
