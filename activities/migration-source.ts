@@ -13,6 +13,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { mapDumpDdl, unmappedCollations } from '../lib/dump-collations';
+import { wordpressVersionCommand } from '../lib/wp-version-shell';
 import { parseWpConfig } from '../lib/wp-config';
 import { digestsFrom, PROGRAMS_SQL, TABLE_COLUMNS_SQL, tableDigestSql, type TableDigest } from '../lib/table-digest';
 import { ident, spawnMariadbLoad } from './lib/database-programs';
@@ -63,7 +64,7 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
             `cd ${p} 2>/dev/null || { echo "source_path ${src.sourcePath.replace(/["`$\\]/g, '')} does not exist or cannot be entered" >&2; exit 3; }`,
             'if [ -f wp-config.php ]; then c=wp-config.php; elif [ -f ../wp-config.php ] && [ ! -f ../wp-settings.php ]; then c=../wp-config.php; else echo "no wp-config.php in source_path (nor one folder up): no WordPress there" >&2; exit 4; fi',
             'echo "config=$(cd "$(dirname "$c")" && pwd)/wp-config.php"',
-            `echo "wp=$(sed -n "s/^\\$wp_version *= *'\\([^']*\\)'.*/\\1/p" wp-includes/version.php 2>/dev/null | head -n1)"`,
+            `echo "wp=$(${wordpressVersionCommand(null)})"`,
             `echo "php=$(php -r 'echo PHP_VERSION;' 2>/dev/null)"`,
             'echo "files=$(find . -type f | wc -l)"',
             "echo \"bytes=$(find . -type f -printf '%s\\n' | awk '{s+=$1} END {printf \"%d\", s}')\"",

@@ -12,6 +12,7 @@ import { failure } from '../lib/clients/errors';
 import { withHeartbeat } from './lib/heartbeat';
 import { formatSshTarget, parseSshTarget, SshClient } from '../lib/clients/ssh-client';
 import { shellQuote } from '../lib/shell-quote';
+import { wordpressVersionCommand } from '../lib/wp-version-shell';
 import type { Readable } from 'node:stream';
 
 /** The archive command's exit code when the files path is not a directory (nothing was read). */
@@ -20,22 +21,27 @@ const VERSION_LINE = 'drover-wp-version: ';
 
 /**
  * The one remote command that reads a site's files: exits NO_FILES_DIRECTORY when the path is not a directory;
- * else writes the WordPress version (wp-includes/version.php's `$wp_version`, if any) to stderr as a
- * `drover-wp-version:` line and the docroot as a tar to stdout.
+ * else writes the docroot as a tar to stdout, then the WordPress version (wp-includes/version.php's
+ * `$wp_version`; empty when none) to stderr as a `drover-wp-version:` line, and exits with tar's code. The line
+ * comes last so that it is in the stderr the SSH client keeps (its first and last 8 KiB) whatever a login shell's
+ * rc files or tar's warnings wrote before it, and it is always written, so the last such line is the command's own
+ * (a tar warning naming a file called `drover-wp-version: 9.9` comes before it).
  */
 export function filesArchiveCommand(filesPath: string): string {
   const dir = shellQuote(filesPath);
   return (
     `test -d ${dir} || exit ${NO_FILES_DIRECTORY}; ` +
-    `sed -n "s/^\\$wp_version = '\\(.*\\)';/${VERSION_LINE}\\1/p" ${dir}/wp-includes/version.php >&2 2>/dev/null; ` +
-    `exec tar -C ${dir} --numeric-owner -cf - .`
+    `tar -C ${dir} --numeric-owner -cf - .; drover_rc=$?; ` +
+    `printf '${VERSION_LINE}%s\\n' "$(${wordpressVersionCommand(filesPath)})" >&2; ` +
+    `exit $drover_rc`
   );
 }
 
 /** The WordPress version the archive command wrote to stderr; null when the docroot has none. */
 export function wordpressVersionOf(stderr: string): string | null {
-  // Not anchored to a line's start: a login shell's rc file may have written to stderr without a newline.
-  const at = stderr.indexOf(VERSION_LINE);
+  // The last such line (the command always writes it, last). Not anchored to a line's start: what came before it
+  // may not have ended its line.
+  const at = stderr.lastIndexOf(VERSION_LINE);
   return at < 0 ? null : stderr.slice(at + VERSION_LINE.length).split('\n')[0].trim() || null;
 }
 
@@ -59,7 +65,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
   return {
     /**
      * Streams the site's docroot as a tar from its storage node (`tar -C <path> -cf - .` over SSH) through zstd
-     * and age into a multipart upload. Reads the WordPress version from wp-includes/version.php on the way. With
+     * and age into a multipart upload. Reads the WordPress version from wp-includes/version.php after the tar. With
      * a dedup key, the tar is stored deduplicated instead (under a night lease: see lib/backup-leases.ts).
      */
     async archiveSiteFilesToSpaces(input: ArchiveFilesInput): Promise<ArchiveFilesResult> {

@@ -17,6 +17,7 @@ import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
 import { parseSshTarget, withSsh, type SshClient } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
+import { wordpressVersionCommand } from '../lib/wp-version-shell';
 
 export const STAGING_SUFFIX = '.drover-staging';
 export const PREVIOUS_SUFFIX = '.drover-previous';
@@ -190,7 +191,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
         // Each required file is named when missing; the version is read only when both are there.
         const required = ['wp-config.php', 'wp-includes/version.php'];
         const r = await c.exec(
-          `cd ${q(live)} || exit 3; m=0; for f in ${required.map(q).join(' ')}; do [ -f "$f" ] || { echo "missing $f"; m=1; }; done; [ $m = 0 ] || exit 4; sed -n "s/^\\$wp_version = '\\(.*\\)';/\\1/p" wp-includes/version.php`,
+          `cd ${q(live)} || exit 3; m=0; for f in ${required.map(q).join(' ')}; do [ -f "$f" ] || { echo "missing $f"; m=1; }; done; [ $m = 0 ] || exit 4; ${wordpressVersionCommand(null)}`,
         );
         if (r.code === 3) throw failure('RestoreVerificationFailed', `${live} does not exist: not a WordPress docroot`);
         const missing = r.stdout.split('\n').filter((l) => l.startsWith('missing ')).map((l) => l.slice('missing '.length));

@@ -31,6 +31,7 @@ import { postsDatabase, smallRowsDatabase } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
 import { startWorker } from '../lib/worker-process';
+import { floorFilesPipeline } from '../lib/floor';
 
 const SITES = whole('sites', 500);
 const PRODUCTION = whole('production', 0);
@@ -78,7 +79,7 @@ dbhalf() {
   put "$t/db" database.sql.zst.age
 }
 fileshalf() {
-  ssh -n -i ${env.DROVER_SSH_KEY_FILE} -p ${t.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${t.username}@${t.host} "tar -C '$files' --numeric-owner -cf - ." | zstd -3 -q -c -T2 | age ${recipients} > "$t/files"
+  ${floorFilesPipeline({ keyFile: env.DROVER_SSH_KEY_FILE, target: t, recipients: deps.backup.recipients, files: "'$files'", out: '"$t/files"' })}
   put "$t/files" files.tar.zst.age
 }
 if [ "$mode" = parallel ]; then

@@ -10,7 +10,7 @@
  *   npx vite-node bench/restore/files-dedup.ts -- --state-dir .drover-test --port-offset 1900 --files-mb 512
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { constants as perf, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
@@ -25,6 +25,7 @@ import { timed } from './measure';
 import { log, MB, siteFiles } from './sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
+import { busyCpuSeconds } from '../lib/floor';
 
 const STATE = path.resolve(text('state-dir', '.drover-test'));
 const OFFSET = whole('port-offset', 1900);
@@ -40,13 +41,6 @@ for (const m of METHODS) {
   }
 }
 const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironment().run(fn, a) as Promise<R>;
-
-/** The machine's busy CPU time so far, in seconds (every process: the bench, age, zstd, sshd, tar, the S3 server). */
-function busyCpuSeconds(): number {
-  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = ticks;
-  return (user + nice + system + irq + softirq + steal) / 100;
-}
 
 /** This process's garbage collections so far (the restores run in it): milliseconds and count, full and young. */
 const gc = { fullMs: 0, fullCount: 0, youngMs: 0 };

@@ -215,29 +215,37 @@ export class SshClient {
 export const KEPT_STDERR_BYTES = 8192;
 
 /**
- * A streamed command's stderr as kept: its first KEPT_STDERR_BYTES (what the command says before its work, e.g.
- * the files archive's WordPress version) and its last (the error that ended it), with a marker between them when
- * more was written. A tar over a docroot of 100,000 unreadable files writes megabytes there; 16 at a time on a
- * backup worker must not hold them all.
+ * A streamed command's stderr as kept: its first KEPT_STDERR_BYTES (what a login shell or the command says first)
+ * and its last (the error that ended it, and what the command writes last on purpose, e.g. the files archive's
+ * WordPress version), with a marker between them when more was written. A tar over a docroot of 100,000
+ * unreadable files writes megabytes there; 16 at a time on a backup worker must not hold them all.
  */
-function keptStderr(channel: ClientChannel): () => string {
+export function stderrKeeper(): { push: (d: Buffer) => void; text: () => string } {
   const head: Buffer[] = [];
   let headBytes = 0;
   let tail = Buffer.alloc(0);
   let dropped = 0;
-  channel.stderr.on('data', (d: Buffer) => {
-    if (headBytes < KEPT_STDERR_BYTES) {
-      const take = d.subarray(0, KEPT_STDERR_BYTES - headBytes);
-      head.push(take);
-      headBytes += take.length;
-      d = d.subarray(take.length);
-    }
-    if (!d.length) return;
-    const joined = Buffer.concat([tail, d]);
-    dropped += Math.max(0, joined.length - KEPT_STDERR_BYTES);
-    tail = joined.subarray(Math.max(0, joined.length - KEPT_STDERR_BYTES));
-  });
-  return () => Buffer.concat(head).toString('utf8') + (dropped ? `\n[… ${dropped} bytes of stderr not kept …]\n` : '') + tail.toString('utf8');
+  return {
+    push(d: Buffer) {
+      if (headBytes < KEPT_STDERR_BYTES) {
+        const take = d.subarray(0, KEPT_STDERR_BYTES - headBytes);
+        head.push(take);
+        headBytes += take.length;
+        d = d.subarray(take.length);
+      }
+      if (!d.length) return;
+      const joined = Buffer.concat([tail, d]);
+      dropped += Math.max(0, joined.length - KEPT_STDERR_BYTES);
+      tail = joined.subarray(Math.max(0, joined.length - KEPT_STDERR_BYTES));
+    },
+    text: () => Buffer.concat(head).toString('utf8') + (dropped ? `\n[… ${dropped} bytes of stderr not kept …]\n` : '') + tail.toString('utf8'),
+  };
+}
+
+function keptStderr(channel: ClientChannel): () => string {
+  const kept = stderrKeeper();
+  channel.stderr.on('data', (d: Buffer) => kept.push(d));
+  return kept.text;
 }
 
 /** Connects, runs `fn`, always closes. */

@@ -58,7 +58,7 @@ describe('drover audit', () => {
 
     const text = await drover(['audit', '--site', site.domain]);
     expect(text.stdout).toMatch(/alice@example\.com\s+siteBackup\s+audit-.*completed/);
-  });
+  }, 420_000);
 
   it.each([
     [['--since', 'yesterday'], '--since'],

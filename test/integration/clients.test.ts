@@ -103,12 +103,13 @@ describe('SshClient', () => {
 
   it('a streamed command that writes megabytes to stderr keeps only its first and last 8 KiB there (a tar over 100,000 unreadable files)', async () => {
     await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
-      const run = await c.execStream('echo "drover-wp-version: 6.7.1" >&2; yes "tar: ./cache/x: Cannot open: Permission denied" | head -c 3000000 >&2; echo "tar: the last word" >&2; exit 2');
+      // A login shell's greeting, then tar's megabytes of warnings, its last word, and the version the files archive writes last.
+      const run = await c.execStream('echo "rc: hello" >&2; yes "tar: ./cache/x: Cannot open: Permission denied" | head -c 3000000 >&2; echo "tar: the last word" >&2; echo "drover-wp-version: 6.7.1" >&2; exit 2');
       run.stdout.resume();
-      await expect(run.exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', message: expect.stringMatching(/exited 2: [\s\S]*tar: the last word$/) });
+      await expect(run.exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', message: expect.stringMatching(/exited 2: [\s\S]*tar: the last word\ndrover-wp-version: 6\.7\.1$/) });
       const kept = run.stderr();
-      expect(kept.startsWith('drover-wp-version: 6.7.1\n')).toBe(true);
-      expect(kept.endsWith('tar: the last word\n')).toBe(true);
+      expect(kept.startsWith('rc: hello\n')).toBe(true);
+      expect(kept.endsWith('tar: the last word\ndrover-wp-version: 6.7.1\n')).toBe(true);
       expect(kept).toMatch(/\[… \d+ bytes of stderr not kept …\]/);
       expect(Buffer.byteLength(kept)).toBeLessThan(2 * 8192 + 100);
     });

@@ -205,5 +205,5 @@ describe('restoreFarmWorkflow', () => {
     expect(treeHashes(live.filesPath)).toEqual(backedUp.files);
     const points = await createSpacesActivities(ctx.deps).listRestorePoints({ site: live.domain });
     expect(points.filter((p) => p.date.startsWith('safety/') && p.complete)).toHaveLength(1);
-  });
+  }, 420_000);
 });
