@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { SshTarget } from '../../lib/clients/ssh-client';
+import { shellQuote } from '../../lib/shell-quote';
 
 /** The machine's busy CPU time so far, in seconds (every process: the bench, age, zstd, sshd, tar, the S3 server). */
 export function busyCpuSeconds(): number {
@@ -18,7 +19,7 @@ export function busyCpuSeconds(): number {
  */
 export function floorFilesPipeline(o: { keyFile: string; target: SshTarget; recipients: string[]; files: string; out: string }): string {
   return (
-    `ssh -n -i '${o.keyFile}' -p ${o.target.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${o.target.username}@${o.target.host} ` +
+    `ssh -n -i ${shellQuote(o.keyFile)} -p ${o.target.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${o.target.username}@${o.target.host} ` +
     `"tar -C ${o.files} --numeric-owner -cf - ." | zstd -3 -q -c -T2 | age ${o.recipients.map((r) => `-r ${r}`).join(' ')} > ${o.out}`
   );
 }

@@ -136,12 +136,15 @@ export class SshClient {
     opts: { stdin?: string | Buffer } = {},
   ): Promise<{ stdout: Readable; exit: Promise<void>; code: Promise<number | null | 'dropped'>; stderr: () => string }> {
     const { channel, exited } = await this.openExec(command);
-    const stderr = keptStderr(channel);
+    const kept = keptStderr(channel);
+    const stderr = kept.text;
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
-    const exit = exited.then((code) => {
+    const exit = exited.then(async (code) => {
       if (code === 'dropped') throw this.dropped();
-      if (code !== 0) throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
+      if (code === 0) return;
+      await kept.complete();
+      throw failure('RemoteCommandFailed', `streamed command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
     });
     // Handled from now on: a command that fails at once (before the caller's first await is over) must not be an
     // unhandled rejection, which ends the worker's process. Callers still see the rejection through `exit`.
@@ -155,11 +158,13 @@ export class SshClient {
    */
   async execWithStdin(command: string): Promise<{ stdin: import('node:stream').Writable; exit: Promise<void> }> {
     const { channel, exited } = await this.openExec(command);
-    const stderr = keptStderr(channel);
+    const kept = keptStderr(channel);
     channel.on('data', () => undefined);
-    const exit = exited.then((code) => {
+    const exit = exited.then(async (code) => {
       if (code === 'dropped') throw this.dropped();
-      if (code !== 0) throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${stderr().trim().slice(-500)}`);
+      if (code === 0) return;
+      await kept.complete();
+      throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${code}: ${kept.text().trim().slice(-500)}`);
     });
     return { stdin: channel, exit };
   }
@@ -242,10 +247,33 @@ export function stderrKeeper(): { push: (d: Buffer) => void; text: () => string 
   };
 }
 
-function keptStderr(channel: ClientChannel): () => string {
+/** How long a failed command's message waits for the rest of its stderr (which may come after its exit status). */
+const STDERR_AFTER_EXIT_MS = 5000;
+
+/**
+ * The channel's stderr as kept (stderrKeeper), and `complete()`: settles once all of it has come (the stream's end,
+ * or the channel's close), or after STDERR_AFTER_EXIT_MS. sshd may send a command's exit status before the last
+ * of its stderr (tar's last error, the files archive's version), so a failure's message waits for it.
+ */
+function keptStderr(channel: ClientChannel): { text: () => string; complete: () => Promise<void> } {
   const kept = stderrKeeper();
   channel.stderr.on('data', (d: Buffer) => kept.push(d));
-  return kept.text;
+  const ended = new Promise<void>((done) => {
+    channel.stderr.once('end', () => done());
+    channel.once('close', () => done());
+  });
+  return {
+    text: kept.text,
+    complete: () =>
+      new Promise<void>((done) => {
+        const timer = setTimeout(done, STDERR_AFTER_EXIT_MS);
+        timer.unref();
+        void ended.then(() => {
+          clearTimeout(timer);
+          done();
+        });
+      }),
+  };
 }
 
 /** Connects, runs `fn`, always closes. */

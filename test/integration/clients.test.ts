@@ -101,6 +101,18 @@ describe('SshClient', () => {
     }
   });
 
+  it('a failed command\'s message holds the stderr that came after its exit status (sshd sends the status when the command exits, its output as it drains)', async () => {
+    await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
+      // The shell exits at once; what it left running writes the last word half a second later.
+      const run = await c.execStream('(sleep 0.5; echo "tar: the last word" >&2) & exit 2');
+      run.stdout.resume();
+      await expect(run.exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', message: expect.stringMatching(/exited 2: tar: the last word$/) });
+      const fed = await c.execWithStdin('cat >/dev/null; (sleep 0.5; echo "tar: the last word" >&2) & exit 2');
+      fed.stdin.end('x');
+      await expect(fed.exit).rejects.toMatchObject({ type: 'RemoteCommandFailed', message: expect.stringMatching(/exited 2: tar: the last word$/) });
+    });
+  });
+
   it('a streamed command that writes megabytes to stderr keeps only its first and last 8 KiB there (a tar over 100,000 unreadable files)', async () => {
     await withSsh(deps.ssh.defaultTarget, deps.ssh.options, async (c) => {
       // A login shell's greeting, then tar's megabytes of warnings, its last word, and the version the files archive writes last.

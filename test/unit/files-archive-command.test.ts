@@ -94,6 +94,19 @@ describe('wordpressVersionCommand (files backup, restore check, migration prefli
     expect(spawnSync('sh', ['-c', wordpressVersionCommand(null)], { cwd: dir }).stdout.toString()).toBe('6.5.5\n');
     expect(spawnSync('sh', ['-c', wordpressVersionCommand(path.join(root, 'nowhere'))]).stdout.toString()).toBe('');
   });
+
+  it('reads no named pipe (a site owner\'s version.php that would hold sed forever): the files archive still ends', () => {
+    const dir = docroot('version-fifo');
+    expect(spawnSync('mkfifo', [path.join(dir, 'wp-includes/version.php')]).status).toBe(0);
+    const r = spawnSync('sh', ['-c', wordpressVersionCommand(dir)], { timeout: 20_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stdout.toString()).toBe('');
+    const archived = spawnSync('sh', ['-c', filesArchiveCommand(dir)], { timeout: 20_000, maxBuffer: 64 * 1024 * 1024 });
+    expect(archived.error).toBeUndefined();
+    expect(archived.status).toBe(0);
+    expect(listed(archived.stdout)).toContain('./wp-includes/version.php');
+    expect(wordpressVersionOf(archived.stderr.toString('utf8'))).toBeNull();
+  });
 });
 
 describe('wordpressVersionOf', () => {
