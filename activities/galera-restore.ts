@@ -14,7 +14,7 @@ import { scratchNamesProblem } from '../lib/scratch-names';
 import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { createPrograms, dropPrograms, ident, readPrograms, requalify, requalifyDumpStream, spawnMariadbLoad, type DatabaseProgram } from './lib/database-programs';
-import { decryptObjectTo, verifyObject } from './lib/encrypted-download';
+import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint, stallPoint } from './lib/fault-points';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
@@ -140,51 +140,53 @@ async function setJournalState(galera: GaleraClient, live: string, state: SwapJo
 export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pick<ActivityDeps, 'galera' | 's3' | 'bucket' | 'backup'>) {
   return {
     /**
-     * Verifies the dump's SHA-256, stops any earlier attempt's load, then streams the dump decrypted into a
-     * fresh staging database, heartbeating with the bytes loaded (and on a timer while one statement runs long).
+     * Downloads the dump once and checks its SHA-256, stops any earlier attempt's load, then streams the dump
+     * decrypted into a fresh staging database, heartbeating with the bytes loaded (and on a timer while one
+     * statement runs long).
      */
     async loadDatabaseIntoStaging(input: { key: string; sha256: string; stagingDb: string; liveDb?: string; sourceDb?: string }): Promise<{ bytes: number; tables: number }> {
       if (!backup.identityFile) throw failure('ConfigMissing', 'this worker has no backup identity (DROVER_BACKUP_AGE_IDENTITY_FILE): restores run on restore workers');
       if (input.liveDb) await assertScratchNames(galera, { live: input.liveDb, staging: input.stagingDb });
       const owner = await siteOwning(galera, { database: input.stagingDb });
       if (owner) throw failure('InvalidInput', `refusing to load into ${input.stagingDb}: it is the live database of site ${owner}`);
-      const progress = { phase: 'verify', loadedBytes: 0 };
-      const { bytes } = await withHeartbeat(() => progress, () => verifyObject(s3, bucket, input.key, input.sha256, cancellationSignal()));
-      progress.phase = 'stop earlier load';
-      await killConnectionsUsing(galera, input.stagingDb);
-      const node = await galera.writerNode();
-      await galera.query(node, `DROP DATABASE IF EXISTS ${ident(input.stagingDb)}`);
-      await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-      const options = writeClientOptionsFile(node, galera.credentials, 'drover-load-');
-      try {
-        progress.phase = 'load';
-        const { client, exit: clientExit } = spawnMariadbLoad(options.file, input.stagingDb);
-        // A cancelled or timed-out attempt stops its client at once (the server side is killed by the next attempt).
-        const signal = cancellationSignal();
-        const stop = () => client.kill('SIGKILL');
-        signal.addEventListener('abort', stop, { once: true });
-        const counter = byteCounter();
-        // Statements qualified with the backed-up database's name must act on staging, never on live.
-        const requalified = input.sourceDb ? counter.pipe(requalifyDumpStream(input.sourceDb, input.stagingDb)) : counter;
-        const stall = stallPoint('loadDatabaseIntoStaging');
-        (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
+      const progress = { phase: 'download and verify' };
+      // The dump's ciphertext is kept on the worker's disk as it is checked, and that file is what is loaded: SQL runs
+      // only once its bytes are the manifest's. Without room for it, checked in one stream and loaded from another
+      // (hashed again: an object replaced in between fails the load, and staging is never swapped in).
+      const counter = byteCounter();
+      return withHeartbeat(() => ({ ...progress, loadedBytes: counter.bytes }), () => withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal() }, async ({ bytes, file }) => {
+        progress.phase = 'stop earlier load';
+        await killConnectionsUsing(galera, input.stagingDb);
+        const node = await galera.writerNode();
+        await galera.query(node, `DROP DATABASE IF EXISTS ${ident(input.stagingDb)}`);
+        await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
+        const options = writeClientOptionsFile(node, galera.credentials, 'drover-load-');
         try {
-          await withHeartbeat(
-            () => ({ ...progress, loadedBytes: counter.bytes }),
-            () => decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal }),
-          );
-        } catch (err) {
-          // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
-          clientExit.catch(() => undefined);
-          stop();
-          throw err;
+          progress.phase = 'load';
+          const { client, exit: clientExit } = spawnMariadbLoad(options.file, input.stagingDb);
+          // A cancelled or timed-out attempt stops its client at once (the server side is killed by the next attempt).
+          const signal = cancellationSignal();
+          const stop = () => client.kill('SIGKILL');
+          signal.addEventListener('abort', stop, { once: true });
+          // Statements qualified with the backed-up database's name must act on staging, never on live.
+          const requalified = input.sourceDb ? counter.pipe(requalifyDumpStream(input.sourceDb, input.stagingDb)) : counter;
+          const stall = stallPoint('loadDatabaseIntoStaging');
+          (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
+          try {
+            await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal, sha256: input.sha256, file });
+          } catch (err) {
+            // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
+            clientExit.catch(() => undefined);
+            stop();
+            throw err;
+          } finally {
+            signal.removeEventListener('abort', stop);
+          }
         } finally {
-          signal.removeEventListener('abort', stop);
+          options.remove();
         }
-      } finally {
-        options.remove();
-      }
-      return { bytes, tables: (await tablesOf(galera, input.stagingDb)).length };
+        return { bytes, tables: (await tablesOf(galera, input.stagingDb)).length };
+      }));
     },
 
     /**

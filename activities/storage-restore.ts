@@ -11,7 +11,7 @@ import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '.
 import { restoreDeduplicated } from './lib/dedup-restore';
 import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { decryptObjectTo, verifyObject } from './lib/encrypted-download';
+import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -105,8 +105,10 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
 
   return {
     /**
-     * Verifies the archive's SHA-256, then streams it decrypted into `tar -x` in `<livePath>.drover-staging`. A
-     * deduplicated point (`key` is its files index) is rebuilt into the same `tar -x` from its packs.
+     * Downloads the archive once and checks its SHA-256, then streams it decrypted into `tar -x` in
+     * `<livePath>.drover-staging` (encrypted-download.ts: from the file it was checked in when the worker's disk has
+     * room, else from a second download, checked again). A deduplicated point (`key` is its files index) is rebuilt
+     * into the same `tar -x` from its packs.
      */
     async extractFilesToStaging(input: { key: string; sha256: string; storageHost: string | null; livePath: string }): Promise<{ bytes: number; files: number }> {
       if (!backup.identityFile) throw failure('ConfigMissing', 'this worker has no backup identity (DROVER_BACKUP_AGE_IDENTITY_FILE): restores run on restore workers');
@@ -115,8 +117,9 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
       const counter = byteCounter();
       const progress = { phase: 'verify' };
       return withHeartbeat(() => ({ ...progress, extractedBytes: counter.bytes }), () => underRestoreLease(input.key, async () => {
-        const { bytes } = await verifyObject(s3, bucket, input.key, input.sha256, cancellationSignal());
-        return withSsh(target(input.storageHost), ssh.options, async (c) => {
+        // A tar point's archive is kept on the worker's disk as it is checked, and extracted from that file (one
+        // download, and what is extracted is what was checked); a deduplicated point's index is as small as its use.
+        return withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal() }, async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
           // A previous folder here is an earlier restore's: its leftover when live exists (removed, so an undo of
           // this restore can never bring it back), or an interrupted swap's original when live is missing (put back).
           const [live, previous] = [input.livePath, input.livePath + PREVIOUS_SUFFIX];
@@ -132,11 +135,11 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           const fed = pipeline(counter, tar.stdin);
           const sinkExit = Promise.all([tar.exit, fed]).then(() => undefined);
           if (isFilesIndexKey(input.key)) await restoreDeduplicatedInto(input, counter, sinkExit, progress);
-          else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal() });
+          else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);
           return { bytes, files: Number(count.stdout.trim()) };
-        });
+        }));
       }));
     },
 

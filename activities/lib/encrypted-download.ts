@@ -1,9 +1,15 @@
 /**
- * The restore side of encrypted-upload: an object is first streamed once to check its SHA-256 against the
- * manifest (a corrupted object is refused before anything is written anywhere), then streamed again through
- * `age -d` (with the restore worker's identity file) and `zstd -d` into a sink. Nothing is staged whole.
+ * The restore side of encrypted-upload: an object is checked against the manifest's SHA-256 before anything uses it
+ * (a corrupted or replaced object is refused), then streamed through `age -d` (with the restore worker's identity
+ * file) and `zstd -d` into a sink. Nothing decrypted is staged whole. Two ways to check first: `downloadVerified`
+ * keeps the ciphertext in a file as it hashes it, and the file is what is decrypted (one download, and the bytes
+ * used are the bytes checked); `verifyObject` streams it once only to hash it, and the use downloads it again (with
+ * the hash checked again, so an object replaced in between fails then).
  */
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { createWriteStream, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import os from 'node:os';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -32,6 +38,77 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
   return { bytes };
 }
 
+/** Room left on the spool's file system after a download, for everything else the worker writes meanwhile. */
+export const SPOOL_RESERVE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Downloads the object once into `file` (mode 0600), hashing it on the way, and fails with BackupCorrupted (the
+ * file removed) unless its SHA-256 is the expected one. Returns null, having written nothing, when the file system
+ * has not room for it and `reserveBytes` besides: the caller then checks and uses it in two streams instead.
+ */
+export async function downloadVerified(o: { s3: S3Client; bucket: string; key: string; sha256: string; file: string; signal?: AbortSignal; reserveBytes?: number }): Promise<{ bytes: number } | null> {
+  let got: { Body?: unknown; ContentLength?: number };
+  try {
+    got = await o.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key }), { abortSignal: o.signal });
+  } catch (err) {
+    throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+  }
+  const source = got.Body as Readable;
+  const dir = path.dirname(o.file);
+  const free = (() => {
+    const st = statfsSync(dir);
+    return st.bavail * st.bsize;
+  })();
+  if ((got.ContentLength ?? Infinity) + (o.reserveBytes ?? SPOOL_RESERVE_BYTES) > free) {
+    source.destroy();
+    return null;
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(source, hasher, createWriteStream(o.file, { mode: 0o600 }), { signal: o.signal });
+  } catch (err) {
+    rmSync(o.file, { force: true });
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') throw failure('WorkerDiskFull', `the restore worker could not keep ${o.key} on its disk: ${e.message}`);
+    throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+  }
+  const sum = hash.digest('hex');
+  if (sum !== o.sha256) {
+    rmSync(o.file, { force: true });
+    throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${sum.slice(0, 16)}… does not match the manifest's ${o.sha256.slice(0, 16)}…`);
+  }
+  return { bytes };
+}
+
+/**
+ * Checks an object against its SHA-256, then calls `use` with its size and, when the worker's disk had room for it,
+ * the file it was kept in (give it to decryptObjectTo as `file`: what is used is what was checked). Without the file,
+ * `use` downloads it again: give decryptObjectTo the `sha256` too. The spool folder (private, under the worker's
+ * temporary folder) is removed after `use`, whatever it did.
+ */
+export async function withVerifiedObject<T>(
+  o: { s3: S3Client; bucket: string; key: string; sha256: string; signal?: AbortSignal },
+  use: (v: { bytes: number; file?: string }) => Promise<T>,
+): Promise<T> {
+  const spool = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-object-'));
+  try {
+    const file = path.join(spool, 'object.age');
+    const kept = await downloadVerified({ ...o, file });
+    if (kept) return await use({ bytes: kept.bytes, file });
+    return await use(await verifyObject(o.s3, o.bucket, o.key, o.sha256, o.signal));
+  } finally {
+    rmSync(spool, { recursive: true, force: true });
+  }
+}
+
 /**
  * For a restore that fails before its sink is fed to the end: the sink is destroyed, and its consumer's exit
  * (`sinkExit`, awaited or not by then) handled, so that exit is never an unhandled rejection.
@@ -44,22 +121,26 @@ export function abandonSink(o: { sink: Writable; sinkExit?: Promise<void> }): vo
 /**
  * Decrypts and decompresses an object into `sink`; `sinkExit` (a consumer process) must succeed too. With
  * `sha256`, the ciphertext is hashed on the way and a mismatch fails with BackupCorrupted once it has been read
- * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them).
+ * (for a sink that only stages, e.g. a pack's pieces on the restore worker's disk, before anything uses them; or the
+ * second stream of an object verifyObject checked, which may have been replaced since).
  */
-export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string }): Promise<void> {
+export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: string; identityFile: string; sink: Writable; sinkExit?: Promise<void>; signal?: AbortSignal; sha256?: string; file?: string }): Promise<void> {
   // The object first: a missing one (a site never backed up) fails here, before any process is started whose exit
   // nobody would then wait for (its rejection, once killed, went unhandled). The sink is destroyed then too (a
   // pipeline from it into a remote tar's stdin then closes that stdin; a caller that pipes it on with .pipe() stops
-  // its consumer itself), and the consumer's exit is handled here.
-  let source: Readable;
-  try {
-    source = await body(o.s3, o.bucket, o.key, o.signal);
-  } catch (err) {
-    abandonSink(o);
-    throw err;
+  // its consumer itself), and the consumer's exit is handled here. With `file` (downloadVerified's, already
+  // checked), age reads that file and nothing is downloaded.
+  let source: Readable | null = null;
+  if (!o.file) {
+    try {
+      source = await body(o.s3, o.bucket, o.key, o.signal);
+    } catch (err) {
+      abandonSink(o);
+      throw err;
+    }
   }
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
-  const chain = spawnChain(['age', ['-d', '-i', o.identityFile]], ['zstd', ['-d', '-q', '-c']]);
+  const chain = spawnChain(['age', ['-d', '-i', o.identityFile, ...(o.file ? [o.file] : [])]], ['zstd', ['-d', '-q', '-c']]);
   // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.
   const exited = chainFailure(chain).then((f) => {
     if (f) throw failure(f.which === 'first' ? 'DecryptionFailed' : 'BackupCorrupted', `${o.key}: ${f.stderr.trim().slice(-1000) || `exit ${f.code ?? f.signal}`}`);
@@ -75,16 +156,16 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   });
   try {
     await Promise.all([
-      pipeline(source, hasher, chain.stdin),
+      source ? pipeline(source, hasher, chain.stdin) : (chain.stdin.end(), Promise.resolve()),
       pipeline(chain.stdout, o.sink),
       exited,
       o.sinkExit ?? Promise.resolve(),
     ]);
     const got = hash.digest('hex');
-    if (o.sha256 && got !== o.sha256) throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${o.sha256.slice(0, 16)}…`);
+    if (source && o.sha256 && got !== o.sha256) throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${o.sha256.slice(0, 16)}…`);
   } catch (err) {
     onAbort();
-    source.destroy();
+    source?.destroy();
     throw err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

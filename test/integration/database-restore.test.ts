@@ -6,9 +6,10 @@
  * commands of the swap or its undo leaves the site whole.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -18,6 +19,7 @@ import { createGaleraRestoreActivities } from '../../activities/galera-restore';
 import { devStatus } from '../../devkit/dev-env';
 import { galeraCheck } from '../../workflows/lib/health-checks';
 import { createSpacesActivities } from '../../activities/spaces';
+import { decryptObjectTo, downloadVerified } from '../../activities/lib/encrypted-download';
 import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
@@ -163,6 +165,58 @@ describe('database restore activities', () => {
     const staging = await ctx.deps.galera.query(node, 'SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [names.stagingDb]);
     expect(Number((staging as unknown as { n: number }[])[0].n)).toBe(0);
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(changed);
+  });
+
+  it('loads the very bytes it checked: a dump replaced in S3 after its check is never what staging gets', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `swapped-${tag}.example.com`, { posts: 12 });
+    const backup = (date: string) => ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    await backup('2026-11-15');
+    const checked = await tableChecksums(ctx.deps, site.database);
+    // A second point of the same site with another post: a dump that decrypts and loads as well as the first.
+    await sql(`INSERT INTO \`${site.database}\`.wp_posts (post_title, post_content, post_excerpt, to_ping, pinged, post_content_filtered) VALUES ('the other point', '', '', '', '', '')`);
+    await backup('2026-11-16');
+    const spaces = createSpacesActivities(ctx.deps);
+    const [first, second] = [await act.run(spaces.readManifest, { site: site.domain, date: '2026-11-15' }), await act.run(spaces.readManifest, { site: site.domain, date: '2026-11-16' })];
+    const original = await objectBytes(ctx.deps, first.database.key);
+    const other = await objectBytes(ctx.deps, second.database.key);
+    const replace = (body: Buffer) => ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: first.database.key, Body: body }));
+    const stagingDb = scratchDatabaseNames(site.database).staging;
+
+    // The object is replaced between the check and the load: when the activity creates the staging database.
+    let replaced = 0;
+    const galera = new Proxy(ctx.deps.galera, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<typeof target.query>) => {
+          if (String(args[1]).startsWith(`CREATE DATABASE \`${stagingDb}\``)) {
+            await replace(other);
+            replaced++;
+          }
+          return target.query(...args);
+        };
+      },
+    });
+    const restore = createGaleraRestoreActivities({ ...ctx.deps, galera });
+    try {
+      await act.run(restore.loadDatabaseIntoStaging, { key: first.database.key, sha256: first.database.sha256, stagingDb, sourceDb: site.database });
+      expect(replaced).toBe(1);
+      await act.run(restore.verifyStagingDatabase, { stagingDb, tables: first.database.tables });
+      expect(await tableChecksums(ctx.deps, stagingDb)).toEqual(checked);
+
+      // Without room on the worker's disk for the dump, it is checked in one stream and loaded from a second: that
+      // one is hashed too, and the replaced object fails there.
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'spool-'));
+      expect(await downloadVerified({ s3: ctx.deps.s3, bucket: ctx.deps.bucket, key: first.database.key, sha256: first.database.sha256, file: path.join(dir, 'x'), reserveBytes: Number.MAX_SAFE_INTEGER })).toBeNull();
+      expect(readdirSync(dir)).toEqual([]);
+      const sink = new Writable({ write: (_c, _e, cb) => cb() });
+      const err = await failureOf(decryptObjectTo({ s3: ctx.deps.s3, bucket: ctx.deps.bucket, key: first.database.key, identityFile: ctx.deps.backup.identityFile!, sink, sha256: first.database.sha256 }));
+      expect(err?.type).toBe('BackupCorrupted');
+      expect(err?.message).toMatch(/SHA-256/);
+    } finally {
+      await replace(original);
+      await act.run(restore.dropDatabase, { name: stagingDb });
+    }
   });
 
   it('60- and 64-character database names restore exactly through the workflow (staging, previous and live never collide)', async () => {

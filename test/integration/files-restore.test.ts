@@ -61,6 +61,50 @@ describe('file restore activities', () => {
     await expect(act.run(files.removeRestoreLeftovers, { storageHost: null, livePath: '/', which: 'staging' })).rejects.toMatchObject({ type: 'InvalidInput' });
   });
 
+  it('extracts the very bytes it checked: an archive replaced in S3 after its check is never what staging gets', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `files-swapped-${tag}.example.com`, { posts: 3, uploadBytes: 256 * 1024 });
+    const backup = (date: string) => ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    await backup('2026-11-14');
+    const checked = treeHashes(site.filesPath);
+    writeFileSync(path.join(site.filesPath, 'wp-content/uploads/other-point.txt'), 'only in the other point');
+    await backup('2026-11-15');
+    const spaces = createSpacesActivities(ctx.deps);
+    const first = await act.run(spaces.readManifest, { site: site.domain, date: '2026-11-14' });
+    const second = await act.run(spaces.readManifest, { site: site.domain, date: '2026-11-15' });
+    const original = await objectBytes(ctx.deps, first.files.key);
+    const other = await objectBytes(ctx.deps, second.files.key);
+    const put = (body: Buffer) => ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: first.files.key, Body: body }));
+
+    // The archive is replaced as soon as its first download has been read to the end (a second download, if any,
+    // waits until the replacement is in place).
+    let gets = 0;
+    let replaced: Promise<unknown> | null = null;
+    const s3 = new Proxy(ctx.deps.s3, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: { input?: { Key?: string }; constructor: { name: string } }, opts?: unknown) => {
+          if (command.constructor.name !== 'GetObjectCommand' || command.input?.Key !== first.files.key) return target.send(command as never, opts as never);
+          if (gets++ > 0) await replaced;
+          const got = (await target.send(command as never, opts as never)) as { Body?: NodeJS.ReadableStream };
+          if (gets === 1) got.Body!.once('end', () => (replaced = put(other)));
+          return got;
+        };
+      },
+    });
+    const files = createStorageRestoreActivities({ ...ctx.deps, s3 });
+    const where = { storageHost: null, livePath: site.filesPath };
+    try {
+      await act.run(files.extractFilesToStaging, { key: first.files.key, sha256: first.files.sha256, ...where });
+      expect(replaced).not.toBeNull();
+      await replaced;
+      expect(treeHashes(site.filesPath + STAGING_SUFFIX)).toEqual(checked);
+    } finally {
+      await put(original);
+      await act.run(files.removeRestoreLeftovers, { storageHost: null, livePath: site.filesPath, which: 'staging' });
+    }
+  });
+
   it('swap and undo are safe to repeat: a retry after the first rename keeps the original, a stale previous folder is never swapped back in', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `files-rep-${tag}.example.com`, { posts: 3, uploadBytes: 64 * 1024 });
