@@ -154,7 +154,7 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
       // only once its bytes are the manifest's. Without room for it, checked in one stream and loaded from another
       // (hashed again: an object replaced in between fails the load, and staging is never swapped in).
       const counter = byteCounter();
-      return withHeartbeat(() => ({ ...progress, loadedBytes: counter.bytes }), () => withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal() }, async ({ bytes, file }) => {
+      return withHeartbeat(() => ({ ...progress, loadedBytes: counter.bytes }), () => withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, async ({ bytes, file }) => {
         progress.phase = 'stop earlier load';
         await killConnectionsUsing(galera, input.stagingDb);
         const node = await galera.writerNode();

@@ -72,8 +72,8 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
   const target = (host: string | null) => (host ? parseSshTarget(host) : ssh.defaultTarget);
 
   /** A deduplicated point's files into `sink`: its packs fetched and decrypted in parallel (dedup-restore.ts). */
-  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }): Promise<void> {
-    await restoreDeduplicated({
+  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }): Promise<{ bytes: number }> {
+    return restoreDeduplicated({
       s3,
       bucket,
       indexKey: input.key,
@@ -118,8 +118,12 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
       const progress = { phase: 'verify' };
       return withHeartbeat(() => ({ ...progress, extractedBytes: counter.bytes }), () => underRestoreLease(input.key, async () => {
         // A tar point's archive is kept on the worker's disk as it is checked, and extracted from that file (one
-        // download, and what is extracted is what was checked); a deduplicated point's index is as small as its use.
-        return withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal() }, async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
+        // download, and what is extracted is what was checked). A deduplicated point's index is checked as it is read
+        // (dedup-restore.ts), and each pack before any of its pieces is used.
+        const dedup = isFilesIndexKey(input.key);
+        const checked = (use: (v: { bytes: number; file?: string }) => Promise<{ bytes: number; files: number }>) =>
+          dedup ? use({ bytes: 0 }) : withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, use);
+        return checked(async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
           // A previous folder here is an earlier restore's: its leftover when live exists (removed, so an undo of
           // this restore can never bring it back), or an interrupted swap's original when live is missing (put back).
           const [live, previous] = [input.livePath, input.livePath + PREVIOUS_SUFFIX];
@@ -134,7 +138,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract.
           const fed = pipeline(counter, tar.stdin);
           const sinkExit = Promise.all([tar.exit, fed]).then(() => undefined);
-          if (isFilesIndexKey(input.key)) await restoreDeduplicatedInto(input, counter, sinkExit, progress);
+          if (dedup) bytes = (await restoreDeduplicatedInto(input, counter, sinkExit, progress)).bytes;
           else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);

@@ -78,6 +78,11 @@ export const servicesEnvSchema = z.object({
    * deduplicated (issue 19). A MAC key: it names pieces and opens the refs, and decrypts no backup.
    */
   DROVER_BACKUP_DEDUP_KEY_FILE: z.string().optional(),
+  /**
+   * Restore workers: MiB a restore leaves free on the worker's disk when it keeps an object there to decrypt the
+   * very bytes it checked; without that room it checks and uses the object in two downloads (docs/decisions.md).
+   */
+  DROVER_RESTORE_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).default(256),
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */

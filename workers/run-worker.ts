@@ -7,6 +7,7 @@ import '../lib/node-notices';
 import { existsSync } from 'node:fs';
 import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadQueueActivities } from '../activities/queues';
+import { removeStaleSpools } from '../activities/lib/restore-spool';
 import { createActivityDeps, closeActivityDeps, type ActivityDeps } from '../lib/clients/deps';
 import { serveBackupMetrics } from './backup-metrics';
 import { EnvError, parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
@@ -116,6 +117,8 @@ export async function createDroverWorker(
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
   const activities = await loadQueueActivities(queue);
   const deps = createActivityDeps(env);
+  // What restores of a worker killed mid-way kept on this disk (nothing else would ever remove it).
+  if (queue === 'restore') removeStaleSpools();
   const worker = await Worker.create({
     connection,
     namespace: s.namespace,

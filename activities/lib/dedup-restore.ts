@@ -2,9 +2,8 @@
  * Restoring a deduplicated point (dedup-files.ts): its index decrypted, its packs fetched and decrypted in
  * parallel, and the tar `tar -c` wrote rebuilt from the index's header blocks and the packs' pieces.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +12,7 @@ import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { abandonSink, decryptObjectTo } from './encrypted-download';
 import { startPackFetcher } from './pack-fetch';
+import { spoolFolder } from './restore-spool';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
 /** Where a wanted piece is: its pack's decrypted file, and where in it. */
@@ -83,7 +83,7 @@ export interface DedupRestoreOptions {
  * last piece is written, so the disk holds a window of packs, not the site (a private temporary folder, removed
  * after). A bad pack fails the restore (the staging folder being extracted into is then never swapped in).
  */
-export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
+export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ entries: number; packs: number; bytes: number }> {
   try {
     return await rebuild(o);
   } catch (err) {
@@ -94,7 +94,7 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
   }
 }
 
-async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs: number }> {
+async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs: number; bytes: number }> {
   const chunks: Buffer[] = [];
   await decryptObjectTo({
     s3: o.s3,
@@ -113,7 +113,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
   const index = JSON.parse(Buffer.concat(chunks).toString('utf8')) as FilesIndex;
   if (index.format !== 'drover-dedup-files' || index.version !== 1) throw failure('BackupCorrupted', `${o.indexKey} is not a deduplicated files index`);
 
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-packs-'));
+  const tmp = spoolFolder('packs');
   const files = new Map<number, FileHandle>();
   const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, dir: tmp, signal: o.signal });
   try {
@@ -256,7 +256,8 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
       await Promise.allSettled(workers);
       throw err;
     }
-    return { entries: index.entries.length, packs: index.packs.length };
+    // Stored bytes read: the packs (each fetched once), the index besides.
+    return { entries: index.entries.length, packs: index.packs.length, bytes: index.packs.reduce((a, p) => a + p.bytes, 0) };
   } finally {
     // Its processes gone before the folder goes: none still writing into it.
     await fetcher.close();

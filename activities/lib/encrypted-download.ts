@@ -8,13 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { createWriteStream, mkdtempSync, rmSync, statfsSync } from 'node:fs';
-import os from 'node:os';
+import { createWriteStream, rmSync } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { chainFailure, spawnChain } from './process-chain';
+import { promiseRoom, spoolFolder } from './restore-spool';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -38,28 +38,26 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
   return { bytes };
 }
 
-/** Room left on the spool's file system after a download, for everything else the worker writes meanwhile. */
+/** Room left on the spool's file system after a download, for everything else the worker writes meanwhile (default). */
 export const SPOOL_RESERVE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Downloads the object once into `file` (mode 0600), hashing it on the way, and fails with BackupCorrupted (the
- * file removed) unless its SHA-256 is the expected one. Returns null, having written nothing, when the file system
- * has not room for it and `reserveBytes` besides: the caller then checks and uses it in two streams instead.
+ * file removed) unless its SHA-256 is the expected one. Returns null, the file removed, when the file system has not
+ * room for it and `reserveBytes` besides (room promised to other downloads of this worker counted as taken), or
+ * fills up all the same: the caller then checks and uses the object in two streams instead.
  */
 export async function downloadVerified(o: { s3: S3Client; bucket: string; key: string; sha256: string; file: string; signal?: AbortSignal; reserveBytes?: number }): Promise<{ bytes: number } | null> {
+  const what = `s3://${o.bucket}/${o.key}`;
   let got: { Body?: unknown; ContentLength?: number };
   try {
     got = await o.s3.send(new GetObjectCommand({ Bucket: o.bucket, Key: o.key }), { abortSignal: o.signal });
   } catch (err) {
-    throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+    throw classifyStorageError(err, what);
   }
   const source = got.Body as Readable;
-  const dir = path.dirname(o.file);
-  const free = (() => {
-    const st = statfsSync(dir);
-    return st.bavail * st.bsize;
-  })();
-  if ((got.ContentLength ?? Infinity) + (o.reserveBytes ?? SPOOL_RESERVE_BYTES) > free) {
+  const release = promiseRoom(path.dirname(o.file), got.ContentLength ?? Infinity, o.reserveBytes ?? SPOOL_RESERVE_BYTES);
+  if (!release) {
     source.destroy();
     return null;
   }
@@ -72,18 +70,25 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
       cb(null, chunk);
     },
   });
+  // The file's own errors are the worker's disk, not the object store.
+  let diskError: NodeJS.ErrnoException | null = null;
+  const out = createWriteStream(o.file, { mode: 0o600 });
+  out.once('error', (e) => (diskError = e));
   try {
-    await pipeline(source, hasher, createWriteStream(o.file, { mode: 0o600 }), { signal: o.signal });
+    await pipeline(source, hasher, out, { signal: o.signal });
   } catch (err) {
     rmSync(o.file, { force: true });
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') throw failure('WorkerDiskFull', `the restore worker could not keep ${o.key} on its disk: ${e.message}`);
-    throw classifyStorageError(err, `s3://${o.bucket}/${o.key}`);
+    const disk = diskError as NodeJS.ErrnoException | null;
+    if (disk && (disk.code === 'ENOSPC' || disk.code === 'EDQUOT')) return null;
+    if (disk) throw failure('WorkerDiskFull', `the restore worker could not keep ${o.key} on its disk: ${disk.message}`);
+    throw classifyStorageError(err, what);
+  } finally {
+    release();
   }
   const sum = hash.digest('hex');
   if (sum !== o.sha256) {
     rmSync(o.file, { force: true });
-    throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${sum.slice(0, 16)}… does not match the manifest's ${o.sha256.slice(0, 16)}…`);
+    throw failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${sum.slice(0, 16)}… does not match the manifest's ${o.sha256.slice(0, 16)}…`);
   }
   return { bytes };
 }
@@ -91,21 +96,26 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
 /**
  * Checks an object against its SHA-256, then calls `use` with its size and, when the worker's disk had room for it,
  * the file it was kept in (give it to decryptObjectTo as `file`: what is used is what was checked). Without the file,
- * `use` downloads it again: give decryptObjectTo the `sha256` too. The spool folder (private, under the worker's
- * temporary folder) is removed after `use`, whatever it did.
+ * `use` downloads it again: give decryptObjectTo the `sha256` too. The spool folder (restore-spool.ts) is removed
+ * after `use`, whatever it did.
  */
 export async function withVerifiedObject<T>(
-  o: { s3: S3Client; bucket: string; key: string; sha256: string; signal?: AbortSignal },
+  o: { s3: S3Client; bucket: string; key: string; sha256: string; signal?: AbortSignal; reserveBytes?: number },
   use: (v: { bytes: number; file?: string }) => Promise<T>,
 ): Promise<T> {
-  const spool = mkdtempSync(path.join(os.tmpdir(), 'drover-restore-object-'));
+  let spool: string | null = null;
   try {
-    const file = path.join(spool, 'object.age');
-    const kept = await downloadVerified({ ...o, file });
-    if (kept) return await use({ bytes: kept.bytes, file });
+    spool = spoolFolder('object');
+  } catch {
+    // No folder to keep it in (a full or read-only temporary folder): two streams.
+  }
+  try {
+    const file = spool ? path.join(spool, 'object.age') : null;
+    const kept = file ? await downloadVerified({ ...o, file }) : null;
+    if (kept && file) return await use({ bytes: kept.bytes, file });
     return await use(await verifyObject(o.s3, o.bucket, o.key, o.sha256, o.signal));
   } finally {
-    rmSync(spool, { recursive: true, force: true });
+    if (spool) rmSync(spool, { recursive: true, force: true });
   }
 }
 
@@ -156,7 +166,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   });
   try {
     await Promise.all([
-      source ? pipeline(source, hasher, chain.stdin) : (chain.stdin.end(), Promise.resolve()),
+      source ? pipeline(source, hasher, chain.stdin) : (chain.stdin.on('error', () => undefined).end(), Promise.resolve()),
       pipeline(chain.stdout, o.sink),
       exited,
       o.sinkExit ?? Promise.resolve(),

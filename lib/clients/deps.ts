@@ -29,9 +29,10 @@ export interface ActivityDeps {
   docker: DockerEndpoint;
   /**
    * age recipients (public), the identity file (restore workers only) and the dedup key (a MAC key: names file
-   * pieces and opens refs, decrypts no backup; when set, files are stored deduplicated, issue 19).
+   * pieces and opens refs, decrypts no backup; when set, files are stored deduplicated, issue 19), and the room a
+   * restore leaves free on the worker's disk when it keeps an object there (restore-spool.ts).
    */
-  backup: { recipients: string[]; identityFile?: string; dedupKey?: Buffer };
+  backup: { recipients: string[]; identityFile?: string; dedupKey?: Buffer; spoolReserveBytes?: number };
   /** The farm's caches and front door, as far as this worker is told about them (all optional). */
   front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string; sentinels: { host: string; port: number }[]; redisMasterName: string; varnishMetricsUrls: string[] };
   /** DigitalOcean's API (the token stays in the worker; null when this worker has none). */
@@ -95,6 +96,7 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       recipients: env.DROVER_BACKUP_AGE_RECIPIENTS.split(',').map((s) => s.trim()).filter(Boolean),
       identityFile: env.DROVER_BACKUP_AGE_IDENTITY_FILE,
       ...(env.DROVER_BACKUP_DEDUP_KEY_FILE ? { dedupKey: readDedupKey(env.DROVER_BACKUP_DEDUP_KEY_FILE) } : {}),
+      spoolReserveBytes: env.DROVER_RESTORE_SPOOL_RESERVE_MB * 1024 * 1024,
     },
     front: {
       varnishUrls: env.DROVER_VARNISH_URLS.split(',').map((s) => s.trim()).filter(Boolean),

@@ -9,7 +9,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -19,7 +18,6 @@ import { createGaleraRestoreActivities } from '../../activities/galera-restore';
 import { devStatus } from '../../devkit/dev-env';
 import { galeraCheck } from '../../workflows/lib/health-checks';
 import { createSpacesActivities } from '../../activities/spaces';
-import { decryptObjectTo, downloadVerified } from '../../activities/lib/encrypted-download';
 import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
@@ -204,15 +202,16 @@ describe('database restore activities', () => {
       await act.run(restore.verifyStagingDatabase, { stagingDb, tables: first.database.tables });
       expect(await tableChecksums(ctx.deps, stagingDb)).toEqual(checked);
 
-      // Without room on the worker's disk for the dump, it is checked in one stream and loaded from a second: that
-      // one is hashed too, and the replaced object fails there.
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'spool-'));
-      expect(await downloadVerified({ s3: ctx.deps.s3, bucket: ctx.deps.bucket, key: first.database.key, sha256: first.database.sha256, file: path.join(dir, 'x'), reserveBytes: Number.MAX_SAFE_INTEGER })).toBeNull();
-      expect(readdirSync(dir)).toEqual([]);
-      const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const err = await failureOf(decryptObjectTo({ s3: ctx.deps.s3, bucket: ctx.deps.bucket, key: first.database.key, identityFile: ctx.deps.backup.identityFile!, sink, sha256: first.database.sha256 }));
+      // Without room on the worker's disk for the dump (its reserve larger than any disk), it is checked in one
+      // download and loaded from a second: that one is hashed too, and the replaced object fails there.
+      await replace(original);
+      const spools = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(`drover-restore-object-${process.pid}-`));
+      const noRoom = createGaleraRestoreActivities({ ...ctx.deps, galera, backup: { ...ctx.deps.backup, spoolReserveBytes: Number.MAX_SAFE_INTEGER } });
+      const err = await failureOf(act.run(noRoom.loadDatabaseIntoStaging, { key: first.database.key, sha256: first.database.sha256, stagingDb, sourceDb: site.database }));
+      expect(replaced).toBe(2);
       expect(err?.type).toBe('BackupCorrupted');
       expect(err?.message).toMatch(/SHA-256/);
+      expect(spools()).toEqual([]);
     } finally {
       await replace(original);
       await act.run(restore.dropDatabase, { name: stagingDb });

@@ -1,0 +1,49 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { promiseRoom, removeStaleSpools, spoolFolder } from '../../activities/lib/restore-spool';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const scratch = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'spool-test-'));
+  dirs.push(d);
+  return d;
+};
+
+describe('restore spool folders', () => {
+  it("removes a gone worker's folders, never a running one's or this worker's", () => {
+    const dir = scratch();
+    // A PID that was a process and is no longer one.
+    const gone = spawnSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).stdout.trim();
+    const stale = path.join(dir, `drover-restore-object-${gone}-abc`);
+    const stalePacks = path.join(dir, `drover-restore-packs-${gone}-def`);
+    const parent = path.join(dir, `drover-restore-packs-${process.ppid}-ghi`);
+    const other = path.join(dir, `drover-restore-notes-${gone}-x`);
+    for (const d of [stale, stalePacks, parent, other]) mkdirSync(d);
+    const own = spoolFolder('object', dir);
+    expect(path.basename(own)).toMatch(new RegExp(`^drover-restore-object-${process.pid}-`));
+    expect(removeStaleSpools(dir)).toBe(2);
+    expect([stale, stalePacks, parent, other, own].map((d) => existsSync(d))).toEqual([false, false, true, true, true]);
+  });
+
+  it('promises room to downloads in flight: two that each fit, but not together, are not both let through', () => {
+    const dir = scratch();
+    const st = statfsSync(dir);
+    const free = st.bavail * st.bsize;
+    const half = Math.floor(free * 0.6);
+    const first = promiseRoom(dir, half, 0);
+    expect(first).not.toBeNull();
+    expect(promiseRoom(dir, half, 0)).toBeNull();
+    first!();
+    first!(); // released once only
+    const again = promiseRoom(dir, half, 0);
+    expect(again).not.toBeNull();
+    again!();
+    expect(promiseRoom(dir, 1, free)).toBeNull(); // the reserve counts
+    expect(promiseRoom(dir, Infinity, 0)).toBeNull(); // a size the store did not give
+    expect(promiseRoom(path.join(dir, 'missing'), 1, 0)).toBeNull();
+  });
+});
