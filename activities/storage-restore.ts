@@ -11,7 +11,7 @@ import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '.
 import { restoreDeduplicated } from './lib/dedup-restore';
 import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
+import { decryptObjectTo, verifyObject, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -117,12 +117,14 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
       const counter = byteCounter();
       const progress = { phase: 'verify' };
       return withHeartbeat(() => ({ ...progress, extractedBytes: counter.bytes }), () => underRestoreLease(input.key, async () => {
-        // A tar point's archive is kept on the worker's disk as it is checked, and extracted from that file (one
-        // download, and what is extracted is what was checked). A deduplicated point's index is checked as it is read
-        // (dedup-restore.ts), and each pack before any of its pieces is used.
+        // Checked before anything on the storage node is touched (a missing or damaged object must not cost an
+        // earlier restore's kept folders). A tar point's archive is kept on the worker's disk as it is checked, and
+        // extracted from that file (one download, and what is extracted is what was checked). A deduplicated point's
+        // index (small) is read again and hashed again (dedup-restore.ts), and each pack is checked before any of
+        // its pieces is used.
         const dedup = isFilesIndexKey(input.key);
-        const checked = (use: (v: { bytes: number; file?: string }) => Promise<{ bytes: number; files: number }>) =>
-          dedup ? use({ bytes: 0 }) : withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, use);
+        const checked = async (use: (v: { bytes: number; file?: string }) => Promise<{ bytes: number; files: number }>) =>
+          dedup ? use(await verifyObject(s3, bucket, input.key, input.sha256, cancellationSignal())) : withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, use);
         return checked(async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
           // A previous folder here is an earlier restore's: its leftover when live exists (removed, so an undo of
           // this restore can never bring it back), or an interrupted swap's original when live is missing (put back).
@@ -138,7 +140,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract.
           const fed = pipeline(counter, tar.stdin);
           const sinkExit = Promise.all([tar.exit, fed]).then(() => undefined);
-          if (dedup) bytes = (await restoreDeduplicatedInto(input, counter, sinkExit, progress)).bytes;
+          if (dedup) bytes += (await restoreDeduplicatedInto(input, counter, sinkExit, progress)).bytes;
           else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);

@@ -41,6 +41,15 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
 /** Room left on the spool's file system after a download, for everything else the worker writes meanwhile (default). */
 export const SPOOL_RESERVE_BYTES = 256 * 1024 * 1024;
 
+/** Removes a file that may not exist (or cannot be removed: the download's failure is the one to report). */
+function removeQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
+  } catch {
+    // Left: the spool folder goes with it.
+  }
+}
+
 /**
  * Downloads the object once into `file` (mode 0600), hashing it on the way, and fails with BackupCorrupted (the
  * file removed) unless its SHA-256 is the expected one. Returns null, the file removed, when the file system has not
@@ -77,8 +86,11 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
   try {
     await pipeline(source, hasher, out, { signal: o.signal });
   } catch (err) {
-    rmSync(o.file, { force: true });
-    const disk = diskError as NodeJS.ErrnoException | null;
+    removeQuietly(o.file);
+    // pipeline destroys the file with the source's error (a dropped connection, a cancelled activity) too: only the
+    // file's own open or write failing is the disk's.
+    const own = diskError as NodeJS.ErrnoException | null;
+    const disk = own && !o.signal?.aborted && ['open', 'write'].includes(own.syscall ?? '') ? own : null;
     if (disk && (disk.code === 'ENOSPC' || disk.code === 'EDQUOT')) return null;
     if (disk) throw failure('WorkerDiskFull', `the restore worker could not keep ${o.key} on its disk: ${disk.message}`);
     throw classifyStorageError(err, what);
@@ -87,7 +99,7 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
   }
   const sum = hash.digest('hex');
   if (sum !== o.sha256) {
-    rmSync(o.file, { force: true });
+    removeQuietly(o.file);
     throw failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${sum.slice(0, 16)}… does not match the manifest's ${o.sha256.slice(0, 16)}…`);
   }
   return { bytes };

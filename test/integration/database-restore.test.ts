@@ -18,6 +18,7 @@ import { createGaleraRestoreActivities } from '../../activities/galera-restore';
 import { devStatus } from '../../devkit/dev-env';
 import { galeraCheck } from '../../workflows/lib/health-checks';
 import { createSpacesActivities } from '../../activities/spaces';
+import { spoolPrefix } from '../../activities/lib/restore-spool';
 import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
@@ -205,7 +206,7 @@ describe('database restore activities', () => {
       // Without room on the worker's disk for the dump (its reserve larger than any disk), it is checked in one
       // download and loaded from a second: that one is hashed too, and the replaced object fails there.
       await replace(original);
-      const spools = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(`drover-restore-object-${process.pid}-`));
+      const spools = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(spoolPrefix('object')));
       const noRoom = createGaleraRestoreActivities({ ...ctx.deps, galera, backup: { ...ctx.deps.backup, spoolReserveBytes: Number.MAX_SAFE_INTEGER } });
       const err = await failureOf(act.run(noRoom.loadDatabaseIntoStaging, { key: first.database.key, sha256: first.database.sha256, stagingDb, sourceDb: site.database }));
       expect(replaced).toBe(2);

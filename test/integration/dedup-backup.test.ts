@@ -29,6 +29,7 @@ import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { spawnDroverWorker } from '../helpers/cli';
 import { objectBytes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
+import { spoolPrefix } from '../../activities/lib/restore-spool';
 import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
 
 const dedupKey = randomBytes(32);
@@ -132,7 +133,7 @@ describe('deduplicated file backups', () => {
 
   it('the second point restores the same with one pack at a time and with several, and leaves no pack file behind', async () => {
     const manifest = await run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-02' });
-    const packFolders = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith('drover-restore-packs-'));
+    const packFolders = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(spoolPrefix('packs')));
     const before = packFolders();
     // Concurrency 1 with the fetch window: packs strictly in the order needed.
     for (const concurrency of [1, 4]) {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { promiseRoom, removeStaleSpools, spoolFolder } from '../../activities/lib/restore-spool';
+import { promiseRoom, removeStaleSpools, spoolFolder, spoolPrefix } from '../../activities/lib/restore-spool';
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -18,15 +18,17 @@ describe('restore spool folders', () => {
     const dir = scratch();
     // A PID that was a process and is no longer one.
     const gone = spawnSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).stdout.trim();
-    const stale = path.join(dir, `drover-restore-object-${gone}-abc`);
-    const stalePacks = path.join(dir, `drover-restore-packs-${gone}-def`);
-    const parent = path.join(dir, `drover-restore-packs-${process.ppid}-ghi`);
+    const stale = path.join(dir, `${spoolPrefix('object', Number(gone))}abc123`);
+    const stalePacks = path.join(dir, `${spoolPrefix('packs', Number(gone))}def456`);
+    const parent = path.join(dir, `${spoolPrefix('packs', process.ppid)}ghi789`);
     const other = path.join(dir, `drover-restore-notes-${gone}-x`);
-    for (const d of [stale, stalePacks, parent, other]) mkdirSync(d);
+    // Another host's (or container's) folder: its PIDs are not this host's to judge.
+    const elsewhere = path.join(dir, `drover-restore-object-${os.hostname() === 'elsewhere' ? 'other' : 'elsewhere'}-${gone}-jkl012`);
+    for (const d of [stale, stalePacks, parent, other, elsewhere]) mkdirSync(d);
     const own = spoolFolder('object', dir);
-    expect(path.basename(own)).toMatch(new RegExp(`^drover-restore-object-${process.pid}-`));
+    expect(path.basename(own).startsWith(spoolPrefix('object'))).toBe(true);
     expect(removeStaleSpools(dir)).toBe(2);
-    expect([stale, stalePacks, parent, other, own].map((d) => existsSync(d))).toEqual([false, false, true, true, true]);
+    expect([stale, stalePacks, parent, other, elsewhere, own].map((d) => existsSync(d))).toEqual([false, false, true, true, true, true]);
   });
 
   it('promises room to downloads in flight: two that each fit, but not together, are not both let through', () => {

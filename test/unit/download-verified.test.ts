@@ -1,0 +1,76 @@
+/**
+ * downloadVerified's outcomes by where a failure comes from: the object store's stream, the worker's disk, the
+ * object's bytes. (The object store itself is exercised in the integration tests; here the S3 client is a stand-in
+ * whose body stream fails on cue, which a real server cannot be made to do on time.)
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { downloadVerified } from '../../activities/lib/encrypted-download';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const scratch = () => {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'download-verified-'));
+  dirs.push(d);
+  return d;
+};
+const bytes = Buffer.alloc(256 * 1024, 7);
+const sha256 = createHash('sha256').update(bytes).digest('hex');
+
+/** An S3 client whose GetObject answers with `body()` (and the object's length). */
+function s3With(body: () => Readable): S3Client {
+  return { send: async () => ({ Body: body(), ContentLength: bytes.length }) } as unknown as S3Client;
+}
+const failure = (p: Promise<unknown>) => p.then(() => null, (e: { type?: string; message?: string }) => e);
+
+describe('downloadVerified', () => {
+  it('keeps the object when its SHA-256 matches', async () => {
+    const file = path.join(scratch(), 'o.age');
+    expect(await downloadVerified({ s3: s3With(() => Readable.from([bytes])), bucket: 'b', key: 'k', sha256, file })).toEqual({ bytes: bytes.length });
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('a connection dropped mid-download is the object store failing, not the disk, and leaves no file', async () => {
+    const dir = scratch();
+    const dropped = () =>
+      new Readable({
+        read() {
+          this.push(bytes.subarray(0, 1024));
+          setImmediate(() => this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })));
+        },
+      });
+    const err = await failure(downloadVerified({ s3: s3With(dropped), bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age') }));
+    expect(err?.type).not.toBe('WorkerDiskFull');
+    expect(err?.type).toBe('StorageUnavailable');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("the file's own failure is the worker's disk", async () => {
+    // The file cannot be opened for writing (a folder is in its place).
+    const dir = scratch();
+    const err = await failure(downloadVerified({ s3: s3With(() => Readable.from([bytes])), bucket: 'b', key: 'k', sha256, file: dir }));
+    expect(err?.type).toBe('WorkerDiskFull');
+    expect(err?.message).toMatch(/EISDIR/);
+  });
+
+  it('another object than the manifest names is BackupCorrupted, and its file removed', async () => {
+    const dir = scratch();
+    const err = await failure(downloadVerified({ s3: s3With(() => Readable.from([Buffer.from('another object')])), bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age') }));
+    expect(err?.type).toBe('BackupCorrupted');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('without room for it (and the reserve), nothing is written and the body is let go', async () => {
+    const dir = scratch();
+    let body: Readable | null = null;
+    const s3 = s3With(() => (body = Readable.from([bytes])));
+    expect(await downloadVerified({ s3, bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age'), reserveBytes: Number.MAX_SAFE_INTEGER })).toBeNull();
+    expect(readdirSync(dir)).toEqual([]);
+    expect(body!.destroyed).toBe(true);
+  });
+});
