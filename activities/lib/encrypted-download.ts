@@ -25,6 +25,25 @@ async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSig
   }
 }
 
+/** A pass-through that hashes (SHA-256) and counts what flows through it. */
+function hashing(): { stream: Transform; bytes: () => number; hex: () => string } {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  return { stream, bytes: () => bytes, hex: () => hash.digest('hex') };
+}
+
+/** BackupCorrupted unless `got` is the SHA-256 the manifest (or index) gives. */
+function checkSha256(what: string, got: string, expected: string): void {
+  if (got !== expected) throw failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${expected.slice(0, 16)}…`);
+}
+
 /** Streams the object once and fails with BackupCorrupted unless its SHA-256 is the expected one. */
 export async function verifyObject(s3: S3Client, bucket: string, key: string, expectedSha256: string, signal?: AbortSignal): Promise<{ bytes: number }> {
   const hash = createHash('sha256');
@@ -33,8 +52,7 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }
-  const got = hash.digest('hex');
-  if (got !== expectedSha256) throw failure('BackupCorrupted', `s3://${bucket}/${key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the manifest's ${expectedSha256.slice(0, 16)}…`);
+  checkSha256(`s3://${bucket}/${key}`, hash.digest('hex'), expectedSha256);
   return { bytes };
 }
 
@@ -70,21 +88,13 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
     source.destroy();
     return null;
   }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const h = hashing();
   // The file's own errors are the worker's disk, not the object store.
   let diskError: NodeJS.ErrnoException | null = null;
   const out = createWriteStream(o.file, { mode: 0o600 });
   out.once('error', (e) => (diskError = e));
   try {
-    await pipeline(source, hasher, out, { signal: o.signal });
+    await pipeline(source, h.stream, out, { signal: o.signal });
   } catch (err) {
     removeQuietly(o.file);
     // pipeline destroys the file with the source's error (a dropped connection, a cancelled activity) too: only the
@@ -97,12 +107,13 @@ export async function downloadVerified(o: { s3: S3Client; bucket: string; key: s
   } finally {
     release();
   }
-  const sum = hash.digest('hex');
-  if (sum !== o.sha256) {
+  try {
+    checkSha256(what, h.hex(), o.sha256);
+  } catch (err) {
     removeQuietly(o.file);
-    throw failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${sum.slice(0, 16)}… does not match the manifest's ${o.sha256.slice(0, 16)}…`);
+    throw err;
   }
-  return { bytes };
+  return { bytes: h.bytes() };
 }
 
 /**
@@ -169,22 +180,15 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   });
   const onAbort = () => chain.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const hash = createHash('sha256');
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-  });
+  const h = hashing();
   try {
     await Promise.all([
-      source ? pipeline(source, hasher, chain.stdin) : (chain.stdin.on('error', () => undefined).end(), Promise.resolve()),
+      source ? pipeline(source, h.stream, chain.stdin) : (chain.stdin.on('error', () => undefined).end(), Promise.resolve()),
       pipeline(chain.stdout, o.sink),
       exited,
       o.sinkExit ?? Promise.resolve(),
     ]);
-    const got = hash.digest('hex');
-    if (source && o.sha256 && got !== o.sha256) throw failure('BackupCorrupted', `s3://${o.bucket}/${o.key} is corrupted: SHA-256 ${got.slice(0, 16)}… does not match the expected ${o.sha256.slice(0, 16)}…`);
+    if (source && o.sha256) checkSha256(`s3://${o.bucket}/${o.key}`, h.hex(), o.sha256);
   } catch (err) {
     onAbort();
     source?.destroy();

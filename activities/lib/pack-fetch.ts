@@ -9,7 +9,7 @@
  * chunk, a hash, a pipe write and a pipe read, and the volume of those buffers set off most of V8's full
  * collections in a restore (docs/benchmarks.md).
  */
-import { readFileSync, rmSync, statfsSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
@@ -17,6 +17,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { killGroup, spawnScript } from './process-chain';
+import { freeBytes } from './restore-spool';
 
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
 // file's name (a number), the expected SHA-256, the URL. A job's stderr goes to "<out>.err", the response's headers
@@ -71,16 +72,6 @@ function readOr(file: string): string {
     return readFileSync(file, 'utf8');
   } catch {
     return '';
-  }
-}
-
-/** Free bytes on the file system of `dir` (Infinity when it cannot be read). */
-function freeBytes(dir: string): number {
-  try {
-    const s = statfsSync(dir);
-    return s.bavail * s.bsize;
-  } catch {
-    return Infinity;
   }
 }
 

@@ -58,6 +58,16 @@ export function removeStaleSpools(dir = os.tmpdir()): number {
   return removed;
 }
 
+/** Free bytes on the file system of `dir` (Infinity when it cannot be read). */
+export function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
 /** Bytes promised to downloads in flight in this process, not yet on the disk. */
 let promised = 0;
 
@@ -67,14 +77,8 @@ let promised = 0;
  * when there is not room (or the file system cannot be read).
  */
 export function promiseRoom(dir: string, bytes: number, reserveBytes: number): (() => void) | null {
-  let free: number;
-  try {
-    const st = statfsSync(dir);
-    free = st.bavail * st.bsize;
-  } catch {
-    return null;
-  }
-  if (!Number.isFinite(bytes) || bytes + reserveBytes + promised > free) return null;
+  const free = freeBytes(dir);
+  if (!Number.isFinite(free) || !Number.isFinite(bytes) || bytes + reserveBytes + promised > free) return null;
   promised += bytes;
   let released = false;
   return () => {

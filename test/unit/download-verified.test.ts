@@ -4,21 +4,15 @@
  * whose body stream fails on cue, which a real server cannot be made to do on time.)
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useScratchDirs } from '../helpers/scratch';
 import { downloadVerified } from '../../activities/lib/encrypted-download';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const scratch = () => {
-  const d = mkdtempSync(path.join(os.tmpdir(), 'download-verified-'));
-  dirs.push(d);
-  return d;
-};
+const scratch = useScratchDirs('download-verified-');
 const bytes = Buffer.alloc(256 * 1024, 7);
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 

@@ -1,17 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useScratchDirs } from '../helpers/scratch';
 import { promiseRoom, removeStaleSpools, spoolFolder, spoolPrefix } from '../../activities/lib/restore-spool';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-const scratch = () => {
-  const d = mkdtempSync(path.join(os.tmpdir(), 'spool-test-'));
-  dirs.push(d);
-  return d;
-};
+const scratch = useScratchDirs('spool-test-');
 
 describe('restore spool folders', () => {
   it("removes a gone worker's folders, never a running one's or this worker's", () => {
