@@ -2,14 +2,14 @@
  * Backup activities that read site files from a storage node over SSH: a tar stream, encrypted, into Spaces;
  * deduplicated against the site's earlier points when the worker has a dedup key (activities/lib/dedup-files.ts).
  */
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal } from '@temporalio/activity';
 import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '../lib/backup-leases';
 import { archiveDeduplicated } from './lib/dedup-files';
 import { objectKey, type ManifestObject } from '../lib/backup-layout';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { uploadEncryptedWithHeartbeat } from './lib/encrypted-upload';
 import { failure } from '../lib/clients/errors';
-import { withHeartbeat } from './lib/heartbeat';
+import { progressBeat, withHeartbeat } from './lib/heartbeat';
 import { formatSshTarget, parseSshTarget, SshClient } from '../lib/clients/ssh-client';
 import { shellQuote } from '../lib/shell-quote';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
@@ -104,6 +104,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
         // The lease first: a collection of the site's packs never runs while this night may refer to them.
         const lease = await acquireWorkLease(galera, input.site, 'night', `${activityInfo().workflowExecution?.workflowId ?? activityInfo().activityId} attempt ${activityInfo().attempt}`);
         // Renewed on a timer, not on progress: an unchanged site is read for minutes without storing a pack.
+        const beat = progressBeat();
         const renewing = setInterval(() => void renewLease(galera, lease, WORK_LEASE_TTL_MS).catch(() => undefined), 60_000);
         try {
           return await archiveDeduplicated({
@@ -118,7 +119,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
             signal: cancellationSignal(),
             onProgress: (plainBytes) => {
               progress.plainBytes = plainBytes;
-              heartbeat({ phase: 'files', plainBytes });
+              beat({ phase: 'files', plainBytes });
             },
           });
         } finally {

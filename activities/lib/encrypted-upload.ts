@@ -9,9 +9,10 @@ import { pipeline } from 'node:stream/promises';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { cancellationSignal } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { chainFailure, spawnChain, type ProcessChain } from './process-chain';
+import { progressBeat } from './heartbeat';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -166,16 +167,17 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
 /**
  * uploadEncrypted inside an activity: stopped by the activity's cancellation, and heartbeating
- * `{ phase, plainBytes }` on every chunk read. `progress.plainBytes` keeps the count, so a timer's heartbeat
- * (withHeartbeat) between chunks reports it too.
+ * `{ phase, plainBytes }` as chunks are read (at most once a second: progressBeat). `progress.plainBytes` keeps
+ * the count of every chunk, so a timer's heartbeat (withHeartbeat) between chunks reports it too.
  */
 export function uploadEncryptedWithHeartbeat(o: Omit<EncryptedUploadOptions, 'signal' | 'onProgress'>, phase: string, progress: { plainBytes: number }): Promise<EncryptedUploadResult> {
+  const beat = progressBeat();
   return uploadEncrypted({
     ...o,
     signal: cancellationSignal(),
     onProgress: (plainBytes) => {
       progress.plainBytes = plainBytes;
-      heartbeat({ phase, plainBytes });
+      beat({ phase, plainBytes });
     },
   });
 }
