@@ -5,14 +5,15 @@
  *   floor   — a hand-written pipeline, `xargs -P <concurrency>` sites at once, database and files of a site at
  *             once: mariadb-dump | zstd | age > tmp; ssh tar | zstd | age > tmp; curl -T (no manifest, no checks);
  *   drover  — one nightly backup through Temporal (plus the manifest, row counts, retention, outcome record), its
- *             backup worker a separate process (`drover worker backup`) whose peak RSS (VmHWM) is read apart from
+ *             backup worker a separate process (`dist/workers/backup.js`) whose peak RSS (VmHWM) is read apart from
  *             this client's;
  *   loop    — the operators' sequential bash: the same per-site pipeline, one site and one half at a time.
  * Nights: `small` (N generated sites of 20 posts and 64 KiB of uploads) and `production` (a skewed farm, see
  * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order;
  * on an environment an earlier run backed up, the sizes it recorded already order it)
- * and the next night (largest first, by the first night's recorded sizes).
- *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof']
+ * and the next night (largest first, by the first night's recorded sizes). Each method's machine CPU seconds (every
+ * process, /proc/stat) and the Drover worker's own (and its reaped children's) are reported beside its time.
+ *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -30,8 +31,8 @@ import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows
 import { postsDatabase, smallRowsDatabase } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
-import { startWorker } from '../lib/worker-process';
-import { floorFilesPipeline } from '../lib/floor';
+import { processCpuSeconds, startWorker } from '../lib/worker-process';
+import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
 
 const SITES = whole('sites', 500);
 const PRODUCTION = whole('production', 0);
@@ -40,6 +41,8 @@ const PORT_OFFSET = whole('port-offset', process.env.DROVER_TEST_PORT_OFFSET ? N
 const STATE = path.resolve(text('state-dir') ?? '.drover-bench');
 /** Node flags for the Drover worker, space-separated (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see its CPU). */
 const WORKER_FLAGS = (text('worker-flags') ?? '').split(' ').filter(Boolean);
+/** Another checkout whose built worker runs Drover's nights (an A/B against older code); this one's by default. */
+const WORKER_ROOT = text('worker-root');
 const MB = 1024 * 1024;
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
@@ -94,7 +97,7 @@ fi
 }
 
 /** Runs the hand-written pipeline over the sites: `xargs -P` at Drover's concurrency, or one by one. */
-async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<number> {
+async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<{ s: number; machineCpuSeconds: number }> {
   const list = path.join(dir, `sites-${night}-${mode}.txt`);
   writeFileSync(list, sites.map((s) => `${s.domain}\t${s.database}\t${s.filesPath}`).join('\n') + '\n');
   const keys = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
@@ -102,21 +105,30 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
     mode === 'parallel'
       ? `tr '\\t' '\\n' < ${list} | xargs -d '\\n' -n 3 -P ${CONCURRENCY} sh -c '${script} "$1" "$2" "$3" ${night}-floor parallel' _`
       : `while IFS=$'\\t' read -r site db files; do ${script} "$site" "$db" "$files" ${night}-loop sequential; done < ${list}`;
-  return (await timed(() => sh(cmd, keys))).s;
+  const cpu0 = busyCpuSeconds();
+  const { s } = await timed(() => sh(cmd, keys));
+  return { s, machineCpuSeconds: +(busyCpuSeconds() - cpu0).toFixed(1) };
 }
 
-async function droverNight(client: Client, sites: SiteRecord[], date: string): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[] }> {
+async function droverNight(
+  client: Client,
+  sites: SiteRecord[],
+  date: string,
+): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
   // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
-  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: WORKER_FLAGS });
+  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: WORKER_FLAGS, root: WORKER_ROOT });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
+    const cpu0 = busyCpuSeconds();
     const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));
+    const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
+    const workerCpu = processCpuSeconds(worker.proc.pid!);
     const parentEvents: number[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
     if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
     // A night whose points exist already does nothing: it would measure nothing.
     if (r.value.alreadyComplete) throw new Error(`drover night ${date}: ${r.value.alreadyComplete} sites had a complete point of that night already`);
-    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents };
+    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents, machineCpuSeconds, workerCpuSeconds: workerCpu.own, workerChildrenCpuSeconds: workerCpu.children };
   } catch (err) {
     await worker.stop().catch(() => undefined);
     throw err;
@@ -183,11 +195,13 @@ async function main(): Promise<void> {
       report.small = {
         sites: sites.length,
         databaseMiB: await databaseMiB(deps, sites),
-        floorSeconds: +floor.toFixed(1),
+        floorSeconds: +floor.s.toFixed(1),
         droverSeconds: +drover.s.toFixed(1),
-        loopSeconds: +loop.toFixed(1),
-        droverOverFloor: +(drover.s / floor).toFixed(2),
-        loopOverDrover: +(loop / drover.s).toFixed(2),
+        loopSeconds: +loop.s.toFixed(1),
+        droverOverFloor: +(drover.s / floor.s).toFixed(2),
+        loopOverDrover: +(loop.s / drover.s).toFixed(2),
+        machineCpuSeconds: { floor: floor.machineCpuSeconds, drover: drover.machineCpuSeconds, loop: loop.machineCpuSeconds },
+        droverWorkerCpuSeconds: { own: drover.workerCpuSeconds, children: drover.workerChildrenCpuSeconds },
         workerPeakRssMiB: drover.workerPeakRssMiB,
         parentRuns: drover.parentEvents.length,
         parentHistoryEventsMax: Math.max(...drover.parentEvents),
@@ -212,13 +226,15 @@ async function main(): Promise<void> {
         distribution,
         databaseMiB: await databaseMiB(deps, sites),
         storedMiB: Math.round(stored / MB),
-        floorSeconds: +floor.toFixed(1),
+        floorSeconds: +floor.s.toFixed(1),
         droverFirstNightSeconds: +first.s.toFixed(1),
         droverLargestFirstSeconds: +next.s.toFixed(1),
-        loopSeconds: +loop.toFixed(1),
-        firstNightOverFloor: +(first.s / floor).toFixed(2),
-        largestFirstOverFloor: +(next.s / floor).toFixed(2),
-        loopOverLargestFirst: +(loop / next.s).toFixed(2),
+        loopSeconds: +loop.s.toFixed(1),
+        firstNightOverFloor: +(first.s / floor.s).toFixed(2),
+        largestFirstOverFloor: +(next.s / floor.s).toFixed(2),
+        loopOverLargestFirst: +(loop.s / next.s).toFixed(2),
+        machineCpuSeconds: { floor: floor.machineCpuSeconds, droverFirstNight: first.machineCpuSeconds, droverLargestFirst: next.machineCpuSeconds, loop: loop.machineCpuSeconds },
+        droverWorkerCpuSeconds: { firstNight: { own: first.workerCpuSeconds, children: first.workerChildrenCpuSeconds }, largestFirst: { own: next.workerCpuSeconds, children: next.workerChildrenCpuSeconds } },
         workerPeakRssMiB: Math.max(first.workerPeakRssMiB, next.workerPeakRssMiB),
       };
     }

@@ -12,6 +12,18 @@ import { parse } from 'yaml';
 /** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
 export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
+/**
+ * A process's CPU time so far in seconds: its own (user and system) and that of the children it has reaped (the
+ * worker's `mariadb-dump`, `zstd` and `age` once they have exited), from /proc/<pid>/stat.
+ */
+export function processCpuSeconds(pid: number): { own: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), counted from field 3 (state).
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]];
+  return { own: (utime + stime) / 100, children: (cutime + cstime) / 100 };
+}
+
 export interface WorkerProcess {
   proc: ChildProcess;
   /** Rejects if the worker exits before `stop` (race a workflow against it: nothing else polls its queue). */
