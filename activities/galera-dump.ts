@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { RowDataPacket } from 'mysql2/promise';
 import { objectKey, type ManifestObject } from '../lib/backup-layout';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { uploadEncryptedWithHeartbeat } from './lib/encrypted-upload';
+import { uploadEncryptedInActivity } from './lib/encrypted-upload';
 import { getSite } from '../lib/site-registry';
 import { ident } from './lib/database-programs';
 import { classifyDatabaseError, failure } from '../lib/clients/errors';
@@ -95,7 +95,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         const progress = { plainBytes: 0 };
         const uploaded = await withHeartbeat(
           () => ({ phase: 'dump', plainBytes: progress.plainBytes }),
-          () => uploadEncryptedWithHeartbeat({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, 'dump', progress),
+          () => uploadEncryptedInActivity({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, progress),
         );
         const counted = tables.map((t) => ({ name: t.name, rows: counter.rows.get(t.name) ?? 0 }));
         return { ...uploaded, node: node.name, tables: counted, wordpress, durationMs: Date.now() - started };

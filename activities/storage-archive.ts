@@ -7,9 +7,9 @@ import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '.
 import { archiveDeduplicated } from './lib/dedup-files';
 import { objectKey, type ManifestObject } from '../lib/backup-layout';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { uploadEncryptedWithHeartbeat } from './lib/encrypted-upload';
+import { uploadEncryptedInActivity } from './lib/encrypted-upload';
 import { failure } from '../lib/clients/errors';
-import { progressBeat, withHeartbeat } from './lib/heartbeat';
+import { withHeartbeat } from './lib/heartbeat';
 import { formatSshTarget, parseSshTarget, SshClient } from '../lib/clients/ssh-client';
 import { shellQuote } from '../lib/shell-quote';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
@@ -72,7 +72,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
       const started = Date.now();
       const target = input.storageHost ? parseSshTarget(input.storageHost) : ssh.defaultTarget;
       const client = await SshClient.connect(target, ssh.options, cancellationSignal());
-      // On progress (bytes read) and, while the remote command shows none (a slow disk), on a timer.
+      // Heartbeats once a second with the bytes read so far (counted per chunk into progress), a slow disk or not.
       const progress = { plainBytes: 0 };
       try {
         return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => archive());
@@ -97,14 +97,13 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
           const { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...dedup } = await read(archiveDedup(run.stdout, run.exit));
           return { key, bytes, sha256, plainBytes, firstByteAt, finishedAt, ...found(), durationMs: Date.now() - started, dedup };
         }
-        const uploaded = await read(uploadEncryptedWithHeartbeat({ s3, bucket, key: objectKey(input.site, input.date, 'files'), source: run.stdout, sourceExit: run.exit, recipients: backup.recipients }, 'files', progress));
+        const uploaded = await read(uploadEncryptedInActivity({ s3, bucket, key: objectKey(input.site, input.date, 'files'), source: run.stdout, sourceExit: run.exit, recipients: backup.recipients }, progress));
         return { ...uploaded, ...found(), durationMs: Date.now() - started };
       }
       async function archiveDedup(source: Readable, sourceExit: Promise<void>) {
         // The lease first: a collection of the site's packs never runs while this night may refer to them.
         const lease = await acquireWorkLease(galera, input.site, 'night', `${activityInfo().workflowExecution?.workflowId ?? activityInfo().activityId} attempt ${activityInfo().attempt}`);
         // Renewed on a timer, not on progress: an unchanged site is read for minutes without storing a pack.
-        const beat = progressBeat();
         const renewing = setInterval(() => void renewLease(galera, lease, WORK_LEASE_TTL_MS).catch(() => undefined), 60_000);
         try {
           return await archiveDeduplicated({
@@ -117,10 +116,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
             source,
             sourceExit,
             signal: cancellationSignal(),
-            onProgress: (plainBytes) => {
-              progress.plainBytes = plainBytes;
-              beat({ phase: 'files', plainBytes });
-            },
+            onProgress: (plainBytes) => void (progress.plainBytes = plainBytes),
           });
         } finally {
           clearInterval(renewing);

@@ -46,14 +46,14 @@ function checkSha256(what: string, got: string, expected: string): void {
 
 /** Streams the object once and fails with BackupCorrupted unless its SHA-256 is the expected one. */
 export async function verifyObject(s3: S3Client, bucket: string, key: string, expectedSha256: string, signal?: AbortSignal): Promise<{ bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of await body(s3, bucket, key, signal)) {
-    hash.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
+  const h = hashing();
+  try {
+    await pipeline(await body(s3, bucket, key, signal), h.stream.resume(), { signal });
+  } catch (err) {
+    throw classifyStorageError(err, `s3://${bucket}/${key}`);
   }
-  checkSha256(`s3://${bucket}/${key}`, hash.digest('hex'), expectedSha256);
-  return { bytes };
+  checkSha256(`s3://${bucket}/${key}`, h.hex(), expectedSha256);
+  return { bytes: h.bytes() };
 }
 
 /** Room left on the spool's file system after a download, for everything else the worker writes meanwhile (default). */

@@ -12,7 +12,6 @@ import { Encrypter } from 'age-encryption';
 import { cancellationSignal } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { chainFailure, spawnChain, type ProcessChain } from './process-chain';
-import { progressBeat } from './heartbeat';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -166,20 +165,11 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 }
 
 /**
- * uploadEncrypted inside an activity: stopped by the activity's cancellation, and heartbeating
- * `{ phase, plainBytes }` as chunks are read (at most once a second: progressBeat). `progress.plainBytes` keeps
- * the count of every chunk, so a timer's heartbeat (withHeartbeat) between chunks reports it too.
+ * uploadEncrypted inside an activity: stopped by the activity's cancellation, and counting the source's bytes into
+ * `progress.plainBytes` as chunks are read, for the caller's `withHeartbeat` (heartbeat.ts) to report once a second.
  */
-export function uploadEncryptedWithHeartbeat(o: Omit<EncryptedUploadOptions, 'signal' | 'onProgress'>, phase: string, progress: { plainBytes: number }): Promise<EncryptedUploadResult> {
-  const beat = progressBeat();
-  return uploadEncrypted({
-    ...o,
-    signal: cancellationSignal(),
-    onProgress: (plainBytes) => {
-      progress.plainBytes = plainBytes;
-      beat({ phase, plainBytes });
-    },
-  });
+export function uploadEncryptedInActivity(o: Omit<EncryptedUploadOptions, 'signal' | 'onProgress'>, progress: { plainBytes: number }): Promise<EncryptedUploadResult> {
+  return uploadEncrypted({ ...o, signal: cancellationSignal(), onProgress: (plainBytes) => void (progress.plainBytes = plainBytes) });
 }
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);

@@ -22,24 +22,11 @@ function beat(details: unknown): void {
 }
 
 /**
- * A heartbeat for progress that is reported per chunk read (bytes streamed): at most one per `everyMs`. Each
- * heartbeat costs the worker an encode (JSON, the payload codec's AES-GCM, protobuf) and a call into the SDK's
- * core, about 30 to 40 µs, and the SDK encodes nearly every one it is given (it drops only those that arrive
- * while the previous is being encoded); per 32 KiB read that was a share of a production night's CPU.
- */
-export function progressBeat(everyMs = HEARTBEAT_EVERY_MS): (details: unknown) => void {
-  let last = 0;
-  return (details) => {
-    const now = Date.now();
-    if (now - last < everyMs) return;
-    last = now;
-    beat(details);
-  };
-}
-
-/**
  * Runs `fn` while heartbeating every HEARTBEAT_EVERY_MS with `details()` (the latest progress), and returns its
- * result. Temporal throttles what reaches the server, so the timer costs nothing when progress beats too.
+ * result. Progress counted per chunk read (bytes streamed) only updates what `details()` reads: the timer alone
+ * heartbeats. Each heartbeat costs the worker an encode (JSON, the payload codec's AES-GCM, protobuf) and a call into
+ * the SDK's core, and the SDK encodes nearly every heartbeat it is given, so one per 32 KiB read was a share of a
+ * production night's CPU.
  */
 export async function withHeartbeat<T>(details: () => unknown, fn: () => Promise<T>): Promise<T> {
   beat(details());

@@ -12,7 +12,8 @@
  * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order;
  * on an environment an earlier run backed up, the sizes it recorded already order it)
  * and the next night (largest first, by the first night's recorded sizes). Each method's machine CPU seconds (every
- * process, /proc/stat) and the Drover worker's own (and its reaped children's) are reported beside its time.
+ * process, /proc/stat), the Drover worker's own (and its reaped children's) and the Temporal server's are reported
+ * beside its time.
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
@@ -22,6 +23,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { closeActivityDeps, createActivityDeps, type ActivityDeps } from '../../activities';
 import { devUp } from '../../devkit/dev-env';
+import { devLayout } from '../../devkit/dev-env/layout';
 import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
 import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
 import { droverDataConverter } from '../../lib/data-converter';
@@ -96,8 +98,16 @@ fi
   return file;
 }
 
+/**
+ * CPU seconds used so far by the environment's Temporal server (the `temporal` dev server: one process, its
+ * SQLite store in it), which a Drover night uses and the hand-written pipelines do not.
+ */
+function temporalCpuSeconds(): number {
+  return processCpuSeconds(Number(readFileSync(path.join(devLayout(STATE).temporal.dir, 'temporal.pid'), 'utf8'))).own;
+}
+
 /** Runs the hand-written pipeline over the sites: `xargs -P` at Drover's concurrency, or one by one. */
-async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<{ s: number; machineCpuSeconds: number }> {
+async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<{ s: number; machineCpuSeconds: number; temporalCpuSeconds: number }> {
   const list = path.join(dir, `sites-${night}-${mode}.txt`);
   writeFileSync(list, sites.map((s) => `${s.domain}\t${s.database}\t${s.filesPath}`).join('\n') + '\n');
   const keys = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
@@ -106,29 +116,32 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
       ? `tr '\\t' '\\n' < ${list} | xargs -d '\\n' -n 3 -P ${CONCURRENCY} sh -c '${script} "$1" "$2" "$3" ${night}-floor parallel' _`
       : `while IFS=$'\\t' read -r site db files; do ${script} "$site" "$db" "$files" ${night}-loop sequential; done < ${list}`;
   const cpu0 = busyCpuSeconds();
+  const temporal0 = temporalCpuSeconds();
   const { s } = await timed(() => sh(cmd, keys));
-  return { s, machineCpuSeconds: +(busyCpuSeconds() - cpu0).toFixed(1) };
+  return { s, machineCpuSeconds: +(busyCpuSeconds() - cpu0).toFixed(1), temporalCpuSeconds: +(temporalCpuSeconds() - temporal0).toFixed(1) };
 }
 
 async function droverNight(
   client: Client,
   sites: SiteRecord[],
   date: string,
-): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
+): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; temporalCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
   // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
   const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: WORKER_FLAGS, root: WORKER_ROOT });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const cpu0 = busyCpuSeconds();
+    const temporal0 = temporalCpuSeconds();
     const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));
     const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
+    const temporal = +(temporalCpuSeconds() - temporal0).toFixed(1);
     const workerCpu = processCpuSeconds(worker.proc.pid!);
     const parentEvents: number[] = [];
     for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
     if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
     // A night whose points exist already does nothing: it would measure nothing.
     if (r.value.alreadyComplete) throw new Error(`drover night ${date}: ${r.value.alreadyComplete} sites had a complete point of that night already`);
-    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents, machineCpuSeconds, workerCpuSeconds: workerCpu.own, workerChildrenCpuSeconds: workerCpu.children };
+    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents, machineCpuSeconds, temporalCpuSeconds: temporal, workerCpuSeconds: workerCpu.own, workerChildrenCpuSeconds: workerCpu.children };
   } catch (err) {
     await worker.stop().catch(() => undefined);
     throw err;
@@ -201,6 +214,7 @@ async function main(): Promise<void> {
         droverOverFloor: +(drover.s / floor.s).toFixed(2),
         loopOverDrover: +(loop.s / drover.s).toFixed(2),
         machineCpuSeconds: { floor: floor.machineCpuSeconds, drover: drover.machineCpuSeconds, loop: loop.machineCpuSeconds },
+        temporalServerCpuSeconds: { floor: floor.temporalCpuSeconds, drover: drover.temporalCpuSeconds, loop: loop.temporalCpuSeconds },
         droverWorkerCpuSeconds: { own: drover.workerCpuSeconds, children: drover.workerChildrenCpuSeconds },
         workerPeakRssMiB: drover.workerPeakRssMiB,
         parentRuns: drover.parentEvents.length,
@@ -234,6 +248,7 @@ async function main(): Promise<void> {
         largestFirstOverFloor: +(next.s / floor.s).toFixed(2),
         loopOverLargestFirst: +(loop.s / next.s).toFixed(2),
         machineCpuSeconds: { floor: floor.machineCpuSeconds, droverFirstNight: first.machineCpuSeconds, droverLargestFirst: next.machineCpuSeconds, loop: loop.machineCpuSeconds },
+        temporalServerCpuSeconds: { floor: floor.temporalCpuSeconds, droverFirstNight: first.temporalCpuSeconds, droverLargestFirst: next.temporalCpuSeconds, loop: loop.temporalCpuSeconds },
         droverWorkerCpuSeconds: { firstNight: { own: first.workerCpuSeconds, children: first.workerChildrenCpuSeconds }, largestFirst: { own: next.workerCpuSeconds, children: next.workerChildrenCpuSeconds } },
         workerPeakRssMiB: Math.max(first.workerPeakRssMiB, next.workerPeakRssMiB),
       };
