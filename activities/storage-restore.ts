@@ -11,7 +11,7 @@ import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '.
 import { restoreDeduplicated } from './lib/dedup-restore';
 import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { decryptObjectTo, verifyObject, withVerifiedObject } from './lib/encrypted-download';
+import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -72,12 +72,13 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
   const target = (host: string | null) => (host ? parseSshTarget(host) : ssh.defaultTarget);
 
   /** A deduplicated point's files into `sink`: its packs fetched and decrypted in parallel (dedup-restore.ts). */
-  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }): Promise<{ bytes: number }> {
+  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, indexFile: string | undefined, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }): Promise<{ bytes: number }> {
     return restoreDeduplicated({
       s3,
       bucket,
       indexKey: input.key,
       indexSha256: input.sha256,
+      indexFile,
       identityFile: backup.identityFile!,
       sink,
       sinkExit,
@@ -118,14 +119,11 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
       const progress = { phase: 'verify' };
       return withHeartbeat(() => ({ ...progress, extractedBytes: counter.bytes }), () => underRestoreLease(input.key, async () => {
         // Checked before anything on the storage node is touched (a missing or damaged object must not cost an
-        // earlier restore's kept folders). A tar point's archive is kept on the worker's disk as it is checked, and
-        // extracted from that file (one download, and what is extracted is what was checked). A deduplicated point's
-        // index (small) is read again and hashed again (dedup-restore.ts), and each pack is checked before any of
-        // its pieces is used.
+        // earlier restore's kept folders). A tar point's archive, or a deduplicated point's index, is kept on the
+        // worker's disk as it is checked, and used from that file (one download, and what is used is what was
+        // checked); each of a deduplicated point's packs is checked before any of its pieces is used.
         const dedup = isFilesIndexKey(input.key);
-        const checked = async (use: (v: { bytes: number; file?: string }) => Promise<{ bytes: number; files: number }>) =>
-          dedup ? use(await verifyObject(s3, bucket, input.key, input.sha256, cancellationSignal())) : withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, use);
-        return checked(async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
+        return withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, async ({ bytes, file }) => withSsh(target(input.storageHost), ssh.options, async (c) => {
           // A previous folder here is an earlier restore's: its leftover when live exists (removed, so an undo of
           // this restore can never bring it back), or an interrupted swap's original when live is missing (put back).
           const [live, previous] = [input.livePath, input.livePath + PREVIOUS_SUFFIX];
@@ -140,7 +138,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract.
           const fed = pipeline(counter, tar.stdin);
           const sinkExit = Promise.all([tar.exit, fed]).then(() => undefined);
-          if (dedup) bytes += (await restoreDeduplicatedInto(input, counter, sinkExit, progress)).bytes;
+          if (dedup) bytes += (await restoreDeduplicatedInto(input, file, counter, sinkExit, progress)).bytes;
           else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);

@@ -64,6 +64,8 @@ export interface DedupRestoreOptions {
   /** The manifest's files.key and sha256. */
   indexKey: string;
   indexSha256: string;
+  /** The index as already downloaded and checked (encrypted-download.ts withVerifiedObject): read from there. */
+  indexFile?: string;
   identityFile: string;
   /** Where the rebuilt tar goes (a remote `tar -x`'s stdin). */
   sink: Writable;
@@ -101,6 +103,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     bucket: o.bucket,
     key: o.indexKey,
     sha256: o.indexSha256,
+    file: o.indexFile,
     identityFile: o.identityFile,
     signal: o.signal,
     sink: new Writable({
