@@ -1,8 +1,8 @@
 /**
  * Heartbeats for long activities. A step that can outlive its heartbeat timeout without heartbeating is a bug:
  * Temporal then starts a retry beside the attempt still running (two loads into one staging database, their
- * DDL queued behind each other in Galera's total order). So long steps heartbeat on progress (bytes streamed,
- * rows loaded) and, while a remote command or a single statement shows no progress, on a timer.
+ * DDL queued behind each other in Galera's total order). So long steps heartbeat on a timer, once a second, with
+ * their latest progress (bytes streamed, rows loaded), also while a remote command or a single statement shows none.
  */
 import { Transform } from 'node:stream';
 import { Context } from '@temporalio/activity';

@@ -62,11 +62,25 @@ async function storedBytes(prefix: string): Promise<number> {
   return (await listAll(ctx.deps.s3, ctx.deps.bucket, prefix)).reduce((n, o) => n + o.bytes, 0);
 }
 
-/** Restores a point's files into `<copy>.drover-staging` with the restore worker's activities; returns its state. */
+/**
+ * Restores a point's files into `<copy>.drover-staging` with the restore worker's activities; returns its state. The
+ * index is downloaded once (checked into the worker's spool and decrypted from there): its GETs are counted.
+ */
 async function restoreCopy(site: string, date: string, copy: string): Promise<Record<string, Node>> {
   const manifest = await run(createSpacesActivities(ctx.deps).readManifest, { site, date });
   expect(isFilesIndexKey(manifest.files.key)).toBe(true);
-  await run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: copy });
+  let indexGets = 0;
+  const s3 = new Proxy(ctx.deps.s3, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return (command: { input?: { Key?: string }; constructor: { name: string } }, opts?: unknown) => {
+        if (command.constructor.name === 'GetObjectCommand' && command.input?.Key === manifest.files.key) indexGets++;
+        return target.send(command as never, opts as never);
+      };
+    },
+  });
+  await run(createStorageRestoreActivities({ ...ctx.deps, s3 }).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: copy });
+  expect(indexGets, 'the index is downloaded once').toBe(1);
   const state = treeState(copy + STAGING_SUFFIX);
   rmSync(copy + STAGING_SUFFIX, { recursive: true, force: true });
   return state;

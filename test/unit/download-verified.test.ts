@@ -1,5 +1,5 @@
 /**
- * downloadVerified's outcomes by where a failure comes from: the object store's stream, the worker's disk, the
+ * downloadVerified's (and verifyObject's) outcomes by where a failure comes from: the object store's stream, the worker's disk, the
  * object's bytes. (The object store itself is exercised in the integration tests; here the S3 client is a stand-in
  * whose body stream fails on cue, which a real server cannot be made to do on time.)
  */
@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { useScratchDirs } from '../helpers/scratch';
-import { downloadVerified } from '../../activities/lib/encrypted-download';
+import { downloadVerified, verifyObject } from '../../activities/lib/encrypted-download';
 
 const scratch = useScratchDirs('download-verified-');
 const bytes = Buffer.alloc(256 * 1024, 7);
@@ -66,5 +66,26 @@ describe('downloadVerified', () => {
     expect(await downloadVerified({ s3, bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age'), reserveBytes: Number.MAX_SAFE_INTEGER })).toBeNull();
     expect(readdirSync(dir)).toEqual([]);
     expect(body!.destroyed).toBe(true);
+  });
+});
+
+describe('verifyObject (the check without a file: the use downloads it again)', () => {
+  const dropped = () =>
+    new Readable({
+      read() {
+        this.push(bytes.subarray(0, 1024));
+        setImmediate(() => this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })));
+      },
+    });
+
+  it('reads the whole object and gives its size when its SHA-256 matches', async () => {
+    expect(await verifyObject(s3With(() => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)])), 'b', 'k', sha256)).toEqual({ bytes: bytes.length });
+  });
+
+  it('another object is BackupCorrupted; a connection dropped mid-stream is the object store failing', async () => {
+    expect((await failure(verifyObject(s3With(() => Readable.from([Buffer.from('another object')])), 'b', 'k', sha256)))?.type).toBe('BackupCorrupted');
+    const err = await failure(verifyObject(s3With(dropped), 'b', 'k', sha256));
+    expect(err?.type).toBe('StorageUnavailable');
+    expect(err?.message).toMatch(/ECONNRESET/);
   });
 });
