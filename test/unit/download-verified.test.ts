@@ -70,13 +70,16 @@ describe('downloadVerified', () => {
 });
 
 describe('verifyObject (the check without a file: the use downloads it again)', () => {
-  const dropped = () =>
-    new Readable({
+  // One chunk, then the connection drops on the next read.
+  const dropped = () => {
+    let reads = 0;
+    return new Readable({
       read() {
-        this.push(bytes.subarray(0, 1024));
-        setImmediate(() => this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' })));
+        if (reads++ === 0) this.push(bytes.subarray(0, 1024));
+        else this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }));
       },
     });
+  };
 
   it('reads the whole object and gives its size when its SHA-256 matches', async () => {
     expect(await verifyObject(s3With(() => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)])), 'b', 'k', sha256)).toEqual({ bytes: bytes.length });
