@@ -62,6 +62,10 @@ export function temporalPart(l: DevLayout): DevPart {
           '--ui-port', String(l.temporal.ui),
           '--metrics-port', String(l.temporal.metrics),
           '--db-filename', path.join(dir, 'temporal.db'),
+          // WAL, synced at checkpoints: SQLite's defaults (a journal created, synced and deleted per transaction)
+          // cost the server about half again its CPU per workflow (docs/decisions.md).
+          '--sqlite-pragma', 'journal_mode=WAL',
+          '--sqlite-pragma', 'synchronous=NORMAL',
           '--namespace', 'default',
           '--log-level', 'warn',
           '--ui-codec-endpoint', `http://127.0.0.1:${l.codec.port}`,

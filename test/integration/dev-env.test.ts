@@ -1,6 +1,7 @@
 /**
  * `drover dev up | status | down` on the real processes: all seven parts healthy (the codec server and the front among them), `up` twice harmless, a killed
- * Galera node named by status and brought back by `up`, and a full stop/start that keeps Temporal history.
+ * Galera node named by status and brought back by `up`, and a full stop/start that keeps Temporal history
+ * (and a killed Temporal server's: its SQLite file is in WAL mode).
  */
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -124,13 +125,23 @@ describe('drover dev', () => {
     // The workflow run from before the restart is still in Temporal's SQLite history, and the marker row the
     // smoke run replicated is still in Galera: the smoke run of the same label is a no-op insert and sees it.
     const { Connection, Client } = await import('@temporalio/client');
-    const conn = await Connection.connect({ address: `127.0.0.1:${layout.temporal.grpc}` });
-    try {
-      const desc = await new Client({ connection: conn }).workflow.getHandle(workflowId).describe();
-      expect(desc.status.name).toBe('COMPLETED');
-    } finally {
-      await conn.close();
-    }
+    const described = async () => {
+      const conn = await Connection.connect({ address: `127.0.0.1:${layout.temporal.grpc}` });
+      try {
+        return (await new Client({ connection: conn }).workflow.getHandle(workflowId).describe()).status.name;
+      } finally {
+        await conn.close();
+      }
+    };
+    expect(await described()).toBe('COMPLETED');
+    // The server's SQLite file is in WAL mode (the header's read and write versions are 2), and a server killed
+    // outright (no checkpoint) keeps the history too: the log is replayed when up opens the file again.
+    const header = readFileSync(path.join(layout.temporal.dir, 'temporal.db')).subarray(18, 20);
+    expect([...header]).toEqual([2, 2]);
+    process.kill(pids().temporal!, 'SIGKILL');
+    const again = await drover(['dev', 'up', '--json']);
+    expect(again.code, again.stdout).toBe(0);
+    expect(await described()).toBe('COMPLETED');
     const env = readFileSync(layout.envFile, 'utf8');
     expect(env).toMatch(/^DROVER_GALERA_NODES=/m);
     // Where local clusters' sites reach Galera, and the front that serves them.
