@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { devLayout } from '../../devkit/dev-env';
 import { parseGaleraNodes } from '../../lib/clients/galera-client';
-import { readPid } from '../../devkit/dev-env/processes';
+import { isRunning, readPid } from '../../devkit/dev-env/processes';
 import { drover } from '../helpers/cli';
 import { TEST_ENV } from '../helpers/paths';
 import { testEnv } from '../helpers/temporal';
@@ -125,23 +125,28 @@ describe('drover dev', () => {
     // The workflow run from before the restart is still in Temporal's SQLite history, and the marker row the
     // smoke run replicated is still in Galera: the smoke run of the same label is a no-op insert and sees it.
     const { Connection, Client } = await import('@temporalio/client');
-    const described = async () => {
+    const described = async (id: string) => {
       const conn = await Connection.connect({ address: `127.0.0.1:${layout.temporal.grpc}` });
       try {
-        return (await new Client({ connection: conn }).workflow.getHandle(workflowId).describe()).status.name;
+        return (await new Client({ connection: conn }).workflow.getHandle(id).describe()).status.name;
       } finally {
         await conn.close();
       }
     };
-    expect(await described()).toBe('COMPLETED');
+    expect(await described(workflowId)).toBe('COMPLETED');
     // The server's SQLite file is in WAL mode (the header's read and write versions are 2), and a server killed
-    // outright (no checkpoint) keeps the history too: the log is replayed when up opens the file again.
+    // outright keeps the history of a run completed just before: the log is replayed when up opens the file again.
     const header = readFileSync(path.join(layout.temporal.dir, 'temporal.db')).subarray(18, 20);
     expect([...header]).toEqual([2, 2]);
-    process.kill(pids().temporal!, 'SIGKILL');
+    const late = await drover(['smoke', '--worker', '--json', '--label', `killed-${process.pid}`]);
+    expect(late.code, late.stderr).toBe(0);
+    const lateId = (late.json() as { workflowId: string }).workflowId;
+    const server = pids().temporal!;
+    process.kill(server, 'SIGKILL');
+    for (let i = 0; i < 100 && isRunning(server, 'temporal'); i++) await new Promise((r) => setTimeout(r, 100));
     const again = await drover(['dev', 'up', '--json']);
     expect(again.code, again.stdout).toBe(0);
-    expect(await described()).toBe('COMPLETED');
+    expect(await described(lateId)).toBe('COMPLETED');
     const env = readFileSync(layout.envFile, 'utf8');
     expect(env).toMatch(/^DROVER_GALERA_NODES=/m);
     // Where local clusters' sites reach Galera, and the front that serves them.

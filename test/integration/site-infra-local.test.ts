@@ -153,8 +153,9 @@ describe('a site on the local cluster, through the local front', () => {
         // Three Galera nodes; the user sees information_schema and its own database only.
         expect(probe.stdout.trim()).toBe('3 2');
         const install = await inContainer(`define('WP_INSTALLING', true); $_SERVER['HTTP_HOST'] = '${domain}'; require '/var/www/html/wp-load.php'; require_once ABSPATH . 'wp-admin/includes/upgrade.php'; $r = wp_install(${JSON.stringify(title).replace(/\$/g, '\\$')}, 'admin', 'admin@${domain}', true, '', ${JSON.stringify(randomBytes(12).toString('hex'))}); echo 'user ', $r['user_id'], "\\n";`);
-        // The admin's id is Galera's: each node hands out AUTO_INCREMENT values by its own offset
-        // (wsrep_auto_increment_control), so the first user is 1, 2 or 3 by the node the container reached.
+        // The admin's id is Galera's: each node hands out AUTO_INCREMENT values by an offset from its place in the
+        // current cluster view (wsrep_auto_increment_control), which changes as nodes restart, so the first user
+        // may be 1, 2 or 3.
         const userId = Number(/^user (\d+)$/m.exec(install.stdout)?.[1]);
         expect(userId, install.stdout).toBeGreaterThan(0);
         const [admins] = await writer.query(`SELECT user_login FROM \`${database}\`.wx_users WHERE ID = ?`, [userId]);
