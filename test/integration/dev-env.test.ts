@@ -9,7 +9,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { devLayout } from '../../devkit/dev-env';
 import { parseGaleraNodes } from '../../lib/clients/galera-client';
-import { isRunning, readPid } from '../../devkit/dev-env/processes';
+import { isRunning, readPid, sleep } from '../../devkit/dev-env/processes';
 import { drover } from '../helpers/cli';
 import { TEST_ENV } from '../helpers/paths';
 import { testEnv } from '../helpers/temporal';
@@ -27,6 +27,11 @@ const pidFiles = () => ({
   ...Object.fromEntries(layout.galera.nodes.map((n) => [n.name, path.join(layout.galera.dir, n.name, 'mariadbd.pid')])),
 });
 const pids = () => Object.fromEntries(Object.entries(pidFiles()).map(([k, f]) => [k, readPid(f)]));
+/** Kills a part's process outright and waits until it is gone (a signal is delivered, not yet acted on, when kill returns). */
+async function killOutright(pid: number, expect: string): Promise<void> {
+  process.kill(pid, 'SIGKILL');
+  while (isRunning(pid, expect)) await sleep(100);
+}
 
 describe('drover dev', () => {
   it('status --json reports all six parts healthy with endpoints, and the Web UI answers', async () => {
@@ -76,8 +81,7 @@ describe('drover dev', () => {
     await session.query("INSERT INTO dev_env_tmp.kept VALUES (1, 'before the restart')");
     const victim = layout.galera.nodes[1].name;
     const pid = pids()[victim] as number;
-    process.kill(pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 500));
+    await killOutright(pid, 'mariadbd');
 
     const down = await drover(['dev', 'status', '--json', '--only', 'galera']);
     expect(down.code).toBe(1);
@@ -141,9 +145,7 @@ describe('drover dev', () => {
     const late = await drover(['smoke', '--worker', '--json', '--label', `killed-${process.pid}`]);
     expect(late.code, late.stderr).toBe(0);
     const lateId = (late.json() as { workflowId: string }).workflowId;
-    const server = pids().temporal!;
-    process.kill(server, 'SIGKILL');
-    for (let i = 0; i < 100 && isRunning(server, 'temporal'); i++) await new Promise((r) => setTimeout(r, 100));
+    await killOutright(pids().temporal!, 'temporal');
     const again = await drover(['dev', 'up', '--json']);
     expect(again.code, again.stdout).toBe(0);
     expect(await described(lateId)).toBe('COMPLETED');
