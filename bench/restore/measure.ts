@@ -4,7 +4,7 @@
  * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
  * restore checked for exactness against the backed-up site's fingerprints.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -21,6 +21,9 @@ import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/res
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
+import { busyCpuSeconds } from '../lib/floor';
+import { processCpuSeconds } from '../lib/worker-process';
+import { devLayout } from '../../devkit/dev-env/layout';
 
 export interface BenchContext {
   /** The environment's state folder and port offset (for the workers the bench starts as processes). */
@@ -48,6 +51,50 @@ export interface SiteMeasurement {
   exact: { copy: boolean; dedupCopy: boolean; live: boolean };
   /** The 1-minute load average at the end of each phase: other work on the machine shows here. */
   loadAverage: { floor: number; copy: number; dedupCopy: number; live: number };
+  /**
+   * CPU-seconds each phase used: the whole machine's, and the three Galera nodes' (mariadbd: loading, counting,
+   * checksumming and replicating), for the floor's both-at-once run and each Drover restore; for a restore, its
+   * worker's own too, and its programs' (age, zstd, curl, mariadb: the children it reaped meanwhile).
+   */
+  cpuSeconds: Record<'floor' | 'copy' | 'dedupCopy' | 'live', { machine: number; galera: number; worker?: number; workerChildren?: number }>;
+}
+
+/** The machine's busy CPU-seconds and the environment's three mariadbd processes' own, so far. */
+function cpuNow(stateDir: string): { machine: number; galera: number } {
+  const galera = devLayout(stateDir).galera.nodes.reduce((sum, n) => {
+    try {
+      return sum + processCpuSeconds(Number(readFileSync(path.join(devLayout(stateDir).galera.dir, n.name, 'mariadbd.pid'), 'utf8'))).own;
+    } catch {
+      return sum;
+    }
+  }, 0);
+  return { machine: busyCpuSeconds(), galera };
+}
+
+/**
+ * Waits (at most 120 s) until the machine has been quiet for two seconds running (under a quarter of a core busy):
+ * a load just finished leaves each Galera node flushing its dirty pages and purging for seconds after, and the
+ * phase measured next (the floor or Drover, whichever came after a load) would pay for the one before it.
+ * Returns the seconds waited.
+ */
+export async function settle(): Promise<number> {
+  const start = Date.now();
+  let quiet = 0;
+  while (quiet < 2 && Date.now() - start < 120_000) {
+    const a = busyCpuSeconds();
+    await new Promise((r) => setTimeout(r, 1000));
+    quiet = busyCpuSeconds() - a < 0.25 ? quiet + 1 : 0;
+  }
+  return +((Date.now() - start) / 1000).toFixed(1);
+}
+
+/** Runs `fn`, returning its result and the CPU-seconds (machine, Galera) used meanwhile. */
+async function withCpu<T>(stateDir: string, fn: () => Promise<T>): Promise<{ value: T; cpu: { machine: number; galera: number } }> {
+  await settle();
+  const a = cpuNow(stateDir);
+  const value = await fn();
+  const b = cpuNow(stateDir);
+  return { value, cpu: { machine: +(b.machine - a.machine).toFixed(1), galera: +(b.galera - a.galera).toFixed(1) } };
 }
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -58,7 +105,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 
 
 /** The floor: the same tools by hand, no Temporal, no verification, no staging, no swap. */
-async function measureFloor({ env, deps }: BenchContext, manifest: Manifest, tag: string): Promise<SiteMeasurement['floorMs']> {
+async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Manifest, tag: string): Promise<{ ms: SiteMeasurement['floorMs']; cpu: { machine: number; galera: number } }> {
   const node = await deps.galera.writerNode();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-rbench-'));
   const cnf = path.join(dir, 'c.cnf');
@@ -72,12 +119,14 @@ async function measureFloor({ env, deps }: BenchContext, manifest: Manifest, tag
   const floorFiles = (to: string) => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(manifest.files.key)} | age -d -i ${id} | zstd -dc | tar -C ${to} -xf -`, creds);
   try {
     log('  floor: database alone');
+    await settle();
     const database = await timed(() => floorDb(`floor_db_${tag}`));
     log('  floor: files alone');
+    await settle();
     const files = await timed(() => floorFiles(path.join(dir, 'files')));
     log('  floor: both at once');
-    const both = await timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))]));
-    return { database: database.ms, files: files.ms, both: both.ms };
+    const both = await withCpu(stateDir, () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))])));
+    return { ms: { database: database.ms, files: files.ms, both: both.value.ms }, cpu: both.cpu };
   } finally {
     await sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS floor_db_${tag}; DROP DATABASE IF EXISTS floor_db2_${tag}'`);
     rmSync(dir, { recursive: true, force: true });
@@ -111,37 +160,46 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   const manifest = await spaces.readManifest({ site: spec.domain, date: tarDate });
   const dedupManifest = await spaces.readManifest({ site: spec.domain, date: dedupDate });
   if (isFilesIndexKey(manifest.files.key) || !isFilesIndexKey(dedupManifest.files.key)) throw new Error('the two points are not one tar point and one deduplicated point');
-  const floorMs = await measureFloor(ctx, manifest, tag);
+  const floor = await measureFloor(ctx, manifest, tag);
+  const floorMs = floor.ms;
   const load1 = () => +os.loadavg()[0].toFixed(1);
   const loadAverage = { floor: load1(), copy: 0, dedupCopy: 0, live: 0 };
 
   // A fresh restore worker per restore, its own process as on the farm (`drover worker restore`), started before
   // the clock starts (the restore's time is the workflow's own rtoMs). In the bench's process, its activities
   // would share a V8 heap with the bench's, whose full collections the worker's buffers set off.
-  const restore = async (args: { site: string; point: string; to?: string }) => {
+  const cpuSeconds = { floor: floor.cpu } as SiteMeasurement['cpuSeconds'];
+  const restore = async (args: { site: string; point: string; to?: string }, phase: 'copy' | 'dedupCopy' | 'live') => {
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true });
     try {
-      return await Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
+      let worker0 = { own: 0, children: 0 };
+      const run = await withCpu(ctx.stateDir, () => {
+        worker0 = processCpuSeconds(w.proc.pid!);
+        return Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
+      });
+      const worker1 = processCpuSeconds(w.proc.pid!);
+      cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1) };
+      return run.value;
     } finally {
       await w.stop();
     }
   };
   const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;
-  const restoreCopy = async (point: string, to: string) => {
-    const r = await restore({ site: spec.domain, point, to });
+  const restoreCopy = async (point: string, to: string, phase: 'copy' | 'dedupCopy') => {
+    const r = await restore({ site: spec.domain, point, to }, phase);
     const exact = same(await siteFingerprint(deps, { database: r.database, filesPath: r.filesPath, storageHost: null }));
     await deps.galera.query(await deps.galera.writerNode(), `DROP DATABASE IF EXISTS \`${r.database}\``);
     await sh(`rm -rf '${r.filesPath}'`);
     return { r, exact };
   };
   log('  drover: restore the tar point to a new name');
-  const copy = await restoreCopy(tarDate, `copy-${spec.domain}`);
+  const copy = await restoreCopy(tarDate, `copy-${spec.domain}`, 'copy');
   loadAverage.copy = load1();
   log('  drover: restore the deduplicated point to a new name');
-  const dedupCopy = await restoreCopy(dedupDate, `dcopy-${spec.domain}`);
+  const dedupCopy = await restoreCopy(dedupDate, `dcopy-${spec.domain}`, 'dedupCopy');
   loadAverage.dedupCopy = load1();
   log('  drover: restore the deduplicated point over the live site (safety point first)');
-  const live = await restore({ site: spec.domain, point: dedupDate });
+  const live = await restore({ site: spec.domain, point: dedupDate }, 'live');
   loadAverage.live = load1();
   const after = await siteFingerprint(deps, site);
   return {
@@ -154,5 +212,6 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
     live,
     exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after) },
     loadAverage,
+    cpuSeconds,
   };
 }

@@ -60,6 +60,7 @@ function common(m: SiteMeasurement) {
     overFloor: { tarCopy: ratio(copy.rtoMs), dedupCopy: ratio(dedupCopy.rtoMs), dedupLive: ratio(live.rtoMs) },
     exact: m.exact,
     loadAverage: m.loadAverage,
+    cpuSeconds: m.cpuSeconds,
     copySteps: steps(copy),
     dedupCopySteps: steps(dedupCopy),
     liveSteps: steps(live),
