@@ -4,7 +4,7 @@
  * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
  * restore checked for exactness against the backed-up site's fingerprints.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -24,6 +24,7 @@ import { sh } from '../lib/shell';
 import { busyCpuSeconds } from '../lib/floor';
 import { processCpuSeconds } from '../lib/worker-process';
 import { devLayout } from '../../devkit/dev-env/layout';
+import { readPid, sleep } from '../../devkit/dev-env/processes';
 
 export interface BenchContext {
   /** The environment's state folder and port offset (for the workers the bench starts as processes). */
@@ -61,31 +62,29 @@ export interface SiteMeasurement {
 
 /** The machine's busy CPU-seconds and the environment's three mariadbd processes' own, so far. */
 function cpuNow(stateDir: string): { machine: number; galera: number } {
-  const galera = devLayout(stateDir).galera.nodes.reduce((sum, n) => {
-    try {
-      return sum + processCpuSeconds(Number(readFileSync(path.join(devLayout(stateDir).galera.dir, n.name, 'mariadbd.pid'), 'utf8'))).own;
-    } catch {
-      return sum;
-    }
-  }, 0);
-  return { machine: busyCpuSeconds(), galera };
+  const { galera } = devLayout(stateDir);
+  const pids = galera.nodes.map((n) => readPid(path.join(galera.dir, n.name, 'mariadbd.pid')));
+  return { machine: busyCpuSeconds(), galera: pids.reduce<number>((sum, pid) => sum + (pid ? processCpuSeconds(pid).own : 0), 0) };
 }
 
 /**
  * Waits (at most 120 s) until the machine has been quiet for two seconds running (under a quarter of a core busy):
  * a load just finished leaves each Galera node flushing its dirty pages and purging for seconds after, and the
- * phase measured next (the floor or Drover, whichever came after a load) would pay for the one before it.
- * Returns the seconds waited.
+ * phase measured next (the floor or Drover, whichever came after a load) would pay for the one before it. Says so
+ * in the log when it gives up.
  */
-export async function settle(): Promise<number> {
+async function settle(): Promise<void> {
   const start = Date.now();
   let quiet = 0;
-  while (quiet < 2 && Date.now() - start < 120_000) {
+  while (quiet < 2) {
+    if (Date.now() - start >= 120_000) {
+      log('  (the machine was not quiet within 120 s: measuring anyway)');
+      return;
+    }
     const a = busyCpuSeconds();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     quiet = busyCpuSeconds() - a < 0.25 ? quiet + 1 : 0;
   }
-  return +((Date.now() - start) / 1000).toFixed(1);
 }
 
 /** Runs `fn`, returning its result and the CPU-seconds (machine, Galera) used meanwhile. */

@@ -27,10 +27,16 @@ const pidFiles = () => ({
   ...Object.fromEntries(layout.galera.nodes.map((n) => [n.name, path.join(layout.galera.dir, n.name, 'mariadbd.pid')])),
 });
 const pids = () => Object.fromEntries(Object.entries(pidFiles()).map(([k, f]) => [k, readPid(f)]));
-/** Kills a part's process outright and waits until it is gone (a signal is delivered, not yet acted on, when kill returns). */
+/**
+ * Kills a part's process outright and waits until it is gone (a signal is delivered, not yet acted on, when kill
+ * returns); fails naming the part if it is still there after 30 s.
+ */
 async function killOutright(pid: number, expect: string): Promise<void> {
   process.kill(pid, 'SIGKILL');
-  while (isRunning(pid, expect)) await sleep(100);
+  for (let waited = 0; isRunning(pid, expect); waited += 100) {
+    if (waited >= 30_000) throw new Error(`${expect} (pid ${pid}) still running 30 s after SIGKILL`);
+    await sleep(100);
+  }
 }
 
 describe('drover dev', () => {
