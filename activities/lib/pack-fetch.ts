@@ -9,7 +9,7 @@
  * chunk, a hash, a pipe write and a pipe read, and the volume of those buffers set off most of V8's full
  * collections in a restore (docs/benchmarks.md).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
@@ -20,8 +20,9 @@ import { killGroup, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
 
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
-// file's name (a number), the expected SHA-256, the URL. A job's stderr goes to "<out>.err", the response's headers
-// to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away with the packs); its outcome is
+// file's name (the job's own: an attempt's orphans never write into a later attempt's file), the expected SHA-256,
+// the URL. Each job's shell is reported at its start as "<n> pid <pid>" on stdout. A job's stderr goes to
+// "<out>.err", the response's headers to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away with the packs); its outcome is
 // "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs ending at once). curl: -q first
 // (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection not made in 20 s or a transfer
 // under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never hashed as the pack. tee -p
@@ -52,11 +53,13 @@ one() {
   [ "$code" = 0 ] || rm -f "$out"
   echo "$n $code $status"
 }
-while read -r n out want url; do one "$n" "$out" "$want" "$url" & done
+while read -r n out want url; do one "$n" "$out" "$want" "$url" & echo "$n pid $!"; done
 wait`;
 
 /** How long a pack's presigned GET stays valid: its job starts right after it is signed. */
 const URL_TTL_SECONDS = 15 * 60;
+/** How often the shells of jobs that have not reported are checked for: one gone twice running lost its outcome. */
+const JOB_CHECK_MS = 2000;
 /** Attempts per pack at a transient failure (a 5xx, a throttle, a dropped or stalled transfer), as the SDK made. */
 const ATTEMPTS = 3;
 
@@ -65,6 +68,15 @@ export interface PackFetcher {
   fetch(o: { key: string; sha256: string; name: string }): Promise<void>;
   /** Ends the fetcher, killing jobs still running; resolves once its processes are gone. */
   close(): Promise<void>;
+}
+
+/** Whether a job's shell still runs (a zombie, ended but not yet reaped by the fetcher's shell, does not). */
+function shellAlive(pid: number): boolean {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function readOr(file: string): string {
@@ -96,6 +108,7 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
     const said = err.split('\n').filter((l) => l.startsWith('curl:')).join('; ');
     return failure('StorageUnavailable', `object storage unavailable for ${what}: ${said || detail || 'curl failed'}`);
   }
+  if (code === 16) return failure('StorageUnavailable', `the job fetching ${what} ended without an outcome (its shell was killed)`);
   if (code === 13) return failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${detail.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`);
   if (code === 14) return failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`);
   if (code === 15) return failure('BackupCorrupted', `${job.key}: ${detail || 'zstd failed'}`);
@@ -113,7 +126,7 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
   // Its own process group, so closing it reaches every job's processes.
   const sh = spawnScript(FETCHER, ['drover-packs', path.resolve(o.identityFile)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.dir });
   const [stdin, stdout, stderrOut] = [sh.stdin!, sh.stdout!, sh.stderr!];
-  const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void }>();
+  const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void; pid?: number; gone?: number }>();
   let stderr = '';
   let ended: Error | null = null;
   let lines = '';
@@ -124,13 +137,30 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     lines += d;
     let nl: number;
     while ((nl = lines.indexOf('\n')) >= 0) {
-      const [n, code, status] = lines.slice(0, nl).split(' ').map(Number);
+      const [n, code, status] = lines.slice(0, nl).split(' ');
       lines = lines.slice(nl + 1);
-      const job = jobs.get(n);
-      jobs.delete(n);
-      job?.resolve({ code, status });
+      const job = jobs.get(Number(n));
+      if (code === 'pid') {
+        if (job) job.pid = Number(status);
+        continue;
+      }
+      jobs.delete(Number(n));
+      job?.resolve({ code: Number(code), status: Number(status) });
     }
   });
+  // A job whose shell is gone without its outcome line (killed: the OOM killer, an operator) would be awaited
+  // forever, the activity heartbeating all along: once its shell is seen gone on two checks running (its line, if
+  // it wrote one, has been read by then), it fails as lost, and the fetch tries again.
+  const watch = setInterval(() => {
+    for (const [n, job] of jobs) {
+      if (!job.pid) continue;
+      job.gone = shellAlive(job.pid) ? 0 : (job.gone ?? 0) + 1;
+      if (job.gone < 2) continue;
+      jobs.delete(n);
+      job.resolve({ code: 16, status: 0 });
+    }
+  }, JOB_CHECK_MS);
+  watch.unref();
   const closed = new Promise<void>((resolve) => {
     const end = (e: Error) => {
       ended ??= e;
@@ -138,6 +168,7 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
         jobs.delete(n);
         job.reject(ended);
       }
+      clearInterval(watch);
       resolve();
     };
     sh.once('error', (e) => end(failure('StorageUnavailable', `cannot start the pack fetcher: ${e.message}`)));
@@ -168,10 +199,13 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     if (ended) throw ended;
     const n = next++;
     const outcome = new Promise<{ code: number; status: number }>((resolve, reject) => jobs.set(n, { resolve, reject }));
-    stdin.write(`${n} ${job.name} ${job.sha256} ${url}\n`);
+    stdin.write(`${n} ${job.name}.${n} ${job.sha256} ${url}\n`);
     const { code, status } = await outcome;
-    if (code === 0) return;
-    const out = path.join(o.dir, job.name);
+    const out = path.join(o.dir, `${job.name}.${n}`);
+    if (code === 0) {
+      renameSync(out, path.join(o.dir, job.name));
+      return;
+    }
     const [err, headers] = [readOr(`${out}.err`), readOr(`${out}.hdr`)];
     for (const f of ['err', 'hdr', 'sum']) rmSync(`${out}.${f}`, { force: true });
     throw jobFailure(code, status, job, what, err, headers, o.dir);

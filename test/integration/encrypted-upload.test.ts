@@ -5,7 +5,8 @@
  *   database dumped while stale uploads of a crashed attempt were being aborted came out as an empty object.
  * - A download of an object that is not there (plain, and a deduplicated point's index).
  * - A deduplicated pack fetched outside Node (curl, openssl, age, zstd): exact, each failure classified, the
- *   transient ones retried (against a misbehaving endpoint), a full worker disk never taken for a corrupt pack.
+ *   transient ones retried (against a misbehaving endpoint), a job whose shell is killed fetched again, a full worker
+ *   disk never taken for a corrupt pack.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -148,6 +149,50 @@ describe('startPackFetcher', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a job whose shell is killed mid-transfer is fetched again, not waited on forever, and its orphans cannot touch the pack', async () => {
+    // A real pack (zstd, then age to the environment's recipient), served whole from the second GET on; the first
+    // GET sends a little and then hangs, as a transfer does when its job's shell is killed (the OOM killer, an
+    // operator) and nothing will ever report its outcome.
+    const plain = randomBytes(2 * 1024 * 1024);
+    const zstd = spawnSync('zstd', ['-q', '-c'], { input: plain, maxBuffer: 64 * 1024 * 1024 }).stdout;
+    const packed = spawnSync('age', ['-r', deps.backup.recipients[0]], { input: zstd, maxBuffer: 64 * 1024 * 1024 }).stdout;
+    const sha256 = createHash('sha256').update(packed).digest('hex');
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(packed.length) });
+      if (++hits > 1) return res.end(packed);
+      res.write(packed.subarray(0, 4096));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-killed-'));
+    const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+    const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10 });
+    const children = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    try {
+      const fetched = fetcher.fetch({ key: 'pack', sha256, name: '7' });
+      while (hits < 1) await sleep(20);
+      // The fetcher's shell is this process's child running bash with "drover-packs"; the job's shell is its child.
+      const isFetcher = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('drover-packs');
+      const main = children(process.pid).find(isFetcher)!;
+      const job = children(main).find(isFetcher)!;
+      expect(job, "the job's shell").toBeGreaterThan(0);
+      process.kill(job, 'SIGKILL');
+      const outcome = await Promise.race([fetched.then(() => 'fetched'), sleep(30_000).then(() => 'still waiting after 30 s')]);
+      expect(outcome).toBe('fetched');
+      expect(hits).toBe(2);
+      expect(readFileSync(path.join(dir, '7')).equals(plain), 'the pack as fetched again, exact').toBe(true);
+      // The killed job's programs are still there, holding the first transfer: ended, they write nothing used.
+      server.closeAllConnections();
+      await sleep(500);
+      expect(readFileSync(path.join(dir, '7')).equals(plain), 'still exact once the orphans have ended').toBe(true);
+    } finally {
+      await fetcher.close();
+      server.closeAllConnections();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("a full disk on the restore worker is the worker's fault (WorkerDiskFull, retried), never a corrupt pack", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-full-'));
