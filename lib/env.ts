@@ -45,6 +45,9 @@ export const clientEnvSchema = temporalEnvSchema.extend(codecEnvSchema.shape).ex
   DROVER_OPERATOR: z.string().regex(/^[^\s,]{1,255}$/, 'a name without spaces or commas, at most 255 characters').optional(),
 });
 
+/** Disk a restore worker leaves free beside a download it keeps (MiB): DROVER_RESTORE_SPOOL_RESERVE_MB's default. */
+export const DEFAULT_RESTORE_SPOOL_RESERVE_MB = 256;
+
 export const servicesEnvSchema = z.object({
   DROVER_S3_ENDPOINT: z.url(),
   DROVER_S3_REGION: z.string().min(1).default('us-east-1'),
@@ -82,7 +85,7 @@ export const servicesEnvSchema = z.object({
    * Restore workers: MiB a restore leaves free on the worker's disk when it keeps an object there to decrypt the
    * very bytes it checked; without that room it checks and uses the object in two downloads (docs/decisions.md).
    */
-  DROVER_RESTORE_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).default(256),
+  DROVER_RESTORE_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).default(DEFAULT_RESTORE_SPOOL_RESERVE_MB),
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { chainFailure, spawnChain } from './process-chain';
+import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
 import { promiseRoom, spoolFolder } from './restore-spool';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
@@ -57,7 +58,7 @@ export async function verifyObject(s3: S3Client, bucket: string, key: string, ex
 }
 
 /** Room left on the spool's file system after a download, for everything else the worker writes meanwhile (default). */
-export const SPOOL_RESERVE_BYTES = 256 * 1024 * 1024;
+const SPOOL_RESERVE_BYTES = DEFAULT_RESTORE_SPOOL_RESERVE_MB * 1024 * 1024;
 
 /** Removes a file that may not exist (or cannot be removed: the download's failure is the one to report). */
 function removeQuietly(file: string): void {
