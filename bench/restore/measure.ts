@@ -49,7 +49,12 @@ export interface SiteMeasurement {
   dedupCopy: RestoreSiteResult;
   /** Drover over the live site, of the deduplicated point (its safety point deduplicated too). */
   live: RestoreSiteResult;
-  exact: { copy: boolean; dedupCopy: boolean; live: boolean };
+  exact: { copy: boolean; dedupCopy: boolean; live: boolean; pairs: boolean };
+  /**
+   * With `pairs` over 1, the floor (both at once) and Drover's deduplicated restore to a new name again, one after
+   * the other, that many times in all (the first pair is the run's floorMs.both and dedupCopy).
+   */
+  pairs: { floorMs: number; dedupMs: number }[];
   /** The 1-minute load average at the end of each phase: other work on the machine shows here. */
   loadAverage: { floor: number; copy: number; dedupCopy: number; live: number };
   /**
@@ -103,8 +108,11 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 }
 
 
-/** The floor: the same tools by hand, no Temporal, no verification, no staging, no swap. */
-async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Manifest, tag: string): Promise<{ ms: SiteMeasurement['floorMs']; cpu: { machine: number; galera: number } }> {
+/**
+ * The floor: the same tools by hand, no Temporal, no verification, no staging, no swap. Measures the database
+ * alone, the files alone and both at once; `again()` measures both at once once more (for the pairs).
+ */
+async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Manifest, tag: string): Promise<{ ms: SiteMeasurement['floorMs']; cpu: { machine: number; galera: number }; again: () => Promise<number>; close: () => Promise<void> }> {
   const node = await deps.galera.writerNode();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-rbench-'));
   const cnf = path.join(dir, 'c.cnf');
@@ -124,9 +132,22 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
     await settle();
     const files = await timed(() => floorFiles(path.join(dir, 'files')));
     log('  floor: both at once');
-    const both = await withCpu(stateDir, () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))])));
-    return { ms: { database: database.ms, files: files.ms, both: both.value.ms }, cpu: both.cpu };
-  } finally {
+    const bothOnce = () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))]));
+    const both = await withCpu(stateDir, bothOnce);
+    return {
+      ms: { database: database.ms, files: files.ms, both: both.value.ms },
+      cpu: both.cpu,
+      again: async () => {
+        await settle();
+        return (await bothOnce()).ms;
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  async function close(): Promise<void> {
     await sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS floor_db_${tag}; DROP DATABASE IF EXISTS floor_db2_${tag}'`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -138,7 +159,7 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
  * Drover's restores: the tar point and the deduplicated point to a new name, the deduplicated point over the live
  * site. The environment's env file must name a dedup key (`drover dev up` writes one).
  */
-export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string): Promise<SiteMeasurement> {
+export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string, pairCount = 1): Promise<SiteMeasurement> {
   const { env, deps, client } = ctx;
   if (!env.DROVER_BACKUP_DEDUP_KEY_FILE) throw new Error('the environment has no dedup key (DROVER_BACKUP_DEDUP_KEY_FILE): run `drover dev up` on it again');
   const site: SiteRecord = await upsertSite(deps.galera, { ...spec, storageHost: null });
@@ -160,6 +181,22 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   const dedupManifest = await spaces.readManifest({ site: spec.domain, date: dedupDate });
   if (isFilesIndexKey(manifest.files.key) || !isFilesIndexKey(dedupManifest.files.key)) throw new Error('the two points are not one tar point and one deduplicated point');
   const floor = await measureFloor(ctx, manifest, tag);
+  try {
+    return await measureDrover(ctx, spec, tag, pairCount, { manifest, dedupManifest, tarDate, dedupDate, before, site, floor, backupMs: { tar: tarBackup.ms, dedup: dedupBackup.ms } });
+  } finally {
+    await floor.close();
+  }
+}
+
+async function measureDrover(
+  ctx: BenchContext,
+  spec: SiteSpec,
+  tag: string,
+  pairCount: number,
+  m: { manifest: Manifest; dedupManifest: Manifest; tarDate: string; dedupDate: string; before: { database: string; files: string }; site: SiteRecord; floor: Awaited<ReturnType<typeof measureFloor>>; backupMs: { tar: number; dedup: number } },
+): Promise<SiteMeasurement> {
+  const { deps, client } = ctx;
+  const { manifest, dedupManifest, tarDate, dedupDate, before, site, floor } = m;
   const floorMs = floor.ms;
   const load1 = () => +os.loadavg()[0].toFixed(1);
   const loadAverage = { floor: load1(), copy: 0, dedupCopy: 0, live: 0 };
@@ -168,7 +205,8 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   // the clock starts (the restore's time is the workflow's own rtoMs). In the bench's process, its activities
   // would share a V8 heap with the bench's, whose full collections the worker's buffers set off.
   const cpuSeconds = { floor: floor.cpu } as SiteMeasurement['cpuSeconds'];
-  const restore = async (args: { site: string; point: string; to?: string }, phase: 'copy' | 'dedupCopy' | 'live') => {
+  // A pair's restore (phase 'pair') is timed only: cpuSeconds keep the first run's.
+  const restore = async (args: { site: string; point: string; to?: string }, phase: 'copy' | 'dedupCopy' | 'live' | 'pair') => {
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true });
     try {
       let worker0 = { own: 0, children: 0 };
@@ -177,14 +215,14 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
         return Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
       });
       const worker1 = processCpuSeconds(w.proc.pid!);
-      cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1) };
+      if (phase !== 'pair') cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1) };
       return run.value;
     } finally {
       await w.stop();
     }
   };
   const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;
-  const restoreCopy = async (point: string, to: string, phase: 'copy' | 'dedupCopy') => {
+  const restoreCopy = async (point: string, to: string, phase: 'copy' | 'dedupCopy' | 'pair') => {
     const r = await restore({ site: spec.domain, point, to }, phase);
     const exact = same(await siteFingerprint(deps, { database: r.database, filesPath: r.filesPath, storageHost: null }));
     await deps.galera.query(await deps.galera.writerNode(), `DROP DATABASE IF EXISTS \`${r.database}\``);
@@ -201,15 +239,26 @@ export async function measureSite(ctx: BenchContext, spec: SiteSpec, tag: string
   const live = await restore({ site: spec.domain, point: dedupDate }, 'live');
   loadAverage.live = load1();
   const after = await siteFingerprint(deps, site);
+  // More pairs, floor then Drover, each on a quiet machine: single runs of either vary by a third from one to the next.
+  const pairs = [{ floorMs: floorMs.both, dedupMs: dedupCopy.r.rtoMs }];
+  let pairsExact = true;
+  for (let i = 1; i < pairCount; i++) {
+    log(`  pair ${i + 1} of ${pairCount}: the floor, then the deduplicated point to a new name`);
+    const f = await floor.again();
+    const d = await restoreCopy(dedupDate, `dcopy-${spec.domain}`, 'pair');
+    pairsExact &&= d.exact;
+    pairs.push({ floorMs: f, dedupMs: d.r.rtoMs });
+  }
   return {
     manifest,
     dedupManifest,
-    backupMs: { tar: tarBackup.ms, dedup: dedupBackup.ms },
+    backupMs: m.backupMs,
+    pairs,
     floorMs,
     copy: copy.r,
     dedupCopy: dedupCopy.r,
     live,
-    exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after) },
+    exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after), pairs: pairsExact },
     loadAverage,
     cpuSeconds,
   };

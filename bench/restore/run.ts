@@ -8,8 +8,10 @@
  * same tools by hand on the tar point: curl GET | age -d | zstd -d | mariadb and … | tar -x, alone and both at
  * once), by Drover to a new name (the tar point, then the deduplicated one) and by Drover over the live site (the
  * deduplicated point), each checked exact by fingerprints; ratios are against the floor of the same run. The report gives throughput per step and extrapolates the realistic site's RTO to
- * larger sites (linear in bytes). `--db-mb 0` skips the realistic site.
- *   npx vite-node bench/restore/run.ts -- --db-mb 200 --files-mb 1024 [--postmeta-rows 2000000] [--state-dir D --port-offset N]
+ * larger sites (linear in bytes). `--db-mb 0` skips the realistic site. `--pairs N` measures the floor (both at
+ * once) and the deduplicated restore to a new name N times in all, one after the other, and reports each pair's
+ * ratio and their median (one pair of single runs varies by a third from one run to the next).
+ *   npx vite-node bench/restore/run.ts -- --db-mb 200 --files-mb 1024 [--postmeta-rows 2000000] [--pairs 5] [--state-dir D --port-offset N]
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +30,11 @@ import { text, whole } from '../lib/args';
 const DB_MB = whole('db-mb', 200);
 const FILES_MB = whole('files-mb', 1024);
 const POSTMETA_ROWS = whole('postmeta-rows', 0);
+const PAIRS = whole('pairs', 1);
+if (PAIRS < 1) {
+  process.stderr.write('--pairs: at least 1\n');
+  process.exit(2);
+}
 // Another environment (its state folder and port offset) when the bench one's ports are taken.
 const STATE = path.resolve(text('state-dir', '.drover-bench'));
 const PORT_OFFSET = whole('port-offset', 200);
@@ -58,12 +65,26 @@ function common(m: SiteMeasurement) {
     floorSeconds: { database: s(floorMs.database), files: s(floorMs.files), both: s(floorMs.both) },
     droverSeconds: { tarCopy: s(copy.rtoMs), dedupCopy: s(dedupCopy.rtoMs), dedupLive: s(live.rtoMs) },
     overFloor: { tarCopy: ratio(copy.rtoMs), dedupCopy: ratio(dedupCopy.rtoMs), dedupLive: ratio(live.rtoMs) },
+    ...(m.pairs.length > 1 ? { pairs: pairsReport(m.pairs) } : {}),
     exact: m.exact,
     loadAverage: m.loadAverage,
     cpuSeconds: m.cpuSeconds,
     copySteps: steps(copy),
     dedupCopySteps: steps(dedupCopy),
     liveSteps: steps(live),
+  };
+}
+
+/** Each pair (the floor, then the deduplicated restore to a new name): seconds and ratio; the ratios' median. */
+function pairsReport(pairs: SiteMeasurement['pairs']) {
+  const ratios = pairs.map((p) => p.dedupMs / p.floorMs);
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return {
+    each: pairs.map((p, i) => ({ floorSeconds: s(p.floorMs), dedupCopySeconds: s(p.dedupMs), ratio: +ratios[i].toFixed(2) })),
+    medianRatio: +median.toFixed(2),
+    within1_5: ratios.filter((r) => r <= 1.5).length,
   };
 }
 
@@ -113,7 +134,7 @@ async function main(): Promise<void> {
       log(`generating ${site.domain}: ${DB_MB} MiB database, ${FILES_MB} MiB files (not timed)`);
       await postsDatabase(deps, site, DB_MB);
       await siteFiles(deps, site, FILES_MB);
-      const m = await measureSite(ctx, site, `r${stamp}`);
+      const m = await measureSite(ctx, site, `r${stamp}`, PAIRS);
       report.realistic = { ...common(m), ...extrapolation(m) };
     }
     if (POSTMETA_ROWS > 0) {
