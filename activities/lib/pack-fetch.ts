@@ -70,13 +70,32 @@ export interface PackFetcher {
   close(): Promise<void>;
 }
 
-/** Whether a job's shell still runs (a zombie, ended but not yet reaped by the fetcher's shell, does not). */
-function shellAlive(pid: number): boolean {
+/**
+ * A process's state and start time from /proc/<pid>/stat (the fields after the command's closing parenthesis):
+ * 'gone' when there is no such process, null when it cannot be read for another reason (then nothing is decided).
+ */
+function processStat(pid: number): { state: string; start: string } | 'gone' | null {
+  let stat: string;
   try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
   }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0], start: f[19] };
+}
+
+/**
+ * Whether a job's shell still runs: not when its process is gone, a zombie (ended, not yet reaped by the fetcher's
+ * shell) or another process that took its PID (another start time than when first seen); undefined when /proc
+ * cannot tell.
+ */
+function shellAlive(job: { pid?: number; start?: string }): boolean | undefined {
+  const st = processStat(job.pid!);
+  if (st === null) return undefined;
+  if (st === 'gone' || st.state === 'Z') return false;
+  job.start ??= st.start;
+  return st.start === job.start;
 }
 
 function readOr(file: string): string {
@@ -126,7 +145,7 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
   // Its own process group, so closing it reaches every job's processes.
   const sh = spawnScript(FETCHER, ['drover-packs', path.resolve(o.identityFile)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.dir });
   const [stdin, stdout, stderrOut] = [sh.stdin!, sh.stdout!, sh.stderr!];
-  const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void; pid?: number; gone?: number }>();
+  const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void; pid?: number; start?: string; gone?: number }>();
   let stderr = '';
   let ended: Error | null = null;
   let lines = '';
@@ -141,7 +160,11 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
       lines = lines.slice(nl + 1);
       const job = jobs.get(Number(n));
       if (code === 'pid') {
-        if (job) job.pid = Number(status);
+        if (job) {
+          job.pid = Number(status);
+          const st = processStat(job.pid);
+          if (st && st !== 'gone') job.start = st.start;
+        }
         continue;
       }
       jobs.delete(Number(n));
@@ -154,7 +177,9 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
   const watch = setInterval(() => {
     for (const [n, job] of jobs) {
       if (!job.pid) continue;
-      job.gone = shellAlive(job.pid) ? 0 : (job.gone ?? 0) + 1;
+      const alive = shellAlive(job);
+      if (alive === undefined) continue;
+      job.gone = alive ? 0 : (job.gone ?? 0) + 1;
       if (job.gone < 2) continue;
       jobs.delete(n);
       job.resolve({ code: 16, status: 0 });
@@ -207,7 +232,9 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
       return;
     }
     const [err, headers] = [readOr(`${out}.err`), readOr(`${out}.hdr`)];
-    for (const f of ['err', 'hdr', 'sum']) rmSync(`${out}.${f}`, { force: true });
+    // A lost job's output too (its shell never removed it): its programs, still running in the fetcher's process
+    // group until their transfer ends or the fetcher closes, write into an unlinked file nothing reads.
+    for (const f of ['', '.err', '.hdr', '.sum']) rmSync(`${out}${f}`, { force: true });
     throw jobFailure(code, status, job, what, err, headers, o.dir);
   }
 

@@ -8,8 +8,8 @@
  * same tools by hand on the tar point: curl GET | age -d | zstd -d | mariadb and … | tar -x, alone and both at
  * once), by Drover to a new name (the tar point, then the deduplicated one) and by Drover over the live site (the
  * deduplicated point), each checked exact by fingerprints; ratios are against the floor of the same run. The report gives throughput per step and extrapolates the realistic site's RTO to
- * larger sites (linear in bytes). `--db-mb 0` skips the realistic site. `--pairs N` measures the floor (both at
- * once) and the deduplicated restore to a new name N times in all, one after the other, and reports each pair's
+ * larger sites (linear in bytes). `--db-mb 0` skips the realistic site. `--pairs N` measures, for the realistic
+ * site, the floor (both at once) and the deduplicated restore to a new name N times in all, one after the other, and reports each pair's
  * ratio and their median (one pair of single runs varies by a third from one run to the next).
  *   npx vite-node bench/restore/run.ts -- --db-mb 200 --files-mb 1024 [--postmeta-rows 2000000] [--pairs 5] [--state-dir D --port-offset N]
  */

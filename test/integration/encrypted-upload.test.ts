@@ -173,7 +173,13 @@ describe('startPackFetcher', () => {
       const fetched = fetcher.fetch({ key: 'pack', sha256, name: '7' });
       while (hits < 1) await sleep(20);
       // The fetcher's shell is this process's child running bash with "drover-packs"; the job's shell is its child.
-      const isFetcher = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('drover-packs');
+      const isFetcher = (pid: number) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('drover-packs');
+        } catch {
+          return false; // ended between pgrep and here
+        }
+      };
       const main = children(process.pid).find(isFetcher)!;
       const job = children(main).find(isFetcher)!;
       expect(job, "the job's shell").toBeGreaterThan(0);
@@ -186,6 +192,8 @@ describe('startPackFetcher', () => {
       server.closeAllConnections();
       await sleep(500);
       expect(readFileSync(path.join(dir, '7')).equals(plain), 'still exact once the orphans have ended').toBe(true);
+      // The lost attempt's output (job 0) is gone; only the pack and the second attempt's small files are left.
+      expect(readdirSync(dir).filter((f) => f !== '7' && !f.startsWith('7.1.'))).toEqual([]);
     } finally {
       await fetcher.close();
       server.closeAllConnections();
