@@ -13,8 +13,8 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { chainFailure, spawnChain } from './process-chain';
 import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
+import { chainFailure, spawnChain } from './process-chain';
 import { promiseRoom, spoolFolder } from './restore-spool';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {

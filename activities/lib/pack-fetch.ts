@@ -22,13 +22,13 @@ import { freeBytes } from './restore-spool';
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
 // file's name (the job's own: an attempt's orphans never write into a later attempt's file), the expected SHA-256,
 // the URL. Each job's shell is reported at its start as "<n> pid <pid>" on stdout. A job's stderr goes to
-// "<out>.err", the response's headers to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away with the packs); its outcome is
-// "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs ending at once). curl: -q first
-// (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection not made in 20 s or a transfer
-// under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never hashed as the pack. tee -p
-// goes on feeding the hash when age stops reading (a wrong key), so the SHA-256 is of the whole object and the
-// failure is age's. A failed job's output is removed. Per pack: curl, tee, openssl, age and zstd, and no other
-// program (every exec is CPU a restore of 70 packs pays 70 times).
+// "<out>.err", the response's headers to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away
+// with the packs); its outcome is "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs
+// ending at once). curl: -q first (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection
+// not made in 20 s or a transfer under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never
+// hashed as the pack. tee -p goes on feeding the hash when age stops reading (a wrong key), so the SHA-256 is of the
+// whole object and the failure is age's. A failed job's output is removed. Per pack: curl, tee, openssl, age and
+// zstd, and no other program (every exec is CPU a restore of 70 packs pays 70 times).
 const FETCHER = `set -u
 id=$1
 one() {
