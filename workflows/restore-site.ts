@@ -198,9 +198,22 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     // The live-equals-staged comparison runs inside the swap, right after its RENAME: checked after both swaps, a
     // busy site's writes in between failed the restore.
     const compareInSwap = verified?.checksums !== undefined && patched('live-equals-staged-in-swap');
-    await step('swap database in', () => undoableLongApiWith(input.timeouts).swapDatabase({ liveDb: names.database, stagingDb: staging.db, previousDb: staging.prev, ...(compareInSwap ? { checksums: verified!.checksums } : {}) }), compareInSwap);
-    compensations.push({ name: 'undo files swap', undo: () => compensationWith(input.timeouts).undoFilesSwap({ storageHost: live.storageHost, livePath: names.filesPath }) });
-    await step('swap files in', () => undoableApiWith(input.timeouts).swapFiles({ storageHost: live.storageHost, livePath: names.filesPath }));
+    const swapDatabase = () => step('swap database in', () => undoableLongApiWith(input.timeouts).swapDatabase({ liveDb: names.database, stagingDb: staging.db, previousDb: staging.prev, ...(compareInSwap ? { checksums: verified!.checksums } : {}) }), compareInSwap);
+    const undoFilesSwap = { name: 'undo files swap', undo: () => compensationWith(input.timeouts).undoFilesSwap({ storageHost: live.storageHost, livePath: names.filesPath }) };
+    const swapFiles = () => step('swap files in', () => undoableApiWith(input.timeouts).swapFiles({ storageHost: live.storageHost, livePath: names.filesPath }));
+    if (patched('restore-swaps-side-by-side')) {
+      // Database and files are swapped side by side (different machines, both staged and verified): the site is
+      // half-swapped for as short a time as possible. Both undos are registered before either swap starts (each
+      // undo finds what its swap did, if anything), and a failure waits for the other swap to end before undoing.
+      compensations.push(undoFilesSwap);
+      const swapped = await Promise.allSettled([swapDatabase(), swapFiles()]);
+      const swapFailure = swapped.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (swapFailure) throw swapFailure.reason;
+    } else {
+      await swapDatabase();
+      compensations.push(undoFilesSwap);
+      await swapFiles();
+    }
     // A site Drover created: what the dump does not hold (its database user, the user's secret, its service) is
     // recreated when missing, e.g. after a farm recovery onto an empty cluster; each step finds what is there.
     const created = manifest.created;

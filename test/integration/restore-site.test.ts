@@ -12,9 +12,9 @@ import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { createSiteRegistryActivities } from '../../activities/site-registry';
 import { createSpacesActivities } from '../../activities/spaces';
-import { createStorageRestoreActivities } from '../../activities/storage-restore';
+import { createStorageRestoreActivities, PREVIOUS_SUFFIX, STAGING_SUFFIX } from '../../activities/storage-restore';
 import { restoreLocks } from '../../lib/restore-locks';
-import { restoreSiteWorkflow, restoreUndoReportQuery } from '../../workflows/restore-site';
+import { restoreSiteWorkflow, restoreUndoReportQuery, type RestoreUndoReport } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { objectKind } from '../../lib/backup-layout';
 import { objectBytes, pointObjectKey, treeHashes, withPoint, type RestoreArgs } from '../helpers/restore-point';
@@ -199,6 +199,47 @@ describe('restoreSiteWorkflow', () => {
     expect(treeHashes(site.filesPath)).toEqual(files);
     const staging = await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), 'SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${site.database}_drover_%`]);
     expect(Number((staging as unknown as { n: number }[])[0].n)).toBe(0);
+  });
+
+  it('the files swap fails (an immutable docroot) while the database swap runs beside it: both are undone, the live site is as it was', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `rsw-${tag}.example.com`, { posts: 10, uploadBytes: 32 * 1024 });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: '2026-11-10' }] });
+    await damage(site.database, site.filesPath);
+    const db = await tableChecksums(ctx.deps, site.database);
+    const files = treeHashes(site.filesPath);
+    // The live docroot cannot be renamed (even as root): every attempt of the files swap fails.
+    execFileSync('chattr', ['+i', site.filesPath]);
+    let handle;
+    try {
+      handle = await restore({ site: site.domain, skipSafetyPoint: true }, `${site.domain}-swap-fails`);
+      const f = await failureOf(handle.result());
+      expect(f.message).toMatch(/failed at "swap files in" and was rolled back/);
+      const { undo } = (f.details as [{ undo: RestoreUndoReport[] }])[0];
+      expect(undo.map((u) => [u.name, u.ok])).toEqual([['undo files swap', true], ['undo database swap', true], ['remove staging files', true], ['drop staging database', true]]);
+    } finally {
+      execFileSync('chattr', ['-i', site.filesPath]);
+    }
+    expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+    expect(treeHashes(site.filesPath)).toEqual(files);
+    for (const suffix of [STAGING_SUFFIX, PREVIOUS_SUFFIX]) expect(existsSync(site.filesPath + suffix)).toBe(false);
+    const scratch = await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), 'SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [`${site.database}\\_%`]);
+    expect(Number((scratch as unknown as { n: number }[])[0].n)).toBe(0);
+
+    // Side by side: both swaps were scheduled before either ended, and the database swap had completed when undone.
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    const at = (name: string) => events.findIndex((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name === name);
+    const ended = (name: string) => {
+      const id = String(events[at(name)].eventId);
+      return events.findIndex((ev) => String((ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes)?.scheduledEventId ?? '') === id);
+    };
+    expect(at('swapDatabase')).toBeGreaterThan(0);
+    expect(at('swapFiles')).toBeLessThan(ended('swapDatabase'));
+    expect(at('swapDatabase')).toBeLessThan(ended('swapFiles'));
+    expect(events[ended('swapDatabase')].activityTaskCompletedEventAttributes).toBeTruthy();
+    expect(at('undoDatabaseSwap')).toBeGreaterThan(ended('swapFiles'));
+    await Worker.runReplayHistory(replayOptions(), history, handle.workflowId);
   });
 
   it('two restores of one site at once (by hand and a farm recovery): the second fails RestoreInProgress naming the first, nothing is mixed', async () => {
