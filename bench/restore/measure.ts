@@ -4,6 +4,7 @@
  * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
  * restore checked for exactness against the backed-up site's fingerprints.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,12 +75,14 @@ function cpuNow(stateDir: string): { machine: number; galera: number } {
 }
 
 /**
- * Waits (at most 120 s) until the machine has been quiet for two seconds running (under a quarter of a core busy):
- * a load just finished leaves each Galera node flushing its dirty pages and purging for seconds after, and the
- * phase measured next (the floor or Drover, whichever came after a load) would pay for the one before it. Says so
- * in the log when it gives up.
+ * Writes the page cache's dirty pages out (`sync`), then waits (at most 120 s) until the machine has been quiet for
+ * two seconds running (under a quarter of a core busy): a restore just finished leaves its files' pages to be
+ * written back by the kernel up to 30 s later, and each Galera node flushing its dirty pages and purging for seconds
+ * after a load, and the phase measured next (the floor or Drover, whichever came after) would pay for the one
+ * before it. Says so in the log when it gives up.
  */
 async function settle(): Promise<void> {
+  execFileSync('sync');
   const start = Date.now();
   let quiet = 0;
   while (quiet < 2) {
