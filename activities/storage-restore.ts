@@ -111,7 +111,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
      * room, else from a second download, checked again). A deduplicated point (`key` is its files index) is rebuilt
      * into the same `tar -x` from its packs.
      */
-    async extractFilesToStaging(input: { key: string; sha256: string; storageHost: string | null; livePath: string }): Promise<{ bytes: number; files: number }> {
+    async extractFilesToStaging(input: { key: string; sha256: string; storageHost: string | null; livePath: string }): Promise<{ bytes: number; files: number; liveExisted: boolean }> {
       if (!backup.identityFile) throw failure('ConfigMissing', 'this worker has no backup identity (DROVER_BACKUP_AGE_IDENTITY_FILE): restores run on restore workers');
       const staging = checkPath(input.livePath) + STAGING_SUFFIX;
       // Heartbeats on a timer through the SHA-256 pass, the extraction and the remote commands around them.
@@ -130,9 +130,12 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           progress.phase = 'stop earlier extract';
           await c.execOrThrow(stopEarlierExtracts(staging));
           progress.phase = 'clear staging';
-          await c.execOrThrow(
-            `if [ ! -e ${q(live)} ] && [ -d ${q(previous)} ]; then mv -T ${q(previous)} ${q(live)}; fi; rm -rf ${q(previous)} ${q(live + UNDO_SUFFIX)} ${q(staging)} && mkdir -p ${q(staging)}`,
+          // Whether live is there then (the workflow swaps database and files side by side only over a docroot that
+          // exists: an undo brings back what a swap moved aside, and over none it has nothing to bring back).
+          const cleared = await c.execOrThrow(
+            `if [ ! -e ${q(live)} ] && [ -d ${q(previous)} ]; then mv -T ${q(previous)} ${q(live)}; fi; rm -rf ${q(previous)} ${q(live + UNDO_SUFFIX)} ${q(staging)} && mkdir -p ${q(staging)} && if [ -e ${q(live)} ]; then echo 1; else echo 0; fi`,
           );
+          const liveExisted = cleared.stdout.trim() === '1';
           progress.phase = 'extract';
           const tar = await c.execWithStdin(extractCommand(staging));
           // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract.
@@ -142,7 +145,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);
-          return { bytes, files: Number(count.stdout.trim()) };
+          return { bytes, files: Number(count.stdout.trim()), liveExisted };
         }));
       }));
     },

@@ -80,8 +80,9 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
   const steps: RestoreSiteResult['steps'] = [];
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];
   let current = 'start';
-  // Steps may run side by side (database and files): the first one to fail is the one reported.
+  // Steps may run side by side (database and files): the first one to fail is the one reported, with its error.
   let failedStep: string | null = null;
+  let firstError: unknown = null;
   const step = async <T>(name: string, fn: () => Promise<T>, withDetail = false): Promise<T> => {
     current = name;
     const t = Date.now();
@@ -90,7 +91,7 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       steps.push({ name, ms: Date.now() - t, ...(withDetail ? { detail: value } : {}) });
       return value;
     } catch (err) {
-      failedStep ??= name;
+      if (failedStep === null) [failedStep, firstError] = [name, err];
       throw err;
     }
   };
@@ -186,14 +187,16 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     compensations.push({ name: 'remove staging files', undo: () => compensation.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'staging' }) });
     const remoteExec = undoableRemoteExecWith(input.timeouts);
     let verified: Awaited<ReturnType<typeof undoableLongApi.verifyStagingDatabase>> | undefined;
+    let filesStaged: { liveExisted?: boolean } | undefined;
     const staged = await Promise.allSettled([
       step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db, liveDb: names.database, sourceDb: manifest.database.name })).then(async () => {
         verified = await step('verify staging tables and row counts', () => undoableLongApiWith(input.timeouts).verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables }));
       }),
-      step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath })),
+      step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath })).then((r) => {
+        filesStaged = r;
+      }),
     ]);
-    const stagingFailure = staged.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (stagingFailure) throw stagingFailure.reason;
+    if (staged.some((r) => r.status === 'rejected')) throw firstError;
     compensations.push({ name: 'undo database swap', undo: () => compensation.undoDatabaseSwap({ liveDb: names.database, previousDb: staging.prev }) });
     // The live-equals-staged comparison runs inside the swap, right after its RENAME: checked after both swaps, a
     // busy site's writes in between failed the restore.
@@ -201,14 +204,16 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     const swapDatabase = () => step('swap database in', () => undoableLongApiWith(input.timeouts).swapDatabase({ liveDb: names.database, stagingDb: staging.db, previousDb: staging.prev, ...(compareInSwap ? { checksums: verified!.checksums } : {}) }), compareInSwap);
     const undoFilesSwap = { name: 'undo files swap', undo: () => compensationWith(input.timeouts).undoFilesSwap({ storageHost: live.storageHost, livePath: names.filesPath }) };
     const swapFiles = () => step('swap files in', () => undoableApiWith(input.timeouts).swapFiles({ storageHost: live.storageHost, livePath: names.filesPath }));
-    if (patched('restore-swaps-side-by-side')) {
-      // Database and files are swapped side by side (different machines, both staged and verified): the site is
-      // half-swapped for as short a time as possible. Both undos are registered before either swap starts (each
-      // undo finds what its swap did, if anything), and a failure waits for the other swap to end before undoing.
+    if (filesStaged?.liveExisted === true && patched('restore-swaps-side-by-side')) {
+      // Over a docroot that exists, database and files are swapped side by side (different machines, both staged
+      // and verified): the site is half-swapped for as short a time as possible. Both undos are registered before
+      // either swap starts (the files' undo brings back the docroot its swap moved aside, and does nothing when the
+      // swap never moved it), and a failure waits for the other swap to end before anything is undone. Over no
+      // docroot (a copy under a new name, a farm recovery onto an empty target) the files swap only moves staging in,
+      // which its undo cannot take back: the files are swapped only once the database swap has succeeded.
       compensations.push(undoFilesSwap);
       const swapped = await Promise.allSettled([swapDatabase(), swapFiles()]);
-      const swapFailure = swapped.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (swapFailure) throw swapFailure.reason;
+      if (swapped.some((r) => r.status === 'rejected')) throw firstError;
     } else {
       await swapDatabase();
       compensations.push(undoFilesSwap);

@@ -39,6 +39,7 @@ describe('file restore activities', () => {
 
     const staged = await act.run(files.extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, ...where });
     expect(staged.files).toBe(Object.keys(backedUp).length);
+    expect(staged.liveExisted).toBe(true);
     expect(treeHashes(site.filesPath)).toEqual(changed);
     expect(treeHashes(site.filesPath + STAGING_SUFFIX)).toEqual(backedUp);
 

@@ -63,7 +63,14 @@ describe('restoreSiteWorkflow', () => {
     await Worker.runReplayHistory(replayOptions(), await handle.fetchHistory(), handle.workflowId);
 
     // Side by side: a copy under a new name, the original (restored) site untouched.
-    const copy = await (await restore({ site: site.domain, to: `copy-${tag}.example.com` }, `${site.domain}-copy`)).result();
+    const copyHandle = await restore({ site: site.domain, to: `copy-${tag}.example.com` }, `${site.domain}-copy`);
+    const copy = await copyHandle.result();
+    // A new name has no docroot to move aside: its files are swapped in only once its database swap has succeeded.
+    const events = (await copyHandle.fetchHistory()).events ?? [];
+    const dbSwap = events.find((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name === 'swapDatabase')!;
+    const dbSwapDone = events.findIndex((ev) => String(ev.activityTaskCompletedEventAttributes?.scheduledEventId ?? '') === String(dbSwap.eventId));
+    expect(dbSwapDone).toBeGreaterThan(0);
+    expect(events.findIndex((ev) => ev.activityTaskScheduledEventAttributes?.activityType?.name === 'swapFiles')).toBeGreaterThan(dbSwapDone);
     expect(copy.safetyPoint).toBeNull();
     expect(copy.filesPath).not.toBe(site.filesPath);
     expect(await tableChecksums(ctx.deps, copy.database)).toEqual(db);
@@ -208,7 +215,7 @@ describe('restoreSiteWorkflow', () => {
     await damage(site.database, site.filesPath);
     const db = await tableChecksums(ctx.deps, site.database);
     const files = treeHashes(site.filesPath);
-    // The live docroot cannot be renamed (even as root): every attempt of the files swap fails.
+    // The live docroot cannot be renamed (even as root): the files swap fails (RemoteCommandFailed, not retried).
     execFileSync('chattr', ['+i', site.filesPath]);
     let handle;
     try {
