@@ -130,10 +130,11 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           progress.phase = 'stop earlier extract';
           await c.execOrThrow(stopEarlierExtracts(staging));
           progress.phase = 'clear staging';
-          // Whether live is there then (the workflow swaps database and files side by side only over a docroot that
+          // A failed put-back stops here (`fi &&`): the previous folder is then the original's only copy. Whether live
+          // is there then (the workflow swaps database and files side by side only over a docroot that
           // exists: an undo brings back what a swap moved aside, and over none it has nothing to bring back).
           const cleared = await c.execOrThrow(
-            `if [ ! -e ${q(live)} ] && [ -d ${q(previous)} ]; then mv -T ${q(previous)} ${q(live)}; fi; rm -rf ${q(previous)} ${q(live + UNDO_SUFFIX)} ${q(staging)} && mkdir -p ${q(staging)} && if [ -e ${q(live)} ]; then echo 1; else echo 0; fi`,
+            `if [ ! -e ${q(live)} ] && [ -d ${q(previous)} ]; then mv -T ${q(previous)} ${q(live)}; fi && rm -rf ${q(previous)} ${q(live + UNDO_SUFFIX)} ${q(staging)} && mkdir -p ${q(staging)} && if [ -e ${q(live)} ]; then echo 1; else echo 0; fi`,
           );
           const liveExisted = cleared.stdout.trim() === '1';
           progress.phase = 'extract';

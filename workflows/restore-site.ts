@@ -196,7 +196,8 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
         filesStaged = r;
       }),
     ]);
-    if (staged.some((r) => r.status === 'rejected')) throw firstError;
+    const stagingFailure = staged.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (stagingFailure) throw firstError ?? stagingFailure.reason;
     compensations.push({ name: 'undo database swap', undo: () => compensation.undoDatabaseSwap({ liveDb: names.database, previousDb: staging.prev }) });
     // The live-equals-staged comparison runs inside the swap, right after its RENAME: checked after both swaps, a
     // busy site's writes in between failed the restore.
@@ -213,7 +214,8 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       // which its undo cannot take back: the files are swapped only once the database swap has succeeded.
       compensations.push(undoFilesSwap);
       const swapped = await Promise.allSettled([swapDatabase(), swapFiles()]);
-      if (swapped.some((r) => r.status === 'rejected')) throw firstError;
+      const swapFailure = swapped.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (swapFailure) throw firstError ?? swapFailure.reason;
     } else {
       await swapDatabase();
       compensations.push(undoFilesSwap);

@@ -79,8 +79,10 @@ async function restoreCopy(site: string, date: string, copy: string): Promise<Re
       };
     },
   });
-  await run(createStorageRestoreActivities({ ...ctx.deps, s3 }).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: copy });
+  const staged = await run(createStorageRestoreActivities({ ...ctx.deps, s3 }).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: copy });
   expect(indexGets, 'the index is downloaded once').toBe(1);
+  // A copy's path has no docroot: the workflow would swap its files only after its database.
+  expect(staged.liveExisted).toBe(false);
   const state = treeState(copy + STAGING_SUFFIX);
   rmSync(copy + STAGING_SUFFIX, { recursive: true, force: true });
   return state;
