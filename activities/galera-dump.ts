@@ -20,6 +20,8 @@ export interface DumpDatabaseInput {
 export interface DumpDatabaseResult extends ManifestObject {
   node: string;
   tables: { name: string; rows: number }[];
+  /** Whether a statement of the dump outside its data names the database (dump-row-counter.ts). */
+  namesDatabase: boolean;
   wordpress: { posts: number; pages: number; users: number };
   durationMs: number;
 }
@@ -90,7 +92,8 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         );
         // Each table's rows counted in the dump as it streams past: a write between any other snapshot and the
         // dump's would make the manifest disagree with the dump, and every restore of the point fail verification.
-        const counter = new DumpRowCounter();
+        // It also finds whether a statement names the database, which a restore under another name must rewrite.
+        const counter = new DumpRowCounter(input.database);
         dump.stdout.pipe(counter);
         const progress = { plainBytes: 0 };
         const uploaded = await withHeartbeat(
@@ -98,7 +101,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
           () => uploadEncryptedInActivity({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, progress),
         );
         const counted = tables.map((t) => ({ name: t.name, rows: counter.rows.get(t.name) ?? 0 }));
-        return { ...uploaded, node: node.name, tables: counted, wordpress, durationMs: Date.now() - started };
+        return { ...uploaded, node: node.name, tables: counted, namesDatabase: counter.namesDatabase, wordpress, durationMs: Date.now() - started };
       } finally {
         options.remove();
       }

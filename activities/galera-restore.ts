@@ -15,8 +15,9 @@ import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { createPrograms, dropPrograms, ident, readPrograms, requalify, requalifyDumpStream, spawnMariadbLoad, type DatabaseProgram } from './lib/database-programs';
 import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
+import { loadDumpFile } from './lib/dump-load';
 import { failure } from '../lib/clients/errors';
-import { faultPoint, stallPoint } from './lib/fault-points';
+import { faultPoint, stallMs, stallPoint } from './lib/fault-points';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
 import type { GaleraClient } from '../lib/clients/galera-client';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -154,7 +155,10 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
       // only once its bytes are the manifest's. Without room for it, checked in one stream and loaded from another
       // (hashed again: an object replaced in between fails the load, and staging is never swapped in).
       const counter = byteCounter();
-      return withHeartbeat(() => ({ ...progress, loadedBytes: counter.bytes }), () => withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, async ({ bytes, file }) => {
+      // Loaded through kernel pipes (dump-load.ts), its progress the ciphertext read of the checked file's bytes.
+      let piped: (() => number | null) | null = null;
+      const details = () => (piped ? { ...progress, readBytes: piped() } : { ...progress, loadedBytes: counter.bytes });
+      return withHeartbeat(details, () => withVerifiedObject({ s3, bucket, key: input.key, sha256: input.sha256, signal: cancellationSignal(), reserveBytes: backup.spoolReserveBytes }, async ({ bytes, file }) => {
         progress.phase = 'stop earlier load';
         await killConnectionsUsing(galera, input.stagingDb);
         const node = await galera.writerNode();
@@ -163,6 +167,14 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
         const options = writeClientOptionsFile(node, galera.credentials, 'drover-load-');
         try {
           progress.phase = 'load';
+          if (file && !input.sourceDb) {
+            // Nothing to requalify (the manifest says no statement names the backed-up database) and the checked
+            // file at hand: loaded without passing through this worker's event loop.
+            const load = loadDumpFile({ identityFile: backup.identityFile!, file, key: input.key, database: input.stagingDb, optionsFile: options.file, signal: cancellationSignal(), stallMs: stallMs('loadDatabaseIntoStaging') });
+            piped = load.progress;
+            await load.done;
+            return { bytes, tables: (await tablesOf(galera, input.stagingDb)).length };
+          }
           const { client, exit: clientExit } = spawnMariadbLoad(options.file, input.stagingDb);
           // A cancelled or timed-out attempt stops its client at once (the server side is killed by the next attempt).
           const signal = cancellationSignal();

@@ -100,6 +100,12 @@ export interface BackupManifest {
     /** The site's WordPress $table_prefix when backed up (absent in points written before it was recorded: `wp_`). */
     tablePrefix?: string;
     tables: { name: string; rows: number }[];
+    /**
+     * Whether a statement of the dump outside its data (a trigger, routine, view or event written with qualified
+     * names) names this database: a restore under another name then passes the dump through its requalifying
+     * filter. Absent in points written before it was recorded: a restore takes it as true.
+     */
+    namesDatabase?: boolean;
   };
   files: ManifestObject & { path: string; storageHost: string };
   wordpress: { version: string | null; posts: number; pages: number; users: number };
@@ -114,4 +120,12 @@ export interface BackupManifest {
    * recreate what the dump does not hold (the database user, its secret, the service). Nothing secret.
    */
   created?: { dbUser: string; phpVersion: string; farm: string; title: string; adminEmail: string };
+}
+
+/**
+ * What a restore of the point's dump under another database name must requalify: the backed-up name, unless the
+ * manifest records that no statement of the dump names it (then the dump loads as it is, dump-load.ts).
+ */
+export function requalifyFrom(manifest: Pick<BackupManifest, 'database'>): { sourceDb?: string } {
+  return manifest.database.namesDatabase === false ? {} : { sourceDb: manifest.database.name };
 }

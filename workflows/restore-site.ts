@@ -17,6 +17,7 @@ import { siteBackupWorkflow } from './site-backup';
 import { LOCAL_WORDPRESS_IMAGE, siteNames } from '../lib/site-names';
 import { findManager } from './cluster-health';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
+import { requalifyFrom } from '../lib/backup-layout';
 
 export interface RestoreSiteInput {
   site: string;
@@ -189,7 +190,7 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
     let verified: Awaited<ReturnType<typeof undoableLongApi.verifyStagingDatabase>> | undefined;
     let filesStaged: { liveExisted?: boolean } | undefined;
     const staged = await Promise.allSettled([
-      step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db, liveDb: names.database, sourceDb: manifest.database.name })).then(async () => {
+      step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db, liveDb: names.database, ...requalifyFrom(manifest) })).then(async () => {
         verified = await step('verify staging tables and row counts', () => undoableLongApiWith(input.timeouts).verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables }));
       }),
       step('download, verify, decrypt, extract files into staging', () => remoteExec.extractFilesToStaging({ key: manifest.files.key, sha256: manifest.files.sha256, storageHost: live.storageHost, livePath: names.filesPath })).then((r) => {

@@ -64,7 +64,7 @@ export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBa
     site: input.site,
     date: point,
     createdAt: new Date().toISOString(),
-    database: { key: db.key, bytes: db.bytes, sha256: db.sha256, plainBytes: db.plainBytes, name: site.database, node: db.node, ...(site.tablePrefix ? { tablePrefix: site.tablePrefix } : {}), tables: db.tables },
+    database: { key: db.key, bytes: db.bytes, sha256: db.sha256, plainBytes: db.plainBytes, name: site.database, node: db.node, ...(site.tablePrefix ? { tablePrefix: site.tablePrefix } : {}), tables: db.tables, ...(db.namesDatabase !== undefined ? { namesDatabase: db.namesDatabase } : {}) },
     files: { key: files.key, bytes: files.bytes, sha256: files.sha256, plainBytes: files.plainBytes, path: site.filesPath, storageHost: files.storageHost },
     wordpress: { version: files.wordpressVersion, ...db.wordpress },
     timingsMs: { database: db.durationMs, files: files.durationMs, total },

@@ -14,6 +14,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { classifyDatabaseError, failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
+import { qualifiedNamePatterns } from './qualified-names';
 
 export type ProgramKind = 'TRIGGER' | 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT';
 
@@ -138,10 +139,6 @@ export function programKey(p: DatabaseProgram): string {
   return `${p.kind} ${p.name}`;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /**
  * Rewrites references qualified with database `from` (`` `from`.x `` or `from.x`) to database `to`. Trigger and
  * routine definitions keep the text they were written with, so one written as `CREATE TRIGGER shop.t … ON
@@ -149,8 +146,7 @@ function escapeRegExp(s: string): string {
  */
 export function requalify(sqlText: string, from: string, to: string): string {
   if (from === to) return sqlText;
-  const quoted = new RegExp(`\`${escapeRegExp(from.replace(/`/g, '``'))}\`\\s*\\.`, 'g');
-  const bare = new RegExp(`(?<![\\w$\`.])${escapeRegExp(from)}\\s*\\.(?=[\\w$\`])`, 'g');
+  const { quoted, bare } = qualifiedNamePatterns(from);
   return sqlText.replace(quoted, `${ident(to)}.`).replace(bare, `${ident(to)}.`);
 }
 

@@ -24,15 +24,21 @@ export function faultPoint(name: string): void {
   process.kill(process.pid, 'SIGKILL');
 }
 
+/** How long DROVER_FAULT_STALL_AT holds the step `name` (see stallPoint), or 0. */
+export function stallMs(name: string): number {
+  const spec = (process.env.DROVER_FAULT_STALL_AT ?? '').split(',').find((s) => s.trim().startsWith(`${name}:`));
+  const ms = spec ? Number(spec.trim().slice(name.length + 1)) : 0;
+  return ms > 0 ? ms : 0;
+}
+
 /**
  * A long step on demand, for heartbeat tests: when DROVER_FAULT_STALL_AT names this point as `name:ms` (read at each
  * call, so a test can arm it for one step), the stream returned holds its data for that long after the first chunk,
  * as a large table's INSERTs on a loaded node would; otherwise null (nothing is added to the pipeline).
  */
 export function stallPoint(name: string): Transform | null {
-  const spec = (process.env.DROVER_FAULT_STALL_AT ?? '').split(',').find((s) => s.trim().startsWith(`${name}:`));
-  const ms = spec ? Number(spec.trim().slice(name.length + 1)) : 0;
-  if (!(ms > 0)) return null;
+  const ms = stallMs(name);
+  if (!ms) return null;
   let held = false;
   let timer: NodeJS.Timeout | undefined;
   return new Transform({

@@ -5,7 +5,7 @@
  * names, triggers, views, routines and events, another table prefix; and a worker killed between any two
  * commands of the swap or its undo leaves the site whole.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { galeraCheck } from '../../workflows/lib/health-checks';
 import { createSpacesActivities } from '../../activities/spaces';
 import { spoolPrefix } from '../../activities/lib/restore-spool';
 import { scratchDatabaseNames } from '../../lib/scratch-names';
+import { requalifyFrom } from '../../lib/backup-layout';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { ROOT, TEST_ENV, TEST_STATE_DIR } from '../helpers/paths';
@@ -277,6 +278,67 @@ describe('database restore activities', () => {
     expect(rows).toMatchObject({ order: 2, 'we`ird tab': 3, 'ünïcödé_tàble': 1 });
   });
 
+  it('a dump whose trigger names its database is requalified for staging (the manifest says so); one that names it only in rows and comments loads through kernel pipes, as it is', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const date = '2026-11-10';
+    const restore = createGaleraRestoreActivities(ctx.deps);
+    const body = async (db: string) => (await sql('SELECT ACTION_STATEMENT AS a FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [db])).map((r) => String(r.a));
+    /** Loads the point into staging as the restore workflow does; whether the load ran as its own bash pipeline. */
+    const load = async (site: { domain: string; database: string }, requalify: { sourceDb?: string }) => {
+      const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+      const stagingDb = scratchDatabaseNames(site.database).staging;
+      let piped = false;
+      let watching = true;
+      const watcher = (async () => {
+        while (watching) {
+          piped ||= spawnSync('pgrep', ['-f', `drover-load .* ${stagingDb}`]).status === 0;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      // Held 3 s after its first 64 KiB, so the watcher surely sees how it runs.
+      process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:3000';
+      try {
+        await act.run(restore.loadDatabaseIntoStaging, { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb, liveDb: site.database, ...requalify });
+      } finally {
+        delete process.env.DROVER_FAULT_STALL_AT;
+        watching = false;
+        await watcher;
+      }
+      await act.run(restore.verifyStagingDatabase, { stagingDb, tables: manifest.database.tables });
+      return { manifest, stagingDb, piped };
+    };
+
+    // A plugin's trigger written with its database's name, as the dump keeps it.
+    const named = await createTestSite(ctx.deps, `named-${tag}.example.com`, { posts: 400, database: `named_${tag}` });
+    await sql(`CREATE TRIGGER \`${named.database}\`.audit AFTER UPDATE ON \`${named.database}\`.wp_posts FOR EACH ROW UPDATE \`${named.database}\`.wp_options SET option_value = NEW.ID WHERE option_name = 'last_edit'`);
+    // Backed up (the point loaded below) and restored exactly through the workflow.
+    await roundTrip(named, 'named');
+    const n = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: named.domain, date });
+    expect(n.database.namesDatabase).toBe(true);
+    const requalified = await load(named, requalifyFrom(n));
+    expect(requalified.piped).toBe(false);
+    expect(await body(requalified.stagingDb)).toEqual([`UPDATE \`${requalified.stagingDb}\`.wp_options SET option_value = NEW.ID WHERE option_name = 'last_edit'`]);
+    await act.run(restore.dropDatabase, { name: requalified.stagingDb });
+    // Loaded as it is, the dump would create the trigger in the live database (mariadb-dump writes the name as it
+    // was created), where it exists: the load fails, and nothing was created in live.
+    const liveBefore = await programs(named.database);
+    const asIs = await failureOf(load(named, {}));
+    expect(asIs?.message).toMatch(/Trigger '.*audit' already exists/);
+    expect(await programs(named.database)).toEqual(liveBefore);
+    await act.run(restore.dropDatabase, { name: requalified.stagingDb });
+
+    // Named only in a row (both qualified forms) and in the dump's header comment: nothing to rewrite.
+    const plain = await createTestSite(ctx.deps, `plain-${tag}.example.com`, { posts: 400, database: `plain_${tag}` });
+    await sql(`UPDATE \`${plain.database}\`.wp_posts SET post_content = ? ORDER BY ID LIMIT 1`, [`see \`${plain.database}\`.wp_posts and ${plain.database}.wp_options`]);
+    await roundTrip(plain, 'plain');
+    const p = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: plain.domain, date });
+    expect(p.database.namesDatabase).toBe(false);
+    const piped = await load(plain, requalifyFrom(p));
+    expect(piped.piped).toBe(true);
+    expect(await tableChecksums(ctx.deps, piped.stagingDb)).toEqual(await tableChecksums(ctx.deps, plain.database));
+    await act.run(restore.dropDatabase, { name: piped.stagingDb });
+  });
+
   it('a worker killed between any two commands of the swap or its undo: after a restart the site is old or new, never a mix; each runs twice', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `crash-${tag}.example.com`, { posts: 10 });
@@ -424,7 +486,7 @@ describe('database restore activities', () => {
     // An attempt its worker lost track of is still loading when the next one starts: the next one kills that
     // load (the earlier attempt fails on its lost connection) and loads alone, with no DDL waiting.
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
-    const loadInput = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging, liveDb: site.database, sourceDb: manifest.database.name };
+    const loadInput = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging, liveDb: site.database, ...requalifyFrom(manifest) };
     // The earlier attempt is held 15 s after its first statement, so it is surely still loading when the next starts.
     const earlier = spawn(process.execPath, [bundleActivityChild(), TEST_STATE_DIR, 'loadDatabaseIntoStaging', JSON.stringify(loadInput)], {
       cwd: ROOT,

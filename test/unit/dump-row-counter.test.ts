@@ -103,3 +103,72 @@ describe('DumpRowCounter', () => {
     expect(counter.rows).toEqual(new Map([['t', 4]]));
   });
 });
+
+/**
+ * Whether a statement names the database decides whether a restore under another name passes the dump through the
+ * requalifying filter (database-programs.ts requalifyDumpStream) or loads it as it is: the counter must find every
+ * line the filter would rewrite, and a database named only in data or comments must not count.
+ */
+describe('DumpRowCounter: does a statement name the database', () => {
+  const base = dump(TABLES, 'row-per-line', 3);
+  const named = async (data: string, db: string, cuts: (i: number) => number) => {
+    const counter = new DumpRowCounter(db);
+    counter.resume();
+    const finished = new Promise((r) => counter.once('finish', r));
+    const bytes = Buffer.from(data);
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      const end = Math.min(bytes.length, at + cuts(i));
+      counter.write(bytes.subarray(at, end));
+      at = end;
+    }
+    counter.end();
+    await finished;
+    return counter.namesDatabase;
+  };
+  const rewritten = async (data: string, db: string) => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const s = requalifyDumpStream(db, 'elsewhere');
+    const out: Buffer[] = [];
+    s.on('data', (d: Buffer) => out.push(d));
+    const ended = new Promise((r) => s.once('end', r));
+    s.end(Buffer.from(data));
+    await ended;
+    return Buffer.concat(out).toString() !== data;
+  };
+  const header = '-- Host: db1    Database: shop\n';
+  const cases: [string, string, boolean][] = [
+    ['a dump with no qualified name, its header naming the database', header + base, false],
+    ['the name qualified in rows only (both layouts)', header + base + "INSERT INTO `wp_posts` VALUES (1,'see `shop`.wp_posts and shop.wp_options'),\n(2,'shop . x');\n" + "INSERT INTO `wp_x` VALUES (3,'`shop`.y');\n", false],
+    ['a longer name that ends with it', base + 'DELIMITER ;;\nCREATE TRIGGER t AFTER INSERT ON wp_posts FOR EACH ROW UPDATE myshop.wp_x SET a=1 ;;\nDELIMITER ;\n', false],
+    ['a trigger body qualified with backticks', base + 'DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER `t2` AFTER INSERT ON `wp_posts` FOR EACH ROW UPDATE `shop`.`wp_x` SET a=1 */;;\nDELIMITER ;\n', true],
+    ['a routine line that starts like data, qualified bare', base + 'DELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\nINSERT INTO shop.wp_log VALUES (1);\nEND ;;\nDELIMITER ;\n', true],
+    ['a view at the top level', base + 'CREATE VIEW v AS SELECT * FROM shop .wp_posts;\n', true],
+    ['the last line, with no newline after it', base + 'UPDATE `shop`.t SET a = 1;', true],
+  ];
+  for (const [what, data, expected] of cases) {
+    it(`${what}: ${expected ? 'names it' : 'does not'} (as the filter finds), in one chunk, in single bytes and at random cuts`, async () => {
+      expect(await rewritten(data, 'shop')).toBe(expected);
+      expect(await named(data, 'shop', () => data.length)).toBe(expected);
+      expect(await named(data, 'shop', () => 1)).toBe(expected);
+      const rnd = random(7);
+      expect(await named(data, 'shop', () => 1 + Math.floor(rnd() * 200))).toBe(expected);
+    });
+  }
+  it('a line over 1 MiB outside the data is taken to name it; no database given, nothing is tested', async () => {
+    const long = `-- ${'x'.repeat(1.5 * 1024 * 1024)}\n`;
+    expect(await named(base + long, 'shop', () => 64 * 1024)).toBe(true);
+    expect(await named(long + base, 'shop', () => 64 * 1024)).toBe(true);
+    const counter = new DumpRowCounter();
+    counter.resume();
+    const finished = new Promise((r) => counter.once('finish', r));
+    counter.end(Buffer.from(base + 'UPDATE `shop`.t SET a = 1;\n'));
+    await finished;
+    expect(counter.namesDatabase).toBe(false);
+  });
+  it('a restore requalifies unless the manifest says no statement names the database (older points: it does)', async () => {
+    const { requalifyFrom } = await import('../../lib/backup-layout');
+    expect(requalifyFrom({ database: { name: 'shop', namesDatabase: false } as never })).toEqual({});
+    expect(requalifyFrom({ database: { name: 'shop', namesDatabase: true } as never })).toEqual({ sourceDb: 'shop' });
+    expect(requalifyFrom({ database: { name: 'shop' } as never })).toEqual({ sourceDb: 'shop' });
+  });
+});
