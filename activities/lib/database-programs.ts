@@ -140,14 +140,19 @@ export function programKey(p: DatabaseProgram): string {
 }
 
 /**
- * Rewrites references qualified with database `from` (`` `from`.x `` or `from.x`) to database `to`. Trigger and
- * routine definitions keep the text they were written with, so one written as `CREATE TRIGGER shop.t … ON
- * shop.posts` would otherwise land in (or act on) the live database when loaded into staging or moved.
+ * Rewrites references qualified with database `from` (`` `from`.x `` or `from.x`), and an `ALTER DATABASE` of it,
+ * to database `to` (qualified-names.ts). Trigger and routine definitions keep the text they were written with, so
+ * one written as `CREATE TRIGGER shop.t … ON shop.posts` would otherwise land in (or act on) the live database when
+ * loaded into staging or moved; mariadb-dump's `ALTER DATABASE` around a program whose collation is not the
+ * database's default would change the live database's default.
  */
 export function requalify(sqlText: string, from: string, to: string): string {
   if (from === to) return sqlText;
-  const { quoted, bare } = qualifiedNamePatterns(from);
-  return sqlText.replace(quoted, `${ident(to)}.`).replace(bare, `${ident(to)}.`);
+  const { quoted, bare, alter } = qualifiedNamePatterns(from);
+  return sqlText
+    .replace(quoted, `${ident(to)}.`)
+    .replace(bare, `${ident(to)}.`)
+    .replace(alter, (_m, head: string) => `${head}${ident(to)}`);
 }
 
 /**

@@ -9,10 +9,10 @@
  * is a statement of the program, and is not counted.
  *
  * Given the dumped database's name, it also finds whether any statement outside the data names that database
- * (`` `db`.x `` or `db.x`: a trigger or routine written with qualified names): only then must a restore under
+ * (`` `db`.x `` or `db.x`: a trigger or routine written with qualified names; `ALTER DATABASE db`): only then must a restore under
  * another name pass the dump through its requalifying filter (`namesDatabase`, recorded in the manifest). Every
- * line that is not a data INSERT's is tested (at least the lines the restore's filter rewrites); a line over 1 MiB
- * is taken to name it.
+ * line that is not a data INSERT's is tested (at least the lines the restore's filter rewrites); a line carried
+ * over more than 1 MiB of chunks is taken to name it.
  *
  * Every byte of every dump of the night passes here, so the scan keeps its state in locals while it reads a chunk
  * and skips what it need not look at: the rest of a line that is not an INSERT (`indexOf`), a string's bytes in a

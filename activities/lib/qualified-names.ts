@@ -1,6 +1,8 @@
 /**
  * References qualified with a database's name, as a restore must rewrite them when it loads a dump under another
- * name: `` `db`.x `` or `db.x` (not part of a longer name). One definition for the rewrite (database-programs.ts
+ * name: `` `db`.x `` or `db.x` (not part of a longer name), and `` ALTER DATABASE `db` ``, which mariadb-dump writes
+ * around a trigger, routine or event whose database collation is not the database's default now (to create it
+ * under its own, then to set the default back). One definition for the rewrite (database-programs.ts
  * `requalify`) and for the backup's test of whether a dump has any such statement (dump-row-counter.ts).
  */
 
@@ -8,18 +10,21 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The two forms of a reference qualified with `db`, as global patterns (each match ends with the `.`). */
-export function qualifiedNamePatterns(db: string): { quoted: RegExp; bare: RegExp } {
+/**
+ * The two forms of a reference qualified with `db` (each match ends with the `.`), and an `ALTER DATABASE` (or
+ * `SCHEMA`) of `db` (its first group the words before the name), as global patterns.
+ */
+export function qualifiedNamePatterns(db: string): { quoted: RegExp; bare: RegExp; alter: RegExp } {
+  const quotedName = `\`${escapeRegExp(db.replace(/`/g, '``'))}\``;
   return {
-    quoted: new RegExp(`\`${escapeRegExp(db.replace(/`/g, '``'))}\`\\s*\\.`, 'g'),
+    quoted: new RegExp(`${quotedName}\\s*\\.`, 'g'),
     bare: new RegExp(`(?<![\\w$\`.])${escapeRegExp(db)}\\s*\\.(?=[\\w$\`])`, 'g'),
+    alter: new RegExp(`(\\bALTER\\s+(?:DATABASE|SCHEMA)\\s+)(?:${quotedName}|${escapeRegExp(db)}(?![\\w$]))`, 'gi'),
   };
 }
 
-/** A test of whether a statement's text has a reference qualified with `db`: what `requalify` would rewrite. */
+/** A test of whether a statement's text names `db` as `requalify` finds it: what it would rewrite. */
 export function namesDatabaseTest(db: string): (text: string) => boolean {
-  const { quoted, bare } = qualifiedNamePatterns(db);
-  const q = new RegExp(quoted.source);
-  const b = new RegExp(bare.source);
-  return (text) => q.test(text) || b.test(text);
+  const tests = Object.values(qualifiedNamePatterns(db)).map((p) => new RegExp(p.source, p.flags.replace('g', '')));
+  return (text) => tests.some((t) => t.test(text));
 }

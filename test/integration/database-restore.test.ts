@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { RowDataPacket } from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { createGaleraActivities } from '../../activities/galera';
 import { createGaleraRestoreActivities } from '../../activities/galera-restore';
@@ -337,6 +337,27 @@ describe('database restore activities', () => {
     expect(piped.piped).toBe(true);
     expect(await tableChecksums(ctx.deps, piped.stagingDb)).toEqual(await tableChecksums(ctx.deps, plain.database));
     await act.run(restore.dropDatabase, { name: piped.stagingDb });
+
+    // A trigger created unqualified (on a connection whose default database is the site's), then the database's
+    // default changed: mariadb-dump writes `ALTER DATABASE` of it around the trigger, to create it under its own
+    // collation and then set the default back, which loaded as it is would change the live database's default.
+    const collated = await createTestSite(ctx.deps, `collated-${tag}.example.com`, { posts: 400, database: `collated_${tag}` });
+    const node = await ctx.deps.galera.writerNode();
+    const own = await mysql.createConnection({ host: node.host, port: node.port, user: ctx.deps.galera.credentials.user, password: ctx.deps.galera.credentials.password, database: collated.database });
+    await own.query("CREATE TRIGGER stamp BEFORE INSERT ON wp_posts FOR EACH ROW SET NEW.post_content_filtered = 'collated'");
+    await own.end();
+    await sql(`ALTER DATABASE \`${collated.database}\` CHARACTER SET latin1 COLLATE latin1_swedish_ci`);
+    await roundTrip(collated, 'collated');
+    const c = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: collated.domain, date });
+    expect(c.database.namesDatabase).toBe(true);
+    const collation = async (db: string) => String((await sql('SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [db]))[0]?.c);
+    // The live default changed after the backup: the load must leave it so.
+    await sql(`ALTER DATABASE \`${collated.database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
+    const altered = await load(collated, requalifyFrom(c));
+    expect(altered.piped).toBe(false);
+    expect(await collation(collated.database)).toBe('utf8mb4_unicode_520_ci');
+    expect(await collation(altered.stagingDb)).toBe('latin1_swedish_ci');
+    await act.run(restore.dropDatabase, { name: altered.stagingDb });
   });
 
   it('a worker killed between any two commands of the swap or its undo: after a restart the site is old or new, never a mix; each runs twice', async () => {

@@ -144,6 +144,10 @@ describe('DumpRowCounter: does a statement name the database', () => {
     ['a routine line that starts like data, qualified bare', base + 'DELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\nINSERT INTO shop.wp_log VALUES (1);\nEND ;;\nDELIMITER ;\n', true],
     ['a view at the top level', base + 'CREATE VIEW v AS SELECT * FROM shop .wp_posts;\n', true],
     ['the last line, with no newline after it', base + 'UPDATE `shop`.t SET a = 1;', true],
+    // mariadb-dump around a trigger whose database collation is not the database's default now.
+    ['an ALTER DATABASE of it, quoted', base + 'DELIMITER ;;\nALTER DATABASE `shop` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;;\nDELIMITER ;\n', true],
+    ['an ALTER SCHEMA of it, bare', base + 'alter schema shop CHARACTER SET utf8mb4;\n', true],
+    ['an ALTER DATABASE of another database', base + 'ALTER DATABASE `shopping` CHARACTER SET latin1 ;\nALTER DATABASE shop_2 CHARACTER SET latin1 ;\n', false],
   ];
   for (const [what, data, expected] of cases) {
     it(`${what}: ${expected ? 'names it' : 'does not'} (as the filter finds), in one chunk, in single bytes and at random cuts`, async () => {

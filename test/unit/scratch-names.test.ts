@@ -90,6 +90,9 @@ describe('requalifying a dump for staging', () => {
       'CREATE TRIGGER `shop_stg`.t AFTER INSERT ON `shop_stg`.wp_posts FOR EACH ROW UPDATE `shop_stg`.wp_x SET a=1',
     );
     expect(requalify('UPDATE myshop.t, shop2.t SET x = 1', 'shop', 'z')).toBe('UPDATE myshop.t, shop2.t SET x = 1');
+    expect(requalify('ALTER DATABASE `shop` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;', 'shop', 'shop_stg')).toBe('ALTER DATABASE `shop_stg` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;');
+    expect(requalify('alter schema shop charset utf8mb4', 'shop', 'z')).toBe('alter schema `z` charset utf8mb4');
+    expect(requalify('ALTER DATABASE `shopping` CHARACTER SET latin1', 'shop', 'z')).toBe('ALTER DATABASE `shopping` CHARACTER SET latin1');
     const dump = "CREATE TRIGGER `shop`.t BEFORE INSERT ON `shop`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE shop.p SET a = 1 */;;\n";
     const out: Buffer[] = [];
     const s = requalifyDumpStream('shop', 'stg');
