@@ -16,7 +16,7 @@ import { mapDumpDdl, unmappedCollations } from '../lib/dump-collations';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
 import { parseWpConfig } from '../lib/wp-config';
 import { digestsFrom, PROGRAMS_SQL, TABLE_COLUMNS_SQL, tableDigestSql, type TableDigest } from '../lib/table-digest';
-import { ident, spawnMariadbLoad } from './lib/database-programs';
+import { ident, requalify, spawnMariadbLoad } from './lib/database-programs';
 import { dumpDdlFilter } from './lib/dump-line-filter';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -210,10 +210,12 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
             faultPoint('loadSourceDatabase:loading');
           }
         });
+        // DDL lines made loadable on MariaDB, and those naming the source's database (a trigger created as `db.t`,
+        // mariadb-dump's `ALTER DATABASE db`) made to name staging: on the farm that name is nobody's, or another's.
         try {
           await withHeartbeat(
             () => ({ ...progress, dumpedBytes: counter.bytes }),
-            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => mapDumpDdl(l, mapped)), client.stdin), dump.exit, clientExit]),
+            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => requalify(mapDumpDdl(l, mapped), input.source.sourceDb, input.stagingDb)), client.stdin), dump.exit, clientExit]),
           );
         } finally {
           signal.removeEventListener('abort', stop);
