@@ -96,6 +96,15 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       throw err;
     }
   };
+  /**
+   * Steps side by side, each to its end: allSettled, not all, so a failure waits for the others to stop (an undo
+   * never races a running step); then the first step to fail fails the restore with its own error.
+   */
+  const sideBySide = async (branches: Promise<unknown>[]): Promise<void> => {
+    const settled = await Promise.allSettled(branches);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw firstError ?? failed.reason;
+  };
 
   const holder = workflowInfo().workflowId;
   const target = input.to ?? input.site;
@@ -182,14 +191,14 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       );
     }
     // Database and files are staged side by side (different machines do the work); both must be staged and
-    // verified before anything live changes. allSettled, not all: a failure waits for the other branch to stop,
-    // so its undo never races a running extract.
+    // verified before anything live changes (sideBySide: a failure waits for the other branch to stop, so its undo
+    // never races a running extract).
     compensations.push({ name: 'drop staging database', undo: () => compensation.dropDatabase({ name: staging.db }) });
     compensations.push({ name: 'remove staging files', undo: () => compensation.removeRestoreLeftovers({ storageHost: live.storageHost, livePath: names.filesPath, which: 'staging' }) });
     const remoteExec = undoableRemoteExecWith(input.timeouts);
     let verified: Awaited<ReturnType<typeof undoableLongApi.verifyStagingDatabase>> | undefined;
     let filesStaged: { liveExisted?: boolean } | undefined;
-    const staged = await Promise.allSettled([
+    await sideBySide([
       step('download, verify, decrypt, load database into staging', () => remoteExec.loadDatabaseIntoStaging({ key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging.db, liveDb: names.database, ...requalifyFrom(manifest) })).then(async () => {
         verified = await step('verify staging tables and row counts', () => undoableLongApiWith(input.timeouts).verifyStagingDatabase({ stagingDb: staging.db, tables: manifest.database.tables }));
       }),
@@ -197,8 +206,6 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
         filesStaged = r;
       }),
     ]);
-    const stagingFailure = staged.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (stagingFailure) throw firstError ?? stagingFailure.reason;
     compensations.push({ name: 'undo database swap', undo: () => compensation.undoDatabaseSwap({ liveDb: names.database, previousDb: staging.prev }) });
     // The live-equals-staged comparison runs inside the swap, right after its RENAME: checked after both swaps, a
     // busy site's writes in between failed the restore.
@@ -214,9 +221,7 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
       // docroot (a copy under a new name, a farm recovery onto an empty target) the files swap only moves staging in,
       // which its undo cannot take back: the files are swapped only once the database swap has succeeded.
       compensations.push(undoFilesSwap);
-      const swapped = await Promise.allSettled([swapDatabase(), swapFiles()]);
-      const swapFailure = swapped.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (swapFailure) throw firstError ?? swapFailure.reason;
+      await sideBySide([swapDatabase(), swapFiles()]);
     } else {
       await swapDatabase();
       compensations.push(undoFilesSwap);
