@@ -9,7 +9,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { failure } from '../../lib/clients/errors';
-import { killGroup, spawnScript } from './process-chain';
+import { killGroup, killedFailure, spawnScript } from './process-chain';
 
 // $1 identity, $2 the client's options file, $3 the database, $4 a test's stall in seconds. Stdin: the checked
 // ciphertext. Stderr of age, zstd and the client to fds 3-5, the statuses to fd 6.
@@ -90,6 +90,8 @@ export function loadDumpFile(o: { identityFile: string; file: string; key: strin
       }
       const i = blamed(reported);
       if (i === null) return;
+      const killed = o.signal?.aborted ? null : killedFailure(programs[i], reported[i], `loading ${o.database}`);
+      if (killed) throw killed;
       const said = errs[i].trim().slice(i < 2 ? -1000 : -300) || `${programs[i]} exited ${reported[i]}`;
       if (i === 0) throw failure('DecryptionFailed', `${o.key}: ${said}`);
       if (i === 1) throw failure('BackupCorrupted', `${o.key}: ${said}`);

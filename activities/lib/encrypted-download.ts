@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
-import { chainFailure, spawnChain } from './process-chain';
+import { chainFailure, killedFailure, spawnChain } from './process-chain';
 import { promiseRoom, spoolFolder } from './restore-spool';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
@@ -177,6 +177,8 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile, ...(o.file ? [o.file] : [])]], ['zstd', ['-d', '-q', '-c']]);
   // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.
   const exited = chainFailure(chain).then((f) => {
+    const killed = f && !o.signal?.aborted ? killedFailure(f.which === 'first' ? 'age' : 'zstd', f, `decrypting ${o.key}`) : null;
+    if (killed) throw killed;
     if (f) throw failure(f.which === 'first' ? 'DecryptionFailed' : 'BackupCorrupted', `${o.key}: ${f.stderr.trim().slice(-1000) || `exit ${f.code ?? f.signal}`}`);
   });
   const onAbort = () => chain.kill();

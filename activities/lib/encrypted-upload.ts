@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
 import { cancellationSignal } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { chainFailure, spawnChain, type ProcessChain } from './process-chain';
+import { chainFailure, killedFailure, spawnChain, type ProcessChain } from './process-chain';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -57,9 +57,14 @@ export function attemptKey(key: string, tag = randomBytes(6).toString('hex')): s
   return dot < 0 ? `${key}.${tag}` : `${key.slice(0, dot)}.${tag}${key.slice(dot)}`;
 }
 
-/** The chain's exit: fails naming the process that failed it (chainFailure), with its stderr. */
-function exitOf(chain: ProcessChain, names: [string, string]): Promise<void> {
+/**
+ * The chain's exit: fails naming the process that failed it (chainFailure), with its stderr; a process killed by a
+ * signal not ours (`signal`: the upload's cancellation) fails WorkerProcessKilled, which a retry may get past.
+ */
+function exitOf(chain: ProcessChain, names: [string, string], what: string, signal?: AbortSignal): Promise<void> {
   return chainFailure(chain).then((f) => {
+    const killed = f && !signal?.aborted ? killedFailure(names[f.which === 'first' ? 0 : 1], f, what) : null;
+    if (killed) throw killed;
     if (f) throw failure('RemoteCommandFailed', `${names[f.which === 'first' ? 0 : 1]} exited ${f.code ?? f.signal}: ${f.stderr.trim().slice(-300)}`);
   });
 }
@@ -104,7 +109,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
   // zstd | age: the compressed bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['zstd', [`-${o.zstdLevel ?? 3}`, '-q', '-c', '-T2']], ['age', o.recipients.flatMap((r) => ['-r', r])]);
-  const exited = exitOf(chain, ['zstd', 'age']);
+  const exited = exitOf(chain, ['zstd', 'age'], `compressing and encrypting s3://${o.bucket}/${key}`, o.signal);
   let plainBytes = 0;
   let firstByteAt = '';
   const counter = new Transform({

@@ -16,7 +16,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
-import { killGroup, spawnScript } from './process-chain';
+import { killGroup, killedFailure, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
 
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
@@ -27,7 +27,8 @@ import { freeBytes } from './restore-spool';
 // ending at once). curl: -q first (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection
 // not made in 20 s or a transfer under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never
 // hashed as the pack. tee -p goes on feeding the hash when age stops reading (a wrong key), so the SHA-256 is of the
-// whole object and the failure is age's. A failed job's output is removed. Per pack: curl, tee, openssl, age and
+// whole object and the failure is age's. age or zstd killed by a signal (not a broken pipe: the OOM killer) is
+// outcome 17, the program and its status the error file's last line. A failed job's output is removed. Per pack: curl, tee, openssl, age and
 // zstd, and no other program (every exec is CPU a restore of 70 packs pays 70 times).
 const FETCHER = `set -u
 id=$1
@@ -46,6 +47,8 @@ one() {
   elif [ "\${st[0]}" != 0 ]; then code=10
   elif [ "$code" != 0 ] || [ -z "$sum" ]; then code=12
   elif [ "$sum" != "$want" ]; then code=13; echo "$sum" >> "$out.err"
+  elif [ "\${st[2]}" -gt 128 ] && [ "\${st[2]}" != 141 ]; then code=17; echo "age \${st[2]}" >> "$out.err"
+  elif [ "\${st[3]}" -gt 128 ] && [ "\${st[3]}" != 141 ]; then code=17; echo "zstd \${st[3]}" >> "$out.err"
   elif [ "\${st[3]}" != 0 ] && { [ "\${st[2]}" = 0 ] || [ "\${st[2]}" = 141 ]; }; then code=15
   elif [ "\${st[2]}" != 0 ]; then code=14
   elif [ "\${st[3]}" != 0 ]; then code=15
@@ -128,6 +131,12 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
     return failure('StorageUnavailable', `object storage unavailable for ${what}: ${said || detail || 'curl failed'}`);
   }
   if (code === 16) return failure('StorageUnavailable', `the job fetching ${what} ended without an outcome (its shell was killed)`);
+  if (code === 17) {
+    // age or zstd killed by a signal (the script's last line of the error file: the program and its status).
+    const [program, st] = (detail.split('\n').pop() ?? '').split(' ');
+    const killed = killedFailure(program || 'a program', Number(st), `decrypting ${job.key}`);
+    if (killed) return killed;
+  }
   if (code === 13) return failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${detail.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`);
   if (code === 14) return failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`);
   if (code === 15) return failure('BackupCorrupted', `${job.key}: ${detail || 'zstd failed'}`);

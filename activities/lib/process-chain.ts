@@ -13,6 +13,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import type { ApplicationFailure } from '@temporalio/common';
+import { failure } from '../../lib/clients/errors';
 
 export interface ChainedProcess {
   /** The process's exit once the chain has ended: its code, or null and the signal that ended it. */
@@ -41,9 +43,20 @@ const SIGNALS = new Map<number, NodeJS.Signals>();
 for (const [name, n] of Object.entries(constants.signals)) if (!SIGNALS.has(n)) SIGNALS.set(n, name as NodeJS.Signals);
 
 /** A status as bash reports it (128 + n: killed by signal n) as Node's close event gives it. */
-function exitStatus(status: number): { code: number | null; signal: NodeJS.Signals | null } {
+export function exitStatus(status: number): { code: number | null; signal: NodeJS.Signals | null } {
   const signal = status > 128 ? SIGNALS.get(status - 128) : undefined;
   return signal ? { code: null, signal } : { code: status, signal: null };
+}
+
+/**
+ * WorkerProcessKilled (transient) when `program` ended by a signal other than a broken pipe's (SIGPIPE is an effect
+ * of the program after it): SIGKILL from the kernel's OOM killer, most likely, and not a sign of corrupt data or a
+ * wrong key, which a program reports by exiting. Null otherwise. Callers rule out their own kill (a cancel) first.
+ */
+export function killedFailure(program: string, st: { code: number | null; signal: NodeJS.Signals | null } | number, what: string): ApplicationFailure | null {
+  const { signal } = typeof st === 'number' ? exitStatus(st) : st;
+  if (!signal || signal === 'SIGPIPE') return null;
+  return failure('WorkerProcessKilled', `${program} was killed (${signal}) while ${what}: the worker's memory, most likely; another attempt may succeed`);
 }
 
 /**

@@ -46,6 +46,11 @@ export const TRANSIENT_FAILURES = [
   'BackupBusy',
   /** The worker's own disk would not take a restore's scratch files (full, or an I/O error): another attempt may. */
   'WorkerDiskFull',
+  /**
+   * A program the worker ran (age, zstd, the database client) was killed by a signal the worker did not send it:
+   * the kernel's OOM killer, most likely. The data is not at fault; another attempt may succeed.
+   */
+  'WorkerProcessKilled',
 ] as const;
 
 export type PermanentFailureType = (typeof PERMANENT_FAILURES)[number];

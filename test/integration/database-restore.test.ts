@@ -360,6 +360,46 @@ describe('database restore activities', () => {
     await act.run(restore.dropDatabase, { name: altered.stagingDb });
   });
 
+  it('a program of the load killed by a signal not the worker\'s (the OOM killer) fails WorkerProcessKilled, which is retried, not BackupCorrupted; the next attempt loads', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const date = '2026-11-10';
+    const site = await createTestSite(ctx.deps, `oom-${tag}.example.com`, { posts: 400 });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/oom/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    expect(manifest.database.namesDatabase).toBe(false);
+    const restore = createGaleraRestoreActivities(ctx.deps);
+    const stagingDb = scratchDatabaseNames(site.database).staging;
+    const input = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb, liveDb: site.database, ...requalifyFrom(manifest) };
+    // Held after its first 64 KiB, so zstd is surely running when it is killed.
+    process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:4000';
+    let err: { type?: string; message?: string; nonRetryable?: boolean } | null;
+    try {
+      const loading = failureOf(act.run(restore.loadDatabaseIntoStaging, input));
+      let bash = '';
+      for (let i = 0; i < 100 && !bash; i++) {
+        bash = spawnSync('pgrep', ['-f', `drover-load .* ${stagingDb}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+        if (!bash) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(bash).not.toBe('');
+      let zstd = '';
+      for (let i = 0; i < 100 && !zstd; i++) {
+        zstd = spawnSync('pgrep', ['-P', bash, '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();
+        if (!zstd) await new Promise((r) => setTimeout(r, 50));
+      }
+      process.kill(Number(zstd), 'SIGKILL');
+      err = (await loading) as typeof err;
+    } finally {
+      delete process.env.DROVER_FAULT_STALL_AT;
+    }
+    expect(err?.type).toBe('WorkerProcessKilled');
+    expect(err?.message).toMatch(/zstd was killed \(SIGKILL\) while loading/);
+    expect(err?.nonRetryable).toBeFalsy();
+    // The next attempt loads the whole dump.
+    await act.run(restore.loadDatabaseIntoStaging, input);
+    await act.run(restore.verifyStagingDatabase, { stagingDb, tables: manifest.database.tables });
+    await act.run(restore.dropDatabase, { name: stagingDb });
+  });
+
   it('a worker killed between any two commands of the swap or its undo: after a restart the site is old or new, never a mix; each runs twice', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `crash-${tag}.example.com`, { posts: 10 });

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chainFailure, spawnChain } from '../../activities/lib/process-chain';
+import { chainFailure, killedFailure, spawnChain } from '../../activities/lib/process-chain';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -103,4 +103,32 @@ describe('spawnChain', () => {
       else process.env.BASH_ENV = before;
     }
   }, 10_000);
+});
+
+describe('killedFailure', () => {
+  it('a program killed by a signal not a broken pipe fails WorkerProcessKilled (retryable); an exit or SIGPIPE is not that', async () => {
+    // A duration no other sleep on the machine has, to find this one.
+    const seconds = `30.${Date.now() % 1000000}`;
+    const c = spawnChain(['sleep', [seconds]], ['cat', []]);
+    c.stdin.end();
+    const { spawnSync } = await import('node:child_process');
+    let pid = 0;
+    for (let i = 0; i < 100 && !pid; i++) {
+      pid = Number(spawnSync('pgrep', ['-f', `^sleep ${seconds}$`], { encoding: 'utf8' }).stdout.trim()) || 0;
+      if (!pid) await new Promise((r) => setTimeout(r, 20));
+    }
+    // The OOM killer's way: SIGKILL to the one program, not to the chain.
+    process.kill(pid, 'SIGKILL');
+    const f = await chainFailure(c);
+    expect(f).toMatchObject({ which: 'first', signal: 'SIGKILL' });
+    const killed = killedFailure('sleep', f!, 'testing');
+    expect(killed).toMatchObject({ type: 'WorkerProcessKilled', nonRetryable: false });
+    expect(killed?.message).toMatch(/sleep was killed \(SIGKILL\) while testing/);
+    // As bash reports statuses: 137 is SIGKILL, 141 a broken pipe, 1 an exit.
+    expect(killedFailure('zstd', 137, 'x')?.type).toBe('WorkerProcessKilled');
+    expect(killedFailure('zstd', 141, 'x')).toBeNull();
+    expect(killedFailure('zstd', 1, 'x')).toBeNull();
+    expect(killedFailure('age', { code: null, signal: 'SIGPIPE' }, 'x')).toBeNull();
+    expect(killedFailure('age', { code: 1, signal: null }, 'x')).toBeNull();
+  });
 });
