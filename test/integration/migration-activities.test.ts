@@ -42,7 +42,7 @@ describe('migration activities against a real old host', () => {
     // A plugin's trigger created with its database's name, as the source's dump keeps it: on the farm that name is
     // nobody's (or another site's), so the load must create it in staging.
     const q = `\`${legacy.sourceDb}\``;
-    await ctx.host.rootPool().query(`CREATE TRIGGER ${q}.stamp BEFORE INSERT ON ${q}.wpx7_posts FOR EACH ROW SET NEW.post_content_filtered = 'migrated'`);
+    await ctx.host.rootPool().query(`CREATE TRIGGER ${q}.migration_stamp BEFORE INSERT ON ${q}.wpx7_posts FOR EACH ROW SET NEW.post_content_filtered = 'migrated'`);
     const filesBefore = treeHashes(legacy.sourcePath);
     const dbBefore = await sourceChecksums(legacy.sourceDb);
     const source = createMigrationSourceActivities(ctx.deps);
@@ -69,8 +69,8 @@ describe('migration activities against a real old host', () => {
     const node = await ctx.deps.galera.writerNode();
     const colls = await ctx.deps.galera.query<RowDataPacket[]>(node, 'SELECT DISTINCT TABLE_COLLATION AS c FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [stagingDb]);
     expect(colls.map((c) => c.c)).toEqual(['utf8mb4_uca1400_nopad_ai_ci']);
-    const triggers = await ctx.deps.galera.query<RowDataPacket[]>(node, 'SELECT TRIGGER_SCHEMA AS s, EVENT_OBJECT_SCHEMA AS o, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = ?', ['stamp']);
-    expect(triggers.map((t) => ({ ...t }))).toEqual([{ s: stagingDb, o: stagingDb, n: 'stamp' }]);
+    const triggers = await ctx.deps.galera.query<RowDataPacket[]>(node, 'SELECT TRIGGER_SCHEMA AS s, EVENT_OBJECT_SCHEMA AS o, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_NAME = ?', ['migration_stamp']);
+    expect(triggers.map((t) => ({ ...t }))).toEqual([{ s: stagingDb, o: stagingDb, n: 'migration_stamp' }]);
 
     // URLs: rewritten with a per-table report; nothing left outside guid; PHP unserializes every value after.
     const to = `https://${domain}`;
