@@ -210,12 +210,15 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
             faultPoint('loadSourceDatabase:loading');
           }
         });
-        // DDL lines made loadable on MariaDB, and those naming the source's database (a trigger created as `db.t`,
+        // DDL lines made loadable on MariaDB, and those naming the source's database (a trigger created as `` `db`.t ``,
         // mariadb-dump's `ALTER DATABASE db`) made to name staging: on the farm that name is nobody's, or another's.
+        // Backquoted names only: a legacy database's name is often a word (`shop`), and its bare form cannot be told
+        // from a string literal's text (`'https://shop.example.com'`); a trigger created as `shop.t` fails the load
+        // naming the table, as before, and is never rewritten silently.
         try {
           await withHeartbeat(
             () => ({ ...progress, dumpedBytes: counter.bytes }),
-            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => requalify(mapDumpDdl(l, mapped), input.source.sourceDb, input.stagingDb)), client.stdin), dump.exit, clientExit]),
+            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => requalify(mapDumpDdl(l, mapped), input.source.sourceDb, input.stagingDb, { bareNames: false })), client.stdin), dump.exit, clientExit]),
           );
         } finally {
           signal.removeEventListener('abort', stop);

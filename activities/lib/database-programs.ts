@@ -15,6 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import { classifyDatabaseError, failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
 import { qualifiedNamePatterns } from './qualified-names';
+import { killedFailure } from './process-chain';
 
 export type ProgramKind = 'TRIGGER' | 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT';
 
@@ -144,15 +145,14 @@ export function programKey(p: DatabaseProgram): string {
  * to database `to` (qualified-names.ts). Trigger and routine definitions keep the text they were written with, so
  * one written as `CREATE TRIGGER shop.t … ON shop.posts` would otherwise land in (or act on) the live database when
  * loaded into staging or moved; mariadb-dump's `ALTER DATABASE` around a program whose collation is not the
- * database's default would change the live database's default.
+ * database's default would change the live database's default. `bareNames: false` leaves `from.x` unquoted alone
+ * (the pattern cannot tell it from text inside a string literal, such as a URL `'https://from.example.com'`).
  */
-export function requalify(sqlText: string, from: string, to: string): string {
+export function requalify(sqlText: string, from: string, to: string, o: { bareNames?: boolean } = {}): string {
   if (from === to) return sqlText;
   const { quoted, bare, alter } = qualifiedNamePatterns(from);
-  return sqlText
-    .replace(quoted, `${ident(to)}.`)
-    .replace(bare, `${ident(to)}.`)
-    .replace(alter, (_m, head: string) => `${head}${ident(to)}`);
+  const quotedDone = sqlText.replace(quoted, `${ident(to)}.`);
+  return (o.bareNames === false ? quotedDone : quotedDone.replace(bare, `${ident(to)}.`)).replace(alter, (_m, head: string) => `${head}${ident(to)}`);
 }
 
 /**
@@ -167,14 +167,18 @@ export function requalifyDumpStream(from: string, to: string): Transform {
 /**
  * A `mariadb` client loading `database` from its stdin (binary mode, no reconnect: a lost connection fails the
  * load instead of resuming it half-way). `exit` settles when it ends; a non-zero exit names the database and the
- * client's last error. A client that dies closes its stdin: `exit` reports that, not an EPIPE on the writer.
+ * client's last error; a client killed by a signal (the OOM killer; the caller's own kill comes after its first
+ * failure, which is the one reported) WorkerProcessKilled. A client that dies closes its stdin: `exit` reports
+ * that, not an EPIPE on the writer.
  */
 export function spawnMariadbLoad(optionsFile: string, database: string, extraArgs: string[] = []): { client: ChildProcessByStdio<Writable, null, Readable>; exit: Promise<void> } {
   const client = spawn('mariadb', [`--defaults-extra-file=${optionsFile}`, '--binary-mode', '--skip-reconnect', ...extraArgs, database], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   client.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   const exit = new Promise<void>((resolve, reject) =>
-    client.once('close', (code) => (code === 0 ? resolve() : reject(failure('DatabaseQueryFailed', `loading ${database} failed: ${err.trim().slice(-300) || `mariadb exited ${code}`}`)))),
+    client.once('close', (code, signal) =>
+      code === 0 ? resolve() : reject(killedFailure('mariadb', { code, signal }, `loading ${database}`) ?? failure('DatabaseQueryFailed', `loading ${database} failed: ${err.trim().slice(-300) || `mariadb exited ${code}`}`)),
+    ),
   );
   client.stdin.on('error', () => undefined);
   return { client, exit };

@@ -85,7 +85,9 @@ export function loadDumpFile(o: { identityFile: string; file: string; key: strin
       });
       const reported = statuses.trim().split(' ').map(Number);
       if (reported.length !== programs.length || reported.some((s) => !Number.isInteger(s))) {
-        // Bash itself ended before reporting (killed: a cancel, the OOM killer).
+        // Bash itself ended before reporting (killed: a cancel, the OOM killer, a stop of the worker's whole group).
+        const killed = o.signal?.aborted ? null : killedFailure('bash', { code, signal }, `loading ${o.database}`);
+        if (killed) throw killed;
         throw failure('DatabaseQueryFailed', `loading ${o.database} was stopped (${signal ?? `exit ${code}`})${own.trim() ? `: ${own.trim().slice(-300)}` : ''}`);
       }
       const i = blamed(reported);

@@ -136,6 +136,8 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
     const [program, st] = (detail.split('\n').pop() ?? '').split(' ');
     const killed = killedFailure(program || 'a program', Number(st), `decrypting ${job.key}`);
     if (killed) return killed;
+    // A status bash gives no signal's name (255, a real-time signal): the program's own failure, as below.
+    return program === 'age' ? failure('DecryptionFailed', `${job.key}: age exited ${st}`) : failure('BackupCorrupted', `${job.key}: zstd exited ${st}`);
   }
   if (code === 13) return failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${detail.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`);
   if (code === 14) return failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`);

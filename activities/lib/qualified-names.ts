@@ -19,7 +19,8 @@ export function qualifiedNamePatterns(db: string): { quoted: RegExp; bare: RegEx
   return {
     quoted: new RegExp(`${quotedName}\\s*\\.`, 'g'),
     bare: new RegExp(`(?<![\\w$\`.])${escapeRegExp(db)}\\s*\\.(?=[\\w$\`])`, 'g'),
-    alter: new RegExp(`(\\bALTER\\s+(?:DATABASE|SCHEMA)\\s+)(?:${quotedName}|${escapeRegExp(db)}(?![\\w$]))`, 'gi'),
+    // The keywords in either case (mariadb-dump writes them upper case), the name exactly: names are case-sensitive.
+    alter: new RegExp(`(\\b(?:ALTER|alter)\\s+(?:DATABASE|SCHEMA|database|schema)\\s+)(?:${quotedName}|${escapeRegExp(db)}(?![\\w$]))`, 'g'),
   };
 }
 

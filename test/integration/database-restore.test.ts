@@ -377,7 +377,8 @@ describe('database restore activities', () => {
       const loading = failureOf(act.run(restore.loadDatabaseIntoStaging, input));
       let bash = '';
       for (let i = 0; i < 100 && !bash; i++) {
-        bash = spawnSync('pgrep', ['-f', `drover-load .* ${stagingDb}`], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+        // The oldest: the stall's subshells carry the same command line.
+        bash = spawnSync('pgrep', ['-o', '-f', `drover-load .* ${stagingDb}`], { encoding: 'utf8' }).stdout.trim();
         if (!bash) await new Promise((r) => setTimeout(r, 100));
       }
       expect(bash).not.toBe('');
@@ -386,6 +387,8 @@ describe('database restore activities', () => {
         zstd = spawnSync('pgrep', ['-P', bash, '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();
         if (!zstd) await new Promise((r) => setTimeout(r, 50));
       }
+      // Never 0 (or NaN): process.kill(0) would signal this test's own process group.
+      expect(Number(zstd)).toBeGreaterThan(0);
       process.kill(Number(zstd), 'SIGKILL');
       err = (await loading) as typeof err;
     } finally {

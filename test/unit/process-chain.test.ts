@@ -117,6 +117,8 @@ describe('killedFailure', () => {
       pid = Number(spawnSync('pgrep', ['-f', `^sleep ${seconds}$`], { encoding: 'utf8' }).stdout.trim()) || 0;
       if (!pid) await new Promise((r) => setTimeout(r, 20));
     }
+    // Never 0: process.kill(0) would signal this test's own process group.
+    expect(pid).toBeGreaterThan(0);
     // The OOM killer's way: SIGKILL to the one program, not to the chain.
     process.kill(pid, 'SIGKILL');
     const f = await chainFailure(c);

@@ -93,6 +93,12 @@ describe('requalifying a dump for staging', () => {
     expect(requalify('ALTER DATABASE `shop` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;', 'shop', 'shop_stg')).toBe('ALTER DATABASE `shop_stg` CHARACTER SET latin1 COLLATE latin1_swedish_ci ;');
     expect(requalify('alter schema shop charset utf8mb4', 'shop', 'z')).toBe('alter schema `z` charset utf8mb4');
     expect(requalify('ALTER DATABASE `shopping` CHARACTER SET latin1', 'shop', 'z')).toBe('ALTER DATABASE `shopping` CHARACTER SET latin1');
+    // Names are case-sensitive; the keywords are not.
+    expect(requalify('ALTER DATABASE SHOP CHARACTER SET latin1', 'shop', 'z')).toBe('ALTER DATABASE SHOP CHARACTER SET latin1');
+    // A migration's legacy names are words: only their backquoted form is taken for the database (a URL in a string is not).
+    const body = "CREATE TRIGGER `shop`.t BEFORE INSERT ON `shop`.p FOR EACH ROW SET NEW.u = 'https://shop.example.com', NEW.v = shop.f()";
+    expect(requalify(body, 'shop', 'stg', { bareNames: false })).toBe("CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET NEW.u = 'https://shop.example.com', NEW.v = shop.f()");
+    expect(requalify(body, 'shop', 'stg')).toContain("'https://`stg`.example.com'");
     const dump = "CREATE TRIGGER `shop`.t BEFORE INSERT ON `shop`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE shop.p SET a = 1 */;;\n";
     const out: Buffer[] = [];
     const s = requalifyDumpStream('shop', 'stg');
