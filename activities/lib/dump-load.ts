@@ -9,6 +9,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { failure } from '../../lib/clients/errors';
+import { decryptFailure } from './encrypted-download';
 import { killGroup, killedFailure, spawnScript } from './process-chain';
 
 // $1 identity, $2 the client's options file, $3 the database, $4 a test's stall in seconds. Stdin: the checked
@@ -86,17 +87,14 @@ export function loadDumpFile(o: { identityFile: string; file: string; key: strin
       const reported = statuses.trim().split(' ').map(Number);
       if (reported.length !== programs.length || reported.some((s) => !Number.isInteger(s))) {
         // Bash itself ended before reporting (killed: a cancel, the OOM killer, a stop of the worker's whole group).
-        const killed = o.signal?.aborted ? null : killedFailure('bash', { code, signal }, `loading ${o.database}`);
-        if (killed) throw killed;
-        throw failure('DatabaseQueryFailed', `loading ${o.database} was stopped (${signal ?? `exit ${code}`})${own.trim() ? `: ${own.trim().slice(-300)}` : ''}`);
+        throw killedFailure('bash', { code, signal }, `loading ${o.database}`, o.signal) ?? failure('DatabaseQueryFailed', `loading ${o.database} was stopped (${signal ?? `exit ${code}`})${own.trim() ? `: ${own.trim().slice(-300)}` : ''}`);
       }
       const i = blamed(reported);
       if (i === null) return;
-      const killed = o.signal?.aborted ? null : killedFailure(programs[i], reported[i], `loading ${o.database}`);
+      const killed = killedFailure(programs[i], reported[i], `loading ${o.database}`, o.signal);
       if (killed) throw killed;
       const said = errs[i].trim().slice(i < 2 ? -1000 : -300) || `${programs[i]} exited ${reported[i]}`;
-      if (i === 0) throw failure('DecryptionFailed', `${o.key}: ${said}`);
-      if (i === 1) throw failure('BackupCorrupted', `${o.key}: ${said}`);
+      if (i < 2) throw decryptFailure(i === 0 ? 'age' : 'zstd', o.key, said);
       throw failure('DatabaseQueryFailed', `loading ${o.database} failed: ${said}`);
     } finally {
       o.signal?.removeEventListener('abort', kill);

@@ -85,6 +85,11 @@ export class DumpRowCounter extends Transform {
   private test(chunk: Buffer, from: number, to: number): void {
     const line = this.carried ? Buffer.concat([...this.carry, chunk.subarray(from, to)]) : chunk.subarray(from, to);
     if (this.names!(line.toString('utf8'))) this.namesDatabase = true;
+    this.forgetCarry();
+  }
+
+  /** Forgets the carried bytes of the current line. */
+  private forgetCarry(): void {
     this.carry = [];
     this.carried = 0;
   }
@@ -96,8 +101,7 @@ export class DumpRowCounter extends Transform {
     if (this.carried > LONGEST_TESTED_LINE) {
       this.namesDatabase = true;
       this.testing = false;
-      this.carry = [];
-      this.carried = 0;
+      this.forgetCarry();
       return;
     }
     this.carry.push(Buffer.from(chunk.subarray(from)));
@@ -113,6 +117,8 @@ export class DumpRowCounter extends Transform {
     // are carried), or -1: no line is being tested (a data INSERT's, or the database found named already).
     const testing = this.names !== null && !this.namesDatabase;
     let line = testing && this.testing ? 0 : -1;
+    // The next line, starting at `at`, is tested unless a line before it named the database.
+    const nextLine = (at: number) => (testing && !this.namesDatabase ? at : -1);
     while (i < n) {
       if (mode === LINE) {
         if (matched < 0) {
@@ -121,22 +127,21 @@ export class DumpRowCounter extends Transform {
           if (line >= 0) this.test(chunk, line, nl);
           matched = 0;
           i = nl + 1;
-          line = testing && !this.namesDatabase ? i : -1;
+          line = nextLine(i);
           continue;
         }
         const c = chunk[i++];
         if (c === NL) {
           if (line >= 0) this.test(chunk, line, i - 1);
           matched = 0;
-          line = testing && !this.namesDatabase ? i : -1;
+          line = nextLine(i);
         } else {
           if (matched === 0) this.prefix = c === DELIMITER[0] ? DELIMITER : INSERT;
           matched = this.prefix[matched] === c && (this.prefix === DELIMITER || !this.program) ? matched + 1 : -1;
           if (matched === this.prefix.length) {
             // A data INSERT (not tested: data is never rewritten) or a DELIMITER line (names no database).
             line = -1;
-            this.carry = [];
-            this.carried = 0;
+            this.forgetCarry();
             if (this.prefix === DELIMITER) {
               mode = DELIMITER_VALUE;
               this.delimiter = [];
@@ -158,7 +163,7 @@ export class DumpRowCounter extends Transform {
         this.program = Buffer.from(this.delimiter).toString('latin1').trim() !== ';';
         mode = LINE;
         matched = 0;
-        line = testing && !this.namesDatabase ? i : -1;
+        line = nextLine(i);
         continue;
       }
       if (mode === NAME) {

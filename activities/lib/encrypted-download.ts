@@ -12,6 +12,7 @@ import { createWriteStream, rmSync } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ApplicationFailure } from '@temporalio/common';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
 import { chainFailure, killedFailure, spawnChain } from './process-chain';
@@ -38,6 +39,14 @@ function hashing(): { stream: Transform; bytes: () => number; hex: () => string 
     },
   });
   return { stream, bytes: () => bytes, hex: () => hash.digest('hex') };
+}
+
+/**
+ * A failed decryption chain's program as the failure it means: age failing is a key or ciphertext problem
+ * (DecryptionFailed), zstd failing (with age fine or only broken off by it) a corrupt frame (BackupCorrupted).
+ */
+export function decryptFailure(program: 'age' | 'zstd', key: string, said: string): ApplicationFailure {
+  return failure(program === 'age' ? 'DecryptionFailed' : 'BackupCorrupted', `${key}: ${said}`);
 }
 
 /** BackupCorrupted unless `got` is the SHA-256 the manifest (or index) gives. */
@@ -175,11 +184,10 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   }
   // age | zstd: the decrypted bytes go from one to the other through a kernel pipe, not through this process.
   const chain = spawnChain(['age', ['-d', '-i', o.identityFile, ...(o.file ? [o.file] : [])]], ['zstd', ['-d', '-q', '-c']]);
-  // age failing is a key or ciphertext problem, zstd failing (with age fine or only broken off by it) a corrupt frame.
   const exited = chainFailure(chain).then((f) => {
-    const killed = f && !o.signal?.aborted ? killedFailure(f.which === 'first' ? 'age' : 'zstd', f, `decrypting ${o.key}`) : null;
-    if (killed) throw killed;
-    if (f) throw failure(f.which === 'first' ? 'DecryptionFailed' : 'BackupCorrupted', `${o.key}: ${f.stderr.trim().slice(-1000) || `exit ${f.code ?? f.signal}`}`);
+    if (!f) return;
+    const program = f.which === 'first' ? 'age' : 'zstd';
+    throw killedFailure(program, f, `decrypting ${o.key}`, o.signal) ?? decryptFailure(program, o.key, f.stderr.trim().slice(-1000) || `exit ${f.code ?? f.signal}`);
   });
   const onAbort = () => chain.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });

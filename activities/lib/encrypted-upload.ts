@@ -63,9 +63,9 @@ export function attemptKey(key: string, tag = randomBytes(6).toString('hex')): s
  */
 function exitOf(chain: ProcessChain, names: [string, string], what: string, signal?: AbortSignal): Promise<void> {
   return chainFailure(chain).then((f) => {
-    const killed = f && !signal?.aborted ? killedFailure(names[f.which === 'first' ? 0 : 1], f, what) : null;
-    if (killed) throw killed;
-    if (f) throw failure('RemoteCommandFailed', `${names[f.which === 'first' ? 0 : 1]} exited ${f.code ?? f.signal}: ${f.stderr.trim().slice(-300)}`);
+    if (!f) return;
+    const program = names[f.which === 'first' ? 0 : 1];
+    throw killedFailure(program, f, what, signal) ?? failure('RemoteCommandFailed', `${program} exited ${f.code ?? f.signal}: ${f.stderr.trim().slice(-300)}`);
   });
 }
 

@@ -18,6 +18,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { killGroup, killedFailure, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
+import { decryptFailure } from './encrypted-download';
 
 // $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
 // file's name (the job's own: an attempt's orphans never write into a later attempt's file), the expected SHA-256,
@@ -134,14 +135,12 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
   if (code === 17) {
     // age or zstd killed by a signal (the script's last line of the error file: the program and its status).
     const [program, st] = (detail.split('\n').pop() ?? '').split(' ');
-    const killed = killedFailure(program || 'a program', Number(st), `decrypting ${job.key}`);
-    if (killed) return killed;
     // A status bash gives no signal's name (255, a real-time signal): the program's own failure, as below.
-    return program === 'age' ? failure('DecryptionFailed', `${job.key}: age exited ${st}`) : failure('BackupCorrupted', `${job.key}: zstd exited ${st}`);
+    return killedFailure(program, Number(st), `decrypting ${job.key}`) ?? decryptFailure(program === 'age' ? 'age' : 'zstd', job.key, `${program} exited ${st}`);
   }
   if (code === 13) return failure('BackupCorrupted', `${what} is corrupted: SHA-256 ${detail.split('\n').pop()!.slice(0, 16)}… does not match the expected ${job.sha256.slice(0, 16)}…`);
-  if (code === 14) return failure('DecryptionFailed', `${job.key}: ${detail || 'age failed'}`);
-  if (code === 15) return failure('BackupCorrupted', `${job.key}: ${detail || 'zstd failed'}`);
+  if (code === 14) return decryptFailure('age', job.key, detail || 'age failed');
+  if (code === 15) return decryptFailure('zstd', job.key, detail || 'zstd failed');
   return failure('StorageUnavailable', `cannot fetch ${what}: ${detail || `exit ${code}`}`);
 }
 

@@ -51,11 +51,12 @@ export function exitStatus(status: number): { code: number | null; signal: NodeJ
 /**
  * WorkerProcessKilled (transient) when `program` ended by a signal other than a broken pipe's (SIGPIPE is an effect
  * of the program after it): SIGKILL from the kernel's OOM killer, most likely, and not a sign of corrupt data or a
- * wrong key, which a program reports by exiting. Null otherwise. Callers rule out their own kill (a cancel) first.
+ * wrong key, which a program reports by exiting. Null otherwise, and when `ours` (the caller's cancellation, whose
+ * kill it was) has fired.
  */
-export function killedFailure(program: string, st: { code: number | null; signal: NodeJS.Signals | null } | number, what: string): ApplicationFailure | null {
+export function killedFailure(program: string, st: { code: number | null; signal: NodeJS.Signals | null } | number, what: string, ours?: AbortSignal): ApplicationFailure | null {
   const { signal } = typeof st === 'number' ? exitStatus(st) : st;
-  if (!signal || signal === 'SIGPIPE') return null;
+  if (!signal || signal === 'SIGPIPE' || ours?.aborted) return null;
   return failure('WorkerProcessKilled', `${program} was killed (${signal}) while ${what}: the worker's memory, most likely; another attempt may succeed`);
 }
 

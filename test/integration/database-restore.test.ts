@@ -101,6 +101,19 @@ async function roundTrip(site: { domain: string; database: string; filesPath: st
   return { progs };
 }
 
+/**
+ * The one process `pgrep <args>` finds, waited for up to 10 s; never 0 or NaN (process.kill(0) would signal this
+ * test's own process group).
+ */
+async function onePid(args: string[]): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const pid = Number(spawnSync('pgrep', args, { encoding: 'utf8' }).stdout.trim());
+    if (pid > 0) return pid;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`pgrep ${args.join(' ')} found no one process`);
+}
+
 /** The activity-child helper bundled once (a worker process then starts in a second, not ten through a TS loader). */
 function bundleActivityChild(): string {
   const out = path.join(TEST_STATE_DIR, 'activity-child.cjs');
@@ -375,21 +388,9 @@ describe('database restore activities', () => {
     let err: { type?: string; message?: string; nonRetryable?: boolean } | null;
     try {
       const loading = failureOf(act.run(restore.loadDatabaseIntoStaging, input));
-      let bash = '';
-      for (let i = 0; i < 100 && !bash; i++) {
-        // The oldest: the stall's subshells carry the same command line.
-        bash = spawnSync('pgrep', ['-o', '-f', `drover-load .* ${stagingDb}`], { encoding: 'utf8' }).stdout.trim();
-        if (!bash) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(bash).not.toBe('');
-      let zstd = '';
-      for (let i = 0; i < 100 && !zstd; i++) {
-        zstd = spawnSync('pgrep', ['-P', bash, '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();
-        if (!zstd) await new Promise((r) => setTimeout(r, 50));
-      }
-      // Never 0 (or NaN): process.kill(0) would signal this test's own process group.
-      expect(Number(zstd)).toBeGreaterThan(0);
-      process.kill(Number(zstd), 'SIGKILL');
+      // The oldest: the stall's subshells carry the same command line.
+      const bash = await onePid(['-o', '-f', `drover-load .* ${stagingDb}`]);
+      process.kill(await onePid(['-P', String(bash), '-x', 'zstd']), 'SIGKILL');
       err = (await loading) as typeof err;
     } finally {
       delete process.env.DROVER_FAULT_STALL_AT;
