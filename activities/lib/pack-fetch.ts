@@ -131,7 +131,8 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
     const said = err.split('\n').filter((l) => l.startsWith('curl:')).join('; ');
     return failure('StorageUnavailable', `object storage unavailable for ${what}: ${said || detail || 'curl failed'}`);
   }
-  if (code === 16) return failure('StorageUnavailable', `the job fetching ${what} ended without an outcome (its shell was killed)`);
+  // Its shell gone without a word: killed by a signal the worker did not send (the OOM killer, an operator).
+  if (code === 16) return failure('WorkerProcessKilled', `the job fetching ${what} ended without an outcome (its shell was killed): the worker's memory, most likely; another attempt may succeed`);
   if (code === 17) {
     // age or zstd killed by a signal (the script's last line of the error file: the program and its status).
     const [program, st] = (detail.split('\n').pop() ?? '').split(' ');
@@ -148,8 +149,9 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
  * Starts a fetcher for one restore, its files in `dir` (the restore's private folder). Failures are classified as
  * the SDK's are (a missing pack ObjectNotFound, a throttled GET StorageThrottled with its Retry-After, …), a
  * SHA-256 mismatch or a corrupt zstd frame BackupCorrupted, age refusing DecryptionFailed, the worker's disk full
- * WorkerDiskFull. A transient failure is retried (three attempts in all, as the SDK's client makes). `signal` kills
- * the fetcher and its jobs.
+ * WorkerDiskFull, a job's shell or its age or zstd killed from outside WorkerProcessKilled. A transient failure of
+ * storage, or a killed job, is retried (three attempts in all, as the SDK's client makes). `signal` kills the
+ * fetcher and its jobs.
  */
 export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; dir: string; signal?: AbortSignal; retryDelayMs?: number }): PackFetcher {
   // Its own process group, so closing it reaches every job's processes.
@@ -255,7 +257,7 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
           return await attempt(job);
         } catch (err) {
           const f = err as ApplicationFailure;
-          if (i >= ATTEMPTS || ended || f.nonRetryable || !['StorageUnavailable', 'StorageThrottled'].includes(f.type ?? '')) throw err;
+          if (i >= ATTEMPTS || ended || f.nonRetryable || !['StorageUnavailable', 'StorageThrottled', 'WorkerProcessKilled'].includes(f.type ?? '')) throw err;
           const retryAfterMs = typeof f.nextRetryDelay === 'number' ? f.nextRetryDelay : 0;
           await sleep(Math.max(retryAfterMs, (o.retryDelayMs ?? 1000) * 3 ** (i - 1)), undefined, { signal: o.signal }).catch(() => undefined);
         }

@@ -388,8 +388,8 @@ describe('database restore activities', () => {
     let err: { type?: string; message?: string; nonRetryable?: boolean } | null;
     try {
       const loading = failureOf(act.run(restore.loadDatabaseIntoStaging, input));
-      // The oldest: the stall's subshells carry the same command line.
-      const bash = await onePid(['-o', '-f', `drover-load .* ${stagingDb}`]);
+      // The load's bash is this process's child (its watchdog, a child of bash, carries the same command line).
+      const bash = await onePid(['-P', String(process.pid), '-f', `drover-load .* ${stagingDb}`]);
       process.kill(await onePid(['-P', String(bash), '-x', 'zstd']), 'SIGKILL');
       err = (await loading) as typeof err;
     } finally {

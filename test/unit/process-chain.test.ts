@@ -1,12 +1,13 @@
 /**
- * spawnChain (activities/lib/process-chain.ts): `a | b` joined by a kernel pipe the worker does not read from.
+ * spawnPipeline and spawnChain (activities/lib/process-chain.ts): `a | b | …` joined by kernel pipes the worker does
+ * not read from, and which program a failed one is blamed on.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chainFailure, killedFailure, spawnChain } from '../../activities/lib/process-chain';
+import { blamed, chainFailure, killedFailure, pipelineFailure, spawnChain, spawnPipeline } from '../../activities/lib/process-chain';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -103,6 +104,137 @@ describe('spawnChain', () => {
       else process.env.BASH_ENV = before;
     }
   }, 10_000);
+});
+
+describe('blamed', () => {
+  it.each([
+    [[0, 0, 0], null],
+    // The client fails: zstd and age die of the pipe it closed.
+    [[141, 141, 1], 2],
+    [[0, 0, 1], 2],
+    // age refuses the key: zstd and the client then fail on the truncated input, because of age.
+    [[1, 1, 1], 0],
+    // A corrupt frame: zstd stops, the client may or may not fail on the cut statement.
+    [[0, 1, 1], 1],
+    [[141, 1, 0], 1],
+    // Killed by a signal (137: SIGKILL, the OOM killer) counts as a failure of that program.
+    [[0, 137, 1], 1],
+    // With a test's stall between zstd and the client: the client killed (its connection), the stall's cat broken.
+    [[0, 0, 141, 1], 3],
+    // Only broken pipes: the program after the last broken one closed its input early, whatever it then exited;
+    // the last program when it is the broken one (a killed client reported 141 by a shell that lost it).
+    [[141, 141, 141], 2],
+    [[0, 141, 0], 2],
+    [[141, 141, 0], 2],
+    [[141, 0], 1],
+    // Two programs as spawnChain's callers see them.
+    [[1, 0], 0],
+    [[141, 2], 1],
+  ])('%j → %s', (statuses, expected) => {
+    expect(blamed(statuses)).toBe(expected);
+  });
+});
+
+describe('spawnPipeline', () => {
+  it("runs N programs from a file the worker opened, keeps each one's stderr and blames the one that failed", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-pipeline-'));
+    writeFileSync(path.join(dir, 'in'), 'one\ntwo\nthree\n');
+    const fd = openSync(path.join(dir, 'in'), 'r');
+    try {
+      const ok = spawnPipeline([['cat', []], ['tr', ['a-z', 'A-Z']], ['sh', ['-c', 'echo said-third >&2; cat > "$1"', 'x', path.join(dir, 'out')]]], { name: 'drover-test', stdin: fd, stdout: 'ignore' });
+      expect(ok.stdin).toBeNull();
+      expect(await pipelineFailure(ok)).toBeNull();
+      expect(ok.stderr(2)).toBe('said-third\n');
+      expect(readFileSync(path.join(dir, 'out'), 'utf8')).toBe('ONE\nTWO\nTHREE\n');
+
+      // The middle program fails; the last exits 0 on the cut input: the middle is blamed, with its own words.
+      const bad = spawnPipeline([['cat', []], ['sh', ['-c', 'head -c 3; echo bad frame >&2; exit 5']], ['cat', []]], { stdout: 'ignore' });
+      bad.stdin!.end('abcdef');
+      expect(await pipelineFailure(bad)).toEqual({ index: 1, program: 'sh', code: 5, signal: null, stderr: 'bad frame\n' });
+
+      // Bash itself killed before it could report: the failure names bash, not a program.
+      const stuck = spawnPipeline([['sleep', ['30']], ['sleep', ['30']], ['sleep', ['30']]], { stdout: 'ignore' });
+      await new Promise((r) => setTimeout(r, 200));
+      stuck.kill('SIGKILL');
+      expect(await pipelineFailure(stuck)).toMatchObject({ index: null, program: 'bash', signal: 'SIGKILL' });
+    } finally {
+      closeSync(fd);
+    }
+  }, 10_000);
+});
+
+describe('spawnPipeline endWithWorker', () => {
+  // A worker (here a Node process of its own) starts `sleep | cat` from a file, as a database load is started, and is
+  // then killed with SIGKILL: with the watchdog the pipeline is gone within seconds; without it, it runs on.
+  const orphanOf = async (endWithWorker: boolean): Promise<boolean> => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-orphan-'));
+    const seconds = `40.${Date.now() % 1000000}`;
+    const script = path.join(dir, 'worker.ts');
+    writeFileSync(path.join(dir, 'in'), 'x');
+    writeFileSync(
+      script,
+      `import { openSync } from 'node:fs';
+import { spawnPipeline } from ${JSON.stringify(path.resolve('activities/lib/process-chain.ts'))};
+spawnPipeline([['sleep', [${JSON.stringify(seconds)}]], ['cat', []]], { stdin: openSync(${JSON.stringify(path.join(dir, 'in'))}, 'r'), stdout: 'ignore', endWithWorker: ${endWithWorker} });
+console.log('started');
+setInterval(() => undefined, 1000);
+`,
+    );
+    const { spawn, spawnSync } = await import('node:child_process');
+    const worker = spawn(process.execPath, [path.resolve('node_modules/vite-node/vite-node.mjs'), script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sleeps = () => spawnSync('pgrep', ['-x', '-f', `sleep ${seconds}`], { encoding: 'utf8' }).stdout.trim();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.stdout.on('data', (d) => String(d).includes('started') && resolve());
+        worker.once('exit', () => reject(new Error('the worker ended before starting its pipeline')));
+      });
+      for (let i = 0; i < 100 && !sleeps(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(sleeps(), 'the pipeline runs').not.toBe('');
+      worker.kill('SIGKILL');
+      for (let i = 0; i < 50 && sleeps(); i++) await new Promise((r) => setTimeout(r, 100));
+      return sleeps() !== '';
+    } finally {
+      worker.kill('SIGKILL');
+      const left = sleeps();
+      // Never 0 or NaN: process.kill(0) would signal this test's own process group.
+      for (const pid of left.split('\n').map(Number).filter((p) => p > 0)) process.kill(pid, 'SIGKILL');
+    }
+  };
+
+  it('a worker killed mid-way leaves no pipeline running on; without the watchdog one does', async () => {
+    expect(await orphanOf(true), 'left running with the watchdog').toBe(false);
+    expect(await orphanOf(false), 'left running without it').toBe(true);
+  }, 40_000);
+
+  it('bash alone killed (the OOM killer may pick it): the watchdog ends the programs it left, and itself', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-orphan-'));
+    writeFileSync(path.join(dir, 'in'), 'x');
+    const seconds = `41.${Date.now() % 1000000}`;
+    const name = `drover-test-${seconds}`;
+    const fd = openSync(path.join(dir, 'in'), 'r');
+    const { spawnSync } = await import('node:child_process');
+    const pids = (args: string[]) => spawnSync('pgrep', args, { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((p) => p > 0);
+    try {
+      const p = spawnPipeline([['sleep', [seconds]], ['cat', []]], { name, stdin: fd, stdout: 'ignore', endWithWorker: true });
+      let bash = 0;
+      for (let i = 0; i < 100 && !bash; i++) {
+        bash = pids(['-P', String(process.pid), '-f', name])[0] ?? 0;
+        if (!bash) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(bash).toBeGreaterThan(0);
+      process.kill(bash, 'SIGKILL');
+      expect(await pipelineFailure(p)).toMatchObject({ index: null, program: 'bash', signal: 'SIGKILL' });
+      let left = pids(['-f', `(sleep ${seconds}|${name})`]);
+      for (let i = 0; i < 50 && left.length; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        left = pids(['-f', `(sleep ${seconds}|${name})`]);
+      }
+      expect(left, 'the sleep and the watchdog').toEqual([]);
+    } finally {
+      closeSync(fd);
+      for (const pid of pids(['-f', `(sleep ${seconds}|${name})`])) process.kill(pid, 'SIGKILL');
+    }
+  }, 20_000);
 });
 
 describe('killedFailure', () => {
