@@ -175,6 +175,7 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       if (!existsSync(hostKey)) await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${input.name}-host`, '-f', hostKey]);
       writeFileSync(path.join(dir, 'authorized_keys'), `${input.authorizedKey.trim()}\n`, { mode: 0o600 });
       const config = path.join(dir, 'sshd_config');
+      mkdirSync(path.join(dir, 'home'), { recursive: true, mode: 0o700 });
       writeFileSync(
         config,
         [
@@ -188,9 +189,10 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
           'UsePAM no',
           'AllowStreamLocalForwarding yes',
           'StrictModes no',
-          // What makes a session on this node behave like one on a droplet: its own Docker socket and folder, and
-          // a short runtime folder for its sockets (lib/local-node-paths.ts).
-          `SetEnv DOCKER_HOST=unix://${localNodeDockerSocket(dir)} DROVER_NODE_DIR=${dir} DROVER_NODE_RUN=${localNodeRunDir(dir)} DROVER_NODE_NAME=${input.name}`,
+          // What makes a session on this node behave like one on a droplet: its own Docker socket and folder, a
+          // short runtime folder for its sockets (lib/local-node-paths.ts), and its own empty home (sshd runs each
+          // command through root's bash, which reads ~/.bashrc: this machine's, not a droplet's).
+          `SetEnv DOCKER_HOST=unix://${localNodeDockerSocket(dir)} DROVER_NODE_DIR=${dir} DROVER_NODE_RUN=${localNodeRunDir(dir)} DROVER_NODE_NAME=${input.name} HOME=${path.join(dir, 'home')}`,
           'Subsystem sftp internal-sftp',
         ].join('\n') + '\n',
       );

@@ -72,7 +72,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
   const target = (host: string | null) => (host ? parseSshTarget(host) : ssh.defaultTarget);
 
   /** A deduplicated point's files into `sink`: its packs fetched and decrypted in parallel (dedup-restore.ts). */
-  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, indexFile: string | undefined, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }): Promise<{ bytes: number }> {
+  async function restoreDeduplicatedInto(input: { key: string; sha256: string }, indexFile: string | undefined, sink: Writable, sinkExit: Promise<void>, progress: { phase: string }, onBytes: (n: number) => void): Promise<{ bytes: number }> {
     return restoreDeduplicated({
       s3,
       bucket,
@@ -84,6 +84,7 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
       sinkExit,
       signal: cancellationSignal(),
       onPhase: (phase, packs) => Object.assign(progress, { phase, packs }),
+      onBytes,
     });
   }
 
@@ -139,11 +140,10 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           const liveExisted = cleared.stdout.trim() === '1';
           progress.phase = 'extract';
           const tar = await c.execWithStdin(extractCommand(staging));
-          // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract.
-          const fed = pipeline(counter, tar.stdin);
-          const sinkExit = Promise.all([tar.exit, fed]).then(() => undefined);
-          if (dedup) bytes += (await restoreDeduplicatedInto(input, file, counter, sinkExit, progress)).bytes;
-          else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit, signal: cancellationSignal(), sha256: input.sha256, file });
+          // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract. A rebuilt tar
+          // is written into tar's stdin itself (its buffers used again once the channel has taken them).
+          if (dedup) bytes += (await restoreDeduplicatedInto(input, file, tar.stdin, tar.exit, progress, (n) => (counter.bytes += n))).bytes;
+          else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: Promise.all([tar.exit, pipeline(counter, tar.stdin)]).then(() => undefined), signal: cancellationSignal(), sha256: input.sha256, file });
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);
           return { bytes, files: Number(count.stdout.trim()), liveExisted };

@@ -5,8 +5,9 @@
 import { rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
@@ -58,6 +59,23 @@ async function readExactly(file: FileHandle, into: Buffer, offset: number, len: 
 /** The size of the writes the rebuilt tar is gathered into (a docroot is mostly files of a few KiB). */
 const BATCH = 1024 * 1024;
 
+/**
+ * Writes every chunk into `sink` (waiting for it to drain), then ends it; `taken(chunk)` once the sink is done
+ * with a chunk (its write's callback). Fails as soon as the sink errs or closes before it finished.
+ */
+async function writeAll(chunks: AsyncIterable<Buffer>, sink: Writable, taken: (chunk: Buffer) => void): Promise<void> {
+  const ended = finished(sink, { readable: false });
+  ended.catch(() => undefined);
+  for await (const chunk of chunks) {
+    if (sink.write(chunk, (err) => err || taken(chunk))) continue;
+    const drained = once(sink, 'drain');
+    drained.catch(() => undefined);
+    await Promise.race([drained, ended]);
+  }
+  sink.end();
+  await ended;
+}
+
 export interface DedupRestoreOptions {
   s3: S3Client;
   bucket: string;
@@ -74,6 +92,8 @@ export interface DedupRestoreOptions {
   /** Packs fetched and decrypted at once (default 4: each is a curl, an age and a zstd process). */
   concurrency?: number;
   onPhase?: (phase: string, packsDone: number) => void;
+  /** Bytes of the rebuilt tar the sink has taken so far, as it takes them. */
+  onBytes?: (bytes: number) => void;
 }
 
 /**
@@ -199,14 +219,26 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
       await ready[pack].promise;
     };
 
-    // Entries are gathered into writes of BATCH bytes, pieces read straight into them; a piece too big for the
-    // batch's room is its own write.
+    // Entries are gathered into writes of BATCH bytes, header blocks copied and pieces read straight into them (a
+    // piece longer than the room left spans batches). A batch the sink has taken (its write's callback: the SSH
+    // channel has copied it into its packets) is used again: a fresh megabyte per write cost the worker a page fault
+    // per page, and its unmapping.
+    const spare: Buffer[] = [];
+    const batches = new WeakSet<ArrayBufferLike>();
+    const newBatch = () => {
+      const b = spare.pop() ?? Buffer.allocUnsafeSlow(BATCH);
+      batches.add(b.buffer);
+      return b;
+    };
+    const written = (chunk: Buffer) => {
+      if (batches.has(chunk.buffer) && spare.length < 8) spare.push(Buffer.from(chunk.buffer, 0, BATCH));
+    };
     const tar = async function* () {
-      let batch = Buffer.allocUnsafe(BATCH);
+      let batch = newBatch();
       let fill = 0;
       const take = () => {
         const out = batch.subarray(0, fill);
-        [batch, fill] = [Buffer.allocUnsafe(BATCH), 0];
+        [batch, fill] = [newBatch(), 0];
         return out;
       };
       for (const e of index.entries) {
@@ -225,14 +257,11 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
           await need(pack);
           const where = found.get(id)!;
           const file = files.get(pack)!;
-          if (fill + where.len <= BATCH) {
-            await readExactly(file, batch, fill, where.len, where.at);
-            fill += where.len;
-          } else {
-            if (fill) yield take();
-            const data = Buffer.allocUnsafe(where.len);
-            await readExactly(file, data, 0, where.len, where.at);
-            yield data;
+          for (let at = where.at, left = where.len; left > 0; ) {
+            if (fill === BATCH) yield take();
+            const n = Math.min(left, BATCH - fill);
+            await readExactly(file, batch, fill, n, at);
+            [fill, at, left] = [fill + n, at + n, left - n];
           }
           if (--readsLeft[pack] === 0) await dropPack(pack);
           size += where.len;
@@ -249,7 +278,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
       yield take();
     };
     try {
-      await Promise.all([fetching, pipeline(Readable.from(tar()), o.sink), o.sinkExit ?? Promise.resolve()]);
+      await Promise.all([fetching, writeAll(tar(), o.sink, (chunk) => (written(chunk), o.onBytes?.(chunk.length))), o.sinkExit ?? Promise.resolve()]);
     } catch (err) {
       // A pack or the extract failed: no worker starts another pack, the fetches running are killed, and every
       // worker has stopped (none still opening a pack's file) before the files are closed and the folder goes.

@@ -4,8 +4,8 @@
  * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
  * restore checked for exactness against the backed-up site's fingerprints.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -22,6 +22,7 @@ import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/res
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
+import { text } from '../lib/args';
 import { busyCpuSeconds } from '../lib/floor';
 import { processCpuSeconds } from '../lib/worker-process';
 import { devLayout } from '../../devkit/dev-env/layout';
@@ -96,13 +97,36 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * With `--perf DIR`: the whole machine sampled by `perf record` (cpu-clock, 499 Hz, every CPU) while `fn` runs, into
+ * DIR/<phase>.data (`perf report -i … --sort comm` gives each program's share; the restore worker runs with
+ * --perf-basic-prof, so its JavaScript functions are named). Without it, just `fn`.
+ */
+const PERF_DIR = text('perf');
+export const workerPerfFlags = PERF_DIR ? ['--perf-basic-prof'] : [];
+async function perfRecorded<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+  if (!PERF_DIR) return fn();
+  mkdirSync(PERF_DIR, { recursive: true });
+  const perf = spawn('perf', ['record', '-a', '-g', '-F', '499', '-e', 'cpu-clock', '-o', path.join(PERF_DIR, `${phase}.data`)], { stdio: 'ignore' });
+  const ended = new Promise((r) => perf.once('exit', r));
+  await sleep(500);
+  try {
+    return await fn();
+  } finally {
+    perf.kill('SIGINT');
+    await ended;
+  }
+}
+
 /** Runs `fn`, returning its result and the CPU-seconds (machine, Galera) used meanwhile. */
-async function withCpu<T>(stateDir: string, fn: () => Promise<T>): Promise<{ value: T; cpu: { machine: number; galera: number } }> {
+async function withCpu<T>(stateDir: string, phase: string, fn: () => Promise<T>): Promise<{ value: T; cpu: { machine: number; galera: number } }> {
   await settle();
-  const a = cpuNow(stateDir);
-  const value = await fn();
-  const b = cpuNow(stateDir);
-  return { value, cpu: { machine: +(b.machine - a.machine).toFixed(1), galera: +(b.galera - a.galera).toFixed(1) } };
+  return perfRecorded(phase, async () => {
+    const a = cpuNow(stateDir);
+    const value = await fn();
+    const b = cpuNow(stateDir);
+    return { value, cpu: { machine: +(b.machine - a.machine).toFixed(1), galera: +(b.galera - a.galera).toFixed(1) } };
+  });
 }
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -137,7 +161,7 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
     const files = await timed(() => floorFiles(path.join(dir, 'files')));
     log('  floor: both at once');
     const bothOnce = () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))]));
-    const both = await withCpu(stateDir, bothOnce);
+    const both = await withCpu(stateDir, 'floor', bothOnce);
     // What the floor loaded and extracted is removed before Drover restores (not left to weigh on the disk and the
     // Galera nodes), and again after each pair's floor, outside the time measured.
     await clear();
@@ -220,10 +244,10 @@ async function measureDrover(
   const cpuSeconds = { floor: floor.cpu } as SiteMeasurement['cpuSeconds'];
   // A pair's restore (phase 'pair') is timed only: cpuSeconds keep the first run's.
   const restore = async (args: { site: string; point: string; to?: string }, phase: 'copy' | 'dedupCopy' | 'live' | 'pair') => {
-    const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true });
+    const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true, nodeFlags: workerPerfFlags });
     try {
       let worker0 = { own: 0, children: 0 };
-      const run = await withCpu(ctx.stateDir, () => {
+      const run = await withCpu(ctx.stateDir, phase, () => {
         worker0 = processCpuSeconds(w.proc.pid!);
         return Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
       });

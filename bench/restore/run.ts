@@ -11,7 +11,7 @@
  * larger sites (linear in bytes). `--db-mb 0` skips the realistic site. `--pairs N` measures, for the realistic
  * site, the floor (both at once) and the deduplicated restore to a new name N times in all, one after the other, and reports each pair's
  * ratio and their median (one pair of single runs varies by a third from one run to the next).
- *   npx vite-node bench/restore/run.ts -- --db-mb 200 --files-mb 1024 [--postmeta-rows 2000000] [--pairs 5] [--state-dir D --port-offset N]
+ *   npx vite-node bench/restore/run.ts -- --db-mb 200 --files-mb 1024 [--postmeta-rows 2000000] [--pairs 5] [--state-dir D --port-offset N] [--perf DIR]
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -58,6 +58,8 @@ export function sshPart(l: DevLayout): DevPart {
     async up() {
       mkdirSync(l.ssh.dir, { recursive: true, mode: 0o700 });
       mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+      const home = path.join(l.ssh.dir, 'home');
+      mkdirSync(home, { recursive: true, mode: 0o700 });
       if (!existsSync(p.hostKey)) await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'drover-dev-host', '-f', p.hostKey]);
       if (!existsSync(p.clientKey)) await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'drover-dev-client', '-f', p.clientKey]);
       writeFileSync(p.authorizedKeys, readFileSync(`${p.clientKey}.pub`), { mode: 0o600 });
@@ -78,6 +80,10 @@ export function sshPart(l: DevLayout): DevPart {
         'AllowStreamLocalForwarding yes',
         'MaxSessions 64',
         'MaxStartups 64:30:128',
+        // Sessions get an empty home of their own: sshd runs each command through root's bash, which reads
+        // ~/.bashrc, and this machine's (a developer's: pyenv and the like, about 150 ms per command) is not what a
+        // storage node runs.
+        `SetEnv HOME=${home}`,
         'Subsystem sftp internal-sftp',
         // Contractors' SFTP logins (drover access grant --sftp): chrooted to their site, internal-sftp only.
         SFTP_SSHD_MATCH_BLOCK,

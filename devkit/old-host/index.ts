@@ -126,6 +126,7 @@ export async function startOldHost(o: OldHostOptions): Promise<OldHost> {
   const sshdCnf = path.join(p.ssh, 'sshd_config');
   const sshPid = path.join(p.ssh, 'sshd.pid.drover');
   if (!existsSync(hostKey)) await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'drover-old-host', '-f', hostKey]);
+  mkdirSync(path.join(p.ssh, 'home'), { recursive: true, mode: 0o700 });
   writeFileSync(authorized, o.authorizedKeys.trim() + '\n', { mode: 0o600 });
   writeFileSync(
     sshdCnf,
@@ -133,8 +134,9 @@ export async function startOldHost(o: OldHostOptions): Promise<OldHost> {
       `Port ${o.sshPort}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKey}`, `AuthorizedKeysFile ${authorized}`, `PidFile ${path.join(p.ssh, 'sshd.pid')}`,
       'PubkeyAuthentication yes', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password', 'UsePAM no',
       'StrictModes no', 'X11Forwarding no', 'AllowTcpForwarding no', 'MaxSessions 32', 'MaxStartups 32:30:64',
-      // The old host's own tools first (its mysqldump), as on a host where they are installed.
-      `SetEnv PATH=${p.bin}:/usr/local/bin:/usr/bin:/bin`, '',
+      // The old host's own tools first (its mysqldump), as on a host where they are installed; an empty home of
+      // its own (root's bash reads ~/.bashrc for every command: this machine's, not the old host's).
+      `SetEnv PATH=${p.bin}:/usr/local/bin:/usr/bin:/bin HOME=${path.join(p.ssh, 'home')}`, '',
     ].join('\n'),
   );
   await execFileP('/usr/sbin/sshd', ['-t', '-f', sshdCnf]);
