@@ -16,7 +16,7 @@ import { mapDumpDdl, unmappedCollations } from '../lib/dump-collations';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
 import { parseWpConfig } from '../lib/wp-config';
 import { digestsFrom, PROGRAMS_SQL, TABLE_COLUMNS_SQL, tableDigestSql, type TableDigest } from '../lib/table-digest';
-import { ident, requalify, spawnMariadbLoad } from './lib/database-programs';
+import { ident, requalifier, spawnMariadbLoad } from './lib/database-programs';
 import { dumpDdlFilter } from './lib/dump-line-filter';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
@@ -213,12 +213,14 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
         // DDL lines made loadable on MariaDB, and those naming the source's database (a trigger created as `` `db`.t ``,
         // mariadb-dump's `ALTER DATABASE db`) made to name staging: on the farm that name is nobody's, or another's.
         // Backquoted names only: a legacy database's name is often a word (`shop`), and its bare form cannot be told
-        // from a string literal's text (`'https://shop.example.com'`); a trigger created as `shop.t` fails the load
-        // naming the table, as before, and is never rewritten silently.
+        // from a table alias's (`shop.price` of `… FROM products AS shop`); a trigger created as `shop.t` fails the load
+        // naming the table, as before, and is never rewritten silently. One requalifier for the dump: it reads it as one
+        // text (a string literal may span lines), and rewrites no literal or comment.
+        const toStaging = requalifier(input.source.sourceDb, input.stagingDb, { bareNames: false });
         try {
           await withHeartbeat(
             () => ({ ...progress, dumpedBytes: counter.bytes }),
-            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => requalify(mapDumpDdl(l, mapped), input.source.sourceDb, input.stagingDb, { bareNames: false })), client.stdin), dump.exit, clientExit]),
+            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped))), client.stdin), dump.exit, clientExit]),
           );
         } finally {
           signal.removeEventListener('abort', stop);

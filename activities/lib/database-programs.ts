@@ -14,7 +14,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { classifyDatabaseError, failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
-import { qualifiedNamePatterns } from './qualified-names';
+import { codeOnly, qualifiedNamePatterns } from './qualified-names';
 import { killedFailure } from './process-chain';
 
 export type ProgramKind = 'TRIGGER' | 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT';
@@ -142,17 +142,26 @@ export function programKey(p: DatabaseProgram): string {
 
 /**
  * Rewrites references qualified with database `from` (`` `from`.x `` or `from.x`), and an `ALTER DATABASE` of it,
- * to database `to` (qualified-names.ts). Trigger and routine definitions keep the text they were written with, so
- * one written as `CREATE TRIGGER shop.t … ON shop.posts` would otherwise land in (or act on) the live database when
- * loaded into staging or moved; mariadb-dump's `ALTER DATABASE` around a program whose collation is not the
- * database's default would change the live database's default. `bareNames: false` leaves `from.x` unquoted alone
- * (the pattern cannot tell it from text inside a string literal, such as a URL `'https://from.example.com'`).
+ * to database `to` (qualified-names.ts), in the statements' code only: never inside a string literal or a comment
+ * (`'https://from.example.com'` stays as written; qualified-names.ts `codeOnly`). Trigger and routine definitions
+ * keep the text they were written with, so one written as `CREATE TRIGGER shop.t … ON shop.posts` would otherwise
+ * land in (or act on) the live database when loaded into staging or moved; mariadb-dump's `ALTER DATABASE` around a
+ * program whose collation is not the database's default would change the live database's default. `bareNames:
+ * false` leaves `from.x` unquoted alone (a migration's legacy names are often words, as table aliases are). Given a dump line by line,
+ * use one `requalifier` for the whole dump: a string literal may span lines.
  */
-export function requalify(sqlText: string, from: string, to: string, o: { bareNames?: boolean } = {}): string {
-  if (from === to) return sqlText;
+export function requalifier(from: string, to: string, o: { bareNames?: boolean } = {}): (sqlText: string) => string {
+  if (from === to) return (sqlText) => sqlText;
   const { quoted, bare, alter } = qualifiedNamePatterns(from);
-  const quotedDone = sqlText.replace(quoted, `${ident(to)}.`);
-  return (o.bareNames === false ? quotedDone : quotedDone.replace(bare, `${ident(to)}.`)).replace(alter, (_m, head: string) => `${head}${ident(to)}`);
+  return codeOnly((code) => {
+    const quotedDone = code.replace(quoted, `${ident(to)}.`);
+    return (o.bareNames === false ? quotedDone : quotedDone.replace(bare, `${ident(to)}.`)).replace(alter, (_m, head: string) => `${head}${ident(to)}`);
+  });
+}
+
+/** `requalifier` for one whole statement's text. */
+export function requalify(sqlText: string, from: string, to: string, o: { bareNames?: boolean } = {}): string {
+  return requalifier(from, to, o)(sqlText);
 }
 
 /**
@@ -161,7 +170,7 @@ export function requalify(sqlText: string, from: string, to: string, o: { bareNa
  * (dumpDdlFilter); the few other lines (DDL, triggers, routines) are rewritten.
  */
 export function requalifyDumpStream(from: string, to: string): Transform {
-  return dumpDdlFilter((line) => requalify(line, from, to));
+  return dumpDdlFilter(requalifier(from, to));
 }
 
 /**

@@ -29,3 +29,77 @@ export function namesDatabaseTest(db: string): (text: string) => boolean {
   const tests = Object.values(qualifiedNamePatterns(db)).map((p) => new RegExp(p.source, p.flags.replace('g', '')));
   return (text) => tests.some((t) => t.test(text));
 }
+
+type Lexed = 'code' | "'" | '"' | '`' | 'line comment' | 'block comment';
+
+/**
+ * A rewriter of SQL text that applies `rewrite` to its code only: string literals (`'…'` and `"…"`, with `\` and
+ * doubled-quote escapes, as under the default sql_mode) and comments (`#`, `-- `, `/* … *\/`) pass through as they
+ * are. Backquoted names and mariadb-dump's versioned comments (`/*!50003 … *\/`, which the server runs) are code.
+ * Where it is in the text carries from one call to the next, so a dump given line by line is read as one text (a
+ * trigger's string literal may span lines); a `DELIMITER` line, which mariadb-dump writes around each program,
+ * starts from code again, so a literal misread under another sql_mode cannot reach past its program.
+ */
+export function codeOnly(rewrite: (code: string) => string): (text: string) => string {
+  let state: Lexed = 'code';
+  return (text) => {
+    if (/^DELIMITER\s/.test(text)) state = 'code';
+    let out = '';
+    // The start of the run not yet written out: code while state is code or `, else a literal or a comment.
+    let run = 0;
+    const code = (end: number) => {
+      out += rewrite(text.slice(run, end));
+      run = end;
+    };
+    const other = (end: number) => {
+      out += text.slice(run, end);
+      run = end;
+    };
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      switch (state) {
+        case 'code':
+          if (c === "'" || c === '"') {
+            code(i);
+            state = c;
+          } else if (c === '`') state = '`';
+          else if (c === '#' || (c === '-' && text[i + 1] === '-' && /^[\s]?$/.test(text[i + 2] ?? ''))) {
+            code(i);
+            state = 'line comment';
+          } else if (c === '/' && text[i + 1] === '*' && text[i + 2] !== '!') {
+            code(i);
+            state = 'block comment';
+            i++;
+          }
+          break;
+        case "'":
+        case '"':
+          if (c === '\\') i++;
+          else if (c === state) {
+            other(i + 1);
+            state = 'code';
+          }
+          break;
+        case '`':
+          if (c === '`') state = 'code';
+          break;
+        case 'line comment':
+          if (c === '\n') {
+            other(i + 1);
+            state = 'code';
+          }
+          break;
+        case 'block comment':
+          if (c === '*' && text[i + 1] === '/') {
+            other(i + 2);
+            state = 'code';
+            i++;
+          }
+          break;
+      }
+    }
+    if (state === 'code' || state === '`') code(text.length);
+    else other(text.length);
+    return out;
+  };
+}

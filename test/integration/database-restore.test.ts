@@ -321,16 +321,18 @@ describe('database restore activities', () => {
       return { manifest, stagingDb, piped };
     };
 
-    // A plugin's trigger written with its database's name, as the dump keeps it.
+    // A plugin's trigger written with its database's name, as the dump keeps it, and a URL with that name in a
+    // string literal, which must come back as written.
     const named = await createTestSite(ctx.deps, `named-${tag}.example.com`, { posts: 400, database: `named_${tag}` });
-    await sql(`CREATE TRIGGER \`${named.database}\`.audit AFTER UPDATE ON \`${named.database}\`.wp_posts FOR EACH ROW UPDATE \`${named.database}\`.wp_options SET option_value = NEW.ID WHERE option_name = 'last_edit'`);
+    const setLastEdit = `SET option_value = CONCAT('https://${named.database}.example.com/?p=', NEW.ID) WHERE option_name = 'last_edit'`;
+    await sql(`CREATE TRIGGER \`${named.database}\`.audit AFTER UPDATE ON \`${named.database}\`.wp_posts FOR EACH ROW UPDATE \`${named.database}\`.wp_options ${setLastEdit}`);
     // Backed up (the point loaded below) and restored exactly through the workflow.
     await roundTrip(named, 'named');
     const n = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: named.domain, date });
     expect(n.database.namesDatabase).toBe(true);
     const requalified = await load(named, requalifyFrom(n));
     expect(requalified.piped).toBe(false);
-    expect(await body(requalified.stagingDb)).toEqual([`UPDATE \`${requalified.stagingDb}\`.wp_options SET option_value = NEW.ID WHERE option_name = 'last_edit'`]);
+    expect(await body(requalified.stagingDb)).toEqual([`UPDATE \`${requalified.stagingDb}\`.wp_options ${setLastEdit}`]);
     await act.run(restore.dropDatabase, { name: requalified.stagingDb });
     // Loaded as it is, the dump would create the trigger in the live database (mariadb-dump writes the name as it
     // was created), where it exists: the load fails, and nothing was created in live.
