@@ -13,8 +13,8 @@
  * on an environment an earlier run backed up, the sizes it recorded already order it)
  * and the next night (largest first, by the first night's recorded sizes). Each method's machine CPU seconds (every
  * process, /proc/stat), the Drover worker's own (and its reaped children's) and the Temporal server's are reported
- * beside its time.
- *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before]
+ * beside its time. `--perf DIR` samples the machine through each timed phase (bench/lib/perf.ts).
+ *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before] [--perf DIR]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,7 @@ import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
 import { processCpuSeconds, startWorker } from '../lib/worker-process';
 import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
+import { perfRecorded, workerPerfFlags } from '../lib/perf';
 
 const SITES = whole('sites', 500);
 const PRODUCTION = whole('production', 0);
@@ -107,7 +108,7 @@ function temporalCpuSeconds(): number {
 }
 
 /** Runs the hand-written pipeline over the sites: `xargs -P` at Drover's concurrency, or one by one. */
-async function reference(script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<{ s: number; machineCpuSeconds: number; temporalCpuSeconds: number }> {
+async function reference(phase: string, script: string, sites: SiteRecord[], night: string, mode: 'parallel' | 'sequential', env: WorkerEnv, dir: string): Promise<{ s: number; machineCpuSeconds: number; temporalCpuSeconds: number }> {
   const list = path.join(dir, `sites-${night}-${mode}.txt`);
   writeFileSync(list, sites.map((s) => `${s.domain}\t${s.database}\t${s.filesPath}`).join('\n') + '\n');
   const keys = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
@@ -117,22 +118,23 @@ async function reference(script: string, sites: SiteRecord[], night: string, mod
       : `while IFS=$'\\t' read -r site db files; do ${script} "$site" "$db" "$files" ${night}-loop sequential; done < ${list}`;
   const cpu0 = busyCpuSeconds();
   const temporal0 = temporalCpuSeconds();
-  const { s } = await timed(() => sh(cmd, keys));
+  const { s } = await perfRecorded(phase, () => timed(() => sh(cmd, keys)));
   return { s, machineCpuSeconds: +(busyCpuSeconds() - cpu0).toFixed(1), temporalCpuSeconds: +(temporalCpuSeconds() - temporal0).toFixed(1) };
 }
 
 async function droverNight(
+  phase: string,
   client: Client,
   sites: SiteRecord[],
   date: string,
 ): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; temporalCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
   // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
-  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: WORKER_FLAGS, root: WORKER_ROOT });
+  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: [...WORKER_FLAGS, ...workerPerfFlags], root: WORKER_ROOT });
   try {
     const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
     const cpu0 = busyCpuSeconds();
     const temporal0 = temporalCpuSeconds();
-    const r = await timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]));
+    const r = await perfRecorded(phase, () => timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died])));
     const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
     const temporal = +(temporalCpuSeconds() - temporal0).toFixed(1);
     const workerCpu = processCpuSeconds(worker.proc.pid!);
@@ -200,11 +202,11 @@ async function main(): Promise<void> {
       log(`small night: generating ${SITES} sites (not timed)`);
       const sites = await generateDemoSites(deps, STATE, { count: SITES, prefix: 'bench', posts: 20, uploadBytes: 64 * 1024, log: () => undefined });
       log('small night: floor (xargs -P)');
-      const floor = await reference(script, sites, date(day), 'parallel', env, dir);
+      const floor = await reference('small-floor', script, sites, date(day), 'parallel', env, dir);
       log('small night: drover');
-      const drover = await droverNight(client, sites, date(day));
+      const drover = await droverNight('small-drover', client, sites, date(day));
       log('small night: sequential loop');
-      const loop = await reference(script, sites, date(day), 'sequential', env, dir);
+      const loop = await reference('small-loop', script, sites, date(day), 'sequential', env, dir);
       report.small = {
         sites: sites.length,
         databaseMiB: await databaseMiB(deps, sites),
@@ -227,13 +229,13 @@ async function main(): Promise<void> {
       log(`production night: generating ${PRODUCTION} sites (not timed)`);
       const { sites, distribution } = await productionSites(deps);
       log('production night: floor (xargs -P)');
-      const floor = await reference(script, sites, date(day + 1), 'parallel', env, dir);
+      const floor = await reference('production-floor', script, sites, date(day + 1), 'parallel', env, dir);
       log('production night: drover, first night (no sizes known: registry order)');
-      const first = await droverNight(client, sites, date(day + 1));
+      const first = await droverNight('production-drover-first', client, sites, date(day + 1));
       log('production night: drover, next night (largest first)');
-      const next = await droverNight(client, sites, date(day + 2));
+      const next = await droverNight('production-drover-next', client, sites, date(day + 2));
       log('production night: sequential loop');
-      const loop = await reference(script, sites, date(day + 1), 'sequential', env, dir);
+      const loop = await reference('production-loop', script, sites, date(day + 1), 'sequential', env, dir);
       const stored = next.result.outcomes.reduce((a, o) => a + (o.bytes ?? 0), 0);
       report.production = {
         sites: sites.length,

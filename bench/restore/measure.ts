@@ -4,8 +4,8 @@
  * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
  * restore checked for exactness against the backed-up site's fingerprints.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -22,7 +22,7 @@ import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/res
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
-import { text } from '../lib/args';
+import { perfRecorded, workerPerfFlags } from '../lib/perf';
 import { busyCpuSeconds } from '../lib/floor';
 import { processCpuSeconds } from '../lib/worker-process';
 import { devLayout } from '../../devkit/dev-env/layout';
@@ -94,27 +94,6 @@ async function settle(): Promise<void> {
     const a = busyCpuSeconds();
     await sleep(1000);
     quiet = busyCpuSeconds() - a < 0.25 ? quiet + 1 : 0;
-  }
-}
-
-/**
- * With `--perf DIR`: the whole machine sampled by `perf record` (cpu-clock, 499 Hz, every CPU) while `fn` runs, into
- * DIR/<phase>.data (`perf report -i … --sort comm` gives each program's share; the restore worker runs with
- * --perf-basic-prof, so its JavaScript functions are named). Without it, just `fn`.
- */
-const PERF_DIR = text('perf');
-export const workerPerfFlags = PERF_DIR ? ['--perf-basic-prof'] : [];
-async function perfRecorded<T>(phase: string, fn: () => Promise<T>): Promise<T> {
-  if (!PERF_DIR) return fn();
-  mkdirSync(PERF_DIR, { recursive: true });
-  const perf = spawn('perf', ['record', '-a', '-g', '-F', '499', '-e', 'cpu-clock', '-o', path.join(PERF_DIR, `${phase}.data`)], { stdio: 'ignore' });
-  const ended = new Promise((r) => perf.once('exit', r));
-  await sleep(500);
-  try {
-    return await fn();
-  } finally {
-    perf.kill('SIGINT');
-    await ended;
   }
 }
 
