@@ -118,7 +118,7 @@ async function checkLiveEqualsStaged(galera: GaleraClient, live: string, staged:
 /** The live database holds exactly the triggers, views, routines and events journaled as restored; returns their count. */
 async function checkLivePrograms(galera: GaleraClient, database: string): Promise<number> {
   const journal = await readJournal(galera, database);
-  const expected = journal ? journal.programs.restored.map((p) => `${p.kind} ${p.name}: ${requalify(p.create, journal.staging, database)}`).sort() : [];
+  const expected = journal ? journal.programs.restored.map((p) => `${p.kind} ${p.name}: ${requalify(p.create, journal.staging, database, { sqlMode: p.sqlMode })}`).sort() : [];
   const actual = (await readPrograms(galera, await galera.writerNode(), database)).map((p) => `${p.kind} ${p.name}: ${p.create}`).sort();
   const lost = expected.filter((p) => !actual.includes(p)).map((p) => p.slice(0, p.indexOf(':')));
   const extra = actual.filter((p) => !expected.includes(p)).map((p) => p.slice(0, p.indexOf(':')));

@@ -120,7 +120,7 @@ export async function createPrograms(galera: GaleraClient, node: GaleraNode, dat
       // Not character_set_client: the text reaches us, and goes back, as utf8mb4; setting the original (often
       // utf8mb3) would mangle what it cannot encode.
       if (p.timeZone) await conn.query('SET SESSION time_zone = ?', [p.timeZone]);
-      await conn.query(requalify(p.create, readFrom, database));
+      await conn.query(requalify(p.create, readFrom, database, { sqlMode: p.sqlMode }));
     };
     for (const kind of CREATE_ORDER) {
       let pending = programs.filter((p) => p.kind === kind);
@@ -147,20 +147,28 @@ export function programKey(p: DatabaseProgram): string {
  * keep the text they were written with, so one written as `CREATE TRIGGER shop.t … ON shop.posts` would otherwise
  * land in (or act on) the live database when loaded into staging or moved; mariadb-dump's `ALTER DATABASE` around a
  * program whose collation is not the database's default would change the live database's default. `bareNames:
- * false` leaves `from.x` unquoted alone (a migration's legacy names are often words, as table aliases are). Given a dump line by line,
- * use one `requalifier` for the whole dump: a string literal may span lines.
+ * false` leaves `from.x` unquoted alone (a migration's legacy names are often words, as table aliases are); a bare
+ * name inside a quoted name (a view's column `` `count(from.t.id)` ``) is never rewritten. `sqlMode`: the one the
+ * text was defined under (how its strings read: qualified-names.ts sqlLexMode). Given a dump line by line, use one
+ * `requalifier` for the whole dump: a string literal may span lines, and the dump's own `SET sql_mode` lines say
+ * how each program reads.
  */
-export function requalifier(from: string, to: string, o: { bareNames?: boolean } = {}): (sqlText: string) => string {
+export function requalifier(from: string, to: string, o: { bareNames?: boolean; sqlMode?: string | null } = {}): (sqlText: string) => string {
   if (from === to) return (sqlText) => sqlText;
   const { quoted, bare, alter } = qualifiedNamePatterns(from);
-  return codeOnly((code) => {
+  // A bare name only outside quoted names (each quoted name matched first, and kept): a view's column named
+  // `count(shop.p.id)` keeps its name.
+  const bareOutsideNames = (ansiQuotes: boolean) => new RegExp(`(\`(?:[^\`]|\`\`)*\`${ansiQuotes ? '|"(?:[^"]|"")*"' : ''})|${bare.source}`, 'g');
+  const bareIn = { plain: bareOutsideNames(false), ansi: bareOutsideNames(true) };
+  return codeOnly((code, mode) => {
     const quotedDone = code.replace(quoted, `${ident(to)}.`);
-    return (o.bareNames === false ? quotedDone : quotedDone.replace(bare, `${ident(to)}.`)).replace(alter, (_m, head: string) => `${head}${ident(to)}`);
-  });
+    const bareDone = o.bareNames === false ? quotedDone : quotedDone.replace(mode.ansiQuotes ? bareIn.ansi : bareIn.plain, (m, name?: string) => name ?? `${ident(to)}.`);
+    return bareDone.replace(alter, (_m, head: string) => `${head}${ident(to)}`);
+  }, o);
 }
 
-/** `requalifier` for one whole statement's text. */
-export function requalify(sqlText: string, from: string, to: string, o: { bareNames?: boolean } = {}): string {
+/** `requalifier` for one whole statement's text (`sqlMode`: the one it was defined under). */
+export function requalify(sqlText: string, from: string, to: string, o: { bareNames?: boolean; sqlMode?: string | null } = {}): string {
   return requalifier(from, to, o)(sqlText);
 }
 

@@ -1,6 +1,6 @@
 /**
  * References qualified with a database's name, as a restore must rewrite them when it loads a dump under another
- * name: `` `db`.x `` or `db.x` (not part of a longer name), and `` ALTER DATABASE `db` ``, which mariadb-dump writes
+ * name: `` `db`.x `` (or `"db".x`, under ANSI_QUOTES) or `db.x` (not part of a longer name), and `` ALTER DATABASE `db` ``, which mariadb-dump writes
  * around a trigger, routine or event whose database collation is not the database's default now (to create it
  * under its own, then to set the default back). One definition for the rewrite (database-programs.ts
  * `requalify`) and for the backup's test of whether a dump has any such statement (dump-row-counter.ts).
@@ -16,8 +16,10 @@ function escapeRegExp(s: string): string {
  */
 export function qualifiedNamePatterns(db: string): { quoted: RegExp; bare: RegExp; alter: RegExp } {
   const quotedName = `\`${escapeRegExp(db.replace(/`/g, '``'))}\``;
+  // Double-quoted, a name only under ANSI_QUOTES: elsewhere a string, which codeOnly never gives a rewrite.
+  const ansiName = `"${escapeRegExp(db.replace(/"/g, '""'))}"`;
   return {
-    quoted: new RegExp(`${quotedName}\\s*\\.`, 'g'),
+    quoted: new RegExp(`(?:${quotedName}|${ansiName})\\s*\\.`, 'g'),
     bare: new RegExp(`(?<![\\w$\`.])${escapeRegExp(db)}\\s*\\.(?=[\\w$\`])`, 'g'),
     // The keywords in either case (mariadb-dump writes them upper case), the name exactly: names are case-sensitive.
     alter: new RegExp(`(\\b(?:ALTER|alter)\\s+(?:DATABASE|SCHEMA|database|schema)\\s+)(?:${quotedName}|${escapeRegExp(db)}(?![\\w$]))`, 'g'),
@@ -30,25 +32,60 @@ export function namesDatabaseTest(db: string): (text: string) => boolean {
   return (text) => tests.some((t) => t.test(text));
 }
 
-type Lexed = 'code' | "'" | '"' | '`' | 'line comment' | 'block comment';
+/** How a program's sql_mode has its text read: `\` an escape in a string or not, `"…"` a string or a name. */
+export interface SqlLexMode {
+  backslashEscapes: boolean;
+  ansiQuotes: boolean;
+}
 
 /**
- * A rewriter of SQL text that applies `rewrite` to its code only: string literals (`'…'` and `"…"`, with `\` and
- * doubled-quote escapes, as under the default sql_mode) and comments (`#`, `-- `, `/* … *\/`) pass through as they
- * are. Backquoted names and mariadb-dump's versioned comments (`/*!50003 … *\/`, which the server runs) are code.
- * Where it is in the text carries from one call to the next, so a dump given line by line is read as one text (a
- * trigger's string literal may span lines); a `DELIMITER` line, which mariadb-dump writes around each program,
- * starts from code again, so a literal misread under another sql_mode cannot reach past its program.
+ * The lexing an sql_mode gives (null or empty: the server's default, `\` an escape, `"…"` a string). ANSI_QUOTES
+ * also comes with the combination modes that include it.
  */
-export function codeOnly(rewrite: (code: string) => string): (text: string) => string {
+export function sqlLexMode(sqlMode: string | null | undefined): SqlLexMode {
+  const flags = new Set((sqlMode ?? '').toUpperCase().split(',').map((f) => f.trim()));
+  return {
+    backslashEscapes: !flags.has('NO_BACKSLASH_ESCAPES'),
+    ansiQuotes: ['ANSI_QUOTES', 'ANSI', 'DB2', 'MAXDB', 'MSSQL', 'ORACLE', 'POSTGRESQL'].some((f) => flags.has(f)),
+  };
+}
+
+/**
+ * mariadb-dump's lines that set the sql_mode the next statements are read under: the header's
+ * `/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='…' *\/;` and, around each program, `/*!50003 SET sql_mode = '…'
+ * *\/ ;` then `= @saved_sql_mode` (a variable: back to the dump's own, taken as the default here).
+ */
+const DUMP_SQL_MODE = /^\/\*!\d+\s+SET\s+(?:@\w+\s*=\s*@@\w+\s*,\s*)?sql_mode\s*=\s*(?:'([^']*)'|@)/i;
+
+type Lexed = 'code' | 'string' | 'name' | 'line comment' | 'block comment';
+
+/**
+ * A rewriter of SQL text that applies `rewrite` to its code only: string literals and comments (`#`, `-- `,
+ * `/* … *\/`) pass through as they are. Names in quotes and executable comments (`/*!50003 … *\/`, `/*M!100100 …
+ * *\/`, which the server runs) are code; `rewrite` is told the mode, to tell names from the rest. Strings are read
+ * as `sqlMode` says (sqlLexMode: `\` an escape unless NO_BACKSLASH_ESCAPES; `"…"` a name under ANSI_QUOTES, else a
+ * string; doubled quotes always). Where it is in the text carries from one call to the next, so a dump given line
+ * by line is read as one text (a trigger's string literal may span lines); a dump line that sets the sql_mode
+ * (DUMP_SQL_MODE) sets it for what follows, and a `DELIMITER` line, which mariadb-dump writes around each program,
+ * starts from code again.
+ */
+export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o: { sqlMode?: string | null } = {}): (text: string) => string {
+  const initial = sqlLexMode(o.sqlMode);
+  let mode = initial;
   let state: Lexed = 'code';
+  // The quote that ends the string or name being read.
+  let closer = '';
   return (text) => {
     if (/^DELIMITER\s/.test(text)) state = 'code';
+    if (state === 'code') {
+      const set = DUMP_SQL_MODE.exec(text);
+      if (set) mode = set[1] === undefined ? initial : sqlLexMode(set[1]);
+    }
     let out = '';
-    // The start of the run not yet written out: code while state is code or `, else a literal or a comment.
+    // The start of the run not yet written out: code while state is code or a name, else a literal or a comment.
     let run = 0;
     const code = (end: number) => {
-      out += rewrite(text.slice(run, end));
+      out += rewrite(text.slice(run, end), mode);
       run = end;
     };
     const other = (end: number) => {
@@ -59,29 +96,28 @@ export function codeOnly(rewrite: (code: string) => string): (text: string) => s
       const c = text[i];
       switch (state) {
         case 'code':
-          if (c === "'" || c === '"') {
+          if (c === '`' || (c === '"' && mode.ansiQuotes)) [state, closer] = ['name', c];
+          else if (c === "'" || c === '"') {
             code(i);
-            state = c;
-          } else if (c === '`') state = '`';
-          else if (c === '#' || (c === '-' && text[i + 1] === '-' && /^[\s]?$/.test(text[i + 2] ?? ''))) {
+            [state, closer] = ['string', c];
+          } else if (c === '#' || (c === '-' && text[i + 1] === '-' && /^[\x00-\x20]?$/.test(text[i + 2] ?? ''))) {
             code(i);
             state = 'line comment';
-          } else if (c === '/' && text[i + 1] === '*' && text[i + 2] !== '!') {
+          } else if (c === '/' && text[i + 1] === '*' && text[i + 2] !== '!' && !(text[i + 2] === 'M' && text[i + 3] === '!')) {
             code(i);
             state = 'block comment';
             i++;
           }
           break;
-        case "'":
-        case '"':
-          if (c === '\\') i++;
-          else if (c === state) {
+        case 'string':
+          if (c === '\\' && mode.backslashEscapes) i++;
+          else if (c === closer) {
             other(i + 1);
             state = 'code';
           }
           break;
-        case '`':
-          if (c === '`') state = 'code';
+        case 'name':
+          if (c === closer) state = 'code';
           break;
         case 'line comment':
           if (c === '\n') {
@@ -98,7 +134,7 @@ export function codeOnly(rewrite: (code: string) => string): (text: string) => s
           break;
       }
     }
-    if (state === 'code' || state === '`') code(text.length);
+    if (state === 'code' || state === 'name') code(text.length);
     else other(text.length);
     return out;
   };

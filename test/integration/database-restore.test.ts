@@ -295,7 +295,7 @@ describe('database restore activities', () => {
     const tag = ctx.taskQueue.slice(-6);
     const date = '2026-11-10';
     const restore = createGaleraRestoreActivities(ctx.deps);
-    const body = async (db: string) => (await sql('SELECT ACTION_STATEMENT AS a FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [db])).map((r) => String(r.a));
+    const body = async (db: string) => (await sql('SELECT ACTION_STATEMENT AS a FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? ORDER BY TRIGGER_NAME', [db])).map((r) => String(r.a));
     /** Loads the point into staging as the restore workflow does; whether the load ran as its own bash pipeline. */
     const load = async (site: { domain: string; database: string }, requalify: { sourceDb?: string }) => {
       const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
@@ -326,13 +326,21 @@ describe('database restore activities', () => {
     const named = await createTestSite(ctx.deps, `named-${tag}.example.com`, { posts: 400, database: `named_${tag}` });
     const setLastEdit = `SET option_value = CONCAT('https://${named.database}.example.com/?p=', NEW.ID) WHERE option_name = 'last_edit'`;
     await sql(`CREATE TRIGGER \`${named.database}\`.audit AFTER UPDATE ON \`${named.database}\`.wp_posts FOR EACH ROW UPDATE \`${named.database}\`.wp_options ${setLastEdit}`);
+    // And one a plugin defined under NO_BACKSLASH_ESCAPES, where '\' is a whole string: the name after it must still be
+    // requalified (read with `\` as an escape, the rest of the body was taken for a string).
+    const writer = await ctx.deps.galera.writerNode();
+    const plugin = await mysql.createConnection({ host: writer.host, port: writer.port, user: ctx.deps.galera.credentials.user, password: ctx.deps.galera.credentials.password, database: named.database });
+    await plugin.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES'");
+    const cleanAgent = (db: string) => `SET NEW.comment_agent = REPLACE(NEW.comment_agent, '\\', '/'), NEW.comment_author_url = (SELECT option_value FROM \`${db}\`.wp_options WHERE option_name = 'home')`;
+    await plugin.query(`CREATE TRIGGER clean_agent BEFORE INSERT ON wp_comments FOR EACH ROW ${cleanAgent(named.database)}`);
+    await plugin.end();
     // Backed up (the point loaded below) and restored exactly through the workflow.
     await roundTrip(named, 'named');
     const n = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: named.domain, date });
     expect(n.database.namesDatabase).toBe(true);
     const requalified = await load(named, requalifyFrom(n));
     expect(requalified.piped).toBe(false);
-    expect(await body(requalified.stagingDb)).toEqual([`UPDATE \`${requalified.stagingDb}\`.wp_options ${setLastEdit}`]);
+    expect(await body(requalified.stagingDb)).toEqual([`UPDATE \`${requalified.stagingDb}\`.wp_options ${setLastEdit}`, cleanAgent(requalified.stagingDb)]);
     await act.run(restore.dropDatabase, { name: requalified.stagingDb });
     // Loaded as it is, the dump would create the trigger in the live database (mariadb-dump writes the name as it
     // was created), where it exists: the load fails, and nothing was created in live.

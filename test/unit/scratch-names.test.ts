@@ -134,6 +134,41 @@ describe('requalifying a dump for staging', () => {
     expect(Buffer.concat(out).toString()).toBe(trigger('`stg`'));
   });
 
+  it("reads each program's strings under the sql_mode it was defined under; never rewrites inside a quoted name", async () => {
+    const { requalify, requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    // As mariadb-dump writes a trigger defined under NO_BACKSLASH_ESCAPES, then one under its default mode again.
+    const dump = (db: string) =>
+      [
+        "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;",
+        "/*!50003 SET sql_mode              = 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' */ ;",
+        'DELIMITER ;;',
+        `/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE UPDATE ON ${db}.p FOR EACH ROW SET NEW.a = REPLACE(NEW.a, '\\', '/'), NEW.u = 'https://shop.example.com', NEW.x = ${db}.f() */;;`,
+        'DELIMITER ;',
+        '/*!50003 SET sql_mode              = @saved_sql_mode */ ;',
+        'DELIMITER ;;',
+        `/*!50003 CREATE*/ /*!50003 TRIGGER t2 BEFORE INSERT ON ${db}.p FOR EACH ROW SET NEW.b = 'it\\'s shop.x', NEW.y = ${db}.g() */;;`,
+        'DELIMITER ;',
+        '',
+      ].join('\n');
+    const out: Buffer[] = [];
+    const s = requalifyDumpStream('shop', 'stg');
+    s.on('data', (d: Buffer) => out.push(d));
+    for (const b of Buffer.from(dump('shop'))) s.write(Buffer.from([b]));
+    await new Promise((r) => s.end(r));
+    expect(Buffer.concat(out).toString()).toBe(dump('`stg`'));
+    // A program's own text, with the sql_mode it keeps.
+    const body = "SET NEW.a = REPLACE(NEW.a, '\\', '/'), NEW.x = shop.f()";
+    expect(requalify(body, 'shop', 'stg', { sqlMode: 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' })).toBe("SET NEW.a = REPLACE(NEW.a, '\\', '/'), NEW.x = `stg`.f()");
+    // Under ANSI_QUOTES "…" is a name (and "shop". qualifies); elsewhere a string.
+    expect(requalify(`UPDATE "shop".t SET a = 'x "shop".t' WHERE "shop"."t".b = 1`, 'shop', 'stg', { sqlMode: 'PIPES_AS_CONCAT,ANSI_QUOTES' })).toBe(`UPDATE \`stg\`.t SET a = 'x "shop".t' WHERE \`stg\`."t".b = 1`);
+    expect(requalify(`SET @a = "shop".t, @b = shop.t`, 'shop', 'stg')).toBe('SET @a = "shop".t, @b = `stg`.t');
+    // A view's column named after its expression keeps its name; a name quoted after the bare database is requalified.
+    expect(requalify('select count(shop.p.id) AS `count(shop.p.id)` from `shop`.`p` join shop.`q`', 'shop', 'stg')).toBe('select count(`stg`.p.id) AS `count(shop.p.id)` from `stg`.`p` join `stg`.`q`');
+    // MariaDB's own executable comments are code; `--` before a control character starts a comment.
+    expect(requalify('/*M!100100 ALTER DATABASE `shop` CHARACTER SET latin1 */;', 'shop', 'stg')).toBe('/*M!100100 ALTER DATABASE `stg` CHARACTER SET latin1 */;');
+    expect(requalify("SET @a = 1 --\x01 it's shop.t\n, @b = shop.f()", 'shop', 'stg')).toBe("SET @a = 1 --\x01 it's shop.t\n, @b = `stg`.f()");
+  });
+
   it("leaves mariadb-dump 10.11's one-row-per-line INSERTs alone to their last row", async () => {
     const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
     // What mariadb-dump 10.11 writes: `INSERT INTO … VALUES`, then one row per line, the last ending with `;`.
