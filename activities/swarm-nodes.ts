@@ -73,6 +73,13 @@ export function stackDeployScript(input: { name: string; compose: string; files?
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
+/** The latest error of a service's tasks that ended (e.g. "task: non-zero exit (137)"), as a list of none or one. */
+async function lastFailure(d: Docker, serviceId: string): Promise<string[]> {
+  const ended = (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['shutdown'] } })) as { UpdatedAt?: string; Status: { Err?: string } }[];
+  const last = ended.filter((t) => t.Status.Err).sort((a, b) => Date.parse(b.UpdatedAt ?? '') - Date.parse(a.UpdatedAt ?? ''))[0];
+  return last ? [`last task ended: ${last.Status.Err}`] : [];
+}
+
 export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
   const target = (n: NodeAddress) => ({ host: n.ip, port: n.sshPort, username: 'root' });
   const opts = (n: NodeAddress) => ({ ...ssh.options, pinnedHostKeys: [n.hostKey] });
@@ -231,8 +238,10 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
             const tasks = (await d.listTasks({ filters: { service: [s.ID], 'desired-state': ['running'] } })) as { ID: string; Slot?: number; NodeID: string; CreatedAt?: string; Status: { State: string; Err?: string } }[];
             const running = runningTasks(tasks, nodes);
             const desired = s.Spec.Mode.Replicated?.Replicas ?? tasks.length;
-            // Why a task does not run, as swarm says it (e.g. "no suitable node (insufficient resources on 2 nodes)").
+            // Why a task does not run, as swarm says it (e.g. "no suitable node (insufficient resources on 2 nodes)");
+            // with no task even wanted in a slot, the latest failure of one that was (the slot's last exit).
             const why = [...new Set(tasks.filter((t) => t.Status.State !== 'running' && t.Status.Err).map((t) => t.Status.Err!))];
+            if (!why.length && tasks.length < desired) why.push(...(await lastFailure(d, s.ID)));
             // Each task as swarm sees it (slot, node and its state, task state, created), for a service that does not settle.
             const seen = tasks.map((t) => `slot ${t.Slot ?? '-'} on ${host(t.NodeID)} (${nodes.find((n) => n.ID === t.NodeID)?.Status.State ?? 'no such node'}) ${t.Status.State} since ${t.CreatedAt ?? '?'}`);
             out.push({ name: s.Spec.Name, desired, running: running.length, nodes: running.map((t) => host(t.NodeID)).sort(), why, tasks: seen });
@@ -266,7 +275,10 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           }
         };
         const nodeIds = async () => ((await d.listNodes()) as SwarmNode[]).filter((n) => input.hostnames.includes(n.Description.Hostname)).map((n) => n.ID);
-        const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running'] } })) as Task[];
+        // Wanted running, or created and waiting out the restart delay before it starts ("ready"): a replacement for a
+        // task on a drained node is such a one for a few seconds, and a scale-down in that window left it to start
+        // after, in a slot swarm had just removed (4 tasks of 3, for good).
+        const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running', 'ready'] } })) as Task[];
         const setReplicas = async (name: string, replicas: number) => {
           const s = (await d.getService(name).inspect()) as Service;
           await d.getService(s.ID).update({ version: s.Version.Index, ...s.Spec, Mode: { Replicated: { Replicas: replicas } } });
@@ -299,6 +311,11 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
           await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
         }
         await setAvailability('drain');
+        // Every task of the drained nodes replaced and started elsewhere before any service scales back.
+        const settled = (tasks: Task[], up: Task[], want: number) => tasks.length === want && up.length === want && up.every(outside(ids));
+        for (const name of Object.keys(moved)) {
+          await waitTasks(name, settled, (up, tasks, want) => `${up.length} tasks run (${tasks.length} wanted), not yet ${want} outside ${input.hostnames.join(', ')} after the drain`);
+        }
         for (const [name, here] of Object.entries(moved)) {
           const s = (await d.getService(name).inspect()) as Service;
           await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
@@ -307,7 +324,7 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
         for (const name of Object.keys(moved)) {
           await waitTasks(
             name,
-            (tasks, up, want) => tasks.length === want && up.length === want && up.every(outside(ids)),
+            settled,
             (up, tasks, want) => `${up.length} tasks run (${tasks.length} wanted running), not settled at ${want} outside ${input.hostnames.join(', ')}`,
           );
         }

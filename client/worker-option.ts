@@ -7,7 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
 import { createDroverWorker, installQuietRuntime } from '../workers/run-worker';
 import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
@@ -68,19 +68,42 @@ export interface WaitOptions {
   quiet?: boolean;
 }
 
-/** What the workflow is doing now, in one line: its running steps, their attempts and last failures. */
+/** How much of a step's latest heartbeat the progress line shows. */
+const HEARTBEAT_SHOWN_CHARS = 160;
+
+/** A step's latest heartbeat details in words: `key: value; …`, lists joined with commas, cut to one line. */
+export function heartbeatWords(details: unknown): string {
+  const value = (v: unknown): string => (Array.isArray(v) ? (v.length ? v.map(value).join(', ') : 'none') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const words = typeof details === 'object' && details !== null && !Array.isArray(details) ? Object.entries(details).map(([k, v]) => `${k}: ${value(v)}`).join('; ') : value(details);
+  return words.length > HEARTBEAT_SHOWN_CHARS ? `${words.slice(0, HEARTBEAT_SHOWN_CHARS - 1)}…` : words;
+}
+
+/**
+ * What the workflow is doing now, in one line: its running steps with their latest heartbeat (what a waiting step
+ * waits on, e.g. `services: wordpress_web 2/3 (no suitable node …)`), their attempts and last failures.
+ */
 export async function currentStep(client: Client, workflowId: string): Promise<string> {
+  return (await stepNow(client, workflowId)).line;
+}
+
+/** The current step's line, and the same without heartbeats (what counts as a change worth a new line). */
+async function stepNow(client: Client, workflowId: string): Promise<{ line: string; key: string }> {
   const d = await client.workflow.getHandle(workflowId).describe();
-  // A failure's message travels encoded (the payload codec encrypts it): decoded with the client's converter.
+  // Failures and heartbeats travel encoded (the payload codec encrypts them): decoded with the client's converter.
+  const converter = client.options.loadedDataConverter;
   const steps = await Promise.all(
     (d.raw.pendingActivities ?? []).map(async (a) => {
-      const message = (await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, a.lastFailure).catch(() => undefined))?.message;
+      const message = (await decodeOptionalFailureToOptionalError(converter, a.lastFailure).catch(() => undefined))?.message;
       const failure = message ? `, last failure: ${message.slice(0, 160)}` : '';
-      return `${a.activityType?.name ?? '?'}${(a.attempt ?? 1) > 1 ? ` (attempt ${a.attempt}${failure})` : ''}`;
+      const beat = a.heartbeatDetails?.payloads?.length ? await decodeFromPayloadsAtIndex<unknown>(converter, 0, a.heartbeatDetails.payloads).catch(() => undefined) : undefined;
+      const now = beat === undefined || beat === null ? '' : heartbeatWords(beat);
+      const attempt = (a.attempt ?? 1) > 1 ? ` (attempt ${a.attempt}${failure})` : '';
+      return { line: `${a.activityType?.name ?? '?'}${now ? ` [${now}]` : ''}${attempt}`, key: `${a.activityType?.name ?? '?'}${attempt}` };
     }),
   );
   const children = d.raw.pendingChildren?.length ?? 0;
-  return [steps.length ? `step ${steps.join(', ')}` : '', children ? `${children} child workflow(s) running` : ''].filter(Boolean).join('; ') || d.status.name.toLowerCase();
+  const join = (k: 'line' | 'key') => [steps.length ? `step ${steps.map((x) => x[k]).join(', ')}` : '', children ? `${children} child workflow(s) running` : ''].filter(Boolean).join('; ') || d.status.name.toLowerCase();
+  return { line: join('line'), key: join('key') };
 }
 
 /** Prints progress on stderr until `done` settles. */
@@ -99,11 +122,16 @@ async function showProgress(client: Client, o: WaitOptions, done: Promise<unknow
     await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, wait).unref())]);
     if (finished) break;
     try {
-      let line = await currentStep(client, o.workflowId);
-      if (!o.worker && (await livePollers(client, o.queue)) === 0) line += `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
-      if (line !== last || Date.now() - lastAt >= PROGRESS_EVERY_MS) {
+      let { line, key } = await stepNow(client, o.workflowId);
+      if (!o.worker && (await livePollers(client, o.queue)) === 0) {
+        const none = `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
+        line += none;
+        key += none;
+      }
+      // A new step (or attempt) is said at once; a step's changing heartbeat alone (bytes so far) every 30 s.
+      if (key !== last || Date.now() - lastAt >= PROGRESS_EVERY_MS) {
         if (!finished) say(line);
-        last = line;
+        last = key;
         lastAt = Date.now();
       }
     } catch {

@@ -234,7 +234,8 @@ describe('drover CLI', () => {
     // As `bin/drover demo` runs on a fresh machine: with the environment's dedup key (the suite turns it off for its
     // other tests), so the demo's backup and restore go through deduplicated points.
     const demo = await drover(['demo', '--json'], { timeoutMs: 900_000, env: { DROVER_BACKUP_DEDUP_KEY_FILE: path.join(TEST_STATE_DIR, 'secrets', 'backup-dedup-key') } });
-    expect(demo.code, demo.stderr).toBe(0);
+    // On failure: the progress lines and the demo's own report (which step failed and why).
+    expect(demo.code, `${demo.stderr}\n${demo.stdout.slice(-4000)}`).toBe(0);
     const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } }; restore: { exact: boolean; result: { rtoMs: number; safetyPoint: string } } };
     expect(d.ok).toBe(true);
     // The damaged demo site came back exactly, after a safety point of its damaged state.

@@ -125,6 +125,33 @@ describe('local provider bring-up', () => {
       expect(health.checks.filter((c) => c.skipped).map((c) => c.name)).toEqual(['redis master known to sentinel', 'varnish hit ratio']);
       expect(health.healthy).toBe(true);
 
+      // A task that keeps failing comes back once its cause is gone: swarm restarts it however often it failed. The
+      // smoke stack gave a slot up after three restarts (`max_attempts: 3`), and the stack then never converged.
+      const dockerOn = (n: (typeof r.nodes)[number]) => createDockerClient({ host: `ssh://root@${n.ip}:22${n.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [n.hostKey] });
+      const swarmApi = dockerOn(r.nodes[0]);
+      try {
+        type SlotTask = { NodeID: string; Slot: number; Status: { State: string; ContainerStatus?: { ContainerID?: string } } };
+        const hostOf = new Map(((await swarmApi.listNodes()) as { ID: string; Description: { Hostname: string } }[]).map((n) => [n.ID, n.Description.Hostname]));
+        // Slot 1's container killed four times, wherever swarm runs it (each kill is a non-zero exit: a failure).
+        const until = Date.now() + 180_000;
+        for (let kills = 0, seen = new Set<string>(); kills < 4 && Date.now() < until; await new Promise((res) => setTimeout(res, 500))) {
+          const t = ((await swarmApi.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as SlotTask[]).find((x) => x.Slot === 1 && x.Status.State === 'running' && x.Status.ContainerStatus?.ContainerID);
+          const id = t?.Status.ContainerStatus?.ContainerID;
+          if (!t || !id || seen.has(id)) continue;
+          const node = r.nodes.find((n) => n.name === hostOf.get(t.NodeID))!;
+          const d = dockerOn(node);
+          await d.getContainer(id).kill().catch(() => undefined);
+          closeDockerClient(d);
+          seen.add(id);
+          kills++;
+        }
+      } finally {
+        closeDockerClient(swarmApi);
+      }
+      const swarm = createSwarmNodeActivities({ ssh: ctx.deps.ssh });
+      const back = (await new MockActivityEnvironment().run(swarm.waitForStack, { manager: r.nodes[0], name: 'smoke', timeoutMs: 120_000 })) as Awaited<ReturnType<typeof swarm.waitForStack>>;
+      expect(back.services[0]).toMatchObject({ name: 'smoke_web', desired: 3, running: 3 });
+
       // A node whose Docker dies is reported: the health check can fail.
       process.kill(Number(readFileSync(path.join(NODES_DIR, farm, `${farm}-worker-02`, 'dockerd.pid'), 'utf8')), 'SIGKILL');
       // Its tasks fail first (services below desired replicas); the manager marks the node down after missed heartbeats.

@@ -1,14 +1,17 @@
 /**
- * The waiting command's progress line names a retrying step's last failure in words. Failure messages travel
- * encoded (the payload codec encrypts them, the server sees "Encoded failure"): the line decodes them with the
- * client's converter. Here an activity's object store is unreachable, so it retries with a connection error.
+ * The waiting command's progress line names a retrying step's last failure in words, and what a running step
+ * heartbeats (what it waits on). Both travel encoded (the payload codec encrypts them, the server sees "Encoded
+ * failure" and ciphertext): the line decodes them with the client's converter. Here an activity's object store is
+ * unreachable, so it retries with a connection error; and a remote command heartbeats its target while it runs.
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { currentStep } from '../../client/worker-option';
 import { smokeWorkflow } from '../../workflows/smoke';
-import { useRunningWorker } from '../helpers/temporal';
+import { remoteCommandUnderShortHeartbeat } from '../fixtures/workflows/short-heartbeat';
+import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('progress-line', (d) => ({ ...d, s3: new S3Client({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) }));
 
@@ -26,5 +29,25 @@ it("a retrying step's last failure is shown decoded, not as 'Encoded failure'", 
     expect(line).toMatch(/ECONNREFUSED|connect/i);
   } finally {
     await handle.terminate('test done');
+  }
+});
+
+it("a running step's latest heartbeat is shown decoded, in words", async () => {
+  const taskQueue = uniqueQueue('progress-heartbeat');
+  const { worker, close } = await testWorker(ctx.tw, { taskQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'short-heartbeat.ts') } });
+  try {
+    const handle = await ctx.tw.client.workflow.start(remoteCommandUnderShortHeartbeat, { workflowId: taskQueue, taskQueue, args: [{ command: 'sleep 4' }] });
+    const lines: string[] = [];
+    await worker.runUntil(async () => {
+      for (let i = 0; i < 30 && !/\[target: /.test(lines.at(-1) ?? ''); i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        lines.push(await currentStep(ctx.tw.client, taskQueue));
+      }
+      await handle.result();
+    });
+    // runRemoteCommand heartbeats { target } on its timer: the line says where the command runs.
+    expect(lines.at(-1)).toMatch(/^step runRemoteCommand \[target: root@[\d.]+:\d+\]$/);
+  } finally {
+    await close();
   }
 });
