@@ -14,7 +14,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { classifyDatabaseError, failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
-import { codeOnly, qualifiedNamePatterns } from './qualified-names';
+import { codeOnly, qualifiedNamePatterns, type CodeRewriter } from './qualified-names';
 import { killedFailure } from './process-chain';
 
 export type ProgramKind = 'TRIGGER' | 'VIEW' | 'PROCEDURE' | 'FUNCTION' | 'EVENT';
@@ -153,8 +153,8 @@ export function programKey(p: DatabaseProgram): string {
  * `requalifier` for the whole dump: a string literal may span lines, and the dump's own `SET sql_mode` lines say
  * how each program reads.
  */
-export function requalifier(from: string, to: string, o: { bareNames?: boolean; sqlMode?: string | null } = {}): (sqlText: string) => string {
-  if (from === to) return (sqlText) => sqlText;
+export function requalifier(from: string, to: string, o: { bareNames?: boolean; sqlMode?: string | null } = {}): CodeRewriter {
+  if (from === to) return codeOnly((code) => code, o);
   const { quoted, bare, alter } = qualifiedNamePatterns(from);
   // A bare name only outside quoted names (each quoted name matched first, and kept): a view's column named
   // `count(shop.p.id)` keeps its name.
@@ -178,7 +178,8 @@ export function requalify(sqlText: string, from: string, to: string, o: { bareNa
  * (dumpDdlFilter); the few other lines (DDL, triggers, routines) are rewritten.
  */
 export function requalifyDumpStream(from: string, to: string): Transform {
-  return dumpDdlFilter(requalifier(from, to));
+  const rewrite = requalifier(from, to);
+  return dumpDdlFilter(rewrite, { inCode: rewrite.inCode });
 }
 
 /**

@@ -6,6 +6,7 @@
  * spans lines, and a line of rows that ends with `;` ends the statement. Triggers, routines and events are written
  * between `DELIMITER ;;` and `DELIMITER ;`, with their bodies as their authors wrote them: a body line that starts
  * with `INSERT INTO ` is a statement of the program, not data, and is rewritten like every other line there.
+ * `inCode` (the rewriter's lexer, codeOnly) tells a `DELIMITER` command from such a line inside a body's literal.
  */
 import { Transform } from 'node:stream';
 
@@ -13,7 +14,7 @@ const INSERT = Buffer.from('INSERT INTO ');
 const NL = 0x0a;
 const SEMICOLON = 0x3b;
 
-export function dumpDdlFilter(rewrite: (line: string) => string): Transform {
+export function dumpDdlFilter(rewrite: (line: string) => string, o: { inCode?: () => boolean } = {}): Transform {
   let mode: 'start' | 'insert' | 'other' = 'start';
   let line: Buffer[] = [];
   let lineBytes = 0;
@@ -23,7 +24,8 @@ export function dumpDdlFilter(rewrite: (line: string) => string): Transform {
   let last = -1;
   const emit = (t: Transform) => {
     const text = Buffer.concat(line).toString('utf8');
-    const delimiter = /^DELIMITER\s+(\S+)\s*$/.exec(text);
+    // The client's DELIMITER command, unless the line is inside a literal or a comment of a program's body.
+    const delimiter = (o.inCode?.() ?? true) ? /^DELIMITER\s+(\S+)\s*$/.exec(text) : null;
     if (delimiter) program = delimiter[1] !== ';';
     t.push(Buffer.from(rewrite(text), 'utf8'));
   };

@@ -59,6 +59,9 @@ const DUMP_SQL_MODE = /^\/\*!\d+\s+SET\s+(?:@\w+\s*=\s*@@\w+\s*,\s*)?sql_mode\s*
 
 type Lexed = 'code' | 'string' | 'name' | 'line comment' | 'block comment';
 
+/** Rewrites SQL text given piece by piece, and says whether what it was given so far ends in code. */
+export type CodeRewriter = ((text: string) => string) & { inCode: () => boolean };
+
 /**
  * A rewriter of SQL text that applies `rewrite` to its code only: string literals and comments (`#`, `-- `,
  * `/* … *\/`) pass through as they are. Names in quotes and executable comments (`/*!50003 … *\/`, `/*M!100100 …
@@ -66,17 +69,17 @@ type Lexed = 'code' | 'string' | 'name' | 'line comment' | 'block comment';
  * as `sqlMode` says (sqlLexMode: `\` an escape unless NO_BACKSLASH_ESCAPES; `"…"` a name under ANSI_QUOTES, else a
  * string; doubled quotes always). Where it is in the text carries from one call to the next, so a dump given line
  * by line is read as one text (a trigger's string literal may span lines); a dump line that sets the sql_mode
- * (DUMP_SQL_MODE) sets it for what follows, and a `DELIMITER` line, which mariadb-dump writes around each program,
- * starts from code again.
+ * (DUMP_SQL_MODE) sets it for what follows. A line that starts with `DELIMITER` inside a literal or a comment is part of
+ * it, as the mariadb client reads it. `inCode()` says whether the text so far ends in code (where a `DELIMITER` line
+ * is the client's command).
  */
-export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o: { sqlMode?: string | null } = {}): (text: string) => string {
+export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o: { sqlMode?: string | null } = {}): CodeRewriter {
   const initial = sqlLexMode(o.sqlMode);
   let mode = initial;
   let state: Lexed = 'code';
   // The quote that ends the string or name being read.
   let closer = '';
-  return (text) => {
-    if (/^DELIMITER\s/.test(text)) state = 'code';
+  const rewriter = (text: string) => {
     if (state === 'code') {
       const set = DUMP_SQL_MODE.exec(text);
       if (set) mode = set[1] === undefined ? initial : sqlLexMode(set[1]);
@@ -138,4 +141,5 @@ export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o:
     else other(text.length);
     return out;
   };
+  return Object.assign(rewriter, { inCode: () => state === 'code' });
 }

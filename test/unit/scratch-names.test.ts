@@ -199,4 +199,30 @@ describe('requalifying a dump for staging', () => {
     await new Promise((r) => s.end(r));
     expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
   });
+
+  it('takes a line that starts with DELIMITER inside a string literal for part of the literal', async () => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    // A routine whose literal spans lines, one of them `DELIMITER ;` (as the mariadb client reads it: text of the
+    // literal), then a body line that starts like a data INSERT and names the database.
+    const routine = (db: string) =>
+      `DELIMITER ;;
+CREATE PROCEDURE \`notes\`()
+BEGIN
+SET @help = 'to load this by hand:
+DELIMITER ;
+then shop.p as before';
+INSERT INTO ${db}.log VALUES (1);
+UPDATE ${db}.p SET a = 2;
+END ;;
+DELIMITER ;
+`;
+    const rows = "INSERT INTO `p` VALUES\n(1,'shop.p');\n";
+    const dump = `${routine('shop')}${rows}`;
+    const out: Buffer[] = [];
+    const s = requalifyDumpStream('shop', 'stg');
+    s.on('data', (d: Buffer) => out.push(d));
+    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
+    await new Promise((r) => s.end(r));
+    expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
+  });
 });
