@@ -86,8 +86,16 @@ export async function currentStep(client: Client, workflowId: string): Promise<s
   return (await stepNow(client, workflowId)).line;
 }
 
-/** The current step's line, and the same without heartbeats (what counts as a change worth a new line). */
-async function stepNow(client: Client, workflowId: string): Promise<{ line: string; key: string }> {
+/** How many of a workflow's running children the progress line follows into, and how deep (a wave's site's step). */
+const CHILDREN_SHOWN = 2;
+const CHILD_DEPTH = 2;
+
+/**
+ * The current step's line, and the same without heartbeats (what counts as a change worth a new line). A workflow
+ * that waits on child workflows shows the first of them with their own steps: `2 child workflow(s) running:
+ * site/a.example (step copySiteFiles [bytes: …]), …`.
+ */
+async function stepNow(client: Client, workflowId: string, depth = 0): Promise<{ line: string; key: string }> {
   const d = await client.workflow.getHandle(workflowId).describe();
   // Failures and heartbeats travel encoded (the payload codec encrypts them): decoded with the client's converter.
   const converter = client.options.loadedDataConverter;
@@ -101,8 +109,12 @@ async function stepNow(client: Client, workflowId: string): Promise<{ line: stri
       return { line: `${a.activityType?.name ?? '?'}${now ? ` [${now}]` : ''}${attempt}`, key: `${a.activityType?.name ?? '?'}${attempt}` };
     }),
   );
-  const children = d.raw.pendingChildren?.length ?? 0;
-  const join = (k: 'line' | 'key') => [steps.length ? `step ${steps.map((x) => x[k]).join(', ')}` : '', children ? `${children} child workflow(s) running` : ''].filter(Boolean).join('; ') || d.status.name.toLowerCase();
+  const pending = d.raw.pendingChildren ?? [];
+  const followed = depth < CHILD_DEPTH ? pending.slice(0, CHILDREN_SHOWN).map((c) => c.workflowId ?? '').filter(Boolean) : [];
+  const inner = (await Promise.all(followed.map(async (id) => ({ id, now: await stepNow(client, id, depth + 1).catch(() => undefined) })))).filter((c) => c.now);
+  const childWords = (k: 'line' | 'key') =>
+    pending.length ? `${pending.length} child workflow(s) running${inner.length ? `: ${inner.map((c) => `${c.id} (${c.now![k]})`).join(', ')}${pending.length > inner.length ? ', …' : ''}` : ''}` : '';
+  const join = (k: 'line' | 'key') => [steps.length ? `step ${steps.map((x) => x[k]).join(', ')}` : '', childWords(k)].filter(Boolean).join('; ') || d.status.name.toLowerCase();
   return { line: join('line'), key: join('key') };
 }
 

@@ -10,7 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
 import { currentStep } from '../../client/worker-option';
 import { smokeWorkflow } from '../../workflows/smoke';
-import { remoteCommandUnderShortHeartbeat } from '../fixtures/workflows/short-heartbeat';
+import { remoteCommandInChild } from '../fixtures/workflows/short-heartbeat';
 import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('progress-line', (d) => ({ ...d, s3: new S3Client({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) }));
@@ -32,21 +32,24 @@ it("a retrying step's last failure is shown decoded, not as 'Encoded failure'", 
   }
 });
 
-it("a running step's latest heartbeat is shown decoded, in words", async () => {
+it("a running step's latest heartbeat is shown decoded, in words, and a child's step through its parent", async () => {
   const taskQueue = uniqueQueue('progress-heartbeat');
   const { worker, close } = await testWorker(ctx.tw, { taskQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'short-heartbeat.ts') } });
   try {
-    const handle = await ctx.tw.client.workflow.start(remoteCommandUnderShortHeartbeat, { workflowId: taskQueue, taskQueue, args: [{ command: 'sleep 4' }] });
+    const handle = await ctx.tw.client.workflow.start(remoteCommandInChild, { workflowId: taskQueue, taskQueue, args: [{ command: 'sleep 4' }] });
     const lines: string[] = [];
+    let child = '';
     await worker.runUntil(async () => {
       for (let i = 0; i < 30 && !/\[target: /.test(lines.at(-1) ?? ''); i++) {
         await new Promise((r) => setTimeout(r, 300));
         lines.push(await currentStep(ctx.tw.client, taskQueue));
       }
+      child = await currentStep(ctx.tw.client, `${taskQueue}/child`);
       await handle.result();
     });
-    // runRemoteCommand heartbeats { target } on its timer: the line says where the command runs.
-    expect(lines.at(-1)).toMatch(/^step runRemoteCommand \[target: root@[\d.]+:\d+\]$/);
+    // runRemoteCommand heartbeats { target } on its timer: the line says where the command runs, also the parent's.
+    expect(child).toMatch(/^step runRemoteCommand \[target: root@[\d.]+:\d+\]$/);
+    expect(lines.at(-1)).toBe(`1 child workflow(s) running: ${taskQueue}/child (${child})`);
   } finally {
     await close();
   }
