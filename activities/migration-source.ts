@@ -220,7 +220,7 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
         try {
           await withHeartbeat(
             () => ({ ...progress, dumpedBytes: counter.bytes }),
-            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), { inCode: toStaging.inCode }), client.stdin), dump.exit, clientExit]),
+            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
           );
         } finally {
           signal.removeEventListener('abort', stop);

@@ -73,10 +73,17 @@ export function stackDeployScript(input: { name: string; compose: string; files?
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
-/** The latest error of a service's tasks that ended (e.g. "task: non-zero exit (137)"), as a list of none or one. */
+/** How recent an ended task's error must be to explain a slot without a task now. */
+const RECENT_FAILURE_MS = 10 * 60_000;
+
+/**
+ * The latest error of a service's tasks that ended in the last ten minutes (e.g. "task: non-zero exit (137)"), as a
+ * list of none or one: an exit of hours ago explains nothing of now.
+ */
 async function lastFailure(d: Docker, serviceId: string): Promise<string[]> {
   const ended = (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['shutdown'] } })) as { UpdatedAt?: string; Status: { Err?: string } }[];
-  const last = ended.filter((t) => t.Status.Err).sort((a, b) => Date.parse(b.UpdatedAt ?? '') - Date.parse(a.UpdatedAt ?? ''))[0];
+  const at = (t: { UpdatedAt?: string }) => Date.parse(t.UpdatedAt ?? '') || 0;
+  const last = ended.filter((t) => t.Status.Err && Date.now() - at(t) < RECENT_FAILURE_MS).sort((a, b) => at(b) - at(a))[0];
   return last ? [`last task ended: ${last.Status.Err}`] : [];
 }
 
@@ -259,15 +266,16 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
     /**
      * Takes worker nodes out without a site losing its running task: the nodes are paused (nothing new lands
      * there), every replicated service with tasks on them is scaled up by that many and waited on until the extra
-     * tasks run elsewhere, then the nodes are drained (their tasks stop), and each service goes back to its
-     * replica count. Idempotent: a drained node has no tasks left to move.
+     * tasks run elsewhere, then the nodes are drained (their tasks stop) and, once every task they had is replaced (no
+     * replacement still waiting out its restart delay), each service goes back to its replica count (also when a wait
+     * gives up). Idempotent: a drained node has no tasks left to move.
      */
     async drainSwarmNodes(input: { manager: NodeAddress; hostnames: string[]; timeoutMs?: number }): Promise<{ moved: Record<string, number> }> {
       const deadline = Date.now() + (input.timeoutMs ?? 600_000);
       return onDocker(input.manager, async (d) => {
         type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string }; Status: { State: string } };
         type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
-        type Task = { NodeID: string; Status: { State: string } };
+        type Task = { NodeID: string; DesiredState?: string; Status: { State: string } };
         const setAvailability = async (availability: 'pause' | 'drain') => {
           for (const n of (await d.listNodes()) as SwarmNode[]) {
             if (!input.hostnames.includes(n.Description.Hostname) || n.Spec.Availability === availability) continue;
@@ -301,30 +309,45 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
         await setAvailability('pause');
         const ids = await nodeIds();
         const moved: Record<string, number> = {};
-        for (const s of (await d.listServices()) as unknown as Service[]) {
-          const replicas = s.Spec.Mode.Replicated?.Replicas;
-          if (replicas === undefined) continue;
-          const here = (await running(s.ID)).filter((t) => ids.includes(t.NodeID)).length;
-          if (!here) continue;
-          moved[s.Spec.Name] = here;
-          await setReplicas(s.Spec.Name, replicas + here);
-          await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
+        // Each service scaled up goes back to its replicas, also when a wait below gives up (not across a crash of the
+        // worker: a retry finds nothing left on the nodes and scales nothing back).
+        const scaleBack = async () => {
+          for (const [name, here] of Object.entries(moved)) {
+            const s = (await d.getService(name).inspect()) as Service;
+            await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
+          }
+        };
+        try {
+          for (const s of (await d.listServices()) as unknown as Service[]) {
+            const replicas = s.Spec.Mode.Replicated?.Replicas;
+            if (replicas === undefined) continue;
+            const here = (await running(s.ID)).filter((t) => ids.includes(t.NodeID)).length;
+            if (!here) continue;
+            await setReplicas(s.Spec.Name, replicas + here);
+            moved[s.Spec.Name] = here;
+            await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
+          }
+          await setAvailability('drain');
+          // Before any service scales back: no task left on the drained nodes, no replacement still waiting out its
+          // restart delay, and at least the service's own replicas running elsewhere. Not every replacement need run:
+          // the other nodes may have room for its replicas only (reservations), which is all the scale-up asked of them.
+          for (const [name, here] of Object.entries(moved)) {
+            await waitTasks(
+              name,
+              (tasks, up, want) => tasks.every((t) => t.DesiredState !== 'ready' && outside(ids)(t)) && up.filter(outside(ids)).length >= want - here,
+              (up, tasks, want) => `${up.filter(outside(ids)).length} of ${want - here} tasks run outside ${input.hostnames.join(', ')} after the drain (${tasks.length} wanted running or starting)`,
+            );
+          }
+        } catch (err) {
+          await scaleBack().catch(() => undefined);
+          throw err;
         }
-        await setAvailability('drain');
-        // Every task of the drained nodes replaced and started elsewhere before any service scales back.
-        const settled = (tasks: Task[], up: Task[], want: number) => tasks.length === want && up.length === want && up.every(outside(ids));
-        for (const name of Object.keys(moved)) {
-          await waitTasks(name, settled, (up, tasks, want) => `${up.length} tasks run (${tasks.length} wanted), not yet ${want} outside ${input.hostnames.join(', ')} after the drain`);
-        }
-        for (const [name, here] of Object.entries(moved)) {
-          const s = (await d.getService(name).inspect()) as Service;
-          await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
-        }
+        await scaleBack();
         // Settled: exactly its replicas running, none on the drained nodes, no replacement still starting or stopping.
         for (const name of Object.keys(moved)) {
           await waitTasks(
             name,
-            settled,
+            (tasks, up, want) => tasks.length === want && up.length === want && up.every(outside(ids)),
             (up, tasks, want) => `${up.length} tasks run (${tasks.length} wanted running), not settled at ${want} outside ${input.hostnames.join(', ')}`,
           );
         }

@@ -179,7 +179,7 @@ export function requalify(sqlText: string, from: string, to: string, o: { bareNa
  */
 export function requalifyDumpStream(from: string, to: string): Transform {
   const rewrite = requalifier(from, to);
-  return dumpDdlFilter(rewrite, { inCode: rewrite.inCode });
+  return dumpDdlFilter(rewrite, rewrite);
 }
 
 /**

@@ -9,12 +9,13 @@
  * `inCode` (the rewriter's lexer, codeOnly) tells a `DELIMITER` command from such a line inside a body's literal.
  */
 import { Transform } from 'node:stream';
+import type { CodeRewriter } from './qualified-names';
 
 const INSERT = Buffer.from('INSERT INTO ');
 const NL = 0x0a;
 const SEMICOLON = 0x3b;
 
-export function dumpDdlFilter(rewrite: (line: string) => string, o: { inCode?: () => boolean } = {}): Transform {
+export function dumpDdlFilter(rewrite: (line: string) => string, o: Partial<Pick<CodeRewriter, 'inCode' | 'unfinished' | 'resync'>> = {}): Transform {
   let mode: 'start' | 'insert' | 'other' = 'start';
   let line: Buffer[] = [];
   let lineBytes = 0;
@@ -24,9 +25,13 @@ export function dumpDdlFilter(rewrite: (line: string) => string, o: { inCode?: (
   let last = -1;
   const emit = (t: Transform) => {
     const text = Buffer.concat(line).toString('utf8');
-    // The client's DELIMITER command, unless the line is inside a literal or a comment of a program's body.
-    const delimiter = (o.inCode?.() ?? true) ? /^DELIMITER\s+(\S+)\s*$/.exec(text) : null;
-    if (delimiter) program = delimiter[1] !== ';';
+    // The client's DELIMITER command: always at the top level (where the lexer starts from code again, so a misread
+    // ends with the program it was in), in a program's body only outside its literals and comments.
+    const delimiter = /^DELIMITER\s+(\S+)\s*$/.exec(text);
+    if (delimiter && (!program || (o.inCode?.() ?? true))) {
+      o.resync?.();
+      program = delimiter[1] !== ';';
+    }
     t.push(Buffer.from(rewrite(text), 'utf8'));
   };
   const pass = (t: Transform, b: Buffer) => {
@@ -73,7 +78,9 @@ export function dumpDdlFilter(rewrite: (line: string) => string, o: { inCode?: (
         if (mode === 'insert') this.push(Buffer.concat(line));
         else emit(this);
       }
-      done();
+      // A whole dump ends in code at the top level: anything else is a program misread, whose rewrite is not loaded.
+      if (program || o.unfinished?.()) done(new Error(`the dump ends ${program ? 'inside a DELIMITER block' : 'inside a string literal, quoted name or comment'} as its statements were read: not loaded`));
+      else done();
     },
   });
 }

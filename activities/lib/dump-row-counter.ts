@@ -30,6 +30,7 @@ const BACKSLASH = 0x5c;
 const OPEN = 0x28;
 const CLOSE = 0x29;
 const SEMICOLON = 0x3b;
+const DOT = 0x2e;
 
 const LINE = 0;
 const NAME = 1;
@@ -45,6 +46,7 @@ export class DumpRowCounter extends Transform {
   /** Whether a statement outside the data names the database (false when no database was given). */
   namesDatabase = false;
   private readonly names: ((text: string) => boolean) | null;
+  private readonly database: string | undefined;
   /** The current line is one to test (it began outside a data INSERT), and its bytes of earlier chunks. */
   private testing: boolean;
   private carry: Buffer[] = [];
@@ -68,6 +70,7 @@ export class DumpRowCounter extends Transform {
   constructor(database?: string) {
     super();
     this.names = database ? namesDatabaseTest(database) : null;
+    this.database = database;
     this.testing = this.names !== null;
   }
 
@@ -183,6 +186,9 @@ export class DumpRowCounter extends Transform {
         if (counted) this.count(counted);
         counted = 0;
         this.table = Buffer.from(this.name).toString('utf8');
+        // mariadb-dump never qualifies a data INSERT's table: `INSERT INTO \`db\`.\`t\`` is a program's statement
+        // taken for data (a body line after a `DELIMITER ;` inside its literal), and names the database.
+        if (c === DOT && this.table === this.database) this.namesDatabase = true;
         mode = VALUES;
         depth = 0;
         quoted = false;

@@ -59,8 +59,12 @@ const DUMP_SQL_MODE = /^\/\*!\d+\s+SET\s+(?:@\w+\s*=\s*@@\w+\s*,\s*)?sql_mode\s*
 
 type Lexed = 'code' | 'string' | 'name' | 'line comment' | 'block comment';
 
-/** Rewrites SQL text given piece by piece, and says whether what it was given so far ends in code. */
-export type CodeRewriter = ((text: string) => string) & { inCode: () => boolean };
+/**
+ * Rewrites SQL text given piece by piece; says whether what it was given so far ends in code, or inside a literal, a
+ * quoted name or a block comment (`unfinished`: a whole dump never ends so); `resync` reads on from code (a dump's
+ * top-level `DELIMITER` line, which no literal spans).
+ */
+export type CodeRewriter = ((text: string) => string) & { inCode: () => boolean; unfinished: () => boolean; resync: () => void };
 
 /**
  * A rewriter of SQL text that applies `rewrite` to its code only: string literals and comments (`#`, `-- `,
@@ -70,8 +74,7 @@ export type CodeRewriter = ((text: string) => string) & { inCode: () => boolean 
  * string; doubled quotes always). Where it is in the text carries from one call to the next, so a dump given line
  * by line is read as one text (a trigger's string literal may span lines); a dump line that sets the sql_mode
  * (DUMP_SQL_MODE) sets it for what follows. A line that starts with `DELIMITER` inside a literal or a comment is part of
- * it, as the mariadb client reads it. `inCode()` says whether the text so far ends in code (where a `DELIMITER` line
- * is the client's command).
+ * it, as the mariadb client reads it (dumpDdlFilter asks `inCode()` to tell, and `resync()`s at a top-level one).
  */
 export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o: { sqlMode?: string | null } = {}): CodeRewriter {
   const initial = sqlLexMode(o.sqlMode);
@@ -141,5 +144,11 @@ export function codeOnly(rewrite: (code: string, mode: SqlLexMode) => string, o:
     else other(text.length);
     return out;
   };
-  return Object.assign(rewriter, { inCode: () => state === 'code' });
+  return Object.assign(rewriter, {
+    inCode: () => state === 'code',
+    unfinished: () => state === 'string' || state === 'name' || state === 'block comment',
+    resync: () => {
+      state = 'code';
+    },
+  });
 }

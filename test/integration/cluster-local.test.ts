@@ -129,13 +129,19 @@ describe('local provider bring-up', () => {
       // smoke stack gave a slot up after three restarts (`max_attempts: 3`), and the stack then never converged.
       const dockerOn = (n: (typeof r.nodes)[number]) => createDockerClient({ host: `ssh://root@${n.ip}:22${n.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [n.hostKey] });
       const swarmApi = dockerOn(r.nodes[0]);
+      let kills = 0;
       try {
         type SlotTask = { NodeID: string; Slot: number; Status: { State: string; ContainerStatus?: { ContainerID?: string } } };
         const hostOf = new Map(((await swarmApi.listNodes()) as { ID: string; Description: { Hostname: string } }[]).map((n) => [n.ID, n.Description.Hostname]));
-        // Slot 1's container killed four times, wherever swarm runs it (each kill is a non-zero exit: a failure).
+        // One slot's container killed four times, wherever swarm runs it (each kill is a non-zero exit: a failure). The
+        // slots' numbers after the scale-in are whatever swarm kept: the first running task's.
+        const tasks = async () => (await swarmApi.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as SlotTask[];
+        const slot = (await tasks()).find((x) => x.Status.State === 'running')?.Slot;
+        expect(slot).toBeDefined();
         const until = Date.now() + 180_000;
-        for (let kills = 0, seen = new Set<string>(); kills < 4 && Date.now() < until; await new Promise((res) => setTimeout(res, 500))) {
-          const t = ((await swarmApi.listTasks({ filters: { service: ['smoke_web'], 'desired-state': ['running'] } })) as SlotTask[]).find((x) => x.Slot === 1 && x.Status.State === 'running' && x.Status.ContainerStatus?.ContainerID);
+        const seen = new Set<string>();
+        for (; kills < 4 && Date.now() < until; await new Promise((res) => setTimeout(res, 500))) {
+          const t = (await tasks()).find((x) => x.Slot === slot && x.Status.State === 'running' && x.Status.ContainerStatus?.ContainerID);
           const id = t?.Status.ContainerStatus?.ContainerID;
           if (!t || !id || seen.has(id)) continue;
           const node = r.nodes.find((n) => n.name === hostOf.get(t.NodeID))!;
@@ -148,6 +154,7 @@ describe('local provider bring-up', () => {
       } finally {
         closeDockerClient(swarmApi);
       }
+      expect(kills).toBe(4);
       const swarm = createSwarmNodeActivities({ ssh: ctx.deps.ssh });
       const back = (await new MockActivityEnvironment().run(swarm.waitForStack, { manager: r.nodes[0], name: 'smoke', timeoutMs: 120_000 })) as Awaited<ReturnType<typeof swarm.waitForStack>>;
       expect(back.services[0]).toMatchObject({ name: 'smoke_web', desired: 3, running: 3 });

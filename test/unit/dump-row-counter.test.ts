@@ -142,6 +142,8 @@ describe('DumpRowCounter: does a statement name the database', () => {
     ['a longer name that ends with it', base + 'DELIMITER ;;\nCREATE TRIGGER t AFTER INSERT ON wp_posts FOR EACH ROW UPDATE myshop.wp_x SET a=1 ;;\nDELIMITER ;\n', false],
     ['a trigger body qualified with backticks', base + 'DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER `t2` AFTER INSERT ON `wp_posts` FOR EACH ROW UPDATE `shop`.`wp_x` SET a=1 */;;\nDELIMITER ;\n', true],
     ['a routine line that starts like data, qualified bare', base + 'DELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\nINSERT INTO shop.wp_log VALUES (1);\nEND ;;\nDELIMITER ;\n', true],
+    // The counter takes the literal's DELIMITER line for the command, and the next body line for data: qualified, never data.
+    ['a routine whose literal holds a DELIMITER line, then a qualified INSERT', base + "DELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\nSET @h = 'x\nDELIMITER ;\ny';\nINSERT INTO `shop`.`wp_log` VALUES (1);\nEND ;;\nDELIMITER ;\n", true],
     ['a view at the top level', base + 'CREATE VIEW v AS SELECT * FROM shop .wp_posts;\n', true],
     ['the last line, with no newline after it', base + 'UPDATE `shop`.t SET a = 1;', true],
     // mariadb-dump around a trigger whose database collation is not the database's default now.

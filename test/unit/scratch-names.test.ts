@@ -225,4 +225,25 @@ DELIMITER ;
     await new Promise((r) => s.end(r));
     expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
   });
+
+  it('reads on from code at a top-level DELIMITER line, and refuses a dump that ends inside a literal or a program', async () => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const through = async (dump: string) => {
+      const out: Buffer[] = [];
+      const s = requalifyDumpStream('shop', 'stg');
+      s.on('data', (d: Buffer) => out.push(d));
+      const ended = new Promise<void>((res, rej) => {
+        s.once('end', res);
+        s.once('error', rej);
+      });
+      s.end(Buffer.from(dump));
+      await ended;
+      return Buffer.concat(out).toString();
+    };
+    // A top-level line misread (an unclosed quote): the program after it is still requalified.
+    const program = (db: string) => `DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON ${db}.p FOR EACH ROW SET NEW.x = ${db}.f() ;;\nDELIMITER ;\n`;
+    expect(await through(`SET @x = 'unclosed;\n${program('shop')}`)).toBe(`SET @x = 'unclosed;\n${program('`stg`')}`);
+    await expect(through("CREATE TABLE t (a int);\nSET @x = 'never closed\n")).rejects.toThrow(/ends inside a string literal/);
+    await expect(through('DELIMITER ;;\nCREATE PROCEDURE p() BEGIN END ;;\n')).rejects.toThrow(/ends inside a DELIMITER block/);
+  });
 });
