@@ -181,15 +181,24 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
           const stop = () => client.kill('SIGKILL');
           signal.addEventListener('abort', stop, { once: true });
           // Statements qualified with the backed-up database's name must act on staging, never on live.
-          const requalified = input.sourceDb ? counter.pipe(requalifyDumpStream(input.sourceDb, input.stagingDb)) : counter;
+          const filter = input.sourceDb ? requalifyDumpStream(input.sourceDb, input.stagingDb) : null;
+          // The filter refuses a dump it read as ending inside a program or a literal: the load stops, nothing of it kept.
+          let refused: Error | undefined;
+          filter?.once('error', (err) => {
+            refused = err;
+            stop();
+          });
+          const requalified = filter ? counter.pipe(filter) : counter;
           const stall = stallPoint('loadDatabaseIntoStaging');
           (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
           try {
             await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal, sha256: input.sha256, file });
+            if (refused) throw refused;
           } catch (err) {
             // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
             clientExit.catch(() => undefined);
             stop();
+            if (refused) throw failure('BackupCorrupted', `${input.key}: ${refused.message}`);
             throw err;
           } finally {
             signal.removeEventListener('abort', stop);

@@ -74,7 +74,7 @@ const HEARTBEAT_SHOWN_CHARS = 160;
 /** A step's latest heartbeat details in words: `key: value; …`, lists joined with commas, cut to one line. */
 export function heartbeatWords(details: unknown): string {
   // A long list (a retention step's every site done) is said only as far as the line shows.
-  const enough = (parts: unknown[], say: (p: unknown) => string, sep: string) => {
+  const enough = <T>(parts: T[], say: (p: T) => string, sep: string) => {
     let out = '';
     for (const p of parts) {
       out += (out ? sep : '') + say(p);
@@ -83,7 +83,7 @@ export function heartbeatWords(details: unknown): string {
     return out;
   };
   const value = (v: unknown): string => (Array.isArray(v) ? (v.length ? enough(v, value, ', ') : 'none') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
-  const words = typeof details === 'object' && details !== null && !Array.isArray(details) ? enough(Object.entries(details), (e) => `${(e as [string, unknown])[0]}: ${value((e as [string, unknown])[1])}`, '; ') : value(details);
+  const words = typeof details === 'object' && details !== null && !Array.isArray(details) ? enough(Object.entries(details), ([k, v]) => `${k}: ${value(v)}`, '; ') : value(details);
   // Cut by characters, not UTF-16 units (a domain in another script stays whole up to the cut).
   const chars = [...words];
   return chars.length > HEARTBEAT_SHOWN_CHARS ? `${chars.slice(0, HEARTBEAT_SHOWN_CHARS - 1).join('')}…` : words;

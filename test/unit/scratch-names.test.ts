@@ -84,8 +84,24 @@ describe('registration rules', () => {
 });
 
 describe('requalifying a dump for staging', () => {
+  /** The dump through requalifyDumpStream('shop', 'stg') in chunks of `size` bytes (1: line boundaries and the INSERT prefix split). */
+  const filtered = async (dump: string, size = 1): Promise<string> => {
+    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const out: Buffer[] = [];
+    const s = requalifyDumpStream('shop', 'stg');
+    s.on('data', (d: Buffer) => out.push(d));
+    const ended = new Promise<void>((res, rej) => {
+      s.once('end', res);
+      s.once('error', rej);
+    });
+    const bytes = Buffer.from(dump);
+    for (let i = 0; i < bytes.length; i += size) s.write(bytes.subarray(i, i + size));
+    s.end();
+    await ended;
+    return Buffer.concat(out).toString();
+  };
   it('rewrites the backed-up database name in statements, never in row data', async () => {
-    const { requalify, requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const { requalify } = await import('../../activities/lib/database-programs');
     expect(requalify('CREATE TRIGGER `shop`.t AFTER INSERT ON `shop`.wp_posts FOR EACH ROW UPDATE shop.wp_x SET a=1', 'shop', 'shop_stg')).toBe(
       'CREATE TRIGGER `shop_stg`.t AFTER INSERT ON `shop_stg`.wp_posts FOR EACH ROW UPDATE `shop_stg`.wp_x SET a=1',
     );
@@ -100,19 +116,13 @@ describe('requalifying a dump for staging', () => {
     expect(requalify(body, 'shop', 'stg', { bareNames: false })).toBe("CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET NEW.u = 'https://shop.example.com', NEW.v = shop.f()");
     expect(requalify(body, 'shop', 'stg')).toBe("CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET NEW.u = 'https://shop.example.com', NEW.v = `stg`.f()");
     const dump = "CREATE TRIGGER `shop`.t BEFORE INSERT ON `shop`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE shop.p SET a = 1 */;;\n";
-    const out: Buffer[] = [];
-    const s = requalifyDumpStream('shop', 'stg');
-    s.on('data', (d: Buffer) => out.push(d));
-    // Byte by byte: line boundaries and the INSERT prefix split across chunks.
-    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
-    await new Promise((r) => s.end(r));
-    expect(Buffer.concat(out).toString()).toBe(
+    expect(await filtered(dump)).toBe(
       "CREATE TRIGGER `stg`.t BEFORE INSERT ON `stg`.p FOR EACH ROW SET @a = 1;;\nINSERT INTO `p` VALUES (1,'see `shop`.p and shop.p');\n/*!50003 CREATE PROCEDURE x() UPDATE `stg`.p SET a = 1 */;;\n",
     );
   });
 
   it('rewrites code only: never a string literal, with its escapes, even one spanning lines, nor a comment', async () => {
-    const { requalify, requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const { requalify } = await import('../../activities/lib/database-programs');
     const q = (s: string) => requalify(s, 'shop', 'stg');
     expect(q(`SET NEW.a = 'it''s shop.x', NEW.b = "say \\"shop.x\\"", NEW.c = shop.f('\\\\'), NEW.d = shop.g()`)).toBe(
       `SET NEW.a = 'it''s shop.x', NEW.b = "say \\"shop.x\\"", NEW.c = \`stg\`.f('\\\\'), NEW.d = \`stg\`.g()`,
@@ -126,16 +136,11 @@ describe('requalifying a dump for staging', () => {
     // A trigger's literal spanning lines of the dump, given to the filter byte by byte.
     const trigger = (db: string) =>
       `DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE UPDATE ON ${db}.p FOR EACH ROW SET NEW.body = 'first line\nsecond: shop.example.com\nthird', NEW.x = ${db}.f() */;;\nDELIMITER ;\n`;
-    const out: Buffer[] = [];
-    const s = requalifyDumpStream('shop', 'stg');
-    s.on('data', (d: Buffer) => out.push(d));
-    for (const b of Buffer.from(trigger('shop'))) s.write(Buffer.from([b]));
-    await new Promise((r) => s.end(r));
-    expect(Buffer.concat(out).toString()).toBe(trigger('`stg`'));
+    expect(await filtered(trigger('shop'))).toBe(trigger('`stg`'));
   });
 
   it("reads each program's strings under the sql_mode it was defined under; never rewrites inside a quoted name", async () => {
-    const { requalify, requalifyDumpStream } = await import('../../activities/lib/database-programs');
+    const { requalify } = await import('../../activities/lib/database-programs');
     // As mariadb-dump writes a trigger defined under NO_BACKSLASH_ESCAPES, then one under its default mode again.
     const dump = (db: string) =>
       [
@@ -150,12 +155,7 @@ describe('requalifying a dump for staging', () => {
         'DELIMITER ;',
         '',
       ].join('\n');
-    const out: Buffer[] = [];
-    const s = requalifyDumpStream('shop', 'stg');
-    s.on('data', (d: Buffer) => out.push(d));
-    for (const b of Buffer.from(dump('shop'))) s.write(Buffer.from([b]));
-    await new Promise((r) => s.end(r));
-    expect(Buffer.concat(out).toString()).toBe(dump('`stg`'));
+    expect(await filtered(dump('shop'))).toBe(dump('`stg`'));
     // A program's own text, with the sql_mode it keeps.
     const body = "SET NEW.a = REPLACE(NEW.a, '\\', '/'), NEW.x = shop.f()";
     expect(requalify(body, 'shop', 'stg', { sqlMode: 'STRICT_TRANS_TABLES,NO_BACKSLASH_ESCAPES' })).toBe("SET NEW.a = REPLACE(NEW.a, '\\', '/'), NEW.x = `stg`.f()");
@@ -170,38 +170,24 @@ describe('requalifying a dump for staging', () => {
   });
 
   it("leaves mariadb-dump 10.11's one-row-per-line INSERTs alone to their last row", async () => {
-    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
     // What mariadb-dump 10.11 writes: `INSERT INTO … VALUES`, then one row per line, the last ending with `;`.
     const rows = "INSERT INTO `p` VALUES\n(1,'see `shop`.p and shop.p'),\n(2,'shop.example.org;'),\n(3,'line\\nbreak; shop.x');\n";
     const dump = `CREATE TABLE \`shop\`.p (a int);\n${rows}CREATE VIEW \`shop\`.v AS SELECT * FROM shop.p;\n${rows}`;
     const expected = `CREATE TABLE \`stg\`.p (a int);\n${rows}CREATE VIEW \`stg\`.v AS SELECT * FROM \`stg\`.p;\n${rows}`;
     for (const size of [1, 7, dump.length]) {
-      const out: Buffer[] = [];
-      const s = requalifyDumpStream('shop', 'stg');
-      s.on('data', (d: Buffer) => out.push(d));
-      const bytes = Buffer.from(dump);
-      for (let i = 0; i < bytes.length; i += size) s.write(bytes.subarray(i, i + size));
-      await new Promise((r) => s.end(r));
-      expect(Buffer.concat(out).toString()).toBe(expected);
+      expect(await filtered(dump, size)).toBe(expected);
     }
   });
 
   it('rewrites every line of a routine, including body lines that start like a data INSERT', async () => {
-    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
     const routine = (db: string) =>
       `DELIMITER ;;\nCREATE PROCEDURE \`archive\`()\nBEGIN\nINSERT INTO log (a)\nSELECT a FROM ${db}.p;\nINSERT INTO log VALUES (1); \nUPDATE ${db}.p SET a = 2;\nEND ;;\nDELIMITER ;\n`;
     const rows = "INSERT INTO `p` VALUES\n(1,'shop.p'),\n(2,'x');\n";
     const dump = `${routine('shop')}${rows}`;
-    const out: Buffer[] = [];
-    const s = requalifyDumpStream('shop', 'stg');
-    s.on('data', (d: Buffer) => out.push(d));
-    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
-    await new Promise((r) => s.end(r));
-    expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
+    expect(await filtered(dump)).toBe(`${routine('`stg`')}${rows}`);
   });
 
   it('takes a line that starts with DELIMITER inside a string literal for part of the literal', async () => {
-    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
     // A routine whose literal spans lines, one of them `DELIMITER ;` (as the mariadb client reads it: text of the
     // literal), then a body line that starts like a data INSERT and names the database.
     const routine = (db: string) =>
@@ -218,32 +204,14 @@ DELIMITER ;
 `;
     const rows = "INSERT INTO `p` VALUES\n(1,'shop.p');\n";
     const dump = `${routine('shop')}${rows}`;
-    const out: Buffer[] = [];
-    const s = requalifyDumpStream('shop', 'stg');
-    s.on('data', (d: Buffer) => out.push(d));
-    for (const b of Buffer.from(dump)) s.write(Buffer.from([b]));
-    await new Promise((r) => s.end(r));
-    expect(Buffer.concat(out).toString()).toBe(`${routine('`stg`')}${rows}`);
+    expect(await filtered(dump)).toBe(`${routine('`stg`')}${rows}`);
   });
 
   it('reads on from code at a top-level DELIMITER line, and refuses a dump that ends inside a literal or a program', async () => {
-    const { requalifyDumpStream } = await import('../../activities/lib/database-programs');
-    const through = async (dump: string) => {
-      const out: Buffer[] = [];
-      const s = requalifyDumpStream('shop', 'stg');
-      s.on('data', (d: Buffer) => out.push(d));
-      const ended = new Promise<void>((res, rej) => {
-        s.once('end', res);
-        s.once('error', rej);
-      });
-      s.end(Buffer.from(dump));
-      await ended;
-      return Buffer.concat(out).toString();
-    };
     // A top-level line misread (an unclosed quote): the program after it is still requalified.
     const program = (db: string) => `DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON ${db}.p FOR EACH ROW SET NEW.x = ${db}.f() ;;\nDELIMITER ;\n`;
-    expect(await through(`SET @x = 'unclosed;\n${program('shop')}`)).toBe(`SET @x = 'unclosed;\n${program('`stg`')}`);
-    await expect(through("CREATE TABLE t (a int);\nSET @x = 'never closed\n")).rejects.toThrow(/ends inside a string literal/);
-    await expect(through('DELIMITER ;;\nCREATE PROCEDURE p() BEGIN END ;;\n')).rejects.toThrow(/ends inside a DELIMITER block/);
+    expect(await filtered(`SET @x = 'unclosed;\n${program('shop')}`)).toBe(`SET @x = 'unclosed;\n${program('`stg`')}`);
+    await expect(filtered("CREATE TABLE t (a int);\nSET @x = 'never closed\n")).rejects.toThrow(/ends inside a string literal/);
+    await expect(filtered('DELIMITER ;;\nCREATE PROCEDURE p() BEGIN END ;;\n')).rejects.toThrow(/ends inside a DELIMITER block/);
   });
 });

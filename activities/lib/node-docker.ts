@@ -1,0 +1,34 @@
+/** A farm node's Docker daemon, reached over SSH (root, the node's pinned host key). */
+import type Docker from 'dockerode';
+import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
+import { classifyDockerError } from '../../lib/clients/errors';
+
+/** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
+export interface NodeAddress {
+  name: string;
+  /** Where SSH (and Docker over SSH) reaches it: a droplet's public address. */
+  ip: string;
+  /** Where the swarm talks to it (a droplet's VPC address); the SSH address when absent. */
+  swarmIp?: string;
+  sshPort: number;
+  hostKey: string;
+  dockerSocket: string;
+}
+
+/** A Docker client for a node's daemon over SSH (root, the node's pinned host key). */
+export function nodeDockerClient(privateKey: string | Buffer, n: NodeAddress): Docker {
+  return createDockerClient({ host: `ssh://root@${n.ip}:${n.sshPort}${n.dockerSocket}`, sshPrivateKey: privateKey, sshPinnedHostKeys: [n.hostKey] });
+}
+
+/** Runs `fn` with a Docker client on node `n`, closed afterwards; Docker's errors classified once (lib/clients/errors). */
+export async function withNodeDocker<T>(privateKey: string | Buffer, n: NodeAddress, fn: (d: Docker) => Promise<T>): Promise<T> {
+  const d = nodeDockerClient(privateKey, n);
+  try {
+    return await fn(d);
+  } catch (err) {
+    if ((err as { type?: string }).type) throw err;
+    throw classifyDockerError(err, n.name);
+  } finally {
+    closeDockerClient(d);
+  }
+}
