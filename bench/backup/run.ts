@@ -5,8 +5,8 @@
  *   floor   — a hand-written pipeline, `xargs -P <concurrency>` sites at once, database and files of a site at
  *             once: mariadb-dump | zstd | age > tmp; ssh tar | zstd | age > tmp; curl -T (no manifest, no checks);
  *   drover  — one nightly backup through Temporal (plus the manifest, row counts, retention, outcome record), its
- *             backup worker a separate process (`dist/workers/backup.js`) whose peak RSS (VmHWM) is read apart from
- *             this client's;
+ *             backup worker a separate process (`dist/workers/backup.js`), one for every night of the run as a
+ *             farm's runs for weeks, whose peak RSS (VmHWM, reset before each night) is read apart from this client's;
  *   loop    — the operators' sequential bash: the same per-site pipeline, one site and one half at a time.
  * Nights: `small` (N generated sites of 20 posts and 64 KiB of uploads) and `production` (a skewed farm, see
  * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order;
@@ -17,7 +17,7 @@
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before] [--perf DIR]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -33,9 +33,10 @@ import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows
 import { postsDatabase, smallRowsDatabase } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
-import { processCpuSeconds, startWorker } from '../lib/worker-process';
+import { processCpuSeconds, procStatus, resetPeakRss, startWorker, type WorkerProcess } from '../lib/worker-process';
 import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
 import { perfRecorded, workerPerfFlags } from '../lib/perf';
+import { takeNights } from '../lib/nights';
 
 const SITES = whole('sites', 500);
 const PRODUCTION = whole('production', 0);
@@ -122,32 +123,44 @@ async function reference(phase: string, script: string, sites: SiteRecord[], nig
   return { s, machineCpuSeconds: +(busyCpuSeconds() - cpu0).toFixed(1), temporalCpuSeconds: +(temporalCpuSeconds() - temporal0).toFixed(1) };
 }
 
+/**
+ * One Drover night on the run's backup worker: a farm's worker runs for weeks, so every night of a run has the same
+ * worker (started before the first, its code compiled by then), its peak RSS reset before each night
+ * (resetPeakRss) and its CPU counted from the night's start.
+ */
 async function droverNight(
   phase: string,
   client: Client,
+  worker: WorkerProcess,
   sites: SiteRecord[],
   date: string,
 ): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; temporalCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
-  // As the farm runs it: with the stack's memory settings (stacks/drover.yml).
-  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: [...WORKER_FLAGS, ...workerPerfFlags], root: WORKER_ROOT });
-  try {
-    const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
-    const cpu0 = busyCpuSeconds();
-    const temporal0 = temporalCpuSeconds();
-    const r = await perfRecorded(phase, () => timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died])));
-    const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
-    const temporal = +(temporalCpuSeconds() - temporal0).toFixed(1);
-    const workerCpu = processCpuSeconds(worker.proc.pid!);
-    const parentEvents: number[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
-    if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
-    // A night whose points exist already does nothing: it would measure nothing.
-    if (r.value.alreadyComplete) throw new Error(`drover night ${date}: ${r.value.alreadyComplete} sites had a complete point of that night already`);
-    return { s: r.s, result: r.value, workerPeakRssMiB: Math.round((await worker.stop()) / MB), parentEvents, machineCpuSeconds, temporalCpuSeconds: temporal, workerCpuSeconds: workerCpu.own, workerChildrenCpuSeconds: workerCpu.children };
-  } catch (err) {
-    await worker.stop().catch(() => undefined);
-    throw err;
-  }
+  const pid = worker.proc.pid!;
+  const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
+  resetPeakRss(pid);
+  const cpu0 = busyCpuSeconds();
+  const temporal0 = temporalCpuSeconds();
+  const worker0 = processCpuSeconds(pid);
+  const r = await perfRecorded(phase, () => timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died])));
+  const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
+  const temporal = +(temporalCpuSeconds() - temporal0).toFixed(1);
+  const workerCpu = processCpuSeconds(pid);
+  const workerPeakRssMiB = Math.round(procStatus(pid, 'VmHWM') / MB);
+  const parentEvents: number[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
+  if (r.value.failed.length) throw new Error(`drover night ${date}: ${r.value.failed.length} sites failed: ${r.value.failed[0].error}`);
+  // A night whose points exist already does nothing: it would measure nothing.
+  if (r.value.alreadyComplete) throw new Error(`drover night ${date}: ${r.value.alreadyComplete} sites had a complete point of that night already`);
+  return {
+    s: r.s,
+    result: r.value,
+    workerPeakRssMiB,
+    parentEvents,
+    machineCpuSeconds,
+    temporalCpuSeconds: temporal,
+    workerCpuSeconds: +(workerCpu.own - worker0.own).toFixed(2),
+    workerChildrenCpuSeconds: +(workerCpu.children - worker0.children).toFixed(2),
+  };
 }
 
 async function productionSites(deps: ActivityDeps): Promise<{ sites: SiteRecord[]; distribution: string[] }> {
@@ -182,6 +195,8 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection, dataConverter: droverDataConverter(env) });
   const report: Record<string, unknown> = { concurrency: CONCURRENCY, cores: os.cpus().length };
+  // The run's one backup worker, as the farm runs it: with the stack's memory settings (stacks/drover.yml).
+  const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: [...WORKER_FLAGS, ...workerPerfFlags], root: WORKER_ROOT });
   try {
     const node = (await deps.galera.syncedNodes()).at(-1)!;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
@@ -191,12 +206,7 @@ async function main(): Promise<void> {
     // Nights never used before in this environment (a counter in its folder): the same date twice would find every
     // Drover point complete already. Each run takes three (the production night uses day + 1 and day + 2).
     // Day 0 is 2031-03-01: the bench drew its dates from 2031-01-01 to 2031-01-22 before (kept by retention).
-    const counter = path.join(STATE, 'bench-backup-nights');
-    const last = existsSync(counter) ? Number(readFileSync(counter, 'utf8')) : -3;
-    if (!Number.isInteger(last) || last < -3) throw new Error(`${counter}: not a whole number of days; remove it`);
-    const day = last + 3;
-    writeFileSync(counter, String(day));
-    const date = (d: number) => new Date(Date.UTC(2031, 2, 1) + d * 86_400_000).toISOString().slice(0, 10);
+    const { day, date } = takeNights(STATE, 'bench-backup-nights', 3, '2031-03-01');
 
     if (SITES > 0) {
       log(`small night: generating ${SITES} sites (not timed)`);
@@ -204,7 +214,7 @@ async function main(): Promise<void> {
       log('small night: floor (xargs -P)');
       const floor = await reference('small-floor', script, sites, date(day), 'parallel', env, dir);
       log('small night: drover');
-      const drover = await droverNight('small-drover', client, sites, date(day));
+      const drover = await droverNight('small-drover', client, worker, sites, date(day));
       log('small night: sequential loop');
       const loop = await reference('small-loop', script, sites, date(day), 'sequential', env, dir);
       report.small = {
@@ -231,9 +241,9 @@ async function main(): Promise<void> {
       log('production night: floor (xargs -P)');
       const floor = await reference('production-floor', script, sites, date(day + 1), 'parallel', env, dir);
       log('production night: drover, first night (no sizes known: registry order)');
-      const first = await droverNight('production-drover-first', client, sites, date(day + 1));
+      const first = await droverNight('production-drover-first', client, worker, sites, date(day + 1));
       log('production night: drover, next night (largest first)');
-      const next = await droverNight('production-drover-next', client, sites, date(day + 2));
+      const next = await droverNight('production-drover-next', client, worker, sites, date(day + 2));
       log('production night: sequential loop');
       const loop = await reference('production-loop', script, sites, date(day + 1), 'sequential', env, dir);
       const stored = next.result.outcomes.reduce((a, o) => a + (o.bytes ?? 0), 0);
@@ -257,6 +267,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
+    await worker.stop().catch(() => undefined);
     await connection.close();
     await closeActivityDeps(deps);
   }

@@ -1,8 +1,8 @@
 /**
  * Backup worker memory through one night (docs/benchmarks.md, issue 18's ≤ 300 MB): the same generated sites backed
  * up by the built backup worker (dist/workers/backup.js) started once per variant of Node flags, its RSS idle, at
- * its peak (VmHWM) and after the night read from /proc, and the night's wall time (to compare variants run side by
- * side, not as a figure).
+ * its peak (VmHWM) and after the night read from /proc, the night's wall time and the worker's CPU-seconds (its own
+ * and its reaped programs'), to compare variants run side by side, not as figures of their own.
  *   npm run build && npx vite-node bench/backup/worker-memory.ts -- --sites 100 --variants '|--max-semi-space-size=4'
  * Variants are separated by `|` (an empty one: Node's defaults); in a variant, NAME=value words set the worker's
  * environment (e.g. MALLOC_ARENA_MAX=2), the word `deployed` the stack's memory settings (stacks/drover.yml's
@@ -20,7 +20,8 @@ import { TASK_QUEUES } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { runMain } from '../lib/shell';
 import { text, whole } from '../lib/args';
-import { procStatus, startWorker } from '../lib/worker-process';
+import { processCpuSeconds, procStatus, startWorker } from '../lib/worker-process';
+import { takeNights } from '../lib/nights';
 
 const SITES = whole('sites', 100);
 const CONCURRENCY = whole('concurrency', 16);
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
   try {
     const sites = await generateDemoSites(deps, STATE, { count: SITES, prefix: 'mem', posts: 20, uploadBytes: 64 * 1024, log: () => undefined });
     const results = [];
-    for (const [i, variant] of VARIANTS.entries()) {
+    for (const variant of VARIANTS) {
       // A variant's words: NAME=value sets the worker's environment, the rest are Node flags.
       const words = variant ? variant.split(/\s+/) : [];
       const flags = words.filter((w) => !/^[A-Z_]+=/.test(w) && w !== 'deployed' && !w.startsWith('root='));
@@ -49,8 +50,12 @@ async function main(): Promise<void> {
       const night = async () => {
         const idle = procStatus(worker.proc.pid!, 'VmRSS');
         const t0 = performance.now();
-        const date = `2032-0${1 + (i % 9)}-${String(1 + (Date.now() % 27)).padStart(2, '0')}`;
+        // A night this environment never backed up (a counter in its folder, days from 2033-01-01).
+        const nights = takeNights(STATE, 'bench-memory-nights', 1, '2033-01-01');
+        const date = nights.date(nights.day);
         const r = await Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/memory-${Date.now()}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died]);
+        // Points complete already: the night did nothing, and measured nothing (the dates before the counter collided).
+        if (r.alreadyComplete) throw new Error(`night ${date}: ${r.alreadyComplete} sites had a complete point of that night already`);
         return { r, idle, after: procStatus(worker.proc.pid!, 'VmRSS'), seconds: (performance.now() - t0) / 1000 };
       };
       // A night that throws stops its worker too.
@@ -58,8 +63,10 @@ async function main(): Promise<void> {
         await worker.stop();
         throw err;
       });
+      // The worker's own CPU through the night (and its start), and its reaped programs' (dumps, zstd, age).
+      const cpu = processCpuSeconds(worker.proc.pid!);
       const peak = await worker.stop();
-      const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB), nightS: Math.round(seconds * 10) / 10 };
+      const row = { variant: variant || '(defaults)', sites: sites.length, failed: r.failed.length, idleMiB: Math.round(idle / MiB), peakMiB: Math.round(peak / MiB), afterMiB: Math.round(after / MiB), nightS: Math.round(seconds * 10) / 10, workerCpuS: cpu.own, programsCpuS: cpu.children };
       log(JSON.stringify(row));
       results.push(row);
     }

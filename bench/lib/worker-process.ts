@@ -5,12 +5,17 @@
  * commands' modules, the Docker client among them, would count in the worker's memory).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 
 /** A /proc/<pid>/status figure in bytes (VmRSS now, VmHWM the peak). */
 export const procStatus = (pid: number, field: 'VmRSS' | 'VmHWM'): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+
+/** Resets a process's peak RSS (VmHWM) to its RSS now (`/proc/<pid>/clear_refs`), to read one phase's peak. */
+export function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
 
 /**
  * A process's CPU time so far in seconds: its own (user and system) and that of the children it has reaped (the
@@ -32,20 +37,29 @@ export interface WorkerProcess {
   stop: () => Promise<number>;
 }
 
-/** A worker's memory settings as the farm deploys it: MALLOC_* and NODE_OPTIONS of stacks/drover.yml's `<queue>-worker`. */
-export function deployedMemoryEnv(queue: 'backup' | 'restore'): Record<string, string> {
-  const stack = parse(readFileSync(path.resolve('stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
-  return Object.fromEntries(Object.entries(stack.services[`${queue}-worker`].environment ?? {}).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_')));
+/**
+ * A worker's memory settings as the farm deploys it (stacks/drover.yml's `<queue>-worker`): MALLOC_* and NODE_OPTIONS
+ * of its environment, and the Node flags its command gives before the script (V8 flags Node refuses in NODE_OPTIONS).
+ */
+export function deployedMemorySettings(queue: 'backup' | 'restore'): { env: Record<string, string>; nodeFlags: string[] } {
+  const stack = parse(readFileSync(path.resolve('stacks/drover.yml'), 'utf8'), { merge: true }) as { services: Record<string, { command?: string[]; environment?: Record<string, string> }> };
+  const svc = stack.services[`${queue}-worker`];
+  const command = svc.command ?? [];
+  return {
+    env: Object.fromEntries(Object.entries(svc.environment ?? {}).filter(([k]) => k === 'NODE_OPTIONS' || k.startsWith('MALLOC_'))),
+    nodeFlags: command.slice(0, command.findIndex((w) => w.startsWith('dist/'))).filter((w) => w.startsWith('--')),
+  };
 }
 
 /**
  * Starts the worker (Node flags and extra environment optional) and waits `settleMs` for it to poll. With
- * `deployed`, it runs with the stack's memory settings (deployedMemoryEnv), as on the farm; else with Node's defaults.
+ * `deployed`, it runs with the stack's memory settings (deployedMemorySettings), as on the farm; else with Node's defaults.
  * `root`: another checkout's built worker (an A/B against older code), else this one's.
  */
 export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; deployed?: boolean; root?: string; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
-  const proc = spawn(process.execPath, [...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
-    env: { ...process.env, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...(o.deployed ? deployedMemoryEnv(o.queue) : {}), ...o.env },
+  const deployed = o.deployed ? deployedMemorySettings(o.queue) : { env: {}, nodeFlags: [] };
+  const proc = spawn(process.execPath, [...deployed.nodeFlags, ...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
+    env: { ...process.env, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...deployed.env, ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
