@@ -9,7 +9,14 @@ import type Docker from 'dockerode';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { runningTasks } from '../lib/swarm-running';
+import { faultPoint } from './lib/fault-points';
 import { withNodeDocker, type NodeAddress } from './lib/node-docker';
+
+/**
+ * The label a drain puts on a service it scaled up, holding by how many tasks, in the same update as the replicas: a
+ * drain cut off by a worker's crash leaves it, and the retry (or the next drain) scales back what it says.
+ */
+export const DRAIN_EXTRA_LABEL = 'drover.drain.extra';
 
 /** How recent an ended task's error must be to explain a slot without a task now. */
 const RECENT_FAILURE_MS = 10 * 60_000;
@@ -69,13 +76,15 @@ export function createSwarmServiceActivities({ ssh }: Pick<ActivityDeps, 'ssh'>)
      * there), every replicated service with tasks on them is scaled up by that many and waited on until the extra
      * tasks run elsewhere, then the nodes are drained (their tasks stop) and, once every task they had is replaced (no
      * replacement still waiting out its restart delay), each service goes back to its replica count (also when a wait
-     * gives up). Idempotent: a drained node has no tasks left to move.
+     * gives up). Idempotent and safe to retry after a crash: each scale-up is written on the service itself
+     * (DRAIN_EXTRA_LABEL, in the same update as its replicas), so a retry takes a labelled service's replicas less
+     * the label as its own and scales back what an interrupted drain added, even once nothing is left on the nodes.
      */
     async drainSwarmNodes(input: { manager: NodeAddress; hostnames: string[]; timeoutMs?: number }): Promise<{ moved: Record<string, number> }> {
       const deadline = Date.now() + (input.timeoutMs ?? 600_000);
       return onDocker(input.manager, async (d) => {
         type SwarmNode = { ID: string; Version: { Index: number }; Description: { Hostname: string }; Spec: { Availability: string }; Status: { State: string } };
-        type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
+        type Service = { ID: string; Version: { Index: number }; Spec: { Name: string; Labels?: Record<string, string>; Mode: { Replicated?: { Replicas: number } } } & Record<string, unknown> };
         type Task = { NodeID: string; DesiredState?: string; Status: { State: string } };
         const setAvailability = async (availability: 'pause' | 'drain') => {
           for (const n of (await d.listNodes()) as SwarmNode[]) {
@@ -88,9 +97,13 @@ export function createSwarmServiceActivities({ ssh }: Pick<ActivityDeps, 'ssh'>)
         // task on a drained node is such a one for a few seconds, and a scale-down in that window left it to start
         // after, in a slot swarm had just removed (4 tasks of 3, for good).
         const running = async (serviceId: string) => (await d.listTasks({ filters: { service: [serviceId], 'desired-state': ['running', 'ready'] } })) as Task[];
-        const setReplicas = async (name: string, replicas: number) => {
+        /** Tasks a drain added to the service and has not taken back (its label), 0 if none. */
+        const extraOf = (s: Service) => Number(s.Spec.Labels?.[DRAIN_EXTRA_LABEL] ?? 0) || 0;
+        /** Sets the replicas and, in the same update, the label saying how many of them a drain added (none: removed). */
+        const setReplicas = async (name: string, replicas: number, extra: number) => {
           const s = (await d.getService(name).inspect()) as Service;
-          await d.getService(s.ID).update({ version: s.Version.Index, ...s.Spec, Mode: { Replicated: { Replicas: replicas } } });
+          const { [DRAIN_EXTRA_LABEL]: _, ...labels } = s.Spec.Labels ?? {};
+          await d.getService(s.ID).update({ version: s.Version.Index, ...s.Spec, Labels: extra ? { ...labels, [DRAIN_EXTRA_LABEL]: String(extra) } : labels, Mode: { Replicated: { Replicas: replicas } } });
         };
         /** Polls the service until its tasks (wanted running) satisfy `settled`; past the deadline, fails with `why`. */
         const waitTasks = async (name: string, settled: (tasks: Task[], up: Task[], want: number) => boolean, why: (up: Task[], tasks: Task[], want: number) => string) => {
@@ -110,22 +123,29 @@ export function createSwarmServiceActivities({ ssh }: Pick<ActivityDeps, 'ssh'>)
         await setAvailability('pause');
         const ids = await nodeIds();
         const moved: Record<string, number> = {};
-        // Each service scaled up goes back to its replicas, also when a wait below gives up (not across a crash of the
-        // worker: a retry finds nothing left on the nodes and scales nothing back).
+        // Each service scaled up goes back to its replicas, also when a wait below gives up; across a crash of the
+        // worker, the retry finds the services' labels.
         const scaleBack = async () => {
           for (const [name, here] of Object.entries(moved)) {
             const s = (await d.getService(name).inspect()) as Service;
-            await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here);
+            await setReplicas(name, (s.Spec.Mode.Replicated?.Replicas ?? here) - here, 0);
           }
         };
         try {
           for (const s of (await d.listServices()) as unknown as Service[]) {
-            const replicas = s.Spec.Mode.Replicated?.Replicas;
-            if (replicas === undefined) continue;
+            if (s.Spec.Mode.Replicated === undefined) continue;
+            // A labelled service is one an interrupted drain scaled up: its own replicas are the rest.
+            const extra = extraOf(s);
+            const replicas = s.Spec.Mode.Replicated.Replicas - extra;
             const here = (await running(s.ID)).filter((t) => ids.includes(t.NodeID)).length;
-            if (!here) continue;
-            await setReplicas(s.Spec.Name, replicas + here);
-            moved[s.Spec.Name] = here;
+            // Tasks still on the nodes are what to move; none left but a label: the interrupted drain moved them.
+            const added = here || extra;
+            if (!added) continue;
+            moved[s.Spec.Name] = added;
+            if (added !== extra) {
+              await setReplicas(s.Spec.Name, replicas + added, added);
+              faultPoint('drain-scaled-up');
+            }
             await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
           }
           await setAvailability('drain');

@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeName, createLocalNodeActivities } from '../../activities/local-nodes';
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
+import { DRAIN_EXTRA_LABEL } from '../../activities/swarm-services';
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { loadPlan } from '../../lib/plan/load';
 import { runningTasks } from '../../lib/swarm-running';
@@ -27,6 +28,7 @@ import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
 import { secretsInWorkflowTree } from '../helpers/history-secrets';
 import { freeSubnet } from '../helpers/subnet';
 import { useRunningWorker, replayOptions } from '../helpers/temporal';
+import { runActivityCrashingAt } from '../helpers/activity-process';
 
 const NODES_DIR = path.join(TEST_STATE_DIR, 'nodes');
 const SUBNET = freeSubnet(232);
@@ -88,9 +90,21 @@ describe('local provider bring-up', () => {
       expect(up).toMatchObject({ before: 4, after: 5, added: [`${farm}-worker-04`] });
       expect(up.report.nodes.find((n) => n.hostname === `${farm}-worker-04`)).toMatchObject({ state: 'ready', labels: { role: 'worker' } });
 
-      // Scale in by two while watching the smoke service: it never runs fewer than its 3 tasks.
+      // A drain whose worker dies right after it scaled the smoke service up (a crash test: the activity in a process
+      // of its own) leaves the service at more than its 3 replicas, saying by how many on the service itself.
       const manager = r.nodes[0];
       const docker = createDockerClient({ host: `ssh://root@${manager.ip}:22${manager.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [manager.hostKey] });
+      type WebSpec = { Spec: { Labels?: Record<string, string>; Mode: { Replicated: { Replicas: number } } } };
+      const webSpec = async () => ((await docker.getService('smoke_web').inspect()) as WebSpec).Spec;
+      const leaving = [`${farm}-worker-03`, `${farm}-worker-04`];
+      const crashed = await runActivityCrashingAt('drainSwarmNodes', { manager, hostnames: leaving, timeoutMs: 120_000 }, 'drain-scaled-up');
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      const scaledUp = await webSpec();
+      expect(scaledUp.Mode.Replicated.Replicas).toBeGreaterThan(3);
+      expect(scaledUp.Labels?.[DRAIN_EXTRA_LABEL]).toBe(String(scaledUp.Mode.Replicated.Replicas - 3));
+
+      // Scale in by two (the same nodes, as the crashed drain's retry would) while watching the smoke service: it never
+      // runs fewer than its 3 tasks, and ends at its 3 replicas with the drain's label gone.
       let fewest = Infinity;
       let watching = true;
       const watcher = (async () => {
@@ -106,6 +120,10 @@ describe('local provider bring-up', () => {
         expect(down).toMatchObject({ before: 5, after: 3, removed: [`${farm}-worker-03`, `${farm}-worker-04`] });
         expect(down.report.nodes.map((n) => n.hostname)).toEqual([`${farm}-manager-01`, `${farm}-worker-01`, `${farm}-worker-02`]);
         expect(down.report.services.find((x) => x.name === 'smoke_web')).toMatchObject({ desired: 3, running: 3 });
+        expect(down.removed).toEqual(leaving);
+        const settled = await webSpec();
+        expect(settled.Mode.Replicated.Replicas).toBe(3);
+        expect(settled.Labels ?? {}).not.toHaveProperty([DRAIN_EXTRA_LABEL]);
       } finally {
         watching = false;
         await watcher;

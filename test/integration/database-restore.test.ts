@@ -5,7 +5,8 @@
  * names, triggers, views, routines and events, another table prefix; and a worker killed between any two
  * commands of the swap or its undo leaves the site whole.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,10 +24,11 @@ import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { requalifyFrom } from '../../lib/backup-layout';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { ROOT, TEST_ENV, TEST_STATE_DIR } from '../helpers/paths';
+import { TEST_ENV } from '../helpers/paths';
 import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
+import { crashActivityAt, spawnActivity } from '../helpers/activity-process';
 
 const ctx = useRunningWorker('db-restore');
 const env = new MockActivityEnvironment();
@@ -112,13 +114,6 @@ async function onePid(args: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`pgrep ${args.join(' ')} found no one process`);
-}
-
-/** The activity-child helper bundled once (a worker process then starts in a second, not ten through a TS loader). */
-function bundleActivityChild(): string {
-  const out = path.join(TEST_STATE_DIR, 'activity-child.cjs');
-  execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'test/helpers/activity-child.ts'), '--bundle', '--platform=node', '--packages=external', '--log-level=error', `--outfile=${out}`]);
-  return out;
 }
 
 describe('database restore activities', () => {
@@ -383,6 +378,33 @@ describe('database restore activities', () => {
     await act.run(restore.dropDatabase, { name: altered.stagingDb });
   });
 
+  it('a requalified dump that ends inside a DELIMITER block fails BackupCorrupted naming its object, and its unfinished program never runs', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const source = `wp_cut_${tag}`;
+    const stagingDb = scratchDatabaseNames(source).staging;
+    // Cut off in a program whose text is valid as it stands: a client given the end of its input would create it.
+    const dump = [
+      'CREATE TABLE `t` (`a` int);',
+      'INSERT INTO `t` VALUES (1);',
+      'DELIMITER ;;',
+      `CREATE PROCEDURE \`cut\`() MODIFIES SQL DATA INSERT INTO \`${source}\`.\`t\` VALUES (2)`,
+      '',
+    ].join('\n');
+    const sealed = execFileSync('sh', ['-c', `zstd -q -c | age ${ctx.deps.backup.recipients.map((r) => `-r ${r}`).join(' ')}`], { input: dump });
+    const key = `test/cut-${tag}.sql.zst.age`;
+    await ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: key, Body: sealed }));
+    const restore = createGaleraRestoreActivities(ctx.deps);
+    try {
+      const err = await failureOf(act.run(restore.loadDatabaseIntoStaging, { key, sha256: createHash('sha256').update(sealed).digest('hex'), stagingDb, sourceDb: source }));
+      expect(err?.type).toBe('BackupCorrupted');
+      expect(err?.message).toContain(key);
+      expect(err?.message).toMatch(/ends inside a DELIMITER block/);
+      expect(await sql('SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?', [stagingDb])).toEqual([]);
+    } finally {
+      await act.run(restore.dropDatabase, { name: stagingDb });
+    }
+  });
+
   it('a program of the load killed by a signal not the worker\'s (the OOM killer) fails WorkerProcessKilled, which is retried, not BackupCorrupted; the next attempt loads', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const date = '2026-11-10';
@@ -435,27 +457,11 @@ describe('database restore activities', () => {
       await act.run(restore.dropDatabase, { name: names.stagingDb });
       expect(await leftovers(site.database)).toEqual([]);
     };
-    const childJs = bundleActivityChild();
-    /** The activity in a worker process of its own that dies at `point`. */
-    const crashAt = (point: string, activity: string, input: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        const child = spawn(process.execPath, [childJs, TEST_STATE_DIR, activity, JSON.stringify(input)], {
-          cwd: ROOT,
-          env: { ...process.env, DROVER_FAULT_CRASH_AT: point },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
-        child.once('close', (code, signal) =>
-          signal === 'SIGKILL' && stderr.includes(`crashing at ${point}`) ? resolve() : reject(new Error(`${activity} did not crash at ${point} (exit ${code}, ${signal}): ${stderr.slice(-800)}`)),
-        );
-      });
-
     const swapPoints = ['before-journal', 'journaled', 'live-triggers-dropped', 'staging-triggers-dropped', 'renamed', 'live-programs-dropped', 'programs-created', 'swapped'].map((p) => `swapDatabase:${p}`);
     for (const point of swapPoints) {
       // Restarted, the swap is retried: new state exactly, and again when run twice; its undo: old state.
       await load();
-      await crashAt(point, 'swapDatabase', names);
+      await crashActivityAt(point, 'swapDatabase', names);
       await act.run(restore.swapDatabase, names);
       expect(await state(), `swap retried after a crash at ${point}`).toEqual(newState);
       await act.run(restore.swapDatabase, names);
@@ -466,7 +472,7 @@ describe('database restore activities', () => {
       await cleanUp();
       // Restarted, the restore gives up instead (its compensation): old state exactly.
       await load();
-      await crashAt(point, 'swapDatabase', names);
+      await crashActivityAt(point, 'swapDatabase', names);
       await act.run(restore.undoDatabaseSwap, undoNames);
       expect(await state(), `undo straight after a crash at ${point}`).toEqual(oldState);
       await cleanUp();
@@ -476,7 +482,7 @@ describe('database restore activities', () => {
       await load();
       await act.run(restore.swapDatabase, names);
       expect(await state()).toEqual(newState);
-      await crashAt(point, 'undoDatabaseSwap', undoNames);
+      await crashActivityAt(point, 'undoDatabaseSwap', undoNames);
       await act.run(restore.undoDatabaseSwap, undoNames);
       expect(await state(), `undo retried after a crash at ${point}`).toEqual(oldState);
       await act.run(restore.undoDatabaseSwap, undoNames);
@@ -563,11 +569,9 @@ describe('database restore activities', () => {
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
     const loadInput = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: staging, liveDb: site.database, ...requalifyFrom(manifest) };
     // The earlier attempt is held 15 s after its first statement, so it is surely still loading when the next starts.
-    const earlier = spawn(process.execPath, [bundleActivityChild(), TEST_STATE_DIR, 'loadDatabaseIntoStaging', JSON.stringify(loadInput)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, DROVER_FAULT_STALL_AT: 'loadDatabaseIntoStaging:15000' },
-    });
+    const earlier = spawnActivity('loadDatabaseIntoStaging', loadInput, { DROVER_FAULT_STALL_AT: 'loadDatabaseIntoStaging:15000' });
+    earlier.stdin.end();
+    earlier.stdout.resume();
     let earlierErr = '';
     earlier.stderr.on('data', (d) => (earlierErr += d));
     let earlierDone = false;

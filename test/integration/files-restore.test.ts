@@ -1,9 +1,11 @@
 /** File restore activities over the real sshd: staged extract, directory swap and undo, corrupted archive refused. */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
@@ -185,5 +187,49 @@ describe('file restore activities', () => {
       await earlier.catch(() => undefined);
     }
     await act.run(createStorageRestoreActivities(ctx.deps).removeRestoreLeftovers, { storageHost: null, livePath: site.filesPath, which: 'staging' });
+  });
+
+  it('a complete archive whose end of stream comes after tar has read its last record extracts (GNU tar exits on that record: the channel closed before the worker ended it)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'late-end-'));
+    const into = mkdtempSync(path.join(os.tmpdir(), 'late-end-out-'));
+    writeFileSync(path.join(dir, 'Café ™.txt'), 'the whole archive arrives, its end of stream a second later');
+    // One 10 KiB record: the file, then the end-of-archive blocks.
+    const archive = execFileSync('tar', ['-cf', '-', '-C', dir, 'Café ™.txt']);
+    expect(archive.length % 10240).toBe(0);
+    try {
+      const fed = await withSsh(ctx.deps.ssh.defaultTarget, ctx.deps.ssh.options, async (c) => {
+        const tar = await c.execWithStdin(extractCommand(into));
+        const late = Readable.from(
+          (async function* () {
+            yield archive;
+            await new Promise((r) => setTimeout(r, 1500));
+          })(),
+        );
+        const [feed, exit] = await Promise.allSettled([pipeline(late, tar.stdin), tar.exit]);
+        return { feed: feed.status === 'rejected' ? String(feed.reason) : 'fed', exit: exit.status };
+      });
+      expect(fed).toEqual({ feed: 'fed', exit: 'fulfilled' });
+      expect(treeHashes(into)).toEqual(treeHashes(dir));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(into, { recursive: true, force: true });
+    }
+  });
+
+  it('an archive tar refuses fails with tar\'s own words, not the stream cut when it exited', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const site = await createTestSite(ctx.deps, `files-notar-${tag}.example.com`, { posts: 1 });
+    // Decrypts and decompresses fine (age, zstd), but is no tar: 2 MiB of random bytes.
+    const sealed = execFileSync('sh', ['-c', `head -c 2097152 /dev/urandom | zstd -q -c | age ${ctx.deps.backup.recipients.map((r) => `-r ${r}`).join(' ')}`], { maxBuffer: 64 << 20 });
+    const key = `test/notar-${tag}.tar.zst.age`;
+    await ctx.deps.s3.send(new PutObjectCommand({ Bucket: ctx.deps.bucket, Key: key, Body: sealed }));
+    const files = createStorageRestoreActivities(ctx.deps);
+    const err = await act.run(files.extractFilesToStaging, { key, sha256: createHash('sha256').update(sealed).digest('hex'), storageHost: null, livePath: site.filesPath }).then(
+      () => null,
+      (e: { type?: string; message?: string }) => e,
+    );
+    expect(err?.type).toBe('RemoteCommandFailed');
+    expect(err?.message).toMatch(/tar: This does not look like a tar archive/);
+    await act.run(files.removeRestoreLeftovers, { storageHost: null, livePath: site.filesPath, which: 'staging' });
   });
 });

@@ -9,9 +9,7 @@
  * - removal takes user, secret, database and files away, and running it again is harmless;
  * - no password reaches the activity's result.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -22,13 +20,12 @@ import type { NodeAddress } from '../../activities/swarm-nodes';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { proxysqlUserStatements } from '../../lib/clients/proxysql-admin-client';
 import { siteNames } from '../../lib/site-names';
-import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
 import { testEnv, useRunningWorker } from '../helpers/temporal';
+import { runActivityCrashingAt } from '../helpers/activity-process';
 
 const ctx = useRunningWorker('site-db');
 const act = new MockActivityEnvironment();
 let manager: NodeAddress;
-let childScript: string;
 
 beforeAll(async () => {
   const env = testEnv();
@@ -42,19 +39,7 @@ beforeAll(async () => {
   }
   const port = Number(/:(\d+)$/.exec(env.DROVER_SSH_TARGET)?.[1] ?? 22);
   manager = { name: 'test-manager', ip: '127.0.0.1', sshPort: port, hostKey: env.DROVER_SSH_HOST_KEYS.split(',')[0], dockerSocket: socket };
-  childScript = path.join(TEST_STATE_DIR, 'activity-child.cjs');
-  execFileSync(path.join(ROOT, 'node_modules/.bin/esbuild'), [path.join(ROOT, 'test/helpers/activity-child.ts'), '--bundle', '--platform=node', '--packages=external', '--log-level=error', `--outfile=${childScript}`]);
 }, 120_000);
-
-/** Runs one activity in its own process, killed at `crashAt`; resolves with its exit signal and stderr. */
-function runInChild(name: string, input: unknown, crashAt: string): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [childScript, TEST_STATE_DIR, name, JSON.stringify(input)], { env: { ...process.env, DROVER_FAULT_CRASH_AT: crashAt }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('close', (_code, signal) => resolve({ signal, stderr }));
-  });
-}
 
 async function users(user: string): Promise<number> {
   const rows = await ctx.deps.galera.query<RowDataPacket[]>(await ctx.deps.galera.writerNode(), "SELECT COUNT(*) AS n FROM mysql.user WHERE User = ? AND Host = '%'", [user]);
@@ -128,7 +113,7 @@ describe('site database, user and secret', () => {
   it.each(['site-create-after-database', 'site-create-after-user'])('killed at %s, then run again: one database, one user, one secret', async (point) => {
     const n = siteNames(`crash-${point.slice(-4)}-${ctx.taskQueue.slice(-6)}.example.com`);
     const input = { domain: n.domain, database: n.database, dbUser: n.dbUser, dbSecret: n.dbSecret, manager };
-    const crashed = await runInChild('ensureSiteDatabase', input, point);
+    const crashed = await runActivityCrashingAt('ensureSiteDatabase', input, point);
     expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
     expect(crashed.stderr).toContain(`crashing at ${point}`);
     expect(await databases(n.database)).toBe(1);
@@ -143,7 +128,7 @@ describe('site database, user and secret', () => {
   it('files: a root-owned site directory holding a www-data docroot (0750); killed after creating them, run again changes nothing; removed', async () => {
     const n = siteNames(`files-${ctx.taskQueue.slice(-6)}.example.com`);
     const input = { storageHost: null, siteRoot: n.siteRoot, docroot: n.docroot };
-    const crashed = await runInChild('ensureSiteFiles', input, 'site-create-after-files');
+    const crashed = await runActivityCrashingAt('ensureSiteFiles', input, 'site-create-after-files');
     expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
     const files = createSiteFilesActivities(ctx.deps);
     expect(await act.run(files.ensureSiteFiles, input)).toEqual({ created: false });
