@@ -141,11 +141,12 @@ export function createSwarmServiceActivities({ ssh }: Pick<ActivityDeps, 'ssh'>)
             // Tasks still on the nodes are what to move; none left but a label: the interrupted drain moved them.
             const added = here || extra;
             if (!added) continue;
-            moved[s.Spec.Name] = added;
             if (added !== extra) {
               await setReplicas(s.Spec.Name, replicas + added, added);
               faultPoint('drain-scaled-up');
             }
+            // Only once the service holds them: a scale-up that failed has nothing to scale back.
+            moved[s.Spec.Name] = added;
             await waitTasks(s.Spec.Name, (_, up) => up.filter(outside(ids)).length >= replicas, (up) => `only ${up.filter(outside(ids)).length} of ${replicas} tasks run outside ${input.hostnames.join(', ')}`);
           }
           await setAvailability('drain');
