@@ -11,7 +11,7 @@ import { failure } from '../lib/clients/errors';
 import { UrlRewriter, type TableRewriteReport } from '../lib/url-rewrite';
 import { ensureMetaSchema } from '../lib/meta-schema';
 import { digestsFrom, PROGRAMS_SQL, TABLE_COLUMNS_SQL, tableDigestSql, type TableDigest } from '../lib/table-digest';
-import { checksumsOf, type TableChecksums } from './galera-restore';
+import { checksumsOf, type TableChecksums } from './lib/galera-tables';
 import { ident, onDatabase } from './lib/database-programs';
 import { withHeartbeat } from './lib/heartbeat';
 import { describeTable, rewriteTable, type SqlConnection } from './lib/url-rewrite-table';

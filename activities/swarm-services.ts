@@ -160,6 +160,7 @@ export function createSwarmServiceActivities({ ssh }: Pick<ActivityDeps, 'ssh'>)
               (up, tasks, want) => `${up.filter(outside(ids)).length} of ${want - here} tasks run outside ${input.hostnames.join(', ')} after the drain (${tasks.length} wanted running or starting)`,
             );
           }
+          faultPoint('drain-drained');
         } catch (err) {
           await scaleBack().catch(() => undefined);
           throw err;

@@ -23,7 +23,7 @@ export function spawnActivity(name: string, input: unknown, env: Record<string, 
 }
 
 /** Runs the activity in its own process armed to die at `point`; resolves with its exit signal and stderr. */
-export function runActivityCrashingAt(name: string, input: unknown, point: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
+function runActivityCrashingAt(name: string, input: unknown, point: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawnActivity(name, input, { DROVER_FAULT_CRASH_AT: point });
     child.stdin.end();

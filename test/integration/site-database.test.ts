@@ -21,7 +21,7 @@ import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-
 import { proxysqlUserStatements } from '../../lib/clients/proxysql-admin-client';
 import { siteNames } from '../../lib/site-names';
 import { testEnv, useRunningWorker } from '../helpers/temporal';
-import { runActivityCrashingAt } from '../helpers/activity-process';
+import { crashActivityAt } from '../helpers/activity-process';
 
 const ctx = useRunningWorker('site-db');
 const act = new MockActivityEnvironment();
@@ -113,9 +113,7 @@ describe('site database, user and secret', () => {
   it.each(['site-create-after-database', 'site-create-after-user'])('killed at %s, then run again: one database, one user, one secret', async (point) => {
     const n = siteNames(`crash-${point.slice(-4)}-${ctx.taskQueue.slice(-6)}.example.com`);
     const input = { domain: n.domain, database: n.database, dbUser: n.dbUser, dbSecret: n.dbSecret, manager };
-    const crashed = await runActivityCrashingAt('ensureSiteDatabase', input, point);
-    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
-    expect(crashed.stderr).toContain(`crashing at ${point}`);
+    await crashActivityAt(point, 'ensureSiteDatabase', input);
     expect(await databases(n.database)).toBe(1);
     expect(await secrets(n.dbSecret)).toEqual([]); // killed before the secret was written
     const r = await act.run(createSiteDatabaseActivities(ctx.deps).ensureSiteDatabase, input);
@@ -128,8 +126,7 @@ describe('site database, user and secret', () => {
   it('files: a root-owned site directory holding a www-data docroot (0750); killed after creating them, run again changes nothing; removed', async () => {
     const n = siteNames(`files-${ctx.taskQueue.slice(-6)}.example.com`);
     const input = { storageHost: null, siteRoot: n.siteRoot, docroot: n.docroot };
-    const crashed = await runActivityCrashingAt('ensureSiteFiles', input, 'site-create-after-files');
-    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    await crashActivityAt('site-create-after-files', 'ensureSiteFiles', input);
     const files = createSiteFilesActivities(ctx.deps);
     expect(await act.run(files.ensureSiteFiles, input)).toEqual({ created: false });
     const root = statSync(n.siteRoot);
