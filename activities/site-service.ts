@@ -47,9 +47,10 @@ export interface SiteTask {
 }
 
 /** The variables stacks/wordpress.yml reads, for one site. */
-export function siteStackEnv(input: SiteServiceInput, dbHost: string): Record<string, string> {
+export function siteStackEnv(input: SiteServiceInput, sites: ActivityDeps['sites']): Record<string, string> {
   return {
-    SITE_DB_HOST: dbHost,
+    SITE_DB_HOST: sites.dbHost,
+    SITE_HEALTH_INTERVAL: sites.healthInterval,
     ...(input.image ? { SITE_IMAGE: input.image } : {}),
     ...(input.scheme ? { SITE_SCHEME: input.scheme } : {}),
     ...(input.tablePrefix ? { SITE_TABLE_PREFIX: input.tablePrefix } : {}),
@@ -86,7 +87,7 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
       const compose = readFileSync(path.join(droverRoot(), 'stacks/wordpress.yml'), 'utf8');
       const target = { host: input.manager.ip, port: input.manager.sshPort, username: 'root' };
       const opts = { ...ssh.options, pinnedHostKeys: [input.manager.hostKey] };
-      const script = stackDeployScript({ name: input.stack, compose, env: siteStackEnv(input, sites.dbHost), resolveImage: input.resolveImage ?? 'always' });
+      const script = stackDeployScript({ name: input.stack, compose, env: siteStackEnv(input, sites), resolveImage: input.resolveImage ?? 'always' });
       await withHeartbeat(() => ({ stack: input.stack }), () => withSsh(target, opts, (c) => c.execOrThrow('sh -s', { stdin: script, signal: cancellationSignal() }), cancellationSignal()));
       faultPoint('site-create-after-service');
       const services = await onManager(input.manager, (d) => stackServices(d, input.stack));

@@ -111,6 +111,13 @@ export const servicesEnvSchema = z.object({
    */
   DROVER_SITE_DB_HOST: z.string().regex(/^[A-Za-z0-9._-]+(:\d{1,5})?$/, 'host or host:port').default('database_proxysql:6033'),
   /**
+   * How often a site's container checks its own health (the wordpress service's healthcheck interval, whole seconds).
+   * Swarm counts a task started only once its first check passed, and Docker runs the first check one interval after
+   * the start: a site's create, restore or restart waits at least this long. 30s on the farm; the local environment
+   * writes 2s (its sites are on this machine, and the tests create many).
+   */
+  DROVER_SITE_HEALTH_INTERVAL: z.string().regex(/^[1-9][0-9]{0,2}s$/, 'whole seconds from 1s to 999s, e.g. 30s').default('30s'),
+  /**
    * ProxySQL's admin interfaces (comma-separated host:port; a name such as tasks.database_proxysql:6032 stands for
    * every instance it resolves to), where each site's own user is added on create and removed on delete. Unset:
    * the farm's sites reach Galera without ProxySQL (a local cluster) and nothing is written.

@@ -118,6 +118,8 @@ async function writeEnvFile(l: DevLayout): Promise<void> {
     // Where a site's containers on a local cluster's nodes reach the database (WORDPRESS_DB_HOST's host:port form):
     // node1's SQL port on the services address the nodes route to (lib/local-services.ts). Production: ProxySQL.
     ...((await servicesAddressUp()) ? { DROVER_SITE_DB_HOST: `${LOCAL_SERVICES_ADDRESS}:${l.galera.nodes[0].mysql}` } : {}),
+    // A local cluster's site is counted started once its first health check passed, one interval after its start.
+    DROVER_SITE_HEALTH_INTERVAL: '2s',
     DROVER_GALERA_PASSWORD: secret(l, 'galera-password'),
     DROVER_SSH_TARGET: `root@127.0.0.1:${l.ssh.port}`,
     DROVER_SSH_KEY_FILE: ssh.clientKey,

@@ -41,8 +41,8 @@ export interface ActivityDeps {
   hostKeySeed: Buffer | null;
   /** The local provider's folder. */
   localNodes: { dir: string };
-  /** What a site's containers are given: the database address (WORDPRESS_DB_HOST). */
-  sites: { dbHost: string };
+  /** What a site's containers are given: the database address (WORDPRESS_DB_HOST), their health check's interval. */
+  sites: { dbHost: string; healthInterval: string };
   /** ProxySQL's admin interfaces, where each site's own user is kept; null where sites reach Galera directly. */
   proxysql: ProxysqlAdminClient | null;
   /** The local front (a varnishd routing by Host to published ports); null on the farm (Traefik routes by labels). */
@@ -107,7 +107,7 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       varnishMetricsUrls: list(env.DROVER_VARNISH_METRICS_URLS),
     },
     localNodes: { dir: env.DROVER_LOCAL_NODES_DIR },
-    sites: { dbHost: env.DROVER_SITE_DB_HOST },
+    sites: { dbHost: env.DROVER_SITE_DB_HOST, healthInterval: env.DROVER_SITE_HEALTH_INTERVAL },
     proxysql: proxysqlFrom(env),
     localFront: env.DROVER_FRONT_DIR && env.DROVER_FRONT_ADMIN ? { url: env.DROVER_FRONT_URL ?? '', dir: env.DROVER_FRONT_DIR, admin: env.DROVER_FRONT_ADMIN } : null,
     hostKeySeed: env.DROVER_HOST_KEY_SEED_FILE ? readSeed(env.DROVER_HOST_KEY_SEED_FILE) : null,
