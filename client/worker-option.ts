@@ -9,7 +9,6 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
-import { createDroverWorker, installQuietRuntime } from '../workers/run-worker';
 import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
 
 /** No worker polls the queue a command would wait on. Exit 1: the input was fine, the farm is not running it. */
@@ -175,6 +174,8 @@ export async function waitOnWorker<T>(client: Client, o: WaitOptions, fn: () => 
     await showProgress(client, o, result);
     return result;
   }
+  // The Temporal worker's SDK (its native core) is loaded only by the commands that run one (half a second).
+  const { createDroverWorker, installQuietRuntime } = await import('../workers/run-worker');
   installQuietRuntime();
   const { worker, close } = await createDroverWorker(o.queue, parseEnv(workerEnvSchema, mergedEnv(o.stateDir)));
   try {

@@ -1,7 +1,6 @@
 /** `drover worker <queue>`: runs one worker in the foreground (the same code as workers/<queue>.ts). */
 import { Command } from 'commander';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../../lib/env';
-import { runWorker } from '../../workers/run-worker';
 import { TASK_QUEUES, type TaskQueueName } from '../../lib/contract/ids';
 import { action, globals, UsageError } from '../output';
 
@@ -13,6 +12,7 @@ export function workerCommand(): Command {
       action(async (_opts, cmd, [queue]) => {
         const g = globals(cmd);
         if (!(queue in TASK_QUEUES)) throw new UsageError('queue', `unknown queue "${queue}" (known: ${Object.keys(TASK_QUEUES).join(', ')})`);
+        const { runWorker } = await import('../../workers/run-worker');
         await runWorker(queue as TaskQueueName, parseEnv(workerEnvSchema, mergedEnv(g.stateDir)));
         return { ok: true, data: { queue: TASK_QUEUES[queue as TaskQueueName], stopped: true }, text: 'worker stopped' };
       }),
