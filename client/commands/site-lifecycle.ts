@@ -15,7 +15,7 @@ import { mergedEnv } from '../../lib/env';
 import { WORDPRESS_IMAGE } from '../../devkit/wordpress-image';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
-import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityState } from '../../workflows/site';
+import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityInput, type SiteEntityState } from '../../workflows/site';
 import { action, globals, parseOptions, updateRefusal, UsageError } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
@@ -53,12 +53,15 @@ export async function createThroughEntity(client: Client, req: CreateSiteRequest
   return handle.executeUpdate(createSiteUpdate, { args: [req] }).catch(refusal);
 }
 
-/** Starts the site's entity unless it runs (USE_EXISTING: the first caller starts it, the others attach). */
-async function siteEntity(client: Client, domain: string) {
+/**
+ * Starts the site's entity unless it runs (USE_EXISTING: the first caller starts it, the others attach); `options`
+ * (a test's shorter front check) only count when this call starts it.
+ */
+export async function siteEntity(client: Client, domain: string, options: Omit<SiteEntityInput, 'domain' | 'state'> = {}) {
   return client.workflow.start(siteWorkflow, {
     workflowId: workflowIds.site(domain),
     taskQueue: TASK_QUEUES.infra,
-    args: [{ domain }],
+    args: [{ domain, ...options }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: siteSearchAttributes(domain, 'site'),
   });

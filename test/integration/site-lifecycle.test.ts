@@ -31,8 +31,8 @@ import { siteNames } from '../../lib/site-names';
 import { getSite } from '../../lib/site-registry';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { clusterBringUpWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
-import { siteStateQuery, siteWorkflow } from '../../workflows/site';
-import { siteSearchAttributes } from '../../lib/contract/search-attributes';
+import { siteStateQuery } from '../../workflows/site';
+import { siteEntity } from '../../client/commands/site-lifecycle';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { markSiteDeleted } from '../../lib/site-registry';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
@@ -193,12 +193,7 @@ describe('site lifecycle on a local cluster', () => {
     const args = ['site', 'create', domain, '--farm', farm, '--title', title];
     // The site's entity started first, checking its front every 3 s instead of every minute (the task's move below
     // waits for a check): the CLI attaches to an entity that runs, as a second operator's would.
-    await ctx.tw.client.workflow.start(siteWorkflow, {
-      workflowId: workflowIds.site(domain),
-      taskQueue: TASK_QUEUES.infra,
-      args: [{ domain, frontCheckEveryMs: 3000 }],
-      typedSearchAttributes: siteSearchAttributes(domain, 'site'),
-    });
+    await siteEntity(ctx.tw.client, domain, { frontCheckEveryMs: 3000 });
     const first = await drover(args, { timeoutMs: 900_000 });
     expect(first.code, first.stdout + first.stderr + infraOutput).toBe(0);
     const second = await drover(args, { timeoutMs: 300_000 });
