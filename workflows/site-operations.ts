@@ -9,7 +9,7 @@ import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { findManager } from './cluster-health';
-import { api, remoteExec } from './lib/proxies';
+import { api, remoteExec, remoteExecWith, type StepTimeouts } from './lib/proxies';
 import { siteBackupWorkflow } from './site-backup';
 
 export interface CreateSiteRequest {
@@ -32,6 +32,11 @@ export interface CreateSiteRequest {
    * deletes and restores by anyone else meanwhile.
    */
   migration?: string;
+  /**
+   * The long steps' timeouts (deploy, wait, install), set by the site's entity from its own input: a test's shorter
+   * heartbeat timeout notices a killed worker sooner. Absent: each step's default.
+   */
+  timeouts?: StepTimeouts;
 }
 
 export interface CreateSiteResult {
@@ -68,18 +73,19 @@ export async function createSiteWorkflow(req: CreateSiteRequest): Promise<Create
   });
   await api.ensureSiteDatabase({ domain: req.domain, database: n.database, dbUser: n.dbUser, dbSecret: n.dbSecret, manager });
   await api.ensureSiteFiles({ storageHost: req.storageHost, siteRoot: n.siteRoot, docroot: n.docroot });
-  const deployed = await remoteExec.deploySiteService({
+  const long = remoteExecWith(req.timeouts);
+  const deployed = await long.deploySiteService({
     manager, domain: req.domain, id: n.id, stack: n.stack, database: n.database, dbUser: n.dbUser, dbSecret: n.dbSecret, docroot: n.docroot, phpVersion: req.phpVersion,
     resolveImage: req.provider === 'local' ? 'never' : 'always', ...(req.image ? { image: req.image } : {}), ...(req.provider === 'local' ? { scheme: 'http' as const } : {}),
     ...(req.tablePrefix ? { tablePrefix: req.tablePrefix } : {}),
   });
-  await remoteExec.waitForStack({ manager, name: n.stack, timeoutMs: 600_000 });
+  await long.waitForStack({ manager, name: n.stack, timeoutMs: 600_000 });
   // The cache rules: the front learns the site's backend (locally the varnishd; on the farm Traefik's labels do it).
-  const at = await remoteExec.siteServiceAddress({ manager, stack: n.stack });
+  const at = await long.siteServiceAddress({ manager, stack: n.stack });
   await api.ensureSiteBackend({ domain: req.domain, address: at.address, port: at.port });
   // A migration brings its own database and files: nothing to install, and the page is its to check.
   if (req.migration) return { domain: req.domain, database: n.database, dbUser: n.dbUser, stack: n.stack, filesPath: n.docroot, services: deployed.services, installed: false };
-  const { installed } = await remoteExec.installWordPress({ domain: req.domain, title: req.title, adminEmail: req.adminEmail });
+  const { installed } = await long.installWordPress({ domain: req.domain, title: req.title, adminEmail: req.adminEmail });
   await api.checkSitePage({ domain: req.domain, title: req.title });
   await api.setSiteStatus({ domain: req.domain, status: 'active', lastOperation: 'created' });
   return { domain: req.domain, database: n.database, dbUser: n.dbUser, stack: n.stack, filesPath: n.docroot, services: deployed.services, installed };

@@ -18,6 +18,7 @@ import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { rootMessage } from '../lib/contract/failures';
+import type { StepTimeouts } from './lib/proxies';
 import { createSiteWorkflow, deleteSiteWorkflow, type CreateSiteRequest, type CreateSiteResult, type DeleteSiteResult } from './site-operations';
 import { refreshSiteFront } from './site-status';
 
@@ -76,6 +77,8 @@ export interface SiteEntityInput {
   maxOperationsPerRun?: number;
   /** Milliseconds between front checks of a created local site (default FRONT_CHECK_EVERY_MS). */
   frontCheckEveryMs?: number;
+  /** Timeouts of a create's long steps (default: each step's own; tests set a shorter heartbeat timeout). */
+  stepTimeouts?: StepTimeouts;
 }
 
 export interface DeleteSiteRequest {
@@ -193,7 +196,7 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
           state.phase = 'creating';
           state.spec = { phpVersion: req.phpVersion, title: req.title, adminEmail: req.adminEmail, provider: req.provider, farm: req.farm, storageHost: req.storageHost };
           try {
-            const r = await executeChild(createSiteWorkflow, { taskQueue: TASK_QUEUES.infra, workflowId, args: [req], typedSearchAttributes: siteSearchAttributes(domain, 'create', { farm: req.farm }) });
+            const r = await executeChild(createSiteWorkflow, { taskQueue: TASK_QUEUES.infra, workflowId, args: [input.stepTimeouts ? { ...req, timeouts: input.stepTimeouts } : req], typedSearchAttributes: siteSearchAttributes(domain, 'create', { farm: req.farm }) });
             state.phase = 'created';
             return r;
           } catch (err) {
@@ -296,6 +299,7 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
     domain, state,
     ...(input.maxOperationsPerRun ? { maxOperationsPerRun: input.maxOperationsPerRun } : {}),
     ...(input.frontCheckEveryMs ? { frontCheckEveryMs: input.frontCheckEveryMs } : {}),
+    ...(input.stepTimeouts ? { stepTimeouts: input.stepTimeouts } : {}),
   });
 
   /** One front check; a failure is recorded in the state (the site's operations go on) and retried next time. */

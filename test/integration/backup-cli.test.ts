@@ -151,6 +151,11 @@ describe('drover site and backup commands', () => {
     expect(r.code).toBe(2);
     expect((r.json() as { error: { field: string } }).error.field).toBe(field);
     if (args[1] === 'schedule') expect((await drover(['backup', 'schedule', 'describe'])).code).toBe(1);
-    if (args[0] === 'site') expect(((await drover(['site', 'list', '--json'])).json() as { sites: { domain: string }[] }).sites.map((s) => s.domain)).not.toContain('ok.example.com');
+    // Not registered (`site show` reads the registry; `site list` would also wait on every farm's node lookup).
+    if (args[0] === 'site') {
+      const show = await drover(['site', 'show', 'ok.example.com', '--json']);
+      expect(show.code, show.stdout).toBe(2);
+      expect((show.json() as { error: { message: string } }).error.message).toMatch(/unknown site ok\.example\.com/);
+    }
   });
 });

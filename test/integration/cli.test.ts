@@ -215,10 +215,15 @@ describe('drover CLI', () => {
     }
   });
 
-  it('a malformed environment variable exits 2 and names it', async () => {
-    const r = await drover(['smoke', '--json'], { env: { TEMPORAL_NAMESPACE: '' } });
-    expect(r.code).toBe(2);
-    expect((r.json() as { error: { field: string } }).error.field).toBe('TEMPORAL_NAMESPACE');
+  it.each([
+    ['smoke', 'TEMPORAL_NAMESPACE', ''],
+    // A worker that deploys sites: its stack's health interval, in seconds as Docker takes it.
+    ['worker', 'DROVER_SITE_HEALTH_INTERVAL', '30'],
+  ])('a malformed environment variable (%s, %s=%j) exits 2 and names it', async (command, field, value) => {
+    const args = command === 'worker' ? ['worker', 'infra', '--json'] : [command, '--json'];
+    const r = await drover(args, { env: { [field]: value, DROVER_METRICS_PORT: '0' }, timeoutMs: 60_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect((r.json() as { error: { field: string } }).error.field).toBe(field);
   });
 
   it('smoke --json and demo --json print one parseable document and succeed', async () => {

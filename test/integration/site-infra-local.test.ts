@@ -6,15 +6,17 @@
  * address through the node, as a user that may use its own database only; WordPress is installed by PHP inside
  * the container (wp_install()); and the home page fetched through the local Varnish front with the site's Host
  * header is rendered from that database: its title, unicode and all. The front's backend is added twice (no
- * change the second time) and removed at the end (the front then has no site for that Host).
+ * change the second time) and removed at the end (the front then has no site for that Host). The stack's cron
+ * container, run from the image with the stack file's own entrypoint, stops on `docker stop` with exit 0.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { createFrontActivities } from '../../activities/front';
 import { createLocalNodeActivities } from '../../activities/local-nodes';
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
@@ -26,7 +28,7 @@ import { LOCAL_SERVICES_ADDRESS } from '../../lib/local-services';
 import { loadPlan } from '../../lib/plan/load';
 import { clusterBringUpWorkflow } from '../../workflows/cluster-bring-up';
 import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
-import { TEST_STATE_DIR } from '../helpers/paths';
+import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
 import { freeSubnet } from '../helpers/subnet';
 import { useRunningWorker } from '../helpers/temporal';
 
@@ -181,6 +183,22 @@ describe('a site on the local cluster, through the local front', () => {
         expect(await front.removeSiteBackend({ domain })).toEqual({ removed: true, skipped: false });
         expect(await front.removeSiteBackend({ domain })).toEqual({ removed: false, skipped: false });
         expect((await throughFront(domain, `${ctx.deps.localFront!.url}/`)).status).toBe(503);
+
+        // The stack's cron container (its shell is PID 1, which the kernel gives no signal it does not handle)
+        // stops on `docker stop`'s SIGTERM: exit 0, not 137 (killed at the end of the grace period).
+        const cron = (parse(readFileSync(path.join(ROOT, 'stacks/wordpress.yml'), 'utf8')) as { services: { cron: { entrypoint: string[] } } }).services.cron.entrypoint;
+        // `docker stack deploy` reads `$$` as one `$`.
+        const [shell, ...shellArgs] = cron.map((a) => a.replace(/\$\$/g, '$'));
+        const onWorker = (cmd: string) => withSsh({ host: worker.ip, port: 22, username: 'root' }, { ...ctx.deps.ssh.options, pinnedHostKeys: [worker.hostKey] }, (c) => c.execOrThrow(cmd));
+        const name = `cron-stop-${tag}`;
+        await onWorker(`docker run -d --name ${name} --network none --entrypoint ${sq(shell)} ${WORDPRESS_IMAGE} ${shellArgs.map(sq).join(' ')}`);
+        try {
+          expect((await onWorker(`docker inspect --format '{{.State.Running}}' ${name}`)).stdout.trim()).toBe('true');
+          await onWorker(`docker stop -t 30 ${name}`);
+          expect((await onWorker(`docker inspect --format '{{.State.ExitCode}}' ${name}`)).stdout.trim()).toBe('0');
+        } finally {
+          await onWorker(`docker rm -f ${name}`).catch(() => undefined);
+        }
       } finally {
         closeDockerClient(onManager);
       }

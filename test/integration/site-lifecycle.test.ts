@@ -283,7 +283,9 @@ describe('site lifecycle on a local cluster', () => {
     expect(tooLong.stderr).toMatch(/--admin-email: /);
     expect(await getSite(ctx.deps.galera, domain)).toBeNull();
 
-    // The infra worker dies right after the site's service is deployed (before it is waited on).
+    // The infra worker dies right after the site's service is deployed (before it is waited on). The entity runs the
+    // create's long steps with a 5 s heartbeat timeout (30 s by default): the retry on the new worker comes sooner.
+    await siteEntity(ctx.tw.client, domain, { frontCheckEveryMs: 3000, stepTimeouts: { heartbeat: '5 seconds' } });
     await stopWorker(workers.infra);
     const crashing = await startWorker('infra', 'site-create-after-service');
     const crashed = new Promise((r) => crashing.once('close', r));

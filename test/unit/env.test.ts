@@ -55,8 +55,18 @@ describe('environment parsing', () => {
     ['DROVER_S3_BUCKET', 'Bad_Bucket'],
     ['DROVER_S3_FORCE_PATH_STYLE', 'maybe'],
     ['DROVER_METRICS_PORT', '70000'],
-  ])('rejects a malformed %s', (field, value) => {
+    ['DROVER_SITE_HEALTH_INTERVAL', '30'],
+    ['DROVER_SITE_HEALTH_INTERVAL', '0s'],
+    ['DROVER_SITE_HEALTH_INTERVAL', '1m'],
+    ['DROVER_SITE_HEALTH_INTERVAL', '1000s'],
+  ])('rejects a malformed %s (%j)', (field, value) => {
     expect(() => parseEnv(workerEnvSchema, { ...complete, [field]: value })).toThrow(new RegExp(field));
+  });
+
+  it('a site\'s health interval: 30s unless set, in whole seconds from 1s to 999s', () => {
+    expect(parseEnv(workerEnvSchema, complete).DROVER_SITE_HEALTH_INTERVAL).toBe('30s');
+    expect(parseEnv(workerEnvSchema, { ...complete, DROVER_SITE_HEALTH_INTERVAL: '2s' }).DROVER_SITE_HEALTH_INTERVAL).toBe('2s');
+    expect(parseEnv(workerEnvSchema, { ...complete, DROVER_SITE_HEALTH_INTERVAL: '999s' }).DROVER_SITE_HEALTH_INTERVAL).toBe('999s');
   });
 
   it.each([
