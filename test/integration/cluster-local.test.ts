@@ -24,7 +24,8 @@ import { clusterScaleWorkflow } from '../../workflows/cluster-scale';
 import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { drover } from '../helpers/cli';
-import { ROOT, TEST_STATE_DIR } from '../helpers/paths';
+import { TEST_STATE_DIR } from '../helpers/paths';
+import { quickSmokeStack } from '../helpers/smoke-stack';
 import { secretsInWorkflowTree } from '../helpers/history-secrets';
 import { freeSubnet } from '../helpers/subnet';
 import { useRunningWorker, replayOptions } from '../helpers/temporal';
@@ -41,17 +42,6 @@ async function removeLeftovers(): Promise<void> {
 }
 beforeAll(removeLeftovers, 300_000);
 afterAll(removeLeftovers, 300_000);
-
-/**
- * The smoke stack as shipped, its health check every second and its restart delay one second (10 s and 5 s): the
- * test waits on both many times (each task's first check, four kills) and proves nothing about their length.
- */
-function quickSmokeStack(): string {
-  const shipped = readFileSync(path.join(ROOT, 'stacks/smoke.yml'), 'utf8');
-  const quick = shipped.replace(/interval: 10s\n/, 'interval: 1s\n').replace(/delay: 5s \}/, 'delay: 1s }');
-  if ((quick.match(/interval: 1s\n|delay: 1s \}/g) ?? []).length !== 2) throw new Error('stacks/smoke.yml no longer has the interval and delay this test shortens');
-  return quick;
-}
 
 describe('local provider bring-up', () => {
   it('forms a 4-node swarm with labels, encrypted overlays and a converged stack; again changes nothing; scales out and in; down removes it all', async () => {

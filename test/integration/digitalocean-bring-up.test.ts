@@ -26,6 +26,7 @@ import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { CLI } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
+import { quickSmokeStack } from '../helpers/smoke-stack';
 import { secretsInWorkflowTree } from '../helpers/history-secrets';
 import { freeSubnet } from '../helpers/subnet';
 import { connectTestServer, testEnv, replayOptions } from '../helpers/temporal';
@@ -88,7 +89,7 @@ describe('DigitalOcean bring-up (emulated API, real machines)', () => {
       plan,
       image: 'debian-12-x64',
       networks: plan.networks,
-      stacks: [{ name: 'smoke', compose: readFileSync(path.join(ROOT, 'stacks/smoke.yml'), 'utf8'), dependsOn: [] }],
+      stacks: [{ name: 'smoke', compose: quickSmokeStack(), dependsOn: [] }],
       images: [{ image: LOCAL_IMAGE, tarPath: await buildLocalImageTar(path.join(TEST_STATE_DIR, 'images')) }],
     };
     const farmDroplets = () => [...emu.droplets.values()].filter((d) => d.tags.includes(farmTag('dobu')));
