@@ -127,7 +127,7 @@ describe('drover access', () => {
   it('grants a site-scoped database user and a chrooted SFTP login, revokes them on time across a worker kill, closing open sessions', async () => {
     const w1 = await startInfraWorker();
     const credsFile = path.join(tmp, 'bob.json');
-    const r = await drover(['access', 'grant', '--site', `bücher-${tag}.example.com`, '--user', 'bob', '--for', '75s', '--db', '--sftp', '--files', '--credentials-file', credsFile, '--json'], { env: { DROVER_OPERATOR: 'alice' } });
+    const r = await drover(['access', 'grant', '--site', `bücher-${tag}.example.com`, '--user', 'bob', '--for', '25s', '--db', '--sftp', '--files', '--credentials-file', credsFile, '--json'], { env: { DROVER_OPERATOR: 'alice' } });
     expect(r.code, r.stderr).toBe(0);
     expect((statSync(credsFile).mode & 0o777).toString(8)).toBe('600');
     const creds = JSON.parse(readFileSync(credsFile, 'utf8')) as { grant: string; database: { user: string; password: string; database: string }; sftp: { user: string; privateKey: string }; files: unknown };
@@ -221,8 +221,9 @@ describe('drover access', () => {
     expect(tooLong.code, tooLong.stdout).toBe(2);
     expect((tooLong.json() as { error: { field: string } }).error.field).toBe('--for');
 
-    // The worker dies while the grant is live; another takes over and revokes on time. (75 s leave room for the
-    // steps above on a loaded machine; if they ever take longer, this says so rather than killing a revoked grant's worker.)
+    // The worker dies while the grant is live; another takes over and revokes on time. (25 s and the 10 s extension
+    // leave room for the steps above, about 5 s on a quiet machine, on a loaded one; if they ever take longer, this
+    // says so rather than killing a revoked grant's worker.)
     expect(Date.parse(state.expiresAt) - Date.now(), 'the grant is still live when its worker is killed').toBeGreaterThan(3_000);
     w1.worker.kill('SIGKILL');
     await w1.exited;

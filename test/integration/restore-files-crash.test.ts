@@ -50,7 +50,7 @@ describe('files swap crash safety', () => {
         workflowId: `restore/${site.domain}/crash/${tag}`,
         taskQueue: TASK_QUEUES.restore,
         // The killed worker's step is noticed after its startToClose: shortened from a minute (the default).
-        args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true, timeouts: { startToClose: '15 seconds' } }],
+        args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true, timeouts: { startToClose: '10 seconds' } }],
       });
       await w.exited;
       expect(w.stderr()).toContain(`crashing at ${crashAt}`);
