@@ -5,7 +5,7 @@
  */
 import { ParentClosePolicy, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { BackupOutcome } from '../lib/backup-runs';
-import { api, longApi } from './lib/proxies';
+import { api, longApi, type StepTimeouts } from './lib/proxies';
 import { workflowIds } from '../lib/contract/ids';
 import { rootMessage } from '../lib/contract/failures';
 import { runWindow } from './lib/child-window';
@@ -22,6 +22,11 @@ export interface NightlyBackupInput {
   concurrency?: number;
   /** Children completed per run before continuing as new (default 200). */
   childrenPerRun?: number;
+  /**
+   * Timeouts of every site's long steps (its dump and its files), given to each site's backup: a slow farm gives
+   * them more time; a test notices a killed worker sooner. Absent: each step's default.
+   */
+  timeouts?: StepTimeouts;
   /** Carried across continue-as-new. */
   carry?: { pending: string[]; retry: BackupOutcome[]; outcomes: BackupOutcome[]; round: number; startedAt: string };
 }
@@ -93,7 +98,7 @@ export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<
       (site) =>
         executeChild(siteBackupWorkflow, {
           workflowId: workflowIds.siteBackup(site, date),
-          args: [{ site, point: date }],
+          args: [{ site, point: date, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }],
           typedSearchAttributes: siteSearchAttributes(site, 'backup'),
           // Children are always drained before continuing as new; cancelling the night cancels them too.
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

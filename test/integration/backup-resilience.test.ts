@@ -45,10 +45,11 @@ describe('backup resilience', () => {
     const tag = uniqueQueue('k').slice(-6);
     const sites: string[] = [];
     // Incompressible uploads larger than one multipart part, so the kill lands mid-upload.
+    // The killed sites' steps are retried once their heartbeat is 5 s late (30 s by default).
     for (let i = 1; i <= 3; i++) sites.push((await createTestSite(deps, `crash${i}-${tag}.example.com`, { posts: 5, uploadBytes: 24 * 1024 * 1024 })).domain);
     const date = '2026-11-19';
     let first = startWorkerProcess();
-    const handle = await tw.client.workflow.start(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/${tag}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites, concurrency: 3 }] });
+    const handle = await tw.client.workflow.start(nightlyBackupWorkflow, { workflowId: `nightly-backup/${date}/${tag}`, taskQueue: TASK_QUEUES.backup, args: [{ date, sites, concurrency: 3, timeouts: { heartbeat: '5 seconds' } }] });
     try {
       const deadline = Date.now() + 60_000;
       while ((await openUploads('sites/')) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));

@@ -38,9 +38,10 @@ describe('restore resilience', () => {
     const damagedFiles = treeHashes(site.filesPath);
 
     // The first worker's database load is held a minute, so the kill surely comes before the swap on any machine.
+    // The killed steps are retried once their heartbeat is 5 s late (30 s by default).
     let worker = startRestoreWorker({ DROVER_FAULT_STALL_AT: 'loadDatabaseIntoStaging:60000' });
     try {
-      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true }] });
+      const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true, timeouts: { heartbeat: '5 seconds' } }] });
       const staging = `${site.filesPath}.drover-staging`;
       const deadline = Date.now() + 120_000;
       while (!existsSync(staging) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
