@@ -33,8 +33,9 @@ export interface CreateSiteRequest {
    */
   migration?: string;
   /**
-   * The long steps' timeouts (deploy, wait, install), set by the site's entity from its own input: a test's shorter
-   * heartbeat timeout notices a killed worker sooner. Absent: each step's default.
+   * The long steps' timeouts (deploy, wait, address, install): the request's, or the site entity's own
+   * `stepTimeouts` when it has them. A test's shorter heartbeat timeout notices a killed worker sooner. Absent: each
+   * step's default.
    */
   timeouts?: StepTimeouts;
 }

@@ -55,7 +55,7 @@ export async function createThroughEntity(client: Client, req: CreateSiteRequest
 
 /**
  * Starts the site's entity unless it runs (USE_EXISTING: the first caller starts it, the others attach); `options`
- * (a test's shorter front check) only count when this call starts it.
+ * (a test's shorter front check or step timeouts) only count when this call starts it.
  */
 export async function siteEntity(client: Client, domain: string, options: Omit<SiteEntityInput, 'domain' | 'state'> = {}) {
   return client.workflow.start(siteWorkflow, {

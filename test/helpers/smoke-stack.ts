@@ -10,6 +10,6 @@ import { ROOT } from './paths';
 export function quickSmokeStack(): string {
   const shipped = readFileSync(path.join(ROOT, 'stacks/smoke.yml'), 'utf8');
   const quick = shipped.replace(/interval: 10s\n/, 'interval: 1s\n').replace(/delay: 5s \}/, 'delay: 1s }');
-  if ((quick.match(/interval: 1s\n|delay: 1s \}/g) ?? []).length !== 2) throw new Error('stacks/smoke.yml no longer has the interval and delay this test shortens');
+  if ((quick.match(/interval: 1s\n|delay: 1s \}/g) ?? []).length !== 2) throw new Error('stacks/smoke.yml no longer has the interval and delay the bring-up tests shorten');
   return quick;
 }

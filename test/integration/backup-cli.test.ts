@@ -151,7 +151,7 @@ describe('drover site and backup commands', () => {
     expect(r.code).toBe(2);
     expect((r.json() as { error: { field: string } }).error.field).toBe(field);
     if (args[1] === 'schedule') expect((await drover(['backup', 'schedule', 'describe'])).code).toBe(1);
-    // Not registered (`site show` reads the registry; `site list` would also wait on every farm's node lookup).
+    // Not registered (`site show` reads the registry; `site list` may also wait up to 20 s on each farm's node lookup).
     if (args[0] === 'site') {
       const show = await drover(['site', 'show', 'ok.example.com', '--json']);
       expect(show.code, show.stdout).toBe(2);

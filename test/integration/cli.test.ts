@@ -216,12 +216,11 @@ describe('drover CLI', () => {
   });
 
   it.each([
-    ['smoke', 'TEMPORAL_NAMESPACE', ''],
+    [['smoke'], 'TEMPORAL_NAMESPACE', ''],
     // A worker that deploys sites: its stack's health interval, in seconds as Docker takes it.
-    ['worker', 'DROVER_SITE_HEALTH_INTERVAL', '30'],
-  ])('a malformed environment variable (%s, %s=%j) exits 2 and names it', async (command, field, value) => {
-    const args = command === 'worker' ? ['worker', 'infra', '--json'] : [command, '--json'];
-    const r = await drover(args, { env: { [field]: value, DROVER_METRICS_PORT: '0' }, timeoutMs: 60_000 });
+    [['worker', 'infra'], 'DROVER_SITE_HEALTH_INTERVAL', '30'],
+  ])('a malformed environment variable (%j, %s=%j) exits 2 and names it', async (args, field, value) => {
+    const r = await drover([...args, '--json'], { env: { [field]: value, DROVER_METRICS_PORT: '0' }, timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect((r.json() as { error: { field: string } }).error.field).toBe(field);
   });

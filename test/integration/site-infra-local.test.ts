@@ -82,6 +82,9 @@ describe('a site on the local cluster, through the local front', () => {
         args: [{ provider: 'local', farm, nodes: 2, subnet: freeSubnet(236), networks: loadPlan().networks.filter((n) => n.name === 'wordpress'), stacks: [], images: [{ image: LOCAL_IMAGE, tarPath: busyboxTar }, wordpressImage] }],
       });
       const [manager, worker] = up.nodes;
+      /** A command on the worker node over SSH (its host key pinned); a non-zero exit throws unless `check` is false. */
+      const onWorker = (cmd: string, o: { check?: boolean } = {}) =>
+        withSsh({ host: worker.ip, port: 22, username: 'root' }, { ...ctx.deps.ssh.options, pinnedHostKeys: [worker.hostKey] }, (c) => (o.check === false ? c.exec(cmd) : c.execOrThrow(cmd)));
       const onManager = createDockerClient({ host: `ssh://root@${manager.ip}:22${manager.dockerSocket}`, sshPrivateKey: ctx.deps.ssh.options.privateKey, sshPinnedHostKeys: [manager.hostKey] });
       try {
         // Imported with the official image's entrypoint and health check.
@@ -120,9 +123,7 @@ describe('a site on the local cluster, through the local front', () => {
         let state = '';
         for (let i = 0; i < 180 && state !== 'healthy'; i++) {
           await new Promise((r) => setTimeout(r, 1000));
-          state = await withSsh({ host: worker.ip, port: 22, username: 'root' }, { ...ctx.deps.ssh.options, pinnedHostKeys: [worker.hostKey] }, async (c) =>
-            (await c.exec(`docker ps -q --filter label=com.docker.swarm.service.name=site-${tag} | head -1 | xargs -r docker inspect --format '{{.State.Health.Status}}'`)).stdout.trim(),
-          );
+          state = (await onWorker(`docker ps -q --filter label=com.docker.swarm.service.name=site-${tag} | head -1 | xargs -r docker inspect --format '{{.State.Health.Status}}'`, { check: false })).stdout.trim();
         }
         expect(state).toBe('healthy');
         // A stack that cannot be placed (a reservation no node has): waitForStack says why swarm does not run it
@@ -145,10 +146,7 @@ describe('a site on the local cluster, through the local front', () => {
           new RegExp(`stack ${greedy} did not converge: ${greedy}_app 0/1 \\(no suitable node \\(insufficient resources on 2 nodes\\)\\)`),
         );
         await onManager.getService(`${greedy}_app`).remove();
-        const inContainer = (php: string) =>
-          withSsh({ host: worker.ip, port: 22, username: 'root' }, { ...ctx.deps.ssh.options, pinnedHostKeys: [worker.hostKey] }, (c) =>
-            c.execOrThrow(`docker exec -u www-data "$(docker ps -q --filter label=com.docker.swarm.service.name=site-${tag} | head -1)" php -r ${sq(php)}`),
-          );
+        const inContainer = (php: string) => onWorker(`docker exec -u www-data "$(docker ps -q --filter label=com.docker.swarm.service.name=site-${tag} | head -1)" php -r ${sq(php)}`);
 
         // The container's own connection to Galera (as WordPress makes it), and the grant that stops at its database.
         const probe = await inContainer(`$h = explode(':', getenv('WORDPRESS_DB_HOST')); $m = new mysqli($h[0], getenv('WORDPRESS_DB_USER'), trim(file_get_contents(getenv('WORDPRESS_DB_PASSWORD_FILE'))), getenv('WORDPRESS_DB_NAME'), (int) $h[1]); echo $m->query("SHOW STATUS LIKE 'wsrep_cluster_size'")->fetch_row()[1], ' ', $m->query('SELECT COUNT(*) FROM information_schema.SCHEMATA')->fetch_row()[0], "\\n";`);
@@ -189,7 +187,6 @@ describe('a site on the local cluster, through the local front', () => {
         const cron = (parse(readFileSync(path.join(ROOT, 'stacks/wordpress.yml'), 'utf8')) as { services: { cron: { entrypoint: string[] } } }).services.cron.entrypoint;
         // `docker stack deploy` reads `$$` as one `$`.
         const [shell, ...shellArgs] = cron.map((a) => a.replace(/\$\$/g, '$'));
-        const onWorker = (cmd: string) => withSsh({ host: worker.ip, port: 22, username: 'root' }, { ...ctx.deps.ssh.options, pinnedHostKeys: [worker.hostKey] }, (c) => c.execOrThrow(cmd));
         const name = `cron-stop-${tag}`;
         await onWorker(`docker run -d --name ${name} --network none --entrypoint ${sq(shell)} ${WORDPRESS_IMAGE} ${shellArgs.map(sq).join(' ')}`);
         try {
