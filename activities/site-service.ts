@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cancellationSignal, heartbeat, sleep } from '@temporalio/activity';
 import type Docker from 'dockerode';
+import { stringify } from 'yaml';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { requestWithHost } from '../lib/clients/http-request';
@@ -30,6 +31,11 @@ export interface SiteServiceInput extends Pick<SiteNames, 'domain' | 'id' | 'sta
   image?: string;
   /** The scheme of WP_HOME and WP_SITEURL (default https; a local cluster's front speaks plain HTTP). */
   scheme?: 'http' | 'https';
+  /**
+   * The address the site's own domain resolves to in its wordpress containers (`extra_hosts`): 127.0.0.1 on a local
+   * cluster, whose nodes reach no DNS server (lib/local-services.ts LOCAL_SITE_SERVICE); unset on a farm.
+   */
+  selfAddress?: string;
   /** WordPress's `$table_prefix` when not wp_ (a migrated site keeps its old host's). */
   tablePrefix?: string;
 }
@@ -64,6 +70,12 @@ export function siteStackEnv(input: SiteServiceInput, sites: ActivityDeps['sites
   };
 }
 
+/** What one site's deploy merges over stacks/wordpress.yml (a second compose file), if anything: `selfAddress`'s hosts line. */
+export function siteStackOverrides(input: Pick<SiteServiceInput, 'domain' | 'selfAddress'>): string[] {
+  if (!input.selfAddress) return [];
+  return [stringify({ version: '3.8', services: { wordpress: { extra_hosts: [`${input.domain}:${input.selfAddress}`] } } })];
+}
+
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#039;');
 
 export function createSiteServiceActivities({ ssh, front, sites, localFront }: Pick<ActivityDeps, 'ssh' | 'front' | 'sites' | 'localFront'>) {
@@ -87,7 +99,7 @@ export function createSiteServiceActivities({ ssh, front, sites, localFront }: P
       const compose = readFileSync(path.join(droverRoot(), 'stacks/wordpress.yml'), 'utf8');
       const target = { host: input.manager.ip, port: input.manager.sshPort, username: 'root' };
       const opts = { ...ssh.options, pinnedHostKeys: [input.manager.hostKey] };
-      const script = stackDeployScript({ name: input.stack, compose, env: siteStackEnv(input, sites), resolveImage: input.resolveImage ?? 'always' });
+      const script = stackDeployScript({ name: input.stack, compose, overrides: siteStackOverrides(input), env: siteStackEnv(input, sites), resolveImage: input.resolveImage ?? 'always' });
       await withHeartbeat(() => ({ stack: input.stack }), () => withSsh(target, opts, (c) => c.execOrThrow('sh -s', { stdin: script, signal: cancellationSignal() }), cancellationSignal()));
       faultPoint('site-create-after-service');
       const services = await onManager(input.manager, (d) => stackServices(d, input.stack));

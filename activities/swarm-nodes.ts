@@ -22,13 +22,18 @@ export { nodeDockerClient, withNodeDocker, type NodeAddress } from './lib/node-d
 
 const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
 
-/** The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy. */
-export function stackDeployScript(input: { name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): string {
+/**
+ * The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy. `overrides`
+ * are compose files Docker merges over `compose`, in order (`-c` again).
+ */
+export function stackDeployScript(input: { name: string; compose: string; overrides?: string[]; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): string {
   const put = (rel: string, content: string) => {
     const at = path.posix.normalize(path.posix.join('stacks', rel));
     if (at.startsWith('..') || path.posix.isAbsolute(at)) throw failure('InvalidInput', `stack ${input.name}: ${rel} is outside the stack's folder`);
     return `mkdir -p "$d"/${q(path.posix.dirname(at))}\nbase64 -d > "$d"/${q(at)} <<'DROVER_EOF'\n${Buffer.from(content).toString('base64').replace(/.{1,76}/g, '$&\n')}DROVER_EOF\n`;
   };
+  const overrides = input.overrides ?? [];
+  const composeFiles = [`${input.name}.yml`, ...overrides.map((_, i) => `${input.name}.override-${i + 1}.yml`)];
   const env = Object.entries(input.env ?? {}).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw failure('InvalidInput', `stack ${input.name}: variable name ${k}`);
     return `${k}=${q(v)}`;
@@ -39,8 +44,9 @@ export function stackDeployScript(input: { name: string; compose: string; files?
     'd=$(mktemp -d)',
     'trap \'rm -rf "$d"\' EXIT',
     put(`${input.name}.yml`, input.compose),
+    ...overrides.map((content, i) => put(composeFiles[i + 1], content)),
     ...Object.entries(input.files ?? {}).map(([rel, content]) => put(rel, content)),
-    `cd "$d/stacks" && env ${env.join(' ')} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} -c ${q(`${input.name}.yml`)} ${q(input.name)}`,
+    `cd "$d/stacks" && env ${env.join(' ')} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} ${composeFiles.map((f) => `-c ${q(f)}`).join(' ')} ${q(input.name)}`,
     '',
   ].join('\n');
 }

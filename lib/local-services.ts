@@ -9,3 +9,11 @@
 export const LOCAL_SERVICES_ADDRESS = '10.254.254.1';
 /** The label of the address on `lo` (how `ip addr` shows it, and how Drover finds it). */
 export const LOCAL_SERVICES_LABEL = 'lo:drover';
+
+/**
+ * What a site's service on a local cluster sets beside a farm's: WP_HOME over plain HTTP (the local front speaks no
+ * TLS), and the site's own domain resolving to its container. The nodes reach no DNS server, so each request
+ * WordPress makes to itself (the installer's check of pretty permalinks, Site Health's loopback) waited out the
+ * resolver's 10 s and failed; on a farm public DNS answers.
+ */
+export const LOCAL_SITE_SERVICE = { scheme: 'http', selfAddress: '127.0.0.1' } as const;

@@ -14,6 +14,7 @@ import { restoreTargetNames } from '../lib/restore-targets';
 import { api, compensation, compensationWith, longApiWith, remoteExec as remoteExecAlways, undoableApiWith, undoableLongApi, undoableLongApiWith, undoableRemoteExecWith, type StepTimeouts } from './lib/proxies';
 import { workflowIds } from '../lib/contract/ids';
 import { siteBackupWorkflow } from './site-backup';
+import { LOCAL_SITE_SERVICE } from '../lib/local-services';
 import { LOCAL_WORDPRESS_IMAGE, siteNames } from '../lib/site-names';
 import { findManager } from './cluster-health';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
@@ -239,7 +240,7 @@ export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<Rest
         const { manager } = await findManager({ provider: input.provider ?? 'local', farm: created.farm });
         await api.ensureSiteDatabase({ domain: input.site, database: names.database, dbUser: created.dbUser, dbSecret: n.dbSecret, manager });
         if (names.filesPath === n.docroot) await api.ensureSiteFiles({ storageHost: live.storageHost, siteRoot: n.siteRoot, docroot: n.docroot });
-        await remoteExecAlways.deploySiteService({ manager, domain: input.site, id: n.id, stack: n.stack, database: names.database, dbUser: created.dbUser, dbSecret: n.dbSecret, docroot: names.filesPath, phpVersion: created.phpVersion, resolveImage: (input.provider ?? 'local') === 'local' ? 'never' : 'always', ...((input.provider ?? 'local') === 'local' ? { scheme: 'http' as const, image: LOCAL_WORDPRESS_IMAGE } : {}) });
+        await remoteExecAlways.deploySiteService({ manager, domain: input.site, id: n.id, stack: n.stack, database: names.database, dbUser: created.dbUser, dbSecret: n.dbSecret, docroot: names.filesPath, phpVersion: created.phpVersion, resolveImage: (input.provider ?? 'local') === 'local' ? 'never' : 'always', ...((input.provider ?? 'local') === 'local' ? { ...LOCAL_SITE_SERVICE, image: LOCAL_WORDPRESS_IMAGE } : {}) });
         // A running task still mounts the docroot swapped out (a bind mount follows the folder, not the path).
         if (patched('restore-restarts-site-service')) await remoteExecAlways.restartSiteService({ manager, stack: n.stack });
         const stack = await remoteExecAlways.waitForStack({ manager, name: n.stack, timeoutMs: 600_000 });

@@ -5,6 +5,7 @@
  * the same place: created exactly once, or gone.
  */
 import { ApplicationFailure, executeChild } from '@temporalio/workflow';
+import { LOCAL_SITE_SERVICE } from '../lib/local-services';
 import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
@@ -77,7 +78,7 @@ export async function createSiteWorkflow(req: CreateSiteRequest): Promise<Create
   const long = remoteExecWith(req.timeouts);
   const deployed = await long.deploySiteService({
     manager, domain: req.domain, id: n.id, stack: n.stack, database: n.database, dbUser: n.dbUser, dbSecret: n.dbSecret, docroot: n.docroot, phpVersion: req.phpVersion,
-    resolveImage: req.provider === 'local' ? 'never' : 'always', ...(req.image ? { image: req.image } : {}), ...(req.provider === 'local' ? { scheme: 'http' as const } : {}),
+    resolveImage: req.provider === 'local' ? 'never' : 'always', ...(req.image ? { image: req.image } : {}), ...(req.provider === 'local' ? LOCAL_SITE_SERVICE : {}),
     ...(req.tablePrefix ? { tablePrefix: req.tablePrefix } : {}),
   });
   await long.waitForStack({ manager, name: n.stack, timeoutMs: 600_000 });

@@ -24,7 +24,7 @@ import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { WORDPRESS_IMAGE, wordpressImageInput } from '../../devkit/wordpress-image';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { withSsh } from '../../lib/clients/ssh-client';
-import { LOCAL_SERVICES_ADDRESS } from '../../lib/local-services';
+import { LOCAL_SERVICES_ADDRESS, LOCAL_SITE_SERVICE } from '../../lib/local-services';
 import { loadPlan } from '../../lib/plan/load';
 import { clusterBringUpWorkflow } from '../../workflows/cluster-bring-up';
 import { clusterTeardownWorkflow } from '../../workflows/cluster-teardown';
@@ -107,6 +107,9 @@ describe('a site on the local cluster, through the local front', () => {
                 `WORDPRESS_CONFIG_EXTRA=define('WP_HOME', 'http://${domain}'); define('WP_SITEURL', 'http://${domain}');`,
               ],
               Mounts: [{ Type: 'bind', Source: docroot, Target: '/var/www/html' }],
+              // The site's own domain resolves to its container, as the site stack's local override maps it
+              // (LOCAL_SITE_SERVICE): a node has no DNS, and wp_install()'s check of pretty permalinks waited it out.
+              Hosts: [`${LOCAL_SITE_SERVICE.selfAddress} ${domain}`],
               Secrets: [{ SecretID: secret.id, SecretName: `site-${tag}-db-password`, File: { Name: 'db_password', UID: '0', GID: '33', Mode: 0o440 } }],
             },
             // On the farm's wordpress overlay, as the stack puts it: its container then also has the node's

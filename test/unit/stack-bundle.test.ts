@@ -1,9 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { loadStackBundle, StackBundleError, stackVariables } from '../../lib/stack-bundle';
 import { stackDeployScript } from '../../activities/swarm-nodes';
+import { siteStackOverrides } from '../../activities/site-service';
+import { LOCAL_SITE_SERVICE } from '../../lib/local-services';
 
 function repo(stack: string, files: Record<string, string> = {}): string {
   const root = mkdtempSync(path.join(tmpdir(), 'bundle-'));
@@ -58,5 +62,18 @@ describe('stack bundles', () => {
     expect(stackDeployScript({ name: 'x', compose: '', resolveImage: 'never' })).toContain('--resolve-image never');
     expect(() => stackDeployScript({ name: 'x', compose: '', files: { '../../etc/x': '' } })).toThrow(/outside/);
     expect(() => stackDeployScript({ name: 'x', compose: '', env: { 'A;B': '1' } })).toThrow(/variable name/);
+  });
+
+  it("a site's deploy on a local cluster merges a second compose file that maps its domain to its container; on a farm none", () => {
+    // The script run for real, with a `docker` that prints its arguments and the compose files it is given.
+    const dir = mkdtempSync(path.join(tmpdir(), 'stack-override-'));
+    mkdirSync(path.join(dir, 'bin'));
+    writeFileSync(path.join(dir, 'bin', 'docker'), '#!/bin/sh\necho "$*"\nfor f in "$@"; do case $f in *.yml) echo "== $f"; cat "$f";; esac; done\n', { mode: 0o755 });
+    const overrides = siteStackOverrides({ domain: 'xn--bcher-kva.example', ...LOCAL_SITE_SERVICE });
+    const out = execFileSync('bash', ['-c', stackDeployScript({ name: 'site-x', compose: 'version: "3.8"\n', overrides })], { env: { ...process.env, PATH: `${path.join(dir, 'bin')}:${process.env.PATH}` } }).toString();
+    expect(out).toContain('stack deploy --prune --resolve-image always -c site-x.yml -c site-x.override-1.yml site-x');
+    expect(parse(out.split('== site-x.override-1.yml\n')[1])).toEqual({ version: '3.8', services: { wordpress: { extra_hosts: ['xn--bcher-kva.example:127.0.0.1'] } } });
+    expect(siteStackOverrides({ domain: 'example.com' })).toEqual([]);
+    expect(stackDeployScript({ name: 'site-y', compose: '' })).toContain("-c 'site-y.yml' 'site-y'");
   });
 });
