@@ -61,9 +61,9 @@ export async function runDemoWave(o: { stateDir: string; portOffset: number; far
             workflowId,
             taskQueue: TASK_QUEUES.migrate,
             typedSearchAttributes: siteSearchAttributes(null, 'migrate', { wave }),
-            args: [{ wave, sources, concurrency: 1, target: { farm: o.farm, provider: 'local', phpVersion: '8.2', image: WORDPRESS_IMAGE }, operator: 'drover demo' }],
+            args: [{ wave, sources, concurrency: 2, target: { farm: o.farm, provider: 'local', phpVersion: '8.2', image: WORDPRESS_IMAGE }, operator: 'drover demo' }],
           });
-          // Pause while the first site is in flight, then resume once it waits after its step.
+          // Pause once a site is in flight (one or both of the first two), then resume once they wait after their step.
           for (let p = await handle.query(waveProgressQuery); !(p.counts.running > 0 || p.state !== 'running'); p = await handle.query(waveProgressQuery)) await sleep(200);
           let pausedWith: string[] = [];
           try {

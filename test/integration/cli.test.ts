@@ -250,10 +250,12 @@ describe('drover CLI', () => {
     const c = (demo.json() as unknown as { cluster: { report: { nodes: unknown[]; services: { desired: number; running: number }[] } } }).cluster;
     expect(c.report.nodes).toHaveLength(3);
     expect(c.report.services).toEqual([expect.objectContaining({ desired: 3, running: 3 })]);
-    // The wave from the local old host: three sites migrated into the cluster, paused once with one in flight.
+    // The wave from the local old host: three sites migrated into the cluster (two at a time), paused once with one
+    // or two in flight.
     const w = (demo.json() as unknown as { wave: { ok: boolean; wave: string; pausedWith: string[]; domains: string[]; result: { state: string; counts: { migrated: number } } } }).wave;
     expect(w).toMatchObject({ ok: true, result: { state: 'done', counts: { migrated: 3 } } });
-    expect(w.pausedWith).toHaveLength(1);
+    expect(w.pausedWith.length).toBeGreaterThanOrEqual(1);
+    expect(w.pausedWith.length).toBeLessThanOrEqual(2);
     expect(demo.stdout + demo.stderr).not.toMatch(/Migration wave: FAILED/);
     expect((await drover(['down', '--farm', `demo${TEST_PORT_OFFSET}`, '--yes', '--worker'])).code).toBe(0);
     expect(d.environment.healthy).toBe(true);
