@@ -28,7 +28,7 @@ import type { DnsBefore } from '../activities/digitalocean';
 import { scratchDatabaseNames } from '../lib/scratch-names';
 import { siteNames } from '../lib/site-names';
 import { digestProblems } from '../lib/table-digest';
-import { api, cloud, compensation, longApiWith, remoteExecWith, siteOperation, slowCompensation, undoableLongApiWith, undoableRemoteExecWith, type StepTimeouts } from './lib/proxies';
+import { api, cloud, compensation, longApiWith, remoteExecWith, siteOperation, slowCompensation, undoableLongApiWith, undoableRemoteExecWith, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { pauseMigrationSignal, reportSiteStep, resumeMigrationSignal } from './lib/migration-signals';
 
 export type MigrationStep =
@@ -93,6 +93,7 @@ export const migrationStepQuery = defineQuery<MigrationState>('migrationStep');
 
 /** Migrates one site into the farm (up to a staged, checked copy without a target); undoes what it created on failure. */
 export async function migrateSiteWorkflow(input: MigrateSiteInput): Promise<MigrateSiteResult> {
+  checkStepTimeouts(input.timeouts);
   const src = input.source;
   const names = siteNames(src.domain);
   const stagingDb = scratchDatabaseNames(names.database).staging;

@@ -5,7 +5,7 @@
  */
 import { ParentClosePolicy, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { BackupOutcome } from '../lib/backup-runs';
-import { api, longApi, type StepTimeouts } from './lib/proxies';
+import { api, longApi, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { workflowIds } from '../lib/contract/ids';
 import { rootMessage } from '../lib/contract/failures';
 import { runWindow } from './lib/child-window';
@@ -75,6 +75,7 @@ async function firstRound(sites: string[] | undefined): Promise<string[]> {
 
 /** Backs up every site for one night. */
 export async function nightlyBackupWorkflow(input: NightlyBackupInput): Promise<NightlyBackupResult> {
+  checkStepTimeouts(input.timeouts);
   const date = nominalDate(input.date);
   const nightId = workflowIds.nightlyBackup(date);
   const scheduled = Boolean(workflowInfo().searchAttributes?.TemporalScheduledById?.length);

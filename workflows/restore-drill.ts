@@ -12,7 +12,7 @@ import { rootMessage } from '../lib/contract/failures';
 import { restoreTargetNames } from '../lib/restore-targets';
 import { runWindow } from './lib/child-window';
 import { nominalDate } from './lib/nominal-date';
-import { api, type StepTimeouts } from './lib/proxies';
+import { api, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { restoreSiteWorkflow } from './restore-site';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 
@@ -42,6 +42,7 @@ export const drillScratchName = (site: string): string => `drill.${site}`;
 
 /** Restores a sample of sites to scratch names, verifies and times them, deletes the copies, records the results. */
 export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promise<RestoreDrillResult> {
+  checkStepTimeouts(input.timeouts);
   const date = nominalDate(input.date);
   // One record per run: drilling the same date twice (a re-run) records two drills, never a blend of both.
   const drillId = `${workflowInfo().workflowId}#${workflowInfo().runId}`;

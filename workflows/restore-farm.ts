@@ -11,7 +11,7 @@ import { ApplicationFailure, condition, isCancellation, continueAsNew, defineQue
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { rootMessage } from '../lib/contract/failures';
 import { runWindow } from './lib/child-window';
-import { api, type StepTimeouts } from './lib/proxies';
+import { api, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { restoreSiteWorkflow } from './restore-site';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 
@@ -69,6 +69,7 @@ export const restoreFarmProgressQuery = defineQuery<RestoreFarmProgress>('restor
 
 /** Restores every site (or a list) onto the current cluster and storage; see the module comment. */
 export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<RestoreFarmResult> {
+  checkStepTimeouts(input.timeouts);
   const farmId = workflowInfo().workflowId;
   const running = new Set<string>();
   let carry = input.carry;

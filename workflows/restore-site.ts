@@ -11,7 +11,7 @@ import { SAFETY_POINT } from '../lib/restore-point-choice';
 import { scratchDatabaseNames, scratchNamesProblem } from '../lib/scratch-names';
 import { rootCause, rootMessage } from '../lib/contract/failures';
 import { restoreTargetNames } from '../lib/restore-targets';
-import { api, compensation, compensationWith, longApiWith, remoteExec as remoteExecAlways, undoableApiWith, undoableLongApi, undoableLongApiWith, undoableRemoteExecWith, type StepTimeouts } from './lib/proxies';
+import { api, compensation, compensationWith, longApiWith, remoteExec as remoteExecAlways, undoableApiWith, undoableLongApi, undoableLongApiWith, undoableRemoteExecWith, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { workflowIds } from '../lib/contract/ids';
 import { siteBackupWorkflow } from './site-backup';
 import { LOCAL_SITE_SERVICE } from '../lib/local-services';
@@ -78,6 +78,7 @@ export const restoreUndoReportQuery = defineQuery<RestoreUndoReport[]>('restoreU
 
 /** Restores a site; see the module comment for the steps. */
 export async function restoreSiteWorkflow(input: RestoreSiteInput): Promise<RestoreSiteResult> {
+  checkStepTimeouts(input.timeouts);
   const started = Date.now();
   const steps: RestoreSiteResult['steps'] = [];
   const compensations: { name: string; undo: () => Promise<unknown> }[] = [];

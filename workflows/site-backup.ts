@@ -5,7 +5,7 @@
 import { patched } from '@temporalio/workflow';
 import type { BackupManifest } from '../lib/backup-layout';
 import type { SiteRecord } from '../lib/site-registry';
-import { api, localApi, remoteExecWith, type StepTimeouts } from './lib/proxies';
+import { api, localApi, remoteExecWith, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 
 export interface SiteBackupInput {
   site: string;
@@ -31,6 +31,7 @@ export interface SiteBackupResult {
 
 /** Backs up one site into the restore point `sites/<site>/<point>/`. */
 export async function siteBackupWorkflow(input: SiteBackupInput): Promise<SiteBackupResult> {
+  checkStepTimeouts(input.timeouts);
   const { point } = input;
   // The lookup and the manifest as local activities: two fewer tasks through the server per site and night.
   const quick = patched('backup-local-steps') ? localApi : api;

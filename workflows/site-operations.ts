@@ -10,7 +10,7 @@ import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { findManager } from './cluster-health';
-import { api, remoteExec, remoteExecWith, type StepTimeouts } from './lib/proxies';
+import { api, remoteExec, remoteExecWith, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { siteBackupWorkflow } from './site-backup';
 
 export interface CreateSiteRequest {
@@ -67,6 +67,7 @@ function checkedNames(domain: string) {
 
 /** Creates a site (idempotent); see the module comment. */
 export async function createSiteWorkflow(req: CreateSiteRequest): Promise<CreateSiteResult> {
+  checkStepTimeouts(req.timeouts);
   const n = checkedNames(req.domain);
   const { manager } = await findManager({ provider: req.provider, farm: req.farm });
   await api.recordSiteCreating({

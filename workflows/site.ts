@@ -18,7 +18,8 @@ import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { rootMessage } from '../lib/contract/failures';
-import type { StepTimeouts } from './lib/proxies';
+import { checkStepTimeouts, type StepTimeouts } from './lib/proxies';
+import { stepTimeoutsProblem } from '../lib/step-timeouts';
 import { createSiteWorkflow, deleteSiteWorkflow, type CreateSiteRequest, type CreateSiteResult, type DeleteSiteResult } from './site-operations';
 import { refreshSiteFront } from './site-status';
 
@@ -108,6 +109,7 @@ function sameSpec(a: Omit<CreateSiteRequest, 'domain'>, b: Omit<CreateSiteReques
 
 /** The entity of one site; see the module comment. */
 export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
+  checkStepTimeouts(input.stepTimeouts, 'stepTimeouts');
   const domain = input.domain;
   const state: SiteEntityState = input.state ?? { domain, phase: 'unknown', spec: null, running: null, queued: [], restoreHolder: null, last: null, operations: 0 };
   let opsThisRun = 0;
@@ -159,6 +161,8 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
   const migrating = () => state.migratingBy ?? null;
   const checkCreate = (req: CreateSiteRequest) => {
     checkDomain(req.domain);
+    const timeouts = stepTimeoutsProblem(req.timeouts);
+    if (timeouts) throw refuse('InvalidInput', timeouts);
     if (migrating() && migrating() !== req.migration) throw refuse('MigrationInProgress', `site ${domain} is being migrated by ${migrating()}`);
     // A migration lands only on a site that does not exist (or was deleted); its own retry is answered below.
     if (req.migration && migrating() !== req.migration && (state.phase === 'created' || state.phase === 'creating')) throw refuse('InvalidInput', `domain: ${domain} already exists on the farm: a migration never lands on an existing site`);

@@ -8,7 +8,7 @@
  *   updates leave nothing in the entity's history), and the real restore releases the entity when it ends;
  * - the entity continues as new carrying its state, and its history replays.
  */
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { getSite, recordSiteCreating } from '../../lib/site-registry';
@@ -17,6 +17,7 @@ import { workflowIds } from '../../lib/contract/ids';
 import { beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endRestoreUpdate, siteStateQuery, siteWorkflow } from '../../workflows/site';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
+import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
 import { drover } from '../helpers/cli';
 import { createTestSite } from '../helpers/sites';
 import { replayOptions, useRunningWorker } from '../helpers/temporal';
@@ -129,6 +130,42 @@ describe('siteWorkflow', () => {
     // The entity's history replays with the workflow code as it is.
     await Worker.runReplayHistory(replayOptions(), await entity.fetchHistory(), entity.workflowId);
   }, 300_000);
+
+  it("step timeouts other than durations from 1 s to 24 h: the entity's create refused by its validator; a restore and a night fail at once naming the field, having done nothing", async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const domain = `timeouts-${tag}.example.com`;
+    const entity = await startEntity(domain);
+    const create = await refusedWith(entity.executeUpdate(createSiteUpdate, { args: [{ domain, phpVersion: '8.2', title: 't', adminEmail: 'a@b.example.com', provider: 'local', farm: 'local', storageHost: null, timeouts: { heartbeat: 'soon' } }] }));
+    expect(create).toMatchObject({ type: 'InvalidInput' });
+    expect(create.message).toMatch(/^timeouts\.heartbeat: "soon" is not a duration/);
+    expect(await entity.query(siteStateQuery)).toMatchObject({ phase: 'unknown', running: null, operations: 0 });
+
+    // Started with a bound on the run, so that a workflow stuck on a step it cannot schedule (what such input did
+    // before) fails the test with a timeout instead of hanging it.
+    const cases: [string, Promise<unknown>, RegExp][] = [
+      [
+        'restore',
+        ctx.tw.client.workflow.execute(restoreSiteWorkflow, { workflowId: `restore/${domain}/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, workflowExecutionTimeout: '30 seconds', args: [{ site: domain, point: '2026-11-10', timeouts: { startToClose: 0 } }] }),
+        /^timeouts\.startToClose: 0 is outside 1 second to 24 hours$/,
+      ],
+      [
+        'night',
+        ctx.tw.client.workflow.execute(nightlyBackupWorkflow, { workflowId: `nightly-backup/2026-11-10/${tag}`, taskQueue: ctx.taskQueue, workflowExecutionTimeout: '30 seconds', args: [{ date: '2026-11-10', sites: [domain], timeouts: { heartbeat: '25h' } }] }),
+        /^timeouts\.heartbeat: "25h" is outside 1 second to 24 hours$/,
+      ],
+    ];
+    for (const [what, run, message] of cases) {
+      const err = await run.then(() => null, (e: unknown) => e);
+      expect(err, what).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause, what).toMatchObject({ type: 'InvalidInput', message: expect.stringMatching(message) });
+    }
+    // Nothing ran: no step scheduled, no child started, the entity never held.
+    for (const id of [`restore/${domain}/2026-11-10/${tag}`, `nightly-backup/2026-11-10/${tag}`]) {
+      const events = (await ctx.tw.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.activityTaskScheduledEventAttributes || e.startChildWorkflowExecutionInitiatedEventAttributes), id).toEqual([]);
+    }
+    expect(await entity.query(siteStateQuery)).toMatchObject({ restoreHolder: null, operations: 0 });
+  }, 120_000);
 
   it('continues as new after its bound, carrying its state; updates and queries reach the new run', async () => {
     const domain = `can-${ctx.taskQueue.slice(-6)}.example.com`;

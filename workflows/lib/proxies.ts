@@ -14,6 +14,7 @@ import { RetryState } from '@temporalio/common';
 import type { Duration } from '@temporalio/common';
 import type { Activities } from '../../activities';
 import { nonRetryableErrorTypes } from '../../lib/contract/failures';
+import { stepTimeoutsProblem, type StepTimeouts } from '../../lib/step-timeouts';
 
 // Each timeout class's options, defined once: the proxies below and their overridden variants are built from them.
 const API: ActivityOptions = {
@@ -65,13 +66,18 @@ export const remoteExec = proxyActivities<Activities>(REMOTE_EXEC);
 /**
  * Overrides of the long steps' timeouts, passed in a workflow's input (workflows cannot read the environment): an
  * operator can give a slow farm more time, and a test can prove a step longer than its heartbeat timeout
- * survives by shortening it. Durations as Temporal takes them ('30 seconds', '5s', milliseconds). Each override
- * replaces that timeout of every long step it is given to; a timeout not given keeps the step's own default. The
- * restore's files swap and its undo take the startToClose override too (a shorter one notices a dead worker sooner).
+ * survives by shortening it (lib/step-timeouts.ts). The restore's files swap and its undo take the startToClose
+ * override too (a shorter one notices a dead worker sooner).
  */
-export interface StepTimeouts {
-  heartbeat?: string | number;
-  startToClose?: string | number;
+export type { StepTimeouts } from '../../lib/step-timeouts';
+
+/**
+ * Fails the workflow at once (InvalidInput, naming the field) when its input's step timeouts are not durations
+ * from 1 second to 24 hours: called first thing by every workflow that takes them, before it changes anything.
+ */
+export function checkStepTimeouts(t: unknown, field = 'timeouts'): void {
+  const problem = stepTimeoutsProblem(t, field);
+  if (problem) throw ApplicationFailure.create({ type: 'InvalidInput', message: problem, nonRetryable: true });
 }
 
 export const cloud = proxyActivities<Activities>({
