@@ -235,12 +235,15 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       const root = path.join(localNodes.dir, input.farm);
       // A retried attempt reports the nodes earlier attempts removed too (kept in its heartbeat details).
       const removed: string[] = (activityInfo().heartbeatDetails as { removed?: string[] } | undefined)?.removed ?? [];
-      for (const n of entries(root)) {
-        heartbeat({ removed });
-        await destroyNode(input.farm, n);
-        if (!removed.includes(n)) removed.push(n);
-        heartbeat({ removed });
-      }
+      // The nodes at once: each stop of a node's Docker waits on its containers, and nothing is shared but the bridge.
+      heartbeat({ removed });
+      await Promise.all(
+        entries(root).map(async (n) => {
+          await destroyNode(input.farm, n);
+          if (!removed.includes(n)) removed.push(n);
+          heartbeat({ removed });
+        }),
+      );
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
       await run('ip', ['link', 'del', bridgeName(input.farm)]).catch(() => undefined);
       return { nodes: removed.sort() };
