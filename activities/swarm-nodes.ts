@@ -201,9 +201,10 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       // Whether the node's own daemon says it is in no swarm (it left, now or on an earlier attempt); false when it
       // cannot be asked (unreachable: then only the manager seeing it down lets it be removed).
       const left = await onDocker(input.node, async (d) => {
-        const info = (await d.info()) as { Swarm: { LocalNodeState: string } };
-        if (info.Swarm.LocalNodeState === 'active') await d.swarmLeave({ force: false });
-        return ((await d.info()) as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState === 'inactive';
+        const state = ((await d.info()) as { Swarm: { LocalNodeState: string } }).Swarm.LocalNodeState;
+        if (state !== 'active') return state === 'inactive';
+        await d.swarmLeave({ force: false });
+        return true;
       }).catch((err: { type?: string }) => {
         if (err.type !== 'SshUnreachable' && err.type !== 'DockerUnavailable') throw err;
         return false;
