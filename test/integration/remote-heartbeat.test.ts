@@ -6,7 +6,8 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTestServer, testWorker, uniqueQueue } from '../helpers/temporal';
-import { remoteCommandUnderShortHeartbeat } from '../fixtures/workflows/short-heartbeat';
+import { remoteCommandUnderShortHeartbeat, remoteCommandWithUncheckedTimeouts } from '../fixtures/workflows/short-heartbeat';
+import { WorkflowFailedError } from '@temporalio/client';
 
 let tw: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -26,6 +27,24 @@ describe('remote commands under a short heartbeat timeout', () => {
       expect(r).toEqual({ code: 0, stdout: 'done\n' });
       const started = (await handle.fetchHistory()).events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
       expect(started.map((e) => e.activityTaskStartedEventAttributes?.attempt)).toEqual([1]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a workflow that hands bad step timeouts to an overridden proxy without checking them fails at once with InvalidInput (not a workflow task failing at every retry)', async () => {
+    const taskQueue = uniqueQueue('unchecked-timeouts');
+    const { worker, close } = await testWorker(tw, { taskQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'short-heartbeat.ts') } });
+    try {
+      const handle = await tw.client.workflow.start(remoteCommandWithUncheckedTimeouts, { workflowId: taskQueue, taskQueue, args: [{ command: 'true', timeouts: { heartbeat: 'soon' } }] });
+      const outcome = await worker.runUntil(Promise.race([
+        handle.result().then(() => 'completed', (err: unknown) => err),
+        new Promise((res) => setTimeout(() => res('still running after 20 s'), 20_000)),
+      ]));
+      expect(outcome).toBeInstanceOf(WorkflowFailedError);
+      const cause = (outcome as WorkflowFailedError).cause as { type?: string; message?: string };
+      expect(cause.type).toBe('InvalidInput');
+      expect(cause.message).toMatch(/^timeouts\.heartbeat: "soon" is not a duration/);
     } finally {
       await close();
     }

@@ -107,8 +107,13 @@ export const undoableRemoteExec = proxyActivities<Activities>({ ...REMOTE_EXEC, 
 
 const noOverride = (t?: StepTimeouts): t is undefined => !t || (t.heartbeat === undefined && t.startToClose === undefined);
 
-/** A proxy of a timeout class with the input's overrides (a timeout not given keeps the class's own). */
+/**
+ * A proxy of a timeout class with the input's overrides (a timeout not given keeps the class's own). It checks
+ * them itself, so a workflow that forgot `checkStepTimeouts` still fails at once (InvalidInput) on a bad duration
+ * instead of failing its workflow task at every retry.
+ */
 function overridden(base: ActivityOptions, timeouts: StepTimeouts, undoable: boolean): typeof remoteExec {
+  checkStepTimeouts(timeouts);
   return proxyActivities<Activities>({
     ...base,
     startToCloseTimeout: (timeouts.startToClose ?? base.startToCloseTimeout) as Duration,
