@@ -161,6 +161,13 @@ export const workerEnvSchema = clientEnvSchema.extend(servicesEnvSchema.shape).e
   DROVER_METRICS_HOST: z.string().default('127.0.0.1'),
   DROVER_BACKUP_METRICS_PORT: port.default(9465),
   DROVER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  /**
+   * How long a workflow's next task waits for the worker that has the workflow cached (its sticky queue) before any
+   * worker of the queue takes it and replays the history (the worker's stickyQueueScheduleToStartTimeout). After a
+   * worker dies, each workflow it had cached stalls this long at its next step. 10 s (Temporal's default) on the
+   * farm; the local environment writes 2 s (its tests kill workers on purpose).
+   */
+  DROVER_STICKY_TIMEOUT_MS: z.coerce.number().int().min(1000, 'at least 1000 (ms)').max(600_000, 'at most 600000 (ms)').default(10_000),
 });
 
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;

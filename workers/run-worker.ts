@@ -128,6 +128,7 @@ export async function createDroverWorker(
     sinks: auditSinks(deps.galera),
     activities: activities(deps),
     shutdownGraceTime: env.DROVER_SHUTDOWN_GRACE_MS,
+    stickyQueueScheduleToStartTimeout: env.DROVER_STICKY_TIMEOUT_MS,
     ...QUEUE_TUNING[queue],
     ...overrides,
   });

@@ -59,7 +59,9 @@ export function deployedMemorySettings(queue: 'backup' | 'restore'): { env: Reco
 export async function startWorker(o: { queue: 'backup' | 'restore'; stateDir: string; deployed?: boolean; root?: string; nodeFlags?: string[]; env?: NodeJS.ProcessEnv; settleMs?: number }): Promise<WorkerProcess> {
   const deployed = o.deployed ? deployedMemorySettings(o.queue) : { env: {}, nodeFlags: [] };
   const proc = spawn(process.execPath, [...deployed.nodeFlags, ...(o.nodeFlags ?? []), path.resolve(o.root ?? '.', `dist/workers/${o.queue}.js`)], {
-    env: { ...process.env, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', ...deployed.env, ...o.env },
+    // The farm's sticky timeout (Temporal's 10 s), not the local environment's 2 s: a busy worker's tasks are not
+    // handed to the normal queue (and replayed) sooner than on the farm.
+    env: { ...process.env, DROVER_STATE_DIR: o.stateDir, DROVER_METRICS_PORT: '0', DROVER_BACKUP_METRICS_PORT: '0', DROVER_STICKY_TIMEOUT_MS: '10000', ...deployed.env, ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

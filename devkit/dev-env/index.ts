@@ -120,6 +120,8 @@ async function writeEnvFile(l: DevLayout): Promise<void> {
     ...((await servicesAddressUp()) ? { DROVER_SITE_DB_HOST: `${LOCAL_SERVICES_ADDRESS}:${l.galera.nodes[0].mysql}` } : {}),
     // A local cluster's site is counted started once its first health check passed, one interval after its start.
     DROVER_SITE_HEALTH_INTERVAL: '2s',
+    // A killed worker's cached workflows go to another worker after 2 s, not Temporal's 10 (tests kill workers).
+    DROVER_STICKY_TIMEOUT_MS: '2000',
     DROVER_GALERA_PASSWORD: secret(l, 'galera-password'),
     DROVER_SSH_TARGET: `root@127.0.0.1:${l.ssh.port}`,
     DROVER_SSH_KEY_FILE: ssh.clientKey,

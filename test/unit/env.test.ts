@@ -59,8 +59,16 @@ describe('environment parsing', () => {
     ['DROVER_SITE_HEALTH_INTERVAL', '0s'],
     ['DROVER_SITE_HEALTH_INTERVAL', '1m'],
     ['DROVER_SITE_HEALTH_INTERVAL', '1000s'],
+    ['DROVER_STICKY_TIMEOUT_MS', '999'],
+    ['DROVER_STICKY_TIMEOUT_MS', '2s'],
+    ['DROVER_STICKY_TIMEOUT_MS', '600001'],
   ])('rejects a malformed %s (%j)', (field, value) => {
     expect(() => parseEnv(workerEnvSchema, { ...complete, [field]: value })).toThrow(new RegExp(field));
+  });
+
+  it('a worker\'s sticky timeout: 10000 ms (Temporal\'s default) unless set, from 1000 to 600000', () => {
+    expect(parseEnv(workerEnvSchema, complete).DROVER_STICKY_TIMEOUT_MS).toBe(10_000);
+    expect(parseEnv(workerEnvSchema, { ...complete, DROVER_STICKY_TIMEOUT_MS: '2000' }).DROVER_STICKY_TIMEOUT_MS).toBe(2000);
   });
 
   it('a site\'s health interval: 30s unless set, in whole seconds from 1s to 999s', () => {
