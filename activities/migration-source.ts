@@ -4,9 +4,6 @@
  * on it are `cat`, `find`, `sed`, `php -r`, `mysql -e SELECT …` and `mysqldump --single-transaction`; the one
  * write is a cutover's freeze (WordPress's `.maintenance` file in the source's root, removed again after).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { cancellationSignal } from '@temporalio/activity';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -19,6 +16,7 @@ import { digestsFrom, PROGRAMS_SQL, TABLE_COLUMNS_SQL, tableDigestSql, type Tabl
 import { ident, requalifier, spawnMariadbLoad } from './lib/database-programs';
 import { dumpDdlFilter } from './lib/dump-line-filter';
 import { faultPoint } from './lib/fault-points';
+import { writeClientOptionsFile } from './lib/mariadb-options-file';
 import { byteCounter, withHeartbeat } from './lib/heartbeat';
 import { clientOptionFile, connectOldHost, querySource, readPasswordFile, shq, withOptionFile, type SourceRef } from './lib/old-host';
 
@@ -185,10 +183,8 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
       for (const o of others) await galera.query(node, `KILL ${Number(o.ID)}`).catch(() => undefined);
       await galera.query(node, `DROP DATABASE IF EXISTS ${ident(input.stagingDb)}`);
       await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-migrate-load-'));
-      const cnf = path.join(dir, 'client.cnf');
-      const { user, password: farmPassword } = galera.credentials;
-      writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${user}\npassword="${farmPassword.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"\n`, { mode: 0o600 });
+      const options = writeClientOptionsFile(node, galera.credentials, 'drover-migrate-load-');
+      const cnf = options.file;
       const mapped: Record<string, number> = {};
       const ssh = await connectOldHost(migrateSsh, input.source, signal);
       try {
@@ -229,7 +225,7 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
         return { bytes: counter.bytes, tables: Number(t.n), mapped };
       } finally {
         ssh.close();
-        rmSync(dir, { recursive: true, force: true });
+        options.remove();
       }
     },
   };

@@ -89,7 +89,9 @@ export const servicesEnvSchema = z.object({
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */
-  DROVER_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  // Parsed here (the message never repeats the value: it holds the password): a URL that does not parse would
+  // otherwise fail in the activity, whose error (Node's, carrying the whole input) the worker logs.
+  DROVER_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').refine(parsesAsUrl, 'not a valid URL (a password with / ? # @ or % must be percent-encoded)').optional(),
   /** The object-cache Sentinels (comma-separated host:port) and the master name they watch; unset: not checked. */
   DROVER_REDIS_SENTINELS: z.string().regex(/^$|^[^,:\s]+:\d+(,[^,:\s]+:\d+)*$/, 'comma-separated host:port').default(''),
   DROVER_REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ -').default('wp-cache'),
@@ -206,6 +208,15 @@ export function mergedEnv(stateDir = stateDirFrom()): Record<string, string | un
 }
 
 /** Secrets that may be given as a file instead (X_FILE=/run/secrets/…, as Docker secrets are), never both. */
+function parsesAsUrl(v: string): boolean {
+  try {
+    new URL(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const SECRET_FILE_VARS = ['DROVER_S3_SECRET_ACCESS_KEY', 'DROVER_GALERA_PASSWORD', 'DROVER_DO_TOKEN', 'DROVER_REDIS_URL', 'TEMPORAL_API_KEY', 'DROVER_PROXYSQL_ADMIN_PASSWORD'] as const;
 
 /** Replaces each X_FILE of SECRET_FILE_VARS by X read from that file (trailing newline dropped). */

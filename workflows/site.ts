@@ -237,7 +237,11 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
         },
         () => checkDelete(req),
       ),
-    { validator: checkDelete },
+    // The provider is checked at acceptance only (histories of deletes accepted before the check replay as they ran).
+    { validator: (req: DeleteSiteRequest) => {
+      checkDelete(req);
+      if (state.spec?.provider && req.provider !== state.spec.provider) throw refuse('InvalidInput', `provider: ${domain} was created on a ${state.spec.provider} cluster, not ${req.provider}`);
+    } },
   );
 
   setHandler(

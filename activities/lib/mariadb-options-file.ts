@@ -5,9 +5,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { failure } from '../../lib/clients/errors';
 
 /** Writes the options file (`--defaults-extra-file=<file>`); `remove()` deletes it and its folder. */
 export function writeClientOptionsFile(node: { host: string; port: number }, credentials: { user: string; password: string }, prefix: string): { file: string; remove: () => void } {
+  // An options file value ends at its line: a password with a line break would be cut (and its rest read as an option,
+  // which the client's error then quotes). Refused, naming no part of it.
+  if (/[\r\n]/.test(credentials.password)) throw failure('ConfigMissing', `the password of database user ${credentials.user} holds a line break: it cannot be given to the MariaDB client`);
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   const file = path.join(dir, 'client.cnf');
   const password = credentials.password.replace(/\\/g, '\\\\').replace(/"/g, '\\"');

@@ -27,6 +27,8 @@ export async function readPasswordFile(file: string): Promise<string> {
   }
   const password = text.replace(/\r?\n$/, '');
   if (!password) throw failure('ConfigMissing', `source_db_password_file ${file} is empty`);
+  // A line break inside would cut the option file's value (its rest read as an option the client's error quotes).
+  if (/[\r\n]/.test(password)) throw failure('ConfigMissing', `source_db_password_file ${file} holds a line break inside the password (one trailing newline is all it may have)`);
   return password;
 }
 

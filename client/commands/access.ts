@@ -5,7 +5,7 @@
  * the file they name — and gives the workflow only what cannot log in: the password's hash and the public key.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -27,6 +27,15 @@ import { operatorName, withTemporal } from '../temporal';
 import { waitOnWorker } from '../worker-option';
 
 /** mysql_native_password's stored form: `*` and upper-case hex SHA1(SHA1(password)). Not enough to log in with. */
+/** Whether `dir` is a folder this process may create files in. */
+function writableFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory() && (accessSync(dir, constants.W_OK | constants.X_OK), true);
+  } catch {
+    return false;
+  }
+}
+
 export function nativePasswordHash(password: string): string {
   const inner = createHash('sha1').update(password).digest();
   return `*${createHash('sha1').update(inner).digest('hex').toUpperCase()}`;
@@ -109,6 +118,9 @@ export function accessCommand(): Command {
         if (opts.sshPublicKey && !opts.sftp) throw new UsageError('--ssh-public-key', 'only with --sftp');
         const credentialsFile = opts.credentialsFile ? path.resolve(String(opts.credentialsFile)) : null;
         if (credentialsFile && existsSync(credentialsFile)) throw new UsageError('--credentials-file', `${credentialsFile} exists; name a new file`);
+        // Checked before the grant: a folder the file cannot be written in would leave a live grant whose credentials
+        // were shown nowhere.
+        if (credentialsFile && !writableFolder(path.dirname(credentialsFile))) throw new UsageError('--credentials-file', `${path.dirname(credentialsFile)} is not a folder this user can write in`);
         const publicKeyGiven = opts.sshPublicKey ? readPublicKey(String(opts.sshPublicKey)) : null;
         const record = await withServices(g.stateDir, (deps) => getSite(deps.galera, site));
         if (!record || record.status === 'deleted') throw new UsageError('--site', `unknown site ${site}`);

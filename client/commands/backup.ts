@@ -2,12 +2,13 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { listSiteRestorePoints } from '../../lib/restore-points';
-import { dayNumber, planRetention } from '../../lib/retention';
+import { planRetention } from '../../lib/retention';
+import { calendarDate, todayUtc } from '../option-schemas';
 import { listSites } from '../../lib/site-registry';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows/nightly-backup';
 import { pruneRestorePointsWorkflow } from '../../workflows/prune-restore-points';
-import { action, globals, parseOptions } from '../output';
+import { action, globals, parseOptions, UsageError } from '../output';
 import { withServices } from '../services';
 import { startOrAttach, webUiLink, withTemporal } from '../temporal';
 import { waitOnWorker, warnWithoutWorker } from '../worker-option';
@@ -16,15 +17,10 @@ import { scheduleCommand } from '../schedule-command';
 import { requireSites } from './site';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
-const date = z.string().refine((d) => {
-  try {
-    dayNumber(d);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'a calendar date YYYY-MM-DD');
-const today = () => new Date().toISOString().slice(0, 10);
+const date = calendarDate;
+const today = todayUtc;
+/** A night's date no later than today (UTC): a point dated in the future would outlive every retention tier. */
+const notAfterToday = (d: typeof date) => d.refine((v) => v <= today(), { message: `no later than today (UTC)` });
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function formatNight(r: NightlyBackupResult): string {
@@ -46,7 +42,7 @@ export function backupCommand(): Command {
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
-        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: date.optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: notAfterToday(date).optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         await requireSites(g.stateDir, o.site ?? []);
         const night = o.date ?? today();
         // One night, one workflow (the Schedule's run joins the same ID): a night already running is attached to.
@@ -92,7 +88,9 @@ export function backupCommand(): Command {
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
+        // A --now in the future would age every point past its tier and delete them: only a dry run may look ahead.
         const o = parseOptions(z.object({ site: z.array(z.string()).optional(), now: date.optional(), dryRun: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        if (!o.dryRun && o.now && o.now > today()) throw new UsageError('--now', `${o.now} is after today (${today()} UTC): retention would delete points by ages they do not have yet; look ahead with --dry-run only`);
         await requireSites(g.stateDir, o.site ?? []);
         const now = o.now ?? today();
         const plans = await withServices(g.stateDir, async (deps) => {

@@ -183,7 +183,6 @@ export function scaleCommand(): Command {
     .command('workers')
     .description('add workers (+N: the bring-up steps for the new nodes) or remove them (-N: drained first, no site loses its running task)')
     .argument('<delta>', '+N or -N')
-    .allowUnknownOption(true)
     .option('--farm <name>', 'the cluster\'s name', 'local')
     .option('--subnet <cidr>', 'the nodes\' subnet (as given to up)', '10.230.0.0/24')
     .option('--plan <file>', 'the plan whose overlay networks new nodes get')

@@ -2,7 +2,7 @@
  * `drover codec-server`: serves Temporal's remote codec protocol with Drover's payload codec, so the Web UI (and
  * `temporal … --codec-endpoint`) show decrypted payloads to operators while the keys stay in this process.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { codecEnvSchema, mergedEnv, parseEnv } from '../../lib/env';
@@ -14,6 +14,15 @@ import { action, globals, parseOptions, UsageError } from '../output';
 export const DEFAULT_CODEC_PORT = 8089;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
+/** A regular file (a folder given as the token or key would fail later, reading it). */
+function isFile(f: string): boolean {
+  try {
+    return statSync(f).isFile();
+  } catch {
+    return false;
+  }
+}
+
 const optionsSchema = z.object({
   host: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'a host name or IP address'),
   port: z.coerce.number().int().min(0).max(65535),
@@ -22,8 +31,8 @@ const optionsSchema = z.object({
     .refine((u) => /^https?:$/.test(new URL(u).protocol) && new URL(u).origin === u.replace(/\/$/, ''), 'an origin: scheme://host[:port], no path')
     .transform((u) => new URL(u).origin),
   encode: z.boolean(),
-  tokenFile: z.string().refine(existsSync, 'no such file').optional(),
-  jwtPublicKey: z.string().refine(existsSync, 'no such file').optional(),
+  tokenFile: z.string().refine(isFile, 'no such file (or not a regular file)').optional(),
+  jwtPublicKey: z.string().refine(isFile, 'no such file (or not a regular file)').optional(),
   jwtIssuer: z.string().min(1).optional(),
   jwtAudience: z.string().min(1).optional(),
   insecureNoToken: z.boolean(),

@@ -11,6 +11,7 @@
  *   7. a migration wave of three sites from a local old host into that cluster, paused and resumed once.
  */
 import { Command } from 'commander';
+import { z } from 'zod';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { devUp } from '../../devkit/dev-env';
 import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
@@ -18,7 +19,7 @@ import { dateOf, dayNumber, planRetention } from '../../lib/retention';
 import { damageSite, siteFingerprint } from '../../devkit/site-fingerprint';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { clusterBringUpWorkflow, nightlyBackupWorkflow, restoreSiteWorkflow } from '../../workflows';
-import { action, globals, progress } from '../output';
+import { action, globals, parseOptions, progress } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
 import { waitOnWorker } from '../worker-option';
@@ -72,7 +73,7 @@ export function demoCommand(): Command {
       action(async (opts, cmd) => {
         const g = globals(cmd);
         const log = progress(g.json);
-        const count = Math.max(1, Math.min(50, Number(opts.sites) || 3));
+        const count = parseOptions(z.object({ sites: z.string().regex(/^\d+$/, 'a whole number from 1 to 50').transform(Number).pipe(z.number().int().min(1).max(50)) }), { sites: opts.sites as string }).sites;
         log(`starting the local environment in ${g.stateDir} (first run builds tools and initialises Galera)`);
         const env = await devUp({ stateDir: g.stateDir, portOffset: g.portOffset, log });
         if (!env.healthy) return { ok: false, data: { environment: env }, text: formatReport(env) + '\n\ndemo stopped: the environment is not healthy' };

@@ -24,7 +24,8 @@ import {
 import { action, globals, UsageError } from '../output';
 import { operatorName, startOrAttach, withTemporal } from '../temporal';
 import { withServices } from '../services';
-import { requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { livePollers, requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { wholeNumber } from '../option-schemas';
 import { farmProblems, parseCutover, parseTarget, readRows, refuse, toRef, withTargetOptions } from './migration-file';
 
 const WAVE = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -41,12 +42,6 @@ function siteArg(v: unknown): string {
   return d.domain;
 }
 
-function wholeNumber(v: unknown, field: string, max: number): number {
-  const s = String(v ?? '');
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > max) throw new UsageError(field, `expected a whole number from 1 to ${max}, got "${s.slice(0, 20)}"`);
-  return n;
-}
 
 /** A refused update: the wave's own words, exit 1. */
 class UpdateRefused extends Error {
@@ -169,6 +164,8 @@ export function addWaveCommands(wave: Command): Command {
           const onFarm = [];
           for (const p of await farmProblems(g.stateDir, selected)) if (!(await migratedHere(selected.find((r) => r.line === p.line)!.domain))) onFarm.push(p);
           if (onFarm.length) refuse(file, onFarm);
+          // Waiting with no worker would start a wave nobody runs: refused before it starts (as restores are).
+          if (opts.wait && !opts.worker) await requireWorker(client, 'migrate');
           const { handle, attached } = await startOrAttach(client, migrationWaveWorkflow, {
             workflowId,
             taskQueue: TASK_QUEUES.migrate,
@@ -197,6 +194,9 @@ export function addWaveCommands(wave: Command): Command {
           const g = globals(cmd);
           const name = waveArg(args[0]);
           return withTemporal(g.stateDir, async (client) => {
+            // A cancel waits for the sites in flight to roll back, and a site already created is removed through its
+            // entity on drover-infra: say so when nothing polls there (the answer waits on it).
+            if (verb === 'cancel' && (await livePollers(client, 'infra')) === 0) process.stderr.write(`• no worker polls ${TASK_QUEUES.infra}: a site in flight that was already created rolls back, and this cancel answers, only once one does (\`drover worker infra\`)\n`);
             const a = await steer(client, name, (h) => (verb === 'pause' ? h.executeUpdate(pauseWaveUpdate) : verb === 'resume' ? h.executeUpdate(resumeWaveUpdate) : h.executeUpdate(cancelWaveUpdate)));
             return { ok: true, data: a, text: ackText(a) };
           });

@@ -14,7 +14,8 @@ import { action, globals, UsageError } from '../output';
 import { farmProblems, parseCutover, parseTarget, readRows, refuse, toRef, withTargetOptions } from './migration-file';
 import { addWaveCommands, planCommand, waveCommand } from './migrate-wave';
 import { withTemporal } from '../temporal';
-import { waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { wholeNumber } from '../option-schemas';
 
 export function migrateCommand(): Command {
   const migrate = new Command('migrate').description('migrate sites from their old hosts into the farm (CSV or YAML input)');
@@ -50,6 +51,8 @@ export function migrateCommand(): Command {
     .action(
       action(async (opts, cmd) => {
         const g = globals(cmd);
+        // KiB/s, up to 10 GiB/s (rsync's own limit is far above any link).
+        const bw = opts.bwlimit === undefined ? undefined : wholeNumber(opts.bwlimit, '--bwlimit', 10 * 1024 * 1024);
         const { file, rows } = readRows(opts.file);
         const d = normalizeDomain(String(opts.domain ?? ''));
         if (!d.ok) throw new UsageError('--domain', d.problem);
@@ -57,12 +60,12 @@ export function migrateCommand(): Command {
         if (!row) throw new UsageError('--domain', `${d.domain} is not in ${file}`);
         const onFarm = await farmProblems(g.stateDir, [row]);
         if (onFarm.length) refuse(file, onFarm);
-        const bw = opts.bwlimit === undefined ? undefined : Number(opts.bwlimit);
-        if (bw !== undefined && (!Number.isInteger(bw) || bw < 1)) throw new UsageError('--bwlimit', `expected a whole number of KiB/s, got "${String(opts.bwlimit)}"`);
         const target = parseTarget(opts);
         const cutover = parseCutover(opts, target, g.stateDir);
         const workflowId = workflowIds.migrate(row.wave, row.domain);
         return withTemporal(g.stateDir, async (client) => {
+          // Waiting with no worker would start a migration nobody runs: refused before it starts (as restores are).
+          if (opts.wait && !opts.worker) await requireWorker(client, 'migrate');
           const handle = await client.workflow.start(migrateSiteWorkflow, {
             workflowId,
             taskQueue: TASK_QUEUES.migrate,

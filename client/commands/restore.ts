@@ -16,6 +16,7 @@ import { restoreFarmProgressQuery, restoreFarmWorkflow, type RestoreFarmProgress
 import { restoreTargetNames } from '../../lib/restore-targets';
 import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/restore-site';
 import { action, describeFailure, errorReport, globals, parseOptions, UsageError } from '../output';
+import { calendarDate, todayUtc } from '../option-schemas';
 import { scheduleCommand } from '../schedule-command';
 import { withServices } from '../services';
 import { startOrAttach, webUiLink, withTemporal } from '../temporal';
@@ -133,7 +134,7 @@ function drillCommand(): Command {
       action(async (raw, cmd) => {
         const g = globals(cmd);
         const o = parseOptions(
-          z.object({ site: z.array(domain).optional(), sample: z.coerce.number().int().min(1).max(100), date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'a real calendar date').optional(), wait: z.boolean().optional(), worker: z.boolean().optional() }),
+          z.object({ site: z.array(domain).optional(), sample: z.coerce.number().int().min(1).max(100), date: calendarDate.optional(), wait: z.boolean().optional(), worker: z.boolean().optional() }),
           raw,
         );
         await withServices(g.stateDir, async (deps) => {
@@ -142,7 +143,7 @@ function drillCommand(): Command {
             if (!rec || rec.status === 'deleted') throw new UsageError('--site', `unknown site ${s}`);
           }
         });
-        const date = o.date ?? new Date().toISOString().slice(0, 10);
+        const date = o.date ?? todayUtc();
         const workflowId = workflowIds.restoreDrill(date) + (o.site?.length ? `/${o.site.join(',')}`.slice(0, 200) : '');
         return withTemporal(g.stateDir, async (client) => {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');

@@ -13,13 +13,13 @@ import { createdSiteDifferences, getSite } from '../../lib/site-registry';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { mergedEnv } from '../../lib/env';
 import { WORDPRESS_IMAGE } from '../../devkit/wordpress-image';
-import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { TASK_QUEUES, workflowIds, type TaskQueueName } from '../../lib/contract/ids';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityInput, type SiteEntityState } from '../../workflows/site';
 import { action, globals, parseOptions, updateRefusal, UsageError } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
-import { requireWorker, waitOnWorker } from '../worker-option';
+import { livePollers, requireWorker, waitOnWorker } from '../worker-option';
 import { formatTasks, siteTasksOnFarm, type NodesLookup } from './site-nodes';
 
 const createSchema = z.object({
@@ -132,13 +132,13 @@ export function addSiteLifecycleCommands(site: Command): void {
     .description('delete a site Drover created: a final restore point first, then service, user, secret, database and files')
     .argument('<domain>', 'the site\'s domain')
     .option('--yes', 'confirm')
-    .option('--provider <provider>', 'the cluster\'s provider: local or digitalocean', 'local')
+    .option('--provider <provider>', 'the cluster\'s provider: local or digitalocean (default: the one the site was created on)')
     .option('--worker', 'run a drover-infra worker in this process meanwhile (the final restore point still needs a drover-backup worker)')
     .action(
       action(async (opts, cmd, [raw]) => {
         const g = globals(cmd);
         const domain = domainArgument(raw);
-        if (opts.provider !== 'local' && opts.provider !== 'digitalocean') throw new UsageError('--provider', 'local or digitalocean');
+        if (opts.provider !== undefined && opts.provider !== 'local' && opts.provider !== 'digitalocean') throw new UsageError('--provider', 'local or digitalocean');
         await withServices(g.stateDir, async (deps) => {
           const s = await getSite(deps.galera, domain);
           if (!s || s.status === 'deleted') throw new UsageError('domain', `unknown site ${domain}`);
@@ -152,7 +152,12 @@ export function addSiteLifecycleCommands(site: Command): void {
           await requireWorker(client, 'backup');
           return waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(opts.worker), workflowId }, async () => {
             const handle = await siteEntity(client, domain);
-            return handle.executeUpdate(deleteSiteUpdate, { args: [{ domain, provider: opts.provider as 'local' | 'digitalocean' }] }).catch(refusal);
+            // The cluster the site was created on, as its entity recorded it: another --provider would take the final
+            // point and then fail to find the cluster, leaving the site half deleted.
+            const created = (await handle.query(siteStateQuery)).spec?.provider;
+            if (opts.provider && created && opts.provider !== created) throw new UsageError('--provider', `${domain} was created on a ${created} cluster, not ${String(opts.provider)}`);
+            const provider = (opts.provider ?? created ?? 'local') as 'local' | 'digitalocean';
+            return handle.executeUpdate(deleteSiteUpdate, { args: [{ domain, provider }] }).catch(refusal);
           });
         });
         return {
@@ -179,17 +184,25 @@ export function addSiteLifecycleCommands(site: Command): void {
         }));
         if (!record) throw new UsageError('domain', `unknown site ${domain}`);
         const stack = siteNames(domain).stack;
-        const { entity, nodes } = await withTemporal(g.stateDir, async (client) => {
+        const { entity, entityUnknown, nodes } = await withTemporal(g.stateDir, async (client) => {
           let entity: SiteEntityState | null = null;
+          let entityUnknown: string | undefined;
           try {
-            entity = await client.workflow.getHandle(workflowIds.site(domain)).query(siteStateQuery);
+            // A query is answered by a worker of the entity's queue: with none polling it would wait for ever.
+            const handle = client.workflow.getHandle(workflowIds.site(domain));
+            const on = (await handle.describe()).taskQueue;
+            const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === on);
+            if (queue && (await livePollers(client, queue)) === 0) {
+              entityUnknown = `no worker polls ${on}: the site's entity answers once one does (\`drover worker ${queue}\`)`;
+              process.stderr.write(`• ${entityUnknown}\n`);
+            } else entity = await handle.query(siteStateQuery);
           } catch (err) {
             if (!(err instanceof WorkflowNotFoundError)) throw err;
           }
           const nodes: NodesLookup = record.farm && record.status !== 'deleted'
             ? await siteTasksOnFarm(client, { stateDir: g.stateDir, provider: entity?.spec?.provider ?? provider, farm: record.farm, stacks: [stack], site: domain })
             : { tasks: null, unknown: record.farm ? 'deleted: nothing runs' : 'registered, not created by Drover: no service of its own' };
-          return { entity, nodes };
+          return { entity, entityUnknown, nodes };
         });
         const tasks = nodes.tasks?.[stack] ?? null;
         const last = points.filter((p) => p.complete).at(-1) ?? null;
@@ -199,7 +212,7 @@ export function addSiteLifecycleCommands(site: Command): void {
         const check = entity?.front;
         return {
           ok: true,
-          data: { site: record, entity, nodes: tasks, ...(nodes.unknown ? { nodesUnknown: nodes.unknown } : {}), lastRestorePoint: last, front: { ...front, backend: check ?? null }, links },
+          data: { site: record, entity, ...(entityUnknown ? { entityUnknown } : {}), nodes: tasks, ...(nodes.unknown ? { nodesUnknown: nodes.unknown } : {}), lastRestorePoint: last, front: { ...front, backend: check ?? null }, links },
           text: [
             `${domain}  ${record.status}${entity?.running ? ` (running: ${entity.running.name} ${entity.running.workflowId})` : ''}`,
             `  nodes     ${tasks ? formatTasks(tasks) : `unknown (${nodes.unknown})`}`,
@@ -208,6 +221,7 @@ export function addSiteLifecycleCommands(site: Command): void {
             ...(record.farm ? [`  farm      ${record.farm}, PHP ${record.phpVersion}, stack ${stack}`] : []),
             `  last restore point  ${last ? `${last.date} (${(last.bytes / 1024).toFixed(0)} KiB)` : 'none'}`,
             `  last operation      ${lastOp}`,
+            ...(entityUnknown ? [`  entity    unknown (${entityUnknown})`] : []),
             `  front     ${front.url ?? '(DROVER_FRONT_URL / DROVER_SITE_CHECK_URL not set)'}${front.curl ? `: ${front.curl}` : ''}`,
             ...(check ? [`  backend   ${check.address}:${check.port} on ${check.node}, checked ${check.checkedAt}${check.moves ? `, moved ${check.moves}×` : ''}${check.error ? ` (last check failed: ${check.error})` : ''}`] : []),
             `  history   ${links.history ?? links.entity ?? workflowIds.site(domain)}`,

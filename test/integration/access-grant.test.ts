@@ -331,6 +331,8 @@ describe('drover access', () => {
     [['--site', A, '--user', 'zed', '--for', '0s', '--files'], '--for'],
     [['--site', A, '--user', 'zed', '--for', '7d', '--files', '--ssh-public-key', '/dev/null'], '--ssh-public-key'],
     [['--site', A, '--user', 'zed', '--for', '7d', '--files', '--credentials-file', '/dev/null'], '--credentials-file'],
+    // A folder that is not there: the grant would go live and its credentials be written nowhere.
+    [['--site', A, '--user', 'zed', '--for', '7d', '--files', '--credentials-file', '/no/such/folder/creds.json'], '--credentials-file'],
   ])('refuses %j: exit 2 naming the field, nothing created', async (args, field) => {
     const r = await drover(['access', 'grant', ...args, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(2);

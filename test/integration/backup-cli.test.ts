@@ -141,6 +141,9 @@ describe('drover site and backup commands', () => {
     [['backup', 'run', '--date', '2026-13-01'], '--date'],
     [['backup', 'list', '--site', 'unknown.example.com'], '--site'],
     [['backup', 'prune', '--dry-run', '--now', 'yesterday'], '--now'],
+    // Dated after today: a point that would outlive retention; a prune that would age every point out (a dry run may look ahead).
+    [['backup', 'run', '--date', '2999-01-01'], '--date'],
+    [['backup', 'prune', '--now', '2999-01-01'], '--now'],
     [['backup', 'schedule', 'create', '--cron', '61 2 * * *'], '--cron'],
     [['backup', 'schedule', 'create', '--cron', 'nightly'], '--cron'],
     [['site', 'add', 'Not A Domain', '--db', 'wp_x', '--files', '/srv/x'], 'domain'],

@@ -14,6 +14,10 @@ import { connectTestServer, testDataConverter } from '../helpers/temporal';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
 import { restoreFarmWorkflow } from '../../workflows/restore-farm';
+import { siteWorkflow } from '../../workflows/site';
+import { upsertSite } from '../../lib/site-registry';
+import { closeActivityDeps, createActivityDeps } from '../../activities';
+import { testEnv } from '../helpers/temporal';
 
 /** A namespace of its own: no worker has ever polled its queues (a farm whose workers are not running). */
 async function freshNamespace(): Promise<string> {
@@ -45,6 +49,10 @@ describe('drover CLI', () => {
     [['smoke', '--label', 'has spaces!'], '--label'],
     [['worker', 'nightly'], 'queue'],
     [['dev', 'status', '--bogus'], '--bogus'],
+    [['scale', 'workers', '-1', '--bogus'], '--bogus'],
+    [['demo', '--sites', '0'], '--sites'],
+    [['demo', '--sites', '2.5'], '--sites'],
+    [['migrate', 'site', '--file', 'x.csv', '--domain', 'a.example.com', '--bwlimit', '0x10'], '--bwlimit'],
     [['no-such-command'], 'no-such-command'],
   ])('bad input %j exits 2 naming %s, as text and as JSON', async (args, field) => {
     const text = await drover(args);
@@ -136,6 +144,40 @@ describe('drover CLI', () => {
       const listed = await env.client.workflowService.listWorkflowExecutions({ namespace, query: '' });
       expect(listed.executions).toEqual([]);
     } finally {
+      await env.teardown();
+    }
+  });
+
+  it('site show of a site whose entity no worker polls says so instead of waiting; migrate site and wave start --wait with no worker exit 1 and start nothing', async () => {
+    const namespace = await freshNamespace();
+    const domain = `unpolled-${process.pid}.example.com`;
+    const env = await connectTestServer();
+    const client = new Client({ connection: env.client.connection, namespace, dataConverter: testDataConverter() });
+    const deps = createActivityDeps(testEnv());
+    try {
+      await upsertSite(deps.galera, { domain, database: `wp_unpolled_${process.pid}`, filesPath: `/srv/unpolled-${process.pid}`, storageHost: null, tablePrefix: 'wp_' });
+      // Its entity started while no infra worker runs: a query would wait for ever.
+      await client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(domain), taskQueue: TASK_QUEUES.infra, args: [{ domain }] });
+      const shown = await drover(['site', 'show', domain, '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(shown.code, shown.stdout + shown.stderr).toBe(0);
+      expect((shown.json() as { entityUnknown?: string }).entityUnknown).toMatch(/no worker polls drover-infra: .*drover worker infra/);
+      expect(shown.stderr).toMatch(/no worker polls drover-infra/);
+
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'unpolled-'));
+      writeFileSync(path.join(dir, 'pw'), 'secret\n', { mode: 0o600 });
+      const f = path.join(dir, 'm.csv');
+      writeFileSync(f, `domain,source_ssh,source_path,source_db,source_db_host,source_db_user,source_db_password_file,from_url,to_url,wave\nmoved-${process.pid}.example.com,root@127.0.0.1:1,/srv/old,wp_old,127.0.0.1:3306,wp,${path.join(dir, 'pw')},,,unpolled\n`);
+      for (const args of [['migrate', 'site', '--file', f, '--domain', `moved-${process.pid}.example.com`, '--wait'], ['migrate', 'wave', 'start', '--file', f, '--wait']]) {
+        const r = await drover([...args, '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        expect((r.json() as { error: { kind: string; message: string } }).error).toMatchObject({ kind: 'NoWorker', message: expect.stringContaining('drover worker migrate') });
+      }
+      const listed = await client.workflowService.listWorkflowExecutions({ namespace, query: '' });
+      expect(listed.executions.map((e) => e.execution?.workflowId)).toEqual([workflowIds.site(domain)]);
+    } finally {
+      await client.workflow.getHandle(workflowIds.site(domain)).terminate('test over').catch(() => undefined);
+      await deps.galera.query(await deps.galera.writerNode(), 'DELETE FROM drover_meta.sites WHERE domain = ?', [domain]).catch(() => undefined);
+      await closeActivityDeps(deps);
       await env.teardown();
     }
   });

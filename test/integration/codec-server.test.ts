@@ -133,6 +133,10 @@ describe('drover codec-server with a token check and --no-encode', () => {
     const bad = await drover(['codec-server', '--ui-origin', 'http://ui.example.com/some/path'], { timeoutMs: 30_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--ui-origin/);
+    // A folder given as the token file: refused naming it (it was read later, failing with EISDIR, exit 1).
+    const folder = await drover(['codec-server', '--ui-origin', uiOrigin, '--port', '0', '--token-file', dir], { timeoutMs: 30_000 });
+    expect(folder.code, folder.stderr).toBe(2);
+    expect(folder.stderr).toMatch(/--token-file: no such file \(or not a regular file\)/);
   });
 });
 

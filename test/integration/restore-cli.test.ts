@@ -144,6 +144,7 @@ describe('drover restore site', () => {
     ['--to naming a registered site', (d: string) => ['restore', 'site', d, '--to', d.replace(/^bad-/, 'other-')], '--to'],
     ['--to not a domain', (d: string) => ['restore', 'site', d, '--to', 'Bad Name'], '--to'],
     ['drill of an unknown site', () => ['restore', 'drill', '--site', 'nowhere.example.com'], '--site'],
+    ['a drill on an impossible date', () => ['restore', 'drill', '--date', '2026-02-30'], '--date'],
     ['a missing sites file', () => ['restore', 'farm', '--sites-file', '/nonexistent/sites.txt'], '--sites-file'],
     ['farm concurrency 0', () => ['restore', 'farm', '--concurrency', '0'], '--concurrency'],
     ['farm without --yes', (d: string) => ['restore', 'farm', '--sites-file', sitesFile(d), '--label', `no-yes-${d}`.slice(0, 90)], '--yes'],

@@ -169,6 +169,21 @@ describe('siteWorkflow', () => {
     expect(await entity.query(siteStateQuery)).toMatchObject({ restoreHolder: null, operations: 0 });
   }, 120_000);
 
+  it('a delete naming another provider than the site was created on is refused at acceptance (field provider), nothing started', async () => {
+    const domain = `prov-${ctx.taskQueue.slice(-6)}.example.com`;
+    const spec = { phpVersion: '8.2', title: 't', adminEmail: 'a@b.example.com', provider: 'digitalocean' as const, farm: 'prod', storageHost: null };
+    const h = await ctx.tw.client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(domain), taskQueue: ctx.taskQueue, args: [{ domain, state: { domain, phase: 'created', spec, running: null, queued: [], restoreHolder: null, last: null, operations: 1 } }] });
+    try {
+      const refused = await refusedWith(h.executeUpdate(deleteSiteUpdate, { args: [{ domain, provider: 'local' }] }));
+      expect(refused).toMatchObject({ type: 'InvalidInput', message: `provider: ${domain} was created on a digitalocean cluster, not local` });
+      expect(await h.query(siteStateQuery)).toMatchObject({ phase: 'created', running: null, queued: [], operations: 1 });
+      const history = await h.fetchHistory();
+      expect(history.events?.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes || e.workflowExecutionUpdateAcceptedEventAttributes)).toEqual([]);
+    } finally {
+      await h.terminate('test over').catch(() => undefined);
+    }
+  });
+
   it('continues as new after its bound, carrying its state; updates and queries reach the new run', async () => {
     const domain = `can-${ctx.taskQueue.slice(-6)}.example.com`;
     const h = await ctx.tw.client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(domain), taskQueue: ctx.taskQueue, args: [{ domain, maxOperationsPerRun: 2 }] });

@@ -66,6 +66,19 @@ describe('environment parsing', () => {
     expect(() => parseEnv(workerEnvSchema, { ...complete, [field]: value })).toThrow(new RegExp(field));
   });
 
+  it('a Redis URL that does not parse is refused without repeating it (its password would reach the log)', () => {
+    const url = 'redis://:s3cr/et@cache_redis-1:6379';
+    let err: Error | undefined;
+    try {
+      parseEnv(workerEnvSchema, { ...complete, DROVER_REDIS_URL: url });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).toMatch(/DROVER_REDIS_URL: not a valid URL/);
+    expect(err?.message).not.toContain('s3cr');
+    expect(parseEnv(workerEnvSchema, { ...complete, DROVER_REDIS_URL: 'redis://:s3cr%2Fet@cache_redis-1:6379' }).DROVER_REDIS_URL).toBe('redis://:s3cr%2Fet@cache_redis-1:6379');
+  });
+
   it('a worker\'s sticky timeout: 10000 ms (Temporal\'s default) unless set, from 1000 to 600000', () => {
     expect(parseEnv(workerEnvSchema, complete).DROVER_STICKY_TIMEOUT_MS).toBe(10_000);
     expect(parseEnv(workerEnvSchema, { ...complete, DROVER_STICKY_TIMEOUT_MS: '2000' }).DROVER_STICKY_TIMEOUT_MS).toBe(2000);
