@@ -5,17 +5,20 @@
  * workflow's current step is shown on stderr (stdout stays the result). `--worker` runs a worker for the queue
  * in this process instead.
  */
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
-import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
+import { TASK_QUEUES, workflowIds, type TaskQueueName } from '../lib/contract/ids';
 
 /** No worker polls the queue a command would wait on. Exit 1: the input was fine, the farm is not running it. */
 export class NoWorkerError extends Error {
   override readonly name = 'NoWorker';
-  constructor(readonly queue: TaskQueueName) {
-    super(`no worker polls task queue ${TASK_QUEUES[queue]}: start one with \`drover worker ${queue}\` (in another terminal, with the same --state-dir and --port-offset) or add --worker to run one inside this command`);
+  /** `why`: what needs that queue when it is not the command's own (its --worker runs another queue's worker). */
+  constructor(readonly queue: TaskQueueName, why?: string) {
+    super(why
+      ? `no worker polls task queue ${TASK_QUEUES[queue]}, which ${why}: start one with \`drover worker ${queue}\` (in another terminal, with the same --state-dir and --port-offset)`
+      : `no worker polls task queue ${TASK_QUEUES[queue]}: start one with \`drover worker ${queue}\` (in another terminal, with the same --state-dir and --port-offset) or add --worker to run one inside this command`);
   }
 }
 
@@ -42,6 +45,22 @@ export async function livePollers(client: Client, queue: TaskQueueName): Promise
     const seconds = Number(p.lastAccessTime?.seconds ?? 0);
     return now - seconds * 1000 < POLLER_ALIVE_MS;
   }).length;
+}
+
+/**
+ * The queue of the site's entity (`site/<domain>`) when no worker polls it, else null (no entity, or a worker there):
+ * a query of the entity, and an update a restore sends it, wait on that queue's worker.
+ */
+export async function siteEntityQueueUnpolled(client: Client, domain: string): Promise<{ queue: TaskQueueName; name: string } | null> {
+  let on: string;
+  try {
+    on = (await client.workflow.getHandle(workflowIds.site(domain)).describe()).taskQueue;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+  const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === on);
+  return queue && (await livePollers(client, queue)) === 0 ? { queue, name: on } : null;
 }
 
 /** Throws NoWorkerError unless a worker polls the queue. */

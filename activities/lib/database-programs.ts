@@ -183,6 +183,23 @@ export function requalifyDumpStream(from: string, to: string): Transform {
 }
 
 /**
+ * The end of a MariaDB client's stderr for a failure message, without the site data its errors quote: a syntax
+ * error's `near '…'` (the statement's text, values included), a duplicate's `entry '…'`, an incorrect value's
+ * `value: '…'`. Such messages reach the worker's log in plain text (only histories are encrypted), and the rows they
+ * quote may hold password hashes, keys or e-mail addresses. Names of tables, keys and columns are kept.
+ */
+export function clientErrorText(stderr: string, max = 300): string {
+  return stderr
+    .trim()
+    .replace(/(near )'[\s\S]*?'( at line \d+)/g, "$1'…'$2")
+    .replace(/(Duplicate entry )'[\s\S]*?'( for key)/g, "$1'…'$2")
+    .replace(/(value: )'[\s\S]*?'( for column)/g, "$1'…'$2")
+    // A quote the message was cut inside (or that the patterns above did not close): nothing after it is kept.
+    .replace(/(near |Duplicate entry |value: )'(?!…')[^\n]*$/gm, "$1'…'")
+    .slice(-max);
+}
+
+/**
  * A `mariadb` client loading `database` from its stdin (binary mode, no reconnect: a lost connection fails the
  * load instead of resuming it half-way). `exit` settles when it ends; a non-zero exit names the database and the
  * client's last error; a client killed by a signal (the OOM killer; the caller's own kill comes after its first
@@ -195,7 +212,7 @@ export function spawnMariadbLoad(optionsFile: string, database: string, extraArg
   client.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   const exit = new Promise<void>((resolve, reject) =>
     client.once('close', (code, signal) =>
-      code === 0 ? resolve() : reject(killedFailure('mariadb', { code, signal }, `loading ${database}`) ?? failure('DatabaseQueryFailed', `loading ${database} failed: ${err.trim().slice(-300) || `mariadb exited ${code}`}`)),
+      code === 0 ? resolve() : reject(killedFailure('mariadb', { code, signal }, `loading ${database}`) ?? failure('DatabaseQueryFailed', `loading ${database} failed: ${clientErrorText(err) || `mariadb exited ${code}`}`)),
     ),
   );
   client.stdin.on('error', () => undefined);

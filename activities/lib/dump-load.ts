@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { failure } from '../../lib/clients/errors';
 import { decryptFailure } from './encrypted-download';
 import { killedFailure, pipelineFailure, spawnPipeline, type Pipeline } from './process-chain';
+import { clientErrorText } from './database-programs';
 
 // For heartbeat tests only (fault-points.ts stallPoint): the dump held after its first 64 KiB, as a large table's
 // INSERTs on a loaded node would hold it. GNU head -c reads no more than it writes.
@@ -62,11 +63,11 @@ export function loadDumpFile(o: { identityFile: string; file: string; key: strin
       const killed = killedFailure(f.program, f, what, o.signal);
       if (killed) throw killed;
       // Bash itself ended before reporting (a cancel, a stop of the worker's whole group).
-      if (f.index === null) throw failure('DatabaseQueryFailed', `${what} was stopped (${f.signal ?? `exit ${f.code}`})${f.stderr.trim() ? `: ${f.stderr.trim().slice(-300)}` : ''}`);
+      if (f.index === null) throw failure('DatabaseQueryFailed', `${what} was stopped (${f.signal ?? `exit ${f.code}`})${f.stderr.trim() ? `: ${clientErrorText(f.stderr)}` : ''}`);
       const status = f.code ?? f.signal;
       if (f.program === 'age' || f.program === 'zstd') throw decryptFailure(f.program, o.key, f.stderr.trim().slice(-1000) || `${f.program} exited ${status}`);
       const program = f.program === 'sh' ? 'the stall' : f.program;
-      throw failure('DatabaseQueryFailed', `${what} failed: ${f.stderr.trim().slice(-300) || `${program} exited ${status}`}`);
+      throw failure('DatabaseQueryFailed', `${what} failed: ${clientErrorText(f.stderr) || `${program} exited ${status}`}`);
     } finally {
       o.signal?.removeEventListener('abort', kill);
       open = false;

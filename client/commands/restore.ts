@@ -20,7 +20,7 @@ import { calendarDate, todayUtc } from '../option-schemas';
 import { scheduleCommand } from '../schedule-command';
 import { withServices } from '../services';
 import { startOrAttach, webUiLink, withTemporal } from '../temporal';
-import { requireWorker, waitOnWorker } from '../worker-option';
+import { NoWorkerError, requireWorker, siteEntityQueueUnpolled, waitOnWorker } from '../worker-option';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -104,6 +104,12 @@ function siteCommand(): Command {
         const workflowId = workflowIds.restore(site, point, o.to);
         return withTemporal(g.stateDir, async (client) => {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');
+          // A restore over the site holds its entity first (an update its entity's worker answers, on drover-infra
+          // for a site made by `site create`): with no worker there the restore would wait at its first step.
+          const entity = o.to ? null : await siteEntityQueueUnpolled(client, site);
+          const why = `the site's entity runs on (a restore holds it first)`;
+          if (entity && (o.wait || o.worker)) throw new NoWorkerError(entity.queue, why);
+          if (entity) process.stderr.write(`• no worker polls ${entity.name}, ${why}: the restore waits for one (\`drover worker ${entity.queue}\`)\n`);
           const { handle, attached } = await startOrAttach(client, restoreSiteWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(site, 'restore'), args: [{ site, point, to: o.to, ...(deletedCreated ? { rebuild: { storageHost: live.storageHost } } : {}) }] });
           const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, plan, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };

@@ -13,13 +13,13 @@ import { createdSiteDifferences, getSite } from '../../lib/site-registry';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { mergedEnv } from '../../lib/env';
 import { WORDPRESS_IMAGE } from '../../devkit/wordpress-image';
-import { TASK_QUEUES, workflowIds, type TaskQueueName } from '../../lib/contract/ids';
+import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityInput, type SiteEntityState } from '../../workflows/site';
 import { action, globals, parseOptions, updateRefusal, UsageError } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
-import { livePollers, requireWorker, waitOnWorker } from '../worker-option';
+import { requireWorker, siteEntityQueueUnpolled, waitOnWorker } from '../worker-option';
 import { formatTasks, siteTasksOnFarm, type NodesLookup } from './site-nodes';
 
 const createSchema = z.object({
@@ -187,17 +187,17 @@ export function addSiteLifecycleCommands(site: Command): void {
         const { entity, entityUnknown, nodes } = await withTemporal(g.stateDir, async (client) => {
           let entity: SiteEntityState | null = null;
           let entityUnknown: string | undefined;
-          try {
-            // A query is answered by a worker of the entity's queue: with none polling it would wait for ever.
-            const handle = client.workflow.getHandle(workflowIds.site(domain));
-            const on = (await handle.describe()).taskQueue;
-            const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === on);
-            if (queue && (await livePollers(client, queue)) === 0) {
-              entityUnknown = `no worker polls ${on}: the site's entity answers once one does (\`drover worker ${queue}\`)`;
-              process.stderr.write(`• ${entityUnknown}\n`);
-            } else entity = await handle.query(siteStateQuery);
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // A query is answered by a worker of the entity's queue: with none polling it would wait for ever.
+          const unpolled = await siteEntityQueueUnpolled(client, domain);
+          if (unpolled) {
+            entityUnknown = `no worker polls ${unpolled.name}: the site's entity answers once one does (\`drover worker ${unpolled.queue}\`)`;
+            process.stderr.write(`• ${entityUnknown}\n`);
+          } else {
+            try {
+              entity = await client.workflow.getHandle(workflowIds.site(domain)).query(siteStateQuery);
+            } catch (err) {
+              if (!(err instanceof WorkflowNotFoundError)) throw err;
+            }
           }
           const nodes: NodesLookup = record.farm && record.status !== 'deleted'
             ? await siteTasksOnFarm(client, { stateDir: g.stateDir, provider: entity?.spec?.provider ?? provider, farm: record.farm, stacks: [stack], site: domain })

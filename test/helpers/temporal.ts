@@ -9,6 +9,9 @@ import type { DataConverter } from '@temporalio/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
+import { msToTs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
 import { createActivities, createActivityDeps, closeActivityDeps, type ActivityDeps } from '../../activities';
 import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
 import { droverDataConverter } from '../../lib/data-converter';
@@ -113,4 +116,25 @@ export function useRunningWorker(prefix: string, tweak?: (d: ActivityDeps) => Ac
     await ctx.tw?.teardown();
   });
   return ctx;
+}
+
+/** A namespace of its own (no worker polls any of its queues), with Drover's search attributes, as a farm's has them. */
+export async function freshNamespace(): Promise<string> {
+  const env = await connectTestServer();
+  const namespace = `test-${process.pid}-${Date.now()}`;
+  try {
+    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
+    for (let i = 0; i < 50; i++) {
+      const ok = await env.client.workflowService.describeNamespace({ namespace }).then(() => true, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Drover's search attributes, as `dev up` and the compose job register them in a farm's namespace (a start
+    // naming one a namespace lacks is refused).
+    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    await env.client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(DROVER_SEARCH_ATTRIBUTES.map((a) => [a.name, keyword])) });
+  } finally {
+    await env.teardown();
+  }
+  return namespace;
 }

@@ -8,11 +8,9 @@ import { CLI, drover } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { freePort } from '../helpers/ports';
 import { Client } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { connectTestServer, testDataConverter } from '../helpers/temporal';
+import { connectTestServer, freshNamespace, testDataConverter } from '../helpers/temporal';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
-import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
 import { restoreFarmWorkflow } from '../../workflows/restore-farm';
 import { siteWorkflow } from '../../workflows/site';
 import { upsertSite } from '../../lib/site-registry';
@@ -20,25 +18,6 @@ import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { testEnv } from '../helpers/temporal';
 
 /** A namespace of its own: no worker has ever polled its queues (a farm whose workers are not running). */
-async function freshNamespace(): Promise<string> {
-  const env = await connectTestServer();
-  const namespace = `cli-${process.pid}-${Date.now()}`;
-  try {
-    await env.client.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('1 day') });
-    for (let i = 0; i < 50; i++) {
-      const ok = await env.client.workflowService.describeNamespace({ namespace }).then(() => true, () => false);
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    // Drover's search attributes, as `dev up` and the compose job register them in a farm's namespace (a start
-    // naming one a namespace lacks is refused).
-    const keyword = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
-    await env.client.connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(DROVER_SEARCH_ATTRIBUTES.map((a) => [a.name, keyword])) });
-  } finally {
-    await env.teardown();
-  }
-  return namespace;
-}
 
 
 

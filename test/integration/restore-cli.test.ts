@@ -16,7 +16,10 @@ import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { drover } from '../helpers/cli';
 import { objectBytes, pointObjectKey, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
-import { useRunningWorker } from '../helpers/temporal';
+import { freshNamespace, testDataConverter, useRunningWorker } from '../helpers/temporal';
+import { Client } from '@temporalio/client';
+import { TASK_QUEUES } from '../../lib/contract/ids';
+import { siteWorkflow } from '../../workflows/site';
 
 const ctx = useRunningWorker('restore-cli');
 
@@ -162,5 +165,28 @@ describe('drover restore site', () => {
     const keys = await ctx.deps.s3.send(new ListObjectsV2Command({ Bucket: ctx.deps.bucket, Prefix: `sites/${site.domain}/` }));
     expect((keys.Contents ?? []).map((o) => o.Key!).filter((k) => !k.includes('/2026-11-10/'))).toEqual([]);
     await expect(ctx.tw.client.workflow.getHandle(workflowIds.restore(site.domain, '2026-11-10')).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it("a restore over a site whose entity no worker polls (drover-infra for a created site) is refused before it starts, naming that worker; without --wait it starts and says so", async () => {
+    const site = await backedUpSite('unpolled');
+    const namespace = await freshNamespace();
+    const client = new Client({ connection: ctx.tw.client.connection, namespace, dataConverter: testDataConverter() });
+    await client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(site.domain), taskQueue: TASK_QUEUES.infra, args: [{ domain: site.domain }] });
+    try {
+      const db = await tableChecksums(ctx.deps, site.database);
+      const r = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker', '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const err = (r.json() as { error: { kind: string; message: string } }).error;
+      expect(err).toMatchObject({ kind: 'NoWorker', message: expect.stringMatching(/drover-infra, which the site's entity runs on .*drover worker infra/) });
+      const listed = await client.workflowService.listWorkflowExecutions({ namespace, query: '' });
+      expect(listed.executions.map((e) => e.execution?.workflowId)).toEqual([workflowIds.site(site.domain)]);
+      expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
+      // Not waiting: started, with the notice on stderr (the restore waits for that worker).
+      const started = await drover(['restore', 'site', site.domain, '--at', '2026-11-10'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(started.code, started.stderr).toBe(0);
+      expect(started.stderr).toMatch(/no worker polls drover-infra, the site's entity runs on/);
+    } finally {
+      for (const id of [workflowIds.site(site.domain), workflowIds.restore(site.domain, '2026-11-10')]) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    }
   });
 });
