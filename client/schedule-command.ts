@@ -9,6 +9,8 @@ import type { SearchAttributePair, Workflow } from '@temporalio/common';
 import { z } from 'zod';
 import { action, globals, parseOptions, UsageError } from './output';
 import { withTemporal } from './temporal';
+import { warnWithoutWorker } from './worker-option';
+import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
 
 export interface ScheduleSpec<V, W extends Workflow> {
   scheduleId: string;
@@ -30,8 +32,9 @@ const cron = z.string().regex(/^\S+( \S+){4,6}$/, 'a cron expression of 5 to 7 f
 export function scheduleCommand<V, W extends Workflow>(spec: ScheduleSpec<V, W>): Command {
   const schedule = new Command('schedule').description(`the Temporal Schedule that runs ${spec.what}`);
   const key = /--([a-z-]+)/.exec(spec.option.flags)![1].replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-  const withHandle = <T>(cmd: Command, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>) =>
-    withTemporal(globals(cmd).stateDir, (client) => fn(client.schedule.getHandle(spec.scheduleId)));
+  const withHandle = <T>(cmd: Command, fn: (h: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<T>) =>
+    withTemporal(globals(cmd).stateDir, (client) => fn(client.schedule.getHandle(spec.scheduleId), client));
+  const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === spec.taskQueue);
 
   schedule
     .command('create')
@@ -92,12 +95,15 @@ export function scheduleCommand<V, W extends Workflow>(spec: ScheduleSpec<V, W>)
       .option('--note <text>', 'why (kept with the schedule, shown in the Web UI)')
       .action(
         action(async (opts, cmd) =>
-          withHandle(cmd, async (h) => {
+          withHandle(cmd, async (h, client) => {
             const note = (opts.note as string | undefined) ?? `drover schedule ${name}`;
             if (name === 'pause') await h.pause(note);
             else if (name === 'unpause') await h.unpause(note);
-            else if (name === 'trigger') await h.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
-            else await h.delete();
+            else if (name === 'trigger') {
+              await h.trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+              // The run it started waits for a worker like any other start: say so when none polls.
+              if (queue) await warnWithoutWorker(client, queue);
+            } else await h.delete();
             return { ok: true, data: { scheduleId: spec.scheduleId, done: name }, text: `schedule ${spec.scheduleId}: ${name} done` };
           }),
         ),

@@ -153,8 +153,16 @@ describe('drover CLI', () => {
       }
       const listed = await client.workflowService.listWorkflowExecutions({ namespace, query: '' });
       expect(listed.executions.map((e) => e.execution?.workflowId)).toEqual([workflowIds.site(domain)]);
+
+      // A Schedule's run started by hand waits for a worker like any start: `trigger` says so when none polls.
+      const ns = { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 };
+      expect((await drover(['backup', 'schedule', 'create'], ns)).code).toBe(0);
+      const triggered = await drover(['backup', 'schedule', 'trigger'], ns);
+      expect(triggered.code, triggered.stderr).toBe(0);
+      expect(triggered.stderr).toMatch(/no worker polls drover-backup yet/);
+      expect((await drover(['backup', 'schedule', 'delete'], ns)).code).toBe(0);
     } finally {
-      await client.workflow.getHandle(workflowIds.site(domain)).terminate('test over').catch(() => undefined);
+      for await (const w of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) await client.workflow.getHandle(w.workflowId, w.runId).terminate('test over').catch(() => undefined);
       await deps.galera.query(await deps.galera.writerNode(), 'DELETE FROM drover_meta.sites WHERE domain = ?', [domain]).catch(() => undefined);
       await closeActivityDeps(deps);
       await env.teardown();
