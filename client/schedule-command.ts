@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { action, globals, parseOptions, UsageError } from './output';
 import { withTemporal } from './temporal';
 import { warnWithoutWorker } from './worker-option';
-import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
+import { taskQueueName } from '../lib/contract/ids';
 
 export interface ScheduleSpec<V, W extends Workflow> {
   scheduleId: string;
@@ -34,7 +34,7 @@ export function scheduleCommand<V, W extends Workflow>(spec: ScheduleSpec<V, W>)
   const key = /--([a-z-]+)/.exec(spec.option.flags)![1].replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
   const withHandle = <T>(cmd: Command, fn: (h: ReturnType<Client['schedule']['getHandle']>, client: Client) => Promise<T>) =>
     withTemporal(globals(cmd).stateDir, (client) => fn(client.schedule.getHandle(spec.scheduleId), client));
-  const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === spec.taskQueue);
+  const queue = taskQueueName(spec.taskQueue);
 
   schedule
     .command('create')

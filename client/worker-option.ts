@@ -9,7 +9,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
-import { TASK_QUEUES, workflowIds, type TaskQueueName } from '../lib/contract/ids';
+import { TASK_QUEUES, taskQueueName, workflowIds, type TaskQueueName } from '../lib/contract/ids';
 
 /** No worker polls the queue a command would wait on. Exit 1: the input was fine, the farm is not running it. */
 export class NoWorkerError extends Error {
@@ -59,7 +59,7 @@ export async function siteEntityQueueUnpolled(client: Client, domain: string): P
     if (err instanceof WorkflowNotFoundError) return null;
     throw err;
   }
-  const queue = (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === on);
+  const queue = taskQueueName(on);
   return queue && (await livePollers(client, queue)) === 0 ? { queue, name: on } : null;
 }
 

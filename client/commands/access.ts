@@ -26,16 +26,17 @@ import { withServices } from '../services';
 import { operatorName, withTemporal } from '../temporal';
 import { waitOnWorker } from '../worker-option';
 
-/** mysql_native_password's stored form: `*` and upper-case hex SHA1(SHA1(password)). Not enough to log in with. */
 /** Whether `dir` is a folder this process may create files in. */
 function writableFolder(dir: string): boolean {
   try {
-    return statSync(dir).isDirectory() && (accessSync(dir, constants.W_OK | constants.X_OK), true);
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return statSync(dir).isDirectory();
   } catch {
     return false;
   }
 }
 
+/** mysql_native_password's stored form: `*` and upper-case hex SHA1(SHA1(password)). Not enough to log in with. */
 export function nativePasswordHash(password: string): string {
   const inner = createHash('sha1').update(password).digest();
   return `*${createHash('sha1').update(inner).digest('hex').toUpperCase()}`;

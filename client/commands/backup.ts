@@ -17,10 +17,8 @@ import { scheduleCommand } from '../schedule-command';
 import { requireSites } from './site';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
-const date = calendarDate;
-const today = todayUtc;
 /** A night's date no later than today (UTC): a point dated in the future would outlive every retention tier. */
-const notAfterToday = (d: typeof date) => d.refine((v) => v <= today(), { message: `no later than today (UTC)` });
+const nightDate = calendarDate.refine((v) => v <= todayUtc(), { message: 'no later than today (UTC)' });
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function formatNight(r: NightlyBackupResult): string {
@@ -42,9 +40,9 @@ export function backupCommand(): Command {
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
-        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: notAfterToday(date).optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: nightDate.optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         await requireSites(g.stateDir, o.site ?? []);
-        const night = o.date ?? today();
+        const night = o.date ?? todayUtc();
         // One night, one workflow (the Schedule's run joins the same ID): a night already running is attached to.
         const workflowId = workflowIds.nightlyBackup(night);
         return withTemporal(g.stateDir, async (client) => {
@@ -89,10 +87,10 @@ export function backupCommand(): Command {
       action(async (raw, cmd) => {
         const g = globals(cmd);
         // A --now in the future would age every point past its tier and delete them: only a dry run may look ahead.
-        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), now: date.optional(), dryRun: z.boolean().optional(), worker: z.boolean().optional() }), raw);
-        if (!o.dryRun && o.now && o.now > today()) throw new UsageError('--now', `${o.now} is after today (${today()} UTC): retention would delete points by ages they do not have yet; look ahead with --dry-run only`);
+        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), now: calendarDate.optional(), dryRun: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        if (!o.dryRun && o.now && o.now > todayUtc()) throw new UsageError('--now', `${o.now} is after today (${todayUtc()} UTC): retention would delete points by ages they do not have yet; look ahead with --dry-run only`);
         await requireSites(g.stateDir, o.site ?? []);
-        const now = o.now ?? today();
+        const now = o.now ?? todayUtc();
         const plans = await withServices(g.stateDir, async (deps) => {
           const sites = o.site ?? (await listSites(deps.galera)).map((s) => s.domain);
           return Promise.all(sites.map(async (site) => ({ site, plan: planRetention((await listSiteRestorePoints(deps.s3, deps.bucket, { site })).map((p) => ({ date: p.date, complete: p.complete })), now) })));

@@ -5,6 +5,10 @@
  */
 export const TASK_QUEUES = { infra: 'drover-infra', backup: 'drover-backup', restore: 'drover-restore', migrate: 'drover-migrate' } as const;
 export type TaskQueueName = keyof typeof TASK_QUEUES;
+/** The short name (`infra`, …) of a Drover task queue's full name (`drover-infra`), or undefined for another queue. */
+export function taskQueueName(fullName: string): TaskQueueName | undefined {
+  return (Object.keys(TASK_QUEUES) as TaskQueueName[]).find((q) => TASK_QUEUES[q] === fullName);
+}
 
 /**
  * How long a read-only workflow (cluster health, smoke) may run. They exist to answer an operator who is waiting:
