@@ -16,6 +16,7 @@ import { droverDataConverter } from '../lib/data-converter';
 import { AUDIT_INTERCEPTORS_MODULE, auditSinks } from './audit-sink';
 import { TASK_QUEUES, type TaskQueueName } from '../lib/contract/ids';
 import { bundlePath, workflowsEntry } from './workflows-entry';
+import { trackInFlightActivities } from './in-flight-activities';
 import { exitWhenFlushed, ignoreClosedPipes } from '../lib/exit';
 
 /** Per-queue tuning: backups are I/O-heavy and run wider; infra steps are few and long. */
@@ -39,6 +40,12 @@ export function envForQueue(queue: TaskQueueName, env: WorkerEnv): WorkerEnv {
   }
   return Object.freeze({ ...env, DROVER_BACKUP_AGE_IDENTITY_FILE: undefined });
 }
+
+/**
+ * How long after the grace time a stopping worker still waits for activities that ignore their cancellation before
+ * it gives up on them and exits 1, naming them (their attempts then time out on the server and are retried).
+ */
+export const SHUTDOWN_FORCE_AFTER_GRACE_MS = 5_000;
 
 /** Each queue's default SDK metrics port: distinct, so the three workers share a host (9465: backup metrics). */
 export const DEFAULT_METRICS_PORTS: Record<TaskQueueName, number> = { infra: 9464, backup: 9466, restore: 9467, migrate: 9468 };
@@ -76,15 +83,23 @@ export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(
     telemetryOptions: { logging: CORE_LOGS_TO_LOGGER, metrics: { prometheus: { bindAddress: `${env.DROVER_METRICS_HOST}:${port}` } } },
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
   });
-  const { worker, deps, close } = await createDroverWorker(queue, env);
+  const { worker, deps, close, inFlight } = await createDroverWorker(queue, env);
   // Backup workers also serve per-site backup metrics (read from the backup record, not from memory).
   const backupMetrics = queue === 'backup' ? await serveBackupMetrics(deps.galera, env.DROVER_METRICS_HOST, env.DROVER_BACKUP_METRICS_PORT) : null;
   try {
     Runtime.instance().logger.info(`worker for ${TASK_QUEUES[queue]} running; SDK metrics on http://${env.DROVER_METRICS_HOST}:${port}/metrics`);
     await worker.run();
+  } catch (err) {
+    // Past the force time the SDK gives up on them (its GracefulShutdownPeriodExpiredError, or the core's "Worker
+    // still in use" once it finalizes): name what was abandoned.
+    const left = inFlight.list();
+    if (!left.length) throw err;
+    const waited = (env.DROVER_SHUTDOWN_GRACE_MS + SHUTDOWN_FORCE_AFTER_GRACE_MS) / 1000;
+    throw new Error(`stopped without ${left.length} activit${left.length === 1 ? 'y' : 'ies'} still running ${waited} s after the signal (cancelled, not stopping; the server retries them): ${left.join(', ')} (${(err as Error).message})`);
   } finally {
     backupMetrics?.close();
-    await close();
+    // An abandoned activity may hold a pooled connection: the close is bounded, the process exits anyway.
+    await Promise.race([close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
   }
 }
 
@@ -109,7 +124,7 @@ export async function createDroverWorker(
   queue: TaskQueueName,
   env: WorkerEnv,
   overrides: Partial<WorkerOptions> = {},
-): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void> }> {
+): Promise<{ worker: Worker; deps: ActivityDeps; close: () => Promise<void>; inFlight: ReturnType<typeof trackInFlightActivities> }> {
   env = envForQueue(queue, env);
   // Keys first: a worker without them refuses to start (EnvError naming the variable) before connecting.
   const dataConverter = droverDataConverter(env);
@@ -119,15 +134,20 @@ export async function createDroverWorker(
   const deps = createActivityDeps(env);
   // What restores of a worker killed mid-way kept on this disk (nothing else would ever remove it).
   if (queue === 'restore') removeStaleSpools();
+  const inFlight = trackInFlightActivities();
+  const source = workflowSource(queue);
   const worker = await Worker.create({
     connection,
     namespace: s.namespace,
     taskQueue: TASK_QUEUES[queue],
-    ...workflowSource(queue),
+    ...source,
+    interceptors: { ...source.interceptors, activity: [inFlight.interceptor] },
     dataConverter,
     sinks: auditSinks(deps.galera),
     activities: activities(deps),
     shutdownGraceTime: env.DROVER_SHUTDOWN_GRACE_MS,
+    // Bounded: an activity that ignores its cancellation cannot keep a stopping worker (and its pollers) alive.
+    shutdownForceTime: env.DROVER_SHUTDOWN_GRACE_MS + SHUTDOWN_FORCE_AFTER_GRACE_MS,
     stickyQueueScheduleToStartTimeout: env.DROVER_STICKY_TIMEOUT_MS,
     ...QUEUE_TUNING[queue],
     ...overrides,
@@ -135,6 +155,7 @@ export async function createDroverWorker(
   return {
     worker,
     deps,
+    inFlight,
     close: async () => {
       await connection.close();
       await closeActivityDeps(deps);

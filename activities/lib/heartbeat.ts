@@ -44,7 +44,8 @@ export async function withHeartbeat<T>(details: () => unknown, fn: () => Promise
   }
 }
 
-function activitySignal(): AbortSignal | undefined {
+/** The running activity's cancellation signal, or undefined outside an activity. */
+export function activitySignal(): AbortSignal | undefined {
   try {
     return Context.current().cancellationSignal;
   } catch {

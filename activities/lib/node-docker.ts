@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { classifyDockerError } from '../../lib/clients/errors';
+import { activitySignal } from './heartbeat';
 
 /** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
 export interface NodeAddress {
@@ -20,15 +21,25 @@ export function nodeDockerClient(privateKey: string | Buffer, n: NodeAddress): D
   return createDockerClient({ host: `ssh://root@${n.ip}:${n.sshPort}${n.dockerSocket}`, sshPrivateKey: privateKey, sshPinnedHostKeys: [n.hostKey] });
 }
 
-/** Runs `fn` with a Docker client on node `n`, closed afterwards; Docker's errors classified once (lib/clients/errors). */
+/**
+ * Runs `fn` with a Docker client on node `n`, closed afterwards; Docker's errors classified once (lib/clients/errors).
+ * In an activity, its cancellation closes the client: a call waiting on a daemon that never answers (no request has
+ * a timeout: image loads take minutes) ends with the cancellation instead of holding a stopping worker for good.
+ */
 export async function withNodeDocker<T>(privateKey: string | Buffer, n: NodeAddress, fn: (d: Docker) => Promise<T>): Promise<T> {
   const d = nodeDockerClient(privateKey, n);
+  const signal = activitySignal();
+  const onAbort = () => closeDockerClient(d);
+  signal?.addEventListener('abort', onAbort);
   try {
+    if (signal?.aborted) throw signal.reason;
     return await fn(d);
   } catch (err) {
+    if (signal?.aborted) throw signal.reason ?? err;
     if ((err as { type?: string }).type) throw err;
     throw classifyDockerError(err, n.name);
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     closeDockerClient(d);
   }
 }

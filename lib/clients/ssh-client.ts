@@ -58,6 +58,9 @@ export function hostKeyVerifier(label: string, pins: string[], insecureAnyHostKe
   return (key) => pins.length === 0 || pins.includes(hostKeyFingerprint(key));
 }
 
+/** How long a cancelled command's channel may take to close before its connection is dropped. */
+const CANCEL_CONFIRM_MS = 5_000;
+
 export class SshClient {
   private constructor(private readonly conn: Client, readonly target: SshTarget) {}
 
@@ -72,6 +75,9 @@ export class SshClient {
       username: target.username,
       privateKey: opts.privateKey,
       readyTimeout: opts.readyTimeoutMs ?? 15_000,
+      // A peer gone without a word (a node powered off, its network removed) ends the connection, and every command
+      // on it, after about 30 s instead of never.
+      keepaliveInterval: 10_000,
       tryKeyboard: false,
       hostVerifier: (key: Buffer) => {
         const ok = verify(key);
@@ -106,11 +112,20 @@ export class SshClient {
     const err: Buffer[] = [];
     channel.on('data', (d: Buffer) => out.push(d));
     channel.stderr.on('data', (d: Buffer) => err.push(d));
-    const onAbort = () => channel.close();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // Cancelled: the channel is closed; a peer that never confirms (gone, or hung) has the connection dropped, which
+    // closes the channel here, so a cancelled step never waits on it for good.
+    let drop: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      channel.close();
+      drop = setTimeout(() => this.conn.destroy(), CANCEL_CONFIRM_MS);
+    };
+    const closed = new Promise<number>((resolve) => channel.once('close', (c: number | null) => resolve(c ?? -1)));
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (opts.stdin !== undefined) channel.end(opts.stdin);
     else channel.end();
-    const code = await new Promise<number>((resolve) => channel.once('close', (c: number | null) => resolve(c ?? -1)));
+    const code = await closed;
+    clearTimeout(drop);
     opts.signal?.removeEventListener('abort', onAbort);
     return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
   }

@@ -37,6 +37,25 @@ export interface WorkerProcess {
   exited: Promise<void>;
   /** The end of its stderr (fault points announce themselves there). */
   stderr: () => string;
+  /** stopWorkerProcess on it. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Stops a worker process as a supervisor does: SIGTERM, then SIGKILL when it has not exited within `withinMs` (the
+ * worker's own bound is its grace time, 30 s, + 5 s). Killed, it rejects with the end of the worker's output: a worker
+ * that does not stop fails the test that stopped it instead of polling on into the next file's tests (a leftover
+ * backup worker once took another file's crash test's workflow, whose armed worker then never crashed).
+ */
+export async function stopWorkerProcess(w: ChildProcess, output: () => string = () => '', withinMs = 60_000): Promise<void> {
+  const gone = () => w.exitCode !== null || w.signalCode !== null;
+  if (gone()) return;
+  const exited = new Promise<boolean>((r) => w.once('exit', () => r(true)));
+  w.kill('SIGTERM');
+  if (await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), withinMs))])) return;
+  w.kill('SIGKILL');
+  await exited;
+  throw new Error(`worker pid ${w.pid} still running ${withinMs / 1000} s after SIGTERM: killed. Its output ended with:\n${output()}`);
 }
 
 /**
@@ -51,5 +70,5 @@ export function spawnDroverWorker(queue: 'infra' | 'backup' | 'restore' | 'migra
   const worker = spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', queue], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: full });
   let err = '';
   worker.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err };
+  return { worker, exited: new Promise((r) => worker.once('close', () => r())), stderr: () => err, stop: () => stopWorkerProcess(worker, () => err) };
 }

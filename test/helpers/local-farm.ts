@@ -16,7 +16,7 @@ import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-
 import { loadPlan } from '../../lib/plan/load';
 import { clusterBringUpWorkflow, type ClusterBringUpInput } from '../../workflows/cluster-bring-up';
 import type { TaskQueueName } from '../../lib/contract/ids';
-import { CLI } from './cli';
+import { CLI, stopWorkerProcess } from './cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from './paths';
 import { freeSubnet } from './subnet';
 import { useRunningWorker } from './temporal';
@@ -87,12 +87,9 @@ export function useLocalFarm(prefix: string, opts: { queues: TaskQueueName[]; su
   }, 1_800_000);
 
   afterAll(async () => {
-    for (const w of workers.filter((x) => x.exitCode === null && x.signalCode === null)) {
-      const exited = new Promise((r) => w.once('close', r));
-      w.kill('SIGTERM');
-      await exited;
-    }
+    const stopped = await Promise.allSettled(workers.map((w) => stopWorkerProcess(w, () => out)));
     await removeLeftovers();
+    for (const s of stopped) if (s.status === 'rejected') throw s.reason;
   }, 300_000);
 
   return { farm, output: () => out, spawnWorker };

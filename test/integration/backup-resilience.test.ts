@@ -13,7 +13,7 @@ import { devLayout, devUp } from '../../devkit/dev-env';
 import { readPid } from '../../devkit/dev-env/processes';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow } from '../../workflows/nightly-backup';
-import { CLI } from '../helpers/cli';
+import { CLI, stopWorkerProcess } from '../helpers/cli';
 import { ROOT, TEST_ENV, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { decrypt, objectBytes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
@@ -61,7 +61,7 @@ describe('backup resilience', () => {
       expect(result.failed).toEqual([]);
       expect(result.created + result.alreadyComplete).toBe(3);
     } finally {
-      first.kill('SIGTERM');
+      await stopWorkerProcess(first);
     }
     const spaces = createSpacesActivities(deps);
     for (const site of sites) {

@@ -1,15 +1,22 @@
 /** The connection layer against the real servers: sshd, dockerd (local and SSH-forwarded), Galera, S3. */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createActivityDeps, closeActivityDeps } from '../../activities';
+import { withNodeDocker, type NodeAddress } from '../../activities/lib/node-docker';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { classifyStorageError } from '../../lib/clients/errors';
 import { SshClient, withSsh } from '../../lib/clients/ssh-client';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
+import { TEST_STATE_DIR } from '../helpers/paths';
 
 const env = testEnv();
 const deps = createActivityDeps(env);
@@ -19,6 +26,49 @@ describe('SshClient', () => {
   it('returns exit code, stdout and stderr separately', async () => {
     const r = await withSsh(deps.ssh.defaultTarget, deps.ssh.options, (c) => c.exec('echo out; echo err >&2; exit 3'));
     expect(r).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+  });
+
+  it('a cancelled command on a peer that hangs (its sshd stopped): the command ends within seconds of the cancel (it waited for good)', async () => {
+    // Every session process of the environment's sshd is stopped once the command runs: nothing answers the close.
+    const master = readFileSync(path.join(TEST_STATE_DIR, 'ssh', 'sshd.pid'), 'utf8').trim();
+    const sessions = (): string[] => {
+      const out: string[] = [];
+      const walk = (pid: string) => {
+        for (const c of execFileSync('pgrep', ['-P', pid]).toString().split('\n').filter(Boolean)) {
+          out.push(c);
+          walk(c);
+        }
+      };
+      try {
+        walk(master);
+      } catch {
+        /* pgrep exits 1 when a process has no children */
+      }
+      return out;
+    };
+    const c = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);
+    const abort = new AbortController();
+    let stopped: string[] = [];
+    try {
+      const ran = c.exec('echo started; sleep 600', { signal: abort.signal });
+      const outcome = ran.then((r) => r.code, (e: Error) => e);
+      await new Promise((r) => setTimeout(r, 1_000));
+      stopped = sessions();
+      expect(stopped.length).toBeGreaterThan(0);
+      for (const p of stopped) process.kill(Number(p), 'SIGSTOP');
+      abort.abort();
+      const ended = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('still waiting'), 15_000))]);
+      expect(ended).toBe(-1);
+    } finally {
+      for (const p of stopped) {
+        try {
+          process.kill(Number(p), 'SIGCONT');
+        } catch {
+          /* gone */
+        }
+      }
+      c.close();
+    }
   });
 
   it('feeds stdin, streams stdout, and uploads files over SFTP', async () => {
@@ -191,6 +241,30 @@ describe('Docker client', () => {
     const viaSsh = createDockerClient({ host: `ssh://${t.username}@${t.host}:${t.port}${socket}`, sshPrivateKey: readFileSync(env.DROVER_SSH_KEY_FILE), sshPinnedHostKeys: deps.ssh.options.pinnedHostKeys });
     const [local, remote] = await Promise.all([createDockerClient(deps.docker).info(), viaSsh.info()]);
     expect(remote.ID).toBe(local.ID);
+  });
+
+  it("a node's daemon that takes the call and never answers: the activity's cancellation ends the call (it used to wait for good, holding a stopping worker)", async () => {
+    // A hung dockerd as a node's socket: it accepts the connection and never replies.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hung-docker-'));
+    const sockets: net.Socket[] = [];
+    const hung = net.createServer((c) => void sockets.push(c));
+    await new Promise<void>((r) => hung.listen(path.join(dir, 'docker.sock'), r));
+    const t = deps.ssh.defaultTarget;
+    const node: NodeAddress = { name: 'hung', ip: t.host, sshPort: t.port, hostKey: deps.ssh.options.pinnedHostKeys![0], dockerSocket: path.join(dir, 'docker.sock') };
+    try {
+      const mock = new MockActivityEnvironment();
+      const call = mock.run(() => withNodeDocker(deps.ssh.options.privateKey, node, (d) => d.listTasks()));
+      const outcome = call.then(() => 'answered', (e: Error) => e);
+      for (let i = 0; i < 100 && !sockets.length; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(sockets.length).toBe(1);
+      mock.cancel('CANCELLED');
+      const ended = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('still waiting'), 10_000))]);
+      expect(ended).toBeInstanceOf(CancelledFailure);
+    } finally {
+      for (const c of sockets) c.destroy();
+      hung.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

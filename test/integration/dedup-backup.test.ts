@@ -259,8 +259,7 @@ describe('deduplicated file backups', () => {
       expect(collected).toMatchObject({ deletedPacks: orphans.length });
       expect(await restoreCopy(crashed.domain, '2026-11-05', `${crashed.filesPath}-copy`)).toEqual(state);
     } finally {
-      w.worker.kill('SIGTERM');
-      await w.exited;
+      await w.stop();
     }
   });
 

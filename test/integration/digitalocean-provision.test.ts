@@ -17,7 +17,7 @@ import type { FarmPlan } from '../../lib/plan/schema';
 import { plannedNodes } from '../../lib/plan/nodes';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { provisionFarmWorkflow, provisionProgressQuery } from '../../workflows/provision-farm';
-import { CLI } from '../helpers/cli';
+import { CLI, stopWorkerProcess } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { useRunningWorker, replayOptions } from '../helpers/temporal';
 import { DigitalOceanEmulator } from '../do-emulator/server';
@@ -134,7 +134,7 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
       const r = await handle.result();
       expect(r.nodes).toHaveLength(33);
     } finally {
-      worker.kill('SIGTERM');
+      await stopWorkerProcess(worker);
     }
     expect(farmDroplets('crash')).toHaveLength(33);
     expect(new Set(farmDroplets('crash').map((d) => d.name)).size).toBe(33);

@@ -27,7 +27,7 @@ import { useLocalFarm } from '../helpers/local-farm';
 import { phpJudge } from '../helpers/php';
 import { siteNames } from '../../lib/site-names';
 import { scratchDatabaseNames } from '../../lib/scratch-names';
-import { drover } from '../helpers/cli';
+import { drover, stopWorkerProcess } from '../helpers/cli';
 import { useOldHost } from '../helpers/old-host';
 import { TEST_STATE_DIR } from '../helpers/paths';
 import { freePort } from '../helpers/ports';
@@ -81,12 +81,7 @@ async function relay(to: number): Promise<{ port: number; cut: () => void }> {
   return { port, cut: () => { server.close(); for (const s of sockets) s.destroy(); } };
 }
 
-async function stopWorker(w: ChildProcess): Promise<void> {
-  if (w.exitCode !== null || w.signalCode !== null) return;
-  const closed = new Promise((res) => w.once('close', res));
-  w.kill('SIGTERM');
-  await closed;
-}
+const stopWorker = (w: ChildProcess): Promise<void> => stopWorkerProcess(w);
 
 async function getSiteStatus(domain: string): Promise<string | undefined> {
   return withDeps(async (deps) => (await getSite(deps.galera, domain))?.status);

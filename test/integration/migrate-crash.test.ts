@@ -93,8 +93,7 @@ describe('migration crash safety', () => {
       rmSync(path.dirname(r.filesPath), { recursive: true, force: true });
       expect(treeHashes(site.sourcePath)).toEqual(before);
     } finally {
-      w.worker.kill('SIGTERM');
-      await w.exited;
+      await w.stop();
       await tw.teardown();
     }
   }, 600_000);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDroverWorker } from '../../workers/run-worker';
+import { createDroverWorker, SHUTDOWN_FORCE_AFTER_GRACE_MS } from '../../workers/run-worker';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { activityOnQueue } from '../fixtures/workflows/activity-on-queue';
 import { ROOT } from '../helpers/paths';
@@ -89,5 +89,36 @@ describe('a production worker registers only its own queue\'s workflows and acti
     const infra = await loaded('infra');
     expect(infra.redis).toBeGreaterThan(0);
     expect(infra.docker).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a stopping worker gives up on an activity that ignores its cancellation after the grace time, naming it', async () => {
+    const queue = uniqueQueue('stubborn');
+    const callerQueue = uniqueQueue('stubborn-caller');
+    // A step that never looks at its cancellation (as a call with no timeout on a hung peer would).
+    let release: () => void = () => undefined;
+    const stubborn = () => new Promise<string>((r) => (release = () => r('finished')));
+    const w = await createDroverWorker('infra', { ...testEnv(), DROVER_SHUTDOWN_GRACE_MS: 500 }, { taskQueue: queue, activities: { stubborn } });
+    const caller = await testWorker(tw, { taskQueue: callerQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'activity-on-queue.ts') } });
+    const callerRun = caller.worker.run();
+    const running = w.worker.run();
+    try {
+      const call = tw.client.workflow.start(activityOnQueue, { workflowId: `${callerQueue}/stubborn`, taskQueue: callerQueue, args: [{ name: 'stubborn', taskQueue: queue, input: {} }] });
+      for (let i = 0; i < 100 && !w.inFlight.list().length; i++) await new Promise((r) => setTimeout(r, 200));
+      expect(w.inFlight.list()).toEqual([`stubborn (${callerQueue}/stubborn)`]);
+      const t0 = Date.now();
+      w.worker.shutdown();
+      // Without a force time the worker waited on it for good: here it gives up 0.5 s + the margin after the signal.
+      const outcome = await Promise.race([running.then(() => 'stopped', (e: Error) => e), new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+      // The SDK's GracefulShutdownPeriodExpiredError, masked by the core's "Worker still in use" as it finalizes.
+      expect(outcome).toBeInstanceOf(Error);
+      expect(Date.now() - t0).toBeLessThan(500 + SHUTDOWN_FORCE_AFTER_GRACE_MS + 5_000);
+      expect(w.inFlight.list()).toEqual([`stubborn (${callerQueue}/stubborn)`]);
+      await (await call).terminate('test: its activity was abandoned');
+    } finally {
+      release();
+      caller.worker.shutdown();
+      await callerRun;
+      await Promise.all([w.close(), caller.close()]);
+    }
   }, 60_000);
 });

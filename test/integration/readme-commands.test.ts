@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, drover } from '../helpers/cli';
+import { CLI, drover, stopWorkerProcess } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { freeSubnet } from '../helpers/subnet';
 import { testEnv } from '../helpers/temporal';
@@ -34,8 +34,7 @@ function startWorker(queue: string): RunningWorker {
 const workers: RunningWorker[] = [];
 
 afterAll(async () => {
-  for (const w of workers) w.child.kill('SIGTERM');
-  await Promise.all(workers.map((w) => w.exited));
+  await Promise.all(workers.map((w) => stopWorkerProcess(w.child, w.output)));
 });
 
 describe('the README, as a new operator runs it', () => {

@@ -66,8 +66,7 @@ describe('files swap crash safety', () => {
       );
       expect(outcome).toBe(undoing ? 'RestoreVerificationFailed' : 'completed');
     } finally {
-      w.worker.kill('SIGTERM');
-      await w.exited;
+      await w.stop();
     }
     expect(copies(site.filesPath)).toEqual({ live: expected === 'restored' ? restored : original });
   });

@@ -12,7 +12,7 @@ import { heldSites } from '../../lib/site-registry';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
-import { CLI } from '../helpers/cli';
+import { CLI, stopWorkerProcess } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
@@ -56,7 +56,7 @@ describe('restore resilience', () => {
       const r = await handle.result();
       expect(r.point).toBe('2026-11-10');
     } finally {
-      worker.kill('SIGTERM');
+      await stopWorkerProcess(worker);
     }
     expect(await tableChecksums(ctx.deps, site.database)).toEqual(db);
     expect(treeHashes(site.filesPath)).toEqual(files);

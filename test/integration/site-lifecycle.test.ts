@@ -36,7 +36,7 @@ import { siteEntity } from '../../client/commands/site-lifecycle';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { markSiteDeleted } from '../../lib/site-registry';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
-import { CLI, drover } from '../helpers/cli';
+import { CLI, drover, stopWorkerProcess } from '../helpers/cli';
 import { livePollers } from '../../client/worker-option';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { freeSubnet } from '../helpers/subnet';
@@ -91,10 +91,7 @@ async function startWorker(queue: 'infra' | 'backup', crashAt?: string): Promise
 }
 
 async function stopWorker(w: ChildProcess | undefined): Promise<void> {
-  if (!w || w.exitCode !== null || w.signalCode !== null) return;
-  const exited = new Promise((r) => w.once('close', r));
-  w.kill('SIGTERM');
-  await exited;
+  if (w) await stopWorkerProcess(w, () => infraOutput);
 }
 
 beforeAll(async () => {
@@ -110,8 +107,9 @@ beforeAll(async () => {
   await startWorker('backup');
 }, 1_800_000);
 afterAll(async () => {
-  for (const w of Object.values(workers)) await stopWorker(w);
+  const stopped = await Promise.allSettled(Object.values(workers).map((w) => stopWorker(w)));
   await removeLeftovers();
+  for (const s of stopped) if (s.status === 'rejected') throw s.reason;
 }, 300_000);
 
 let fetches = 0;
