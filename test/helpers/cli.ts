@@ -52,7 +52,11 @@ export async function stopWorkerProcess(w: ChildProcess, output: () => string = 
   if (gone()) return;
   const exited = new Promise<boolean>((r) => w.once('exit', () => r(true)));
   w.kill('SIGTERM');
-  if (await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), withinMs))])) return;
+  if (await Promise.race([exited, new Promise<boolean>((r) => setTimeout(() => r(false), withinMs))])) {
+    // Exit 1 on SIGTERM: it gave up on activities that ignored their cancellation (named in its output).
+    if (w.exitCode) console.warn(`worker pid ${w.pid} exited ${w.exitCode} on SIGTERM; its output ended with:\n${output()}`);
+    return;
+  }
   w.kill('SIGKILL');
   await exited;
   throw new Error(`worker pid ${w.pid} still running ${withinMs / 1000} s after SIGTERM: killed. Its output ended with:\n${output()}`);
