@@ -1,5 +1,6 @@
 /** Backup activities that read from the Galera cluster: a consistent dump streamed, encrypted, into Spaces. */
 import { spawn } from 'node:child_process';
+import { programEnv } from '../lib/program-env';
 import type { RowDataPacket } from 'mysql2/promise';
 import { objectKey, type ManifestObject } from '../lib/backup-layout';
 import type { ActivityDeps } from '../lib/clients/deps';
@@ -82,7 +83,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.
       const options = writeClientOptionsFile(node, galera.credentials, 'drover-dump-');
       try {
-        const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'], env: programEnv() });
         let stderr = '';
         dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
         const dumpExit = new Promise<void>((resolve, reject) =>

@@ -21,8 +21,10 @@ import { failure } from '../lib/clients/errors';
 import { hostKeyFingerprint } from '../lib/clients/ssh-client';
 import { localNodeDockerSocket, localNodeRunDir } from '../lib/local-node-paths';
 import { LOCAL_SERVICES_ADDRESS } from '../lib/local-services';
+import { programEnv } from '../lib/program-env';
 
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+const run = (file: string, args: string[]) => execFileAsync(file, args, { env: programEnv() });
 
 export interface LocalNode {
   name: string;

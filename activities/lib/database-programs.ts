@@ -11,6 +11,7 @@ import { Transform } from 'node:stream';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { GaleraClient, GaleraNode } from '../../lib/clients/galera-client';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { programEnv } from '../../lib/program-env';
 import type { Readable, Writable } from 'node:stream';
 import { classifyDatabaseError, failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
@@ -207,7 +208,7 @@ export function clientErrorText(stderr: string, max = 300): string {
  * that, not an EPIPE on the writer.
  */
 export function spawnMariadbLoad(optionsFile: string, database: string, extraArgs: string[] = []): { client: ChildProcessByStdio<Writable, null, Readable>; exit: Promise<void> } {
-  const client = spawn('mariadb', [`--defaults-extra-file=${optionsFile}`, '--binary-mode', '--skip-reconnect', ...extraArgs, database], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const client = spawn('mariadb', [`--defaults-extra-file=${optionsFile}`, '--binary-mode', '--skip-reconnect', ...extraArgs, database], { stdio: ['pipe', 'ignore', 'pipe'], env: programEnv() });
   let err = '';
   client.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   const exit = new Promise<void>((resolve, reject) =>

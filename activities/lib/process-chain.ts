@@ -11,6 +11,7 @@
  * own, small image. `spawnChain` is the two-program case most callers need.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { programEnv } from '../../lib/program-env';
 import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { ApplicationFailure } from '@temporalio/common';
@@ -102,11 +103,10 @@ export async function chainFailure(chain: Pick<ProcessChain, 'pipeline' | 'first
  * reaches every process it started, not only bash. --norc --noprofile: Node's stdio are socket pairs, and bash on
  * a socket takes itself for an ssh session's shell and would read ~/.bashrc (pyenv's init on the development
  * machine took more CPU than the chain's work). Nor BASH_ENV, which a non-interactive bash reads even so: whatever
- * it printed would join the script's output.
+ * it printed would join the script's output. Nor the worker's credentials (programEnv).
  */
 export function spawnScript(script: string, args: string[], o: { stdio: StdioOptions; cwd?: string }): ChildProcess {
-  const { BASH_ENV: _bashEnv, ...env } = process.env;
-  return spawn('bash', ['--norc', '--noprofile', '-c', script, ...args], { stdio: o.stdio, detached: true, env, cwd: o.cwd });
+  return spawn('bash', ['--norc', '--noprofile', '-c', script, ...args], { stdio: o.stdio, detached: true, env: programEnv(), cwd: o.cwd });
 }
 
 /** Signals a spawnScript's whole process group, unless it has ended. */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { renderFrontVcl, siteBackendProblem, type SiteBackend } from '../front-vcl';
 import { droverRoot } from '../version';
+import { programEnv } from '../program-env';
 
 const run = promisify(execFile);
 
@@ -54,7 +55,7 @@ export class LocalFrontClient {
   }
 
   private adm(args: string[]) {
-    return run('varnishadm', ['-T', this.config.admin, '-S', frontFiles(this.config.dir).secret, ...args], { timeout: 30_000 });
+    return run('varnishadm', ['-T', this.config.admin, '-S', frontFiles(this.config.dir).secret, ...args], { timeout: 30_000, env: programEnv() });
   }
 
   /** Writes the VCL for the current sites and makes varnishd use it. */

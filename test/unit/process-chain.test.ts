@@ -163,6 +163,29 @@ describe('spawnPipeline', () => {
   }, 10_000);
 });
 
+describe("a pipeline's environment", () => {
+  it("holds none of the worker's credentials (Drover's, Temporal's, AWS's variables); the rest is kept", async () => {
+    const set = { DROVER_S3_SECRET_ACCESS_KEY: 'secret-s3', DROVER_DO_TOKEN: 'secret-do', TEMPORAL_API_KEY: 'secret-api', AWS_SECRET_ACCESS_KEY: 'secret-aws', DROVER_TEST_KEPT_NOT: 'x', LC_DROVER_KEPT: 'kept' };
+    const before = { ...process.env };
+    Object.assign(process.env, set);
+    try {
+      const p = spawnPipeline([['env', []]]);
+      p.stdin?.end();
+      const out: Buffer[] = [];
+      p.stdout!.on('data', (d: Buffer) => out.push(d));
+      expect(await pipelineFailure(p)).toBeNull();
+      const env = Buffer.concat(out).toString();
+      expect(env).not.toMatch(/secret-/);
+      expect(env).not.toMatch(/^(DROVER_|TEMPORAL_|AWS_)/m);
+      expect(env).toMatch(/^LC_DROVER_KEPT=kept$/m);
+      expect(env).toMatch(/^PATH=/m);
+    } finally {
+      for (const k of Object.keys(set)) if (!(k in before)) delete process.env[k];
+      Object.assign(process.env, before);
+    }
+  });
+});
+
 describe('spawnPipeline endWithWorker', () => {
   // A worker (here a Node process of its own) starts `sleep | cat` from a file, as a database load is started, and is
   // then killed with SIGKILL: with the watchdog the pipeline is gone within seconds; without it, it runs on.
