@@ -52,15 +52,36 @@ export async function livePollers(client: Client, queue: TaskQueueName): Promise
  * a query of the entity, and an update a restore sends it, wait on that queue's worker.
  */
 export async function siteEntityQueueUnpolled(client: Client, domain: string): Promise<{ queue: TaskQueueName; name: string } | null> {
-  let on: string;
-  try {
-    on = (await client.workflow.getHandle(workflowIds.site(domain)).describe()).taskQueue;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return null;
-    throw err;
+  const found = await siteEntitiesUnpolled(client, [domain]);
+  return found && { queue: found.queue, name: found.name };
+}
+
+/**
+ * The first queue no worker polls that the entities of some of `domains` run on, with those sites (a farm
+ * recovery's restores each hold their site's entity first). Entities are looked up 16 at a time; null when every
+ * entity's queue is polled (or none of the sites has one).
+ */
+export async function siteEntitiesUnpolled(client: Client, domains: string[]): Promise<{ queue: TaskQueueName; name: string; sites: string[] } | null> {
+  const polled = new Map<TaskQueueName, Promise<boolean>>();
+  const isPolled = (q: TaskQueueName) => polled.get(q) ?? (polled.set(q, livePollers(client, q).then((n) => n > 0)), polled.get(q)!);
+  const unpolled = new Map<TaskQueueName, string[]>();
+  for (let i = 0; i < domains.length; i += 16) {
+    await Promise.all(
+      domains.slice(i, i + 16).map(async (domain) => {
+        let on: string;
+        try {
+          on = (await client.workflow.getHandle(workflowIds.site(domain)).describe()).taskQueue;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return;
+          throw err;
+        }
+        const queue = taskQueueName(on);
+        if (queue && !(await isPolled(queue))) unpolled.set(queue, [...(unpolled.get(queue) ?? []), domain]);
+      }),
+    );
   }
-  const queue = taskQueueName(on);
-  return queue && (await livePollers(client, queue)) === 0 ? { queue, name: on } : null;
+  const [first] = unpolled;
+  return first ? { queue: first[0], name: TASK_QUEUES[first[0]], sites: first[1].sort() } : null;
 }
 
 /** Throws NoWorkerError unless a worker polls the queue. */

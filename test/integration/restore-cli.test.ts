@@ -189,4 +189,26 @@ describe('drover restore site', () => {
       for (const id of [workflowIds.site(site.domain), workflowIds.restore(site.domain, '2026-11-10')]) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
     }
   });
+
+  it('a farm recovery of sites whose entities no worker polls is refused before it starts when it would wait, naming the worker and the sites; without --wait it starts and says so', async () => {
+    const site = await backedUpSite('farm-unpolled');
+    const namespace = await freshNamespace();
+    const client = new Client({ connection: ctx.tw.client.connection, namespace, dataConverter: testDataConverter() });
+    await client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(site.domain), taskQueue: TASK_QUEUES.infra, args: [{ domain: site.domain }] });
+    const label = `unpolled-${ctx.taskQueue.slice(-6)}`;
+    const args = ['restore', 'farm', '--sites-file', sitesFile(site.domain), '--label', label, '--at', '2026-11-10', '--yes', '--force'];
+    try {
+      const r = await drover([...args, '--worker', '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const err = (r.json() as { error: { kind: string; message: string } }).error;
+      expect(err).toMatchObject({ kind: 'NoWorker', message: expect.stringContaining(`drover-infra, which the entities of 1 of these sites run on (each restore holds its site's entity first: ${site.domain})`) });
+      const listed = await client.workflowService.listWorkflowExecutions({ namespace, query: '' });
+      expect(listed.executions.map((e) => e.execution?.workflowId)).toEqual([workflowIds.site(site.domain)]);
+      const started = await drover(args, { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+      expect(started.code, started.stderr).toBe(0);
+      expect(started.stderr).toMatch(/no worker polls drover-infra, which the entities of 1 of these sites run on/);
+    } finally {
+      for (const id of [workflowIds.site(site.domain), workflowIds.restoreFarm(label)]) await client.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+    }
+  });
 });
