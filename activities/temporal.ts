@@ -26,7 +26,10 @@ export function createTemporalActivities() {
       });
     return client.workflow.getHandle(workflowId);
   }
-  /** An update the entity refused (its validator, or its check at its turn) keeps its type; anything else is transient. */
+  /**
+   * An update the entity refused (its validator, or its check at its turn) keeps its type; a cancelled step reports
+   * its cancellation; anything else is transient.
+   */
   const refused = (err: unknown): never => {
     if (err instanceof WorkflowUpdateFailedError) {
       const cause = err.cause as (Error & { type?: string }) | undefined;
@@ -35,6 +38,10 @@ export function createTemporalActivities() {
       // "Child Workflow execution failed".
       throw failure(type, cause?.cause instanceof Error ? rootMessage(cause.cause) : (cause?.message ?? err.message));
     }
+    // A call the step's cancellation aborted (the SDK ties the context client's calls to it) reports the
+    // cancellation, not the aborted RPC (WorkflowUpdateRPCTimeoutOrCancelledError): the step ends as cancelled.
+    const signal = Context.current().cancellationSignal;
+    if (signal.aborted) throw signal.reason ?? err;
     throw err as Error;
   };
 

@@ -9,7 +9,11 @@
  * - the entity continues as new carrying its state, and its history replays.
  */
 import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createTemporalActivities } from '../../activities/temporal';
 import { describe, expect, it } from 'vitest';
 import { getSite, recordSiteCreating } from '../../lib/site-registry';
 import { siteNames } from '../../lib/site-names';
@@ -82,6 +86,30 @@ describe('drover site create: bad input exits 2 naming the field, nothing create
 });
 
 describe('siteWorkflow', () => {
+  // The SDK ties the calls an activity makes with its context's client to the activity's cancellation: a stopping
+  // worker's hold (a long-polled update) ends with the cancel instead of waiting for the entity; the step says it was
+  // cancelled (it failed with the aborted call's WorkflowUpdateRPCTimeoutOrCancelledError, logged as a failure).
+  it("a restore's hold on an entity no worker runs stops waiting when the step is cancelled, and reports the cancellation (not the aborted update call)", async () => {
+    const domain = `hold-cancel-${randomBytes(3).toString('hex')}.example.com`;
+    const idle = `nobody-polls-${randomBytes(4).toString('hex')}`;
+    const mock = new MockActivityEnvironment({}, { client: ctx.tw.client });
+    try {
+      const hold = mock.run(createTemporalActivities().holdSiteForRestore, { site: domain, holder: 'restore/test', taskQueue: idle });
+      const outcome = hold.then(() => 'held', (e: Error) => e);
+      // The entity exists (started by the step on the idle queue), its update waits for a worker that never comes.
+      for (let i = 0; i < 50; i++) {
+        if (await ctx.tw.client.workflow.getHandle(workflowIds.site(domain)).describe().then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+      mock.cancel();
+      const ended = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('still waiting'), 10_000))]);
+      expect(ended).toBeInstanceOf(CancelledFailure);
+    } finally {
+      await ctx.tw.client.workflow.getHandle(workflowIds.site(domain)).terminate('test over').catch(() => undefined);
+    }
+  });
+
   it('a restore holds the site: a delete and a second restore are refused meanwhile and leave no trace; a real restore holds and releases it', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const site = await createTestSite(ctx.deps, `entity-${tag}.example.com`, { posts: 5, uploadBytes: 8 * 1024 });
