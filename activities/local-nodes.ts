@@ -93,6 +93,26 @@ async function stopPid(file: string, timeoutMs: number): Promise<void> {
 
 const netnsExists = (ns: string): boolean => existsSync(path.join('/run/netns', ns));
 
+/**
+ * The processes whose root filesystem lies under `dir`: a node's containers (their overlay's layers are in its data
+ * root). Each container has a network namespace of its own, so the node's `ip netns pids` does not list them; when
+ * the node's dockerd died or was killed they outlive it, and its teardown must end them itself.
+ */
+export function processesRootedUnder(dir: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const root = info.split('\n').find((l) => l.split(' ')[4] === '/');
+    if (root?.includes(`${dir}/`)) found.push(Number(pid));
+  }
+  return found;
+}
+
 /** Lists a folder that another teardown may remove at any moment (then it is empty). */
 function entries(dir: string): string[] {
   try {
@@ -113,6 +133,8 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     await stopPid(path.join(dir, 'dockerd.pid'), 30_000);
     await stopPid(path.join(dir, 'containerd.pid'), 10_000);
     await stopPid(path.join(dir, 'sshd.pid'), 5_000);
+    // Containers a dead dockerd left running (their shims gone with containerd, they run on as orphans).
+    for (const pid of processesRootedUnder(dir)) signal(pid, 'SIGKILL');
     // dockerd leaves bind mounts (network namespaces, overlay state) under its exec and data roots.
     const runDir = localNodeRunDir(dir);
     const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]).filter((m) => m && (m.startsWith(dir + '/') || m.startsWith(runDir + '/')));

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bridgeName, createLocalNodeActivities } from '../../activities/local-nodes';
+import { bridgeName, createLocalNodeActivities, processesRootedUnder } from '../../activities/local-nodes';
 import { createSwarmNodeActivities } from '../../activities/swarm-nodes';
 import { DRAIN_EXTRA_LABEL } from '../../activities/swarm-services';
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
@@ -206,6 +206,8 @@ describe('local provider bring-up', () => {
     expect(() => execFileSync('ip', ['link', 'show', bridgeName(farm)], { stdio: 'ignore' })).toThrow();
     expect(existsSync(path.join(NODES_DIR, farm))).toBe(false);
     expect(execFileSync('sh', ['-c', 'pgrep -af dockerd || true'], { encoding: 'utf8' })).not.toContain(path.join(NODES_DIR, farm));
+    // Nor any of its containers: worker-02's, left running when its dockerd was killed above, used to run on.
+    expect(processesRootedUnder(path.join(NODES_DIR, farm))).toEqual([]);
   }, 900_000);
 
   it('two teardowns of one farm at once both finish: whatever the other removed first counts as done', async () => {
