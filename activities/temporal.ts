@@ -5,6 +5,7 @@ import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { rootMessage } from '../lib/contract/failures';
 import { failure } from '../lib/clients/errors';
+import { cancellationOr } from './lib/heartbeat';
 
 /** How long one call waits before answering "still running" (its proxy's start-to-close is 15 minutes). */
 const WAIT_PER_CALL_MS = 10 * 60_000;
@@ -40,9 +41,7 @@ export function createTemporalActivities() {
     }
     // A call the step's cancellation aborted (the SDK ties the context client's calls to it) reports the
     // cancellation, not the aborted RPC (WorkflowUpdateRPCTimeoutOrCancelledError): the step ends as cancelled.
-    const signal = Context.current().cancellationSignal;
-    if (signal.aborted) throw signal.reason ?? err;
-    throw err as Error;
+    throw cancellationOr(err);
   };
 
   /** An entity update that may wait minutes (a create or delete child): heartbeats every 5 s while it waits. */

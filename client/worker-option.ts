@@ -58,12 +58,15 @@ export async function siteEntityQueueUnpolled(client: Client, domain: string): P
 
 /**
  * The first queue no worker polls that the entities of some of `domains` run on, with those sites (a farm
- * recovery's restores each hold their site's entity first). Entities are looked up 16 at a time; null when every
- * entity's queue is polled (or none of the sites has one).
+ * recovery's restores each hold their site's entity first). Only when some queue has no worker are the entities looked
+ * up, 16 at a time; null when every entity's queue is polled (or none of the sites has one).
  */
 export async function siteEntitiesUnpolled(client: Client, domains: string[]): Promise<{ queue: TaskQueueName; name: string; sites: string[] } | null> {
-  const polled = new Map<TaskQueueName, Promise<boolean>>();
-  const isPolled = (q: TaskQueueName) => polled.get(q) ?? (polled.set(q, livePollers(client, q).then((n) => n > 0)), polled.get(q)!);
+  // Every queue polled (the usual case): nothing to look up, however many sites.
+  const queues = Object.keys(TASK_QUEUES) as TaskQueueName[];
+  const counts = await Promise.all(queues.map((q) => livePollers(client, q)));
+  const idle = new Set(queues.filter((_q, i) => counts[i] === 0));
+  if (!idle.size) return null;
   const unpolled = new Map<TaskQueueName, string[]>();
   for (let i = 0; i < domains.length; i += 16) {
     await Promise.all(
@@ -76,7 +79,7 @@ export async function siteEntitiesUnpolled(client: Client, domains: string[]): P
           throw err;
         }
         const queue = taskQueueName(on);
-        if (queue && !(await isPolled(queue))) unpolled.set(queue, [...(unpolled.get(queue) ?? []), domain]);
+        if (queue && idle.has(queue)) unpolled.set(queue, [...(unpolled.get(queue) ?? []), domain]);
       }),
     );
   }

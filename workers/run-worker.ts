@@ -5,7 +5,7 @@
  */
 import '../lib/node-notices';
 import { existsSync } from 'node:fs';
-import { DefaultLogger, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, GracefulShutdownPeriodExpiredError, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadQueueActivities } from '../activities/queues';
 import { removeStaleSpools } from '../activities/lib/restore-spool';
 import { createActivityDeps, closeActivityDeps, type ActivityDeps } from '../lib/clients/deps';
@@ -93,7 +93,7 @@ export async function runWorker(queue: TaskQueueName, env: WorkerEnv = parseEnv(
     // Past the force time the SDK gives up on them (its GracefulShutdownPeriodExpiredError, or the core's "Worker
     // still in use" once it finalizes): name what was abandoned.
     const left = inFlight.list();
-    if (!left.length) throw err;
+    if (!left.length || !(err instanceof GracefulShutdownPeriodExpiredError || (err as Error).name === 'IllegalStateError')) throw err;
     const waited = (env.DROVER_SHUTDOWN_GRACE_MS + SHUTDOWN_FORCE_AFTER_GRACE_MS) / 1000;
     throw new Error(`stopped without ${left.length} activit${left.length === 1 ? 'y' : 'ies'} still running ${waited} s after the signal (cancelled, not stopping; the server retries them): ${left.join(', ')} (${(err as Error).message})`);
   } finally {

@@ -36,12 +36,19 @@ export async function withHeartbeat<T>(details: () => unknown, fn: () => Promise
   } catch (err) {
     // A step stopped because its activity was cancelled (its processes killed on the signal) reports the
     // cancellation, not what the stop caused ("mariadb exited null"): the workflow then sees a cancelled step.
-    const signal = activitySignal();
-    if (signal?.aborted) throw signal.reason ?? err;
-    throw err;
+    throw cancellationOr(err);
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * What a step that failed reports: its activity's cancellation when it was cancelled (whatever the cancel made the
+ * step fail with: a killed process, an aborted call), else `err` itself.
+ */
+export function cancellationOr(err: unknown): unknown {
+  const signal = activitySignal();
+  return signal?.aborted ? (signal.reason ?? err) : err;
 }
 
 /** The running activity's cancellation signal, or undefined outside an activity. */

@@ -2,7 +2,7 @@
 import type Docker from 'dockerode';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { classifyDockerError } from '../../lib/clients/errors';
-import { activitySignal } from './heartbeat';
+import { activitySignal, cancellationOr } from './heartbeat';
 
 /** How to reach a node: SSH (root, pinned host key), where its Docker socket is, the address the swarm uses. */
 export interface NodeAddress {
@@ -30,12 +30,12 @@ export async function withNodeDocker<T>(privateKey: string | Buffer, n: NodeAddr
   const d = nodeDockerClient(privateKey, n);
   const signal = activitySignal();
   const onAbort = () => closeDockerClient(d);
-  signal?.addEventListener('abort', onAbort);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort);
   try {
-    if (signal?.aborted) throw signal.reason;
     return await fn(d);
   } catch (err) {
-    if (signal?.aborted) throw signal.reason ?? err;
+    if (signal?.aborted) throw cancellationOr(err);
     if ((err as { type?: string }).type) throw err;
     throw classifyDockerError(err, n.name);
   } finally {

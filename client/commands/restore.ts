@@ -258,10 +258,12 @@ function farmCommand(): Command {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');
           // Each site's restore holds its entity first, where one exists (sites made by `site create`, on drover-infra).
           const entities = await siteEntitiesUnpolled(client, sites);
-          const n = entities?.sites.length ?? 0;
-          const why = `the entities of ${n} of these sites run on (each restore holds its site's entity first: ${entities?.sites.slice(0, 5).join(', ')}${n > 5 ? ', …' : ''})`;
-          if (entities && (o.wait || o.worker)) throw new NoWorkerError(entities.queue, why);
-          if (entities) process.stderr.write(`• no worker polls ${entities.name}, ${why.replace(/^the entities/, 'which the entities')}: their restores wait for one (\`drover worker ${entities.queue}\`)\n`);
+          if (entities) {
+            const n = entities.sites.length;
+            const why = `the entities of ${n} of these sites run on (each restore holds its site's entity first: ${entities.sites.slice(0, 5).join(', ')}${n > 5 ? ', …' : ''})`;
+            if (o.wait || o.worker) throw new NoWorkerError(entities.queue, why);
+            process.stderr.write(`• no worker polls ${entities.name}, which ${why}: their restores wait for one (\`drover worker ${entities.queue}\`)\n`);
+          }
           const { handle, attached } = await startOrAttach(client, restoreFarmWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-farm'), args: [{ points, concurrency: o.concurrency, storageHost: o.storageHost ?? null, ...(o.force ? { force: true } : {}) }] });
           const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) return { ok: true, data: { workflowId, attached, sites: sites.length, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId} (${sites.length} sites)\nprogress: drover restore farm-status --label ${o.label}\n${link ?? ''}` };
