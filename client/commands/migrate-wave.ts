@@ -26,6 +26,7 @@ import { operatorName, startOrAttach, withTemporal } from '../temporal';
 import { withServices } from '../services';
 import { livePollers, requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
 import { wholeNumber } from '../option-schemas';
+import { checkTargetFarm } from './site-nodes';
 import { farmProblems, parseCutover, parseTarget, readRows, refuse, toRef, withTargetOptions } from './migration-file';
 
 const WAVE = /^[a-z0-9][a-z0-9-]{0,39}$/;
@@ -164,6 +165,8 @@ export function addWaveCommands(wave: Command): Command {
           const onFarm = [];
           for (const p of await farmProblems(g.stateDir, selected)) if (!(await migratedHere(selected.find((r) => r.line === p.line)!.domain))) onFarm.push(p);
           if (onFarm.length) refuse(file, onFarm);
+          // A --farm naming no cluster: refused now, not at the create step after the copy.
+          if (target) await checkTargetFarm(client, { stateDir: g.stateDir, provider: target.provider, farm: target.farm });
           // Waiting with no worker would start a wave nobody runs: refused before it starts (as restores are).
           if (opts.wait && !opts.worker) await requireWorker(client, 'migrate');
           const { handle, attached } = await startOrAttach(client, migrationWaveWorkflow, {
@@ -177,8 +180,6 @@ export function addWaveCommands(wave: Command): Command {
             await warnWithoutWorker(client, 'migrate');
             return { ok: true, data: { workflowId, attached, sites: selected.length }, text: said };
           }
-          // Each site's entity and its creation run on drover-infra: say so when nothing polls there.
-          if (target) await warnWithoutWorker(client, 'infra');
           process.stderr.write(`• ${said}\n`);
           const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'migrate', worker: Boolean(opts.worker), workflowId }, () => endedOrWaiting(handle));
           return { ok: r.state === 'done', data: r, text: formatProgress(r) };

@@ -16,6 +16,7 @@ import { addWaveCommands, planCommand, waveCommand } from './migrate-wave';
 import { withTemporal } from '../temporal';
 import { requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
 import { wholeNumber } from '../option-schemas';
+import { checkTargetFarm } from './site-nodes';
 
 export function migrateCommand(): Command {
   const migrate = new Command('migrate').description('migrate sites from their old hosts into the farm (CSV or YAML input)');
@@ -64,6 +65,8 @@ export function migrateCommand(): Command {
         const cutover = parseCutover(opts, target, g.stateDir);
         const workflowId = workflowIds.migrate(row.wave, row.domain);
         return withTemporal(g.stateDir, async (client) => {
+          // A --farm naming no cluster: refused now, not at the create step after the copy.
+          if (target) await checkTargetFarm(client, { stateDir: g.stateDir, provider: target.provider, farm: target.farm });
           // Waiting with no worker would start a migration nobody runs: refused before it starts (as restores are).
           if (opts.wait && !opts.worker) await requireWorker(client, 'migrate');
           const handle = await client.workflow.start(migrateSiteWorkflow, {
@@ -76,8 +79,6 @@ export function migrateCommand(): Command {
             await warnWithoutWorker(client, 'migrate');
             return { ok: true, data: { workflowId, runId: handle.firstExecutionRunId }, text: `started ${workflowId}` };
           }
-          // The site's entity and its creation run on drover-infra: say so when nothing polls there.
-          if (target) await warnWithoutWorker(client, 'infra');
           const r: MigrateSiteResult = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'migrate', worker: Boolean(opts.worker), workflowId }, () => handle.result());
           return {
             ok: true,

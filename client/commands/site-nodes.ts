@@ -9,6 +9,7 @@ import { farmSearchAttributes, siteSearchAttributes } from '../../lib/contract/s
 import { siteNodesWorkflow, type SiteTask } from '../../workflows/site-status';
 import { startOrAttach } from '../temporal';
 import { livePollers, waitOnWorker } from '../worker-option';
+import { UsageError } from '../output';
 
 export type { SiteTask };
 
@@ -21,30 +22,61 @@ export interface NodesLookup {
   unknown?: string;
 }
 
+/** The farm's tasks of `stacks` through siteNodesWorkflow (null: no worker answered within LOOKUP_WAIT_MS). */
+async function askFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string; stacks: string[]; site?: string }): Promise<Record<string, SiteTask[]> | null> {
+  const workflowId = o.site ? workflowIds.siteNodes(o.site) : workflowIds.farmSiteNodes(o.farm);
+  const r = await waitOnWorker(client, { stateDir: o.stateDir, queue: 'infra', worker: false, workflowId }, async () => {
+    const { handle } = await startOrAttach(client, siteNodesWorkflow, {
+      workflowId,
+      taskQueue: TASK_QUEUES.infra,
+      args: [{ provider: o.provider, farm: o.farm, stacks: o.stacks }],
+      workflowExecutionTimeout: '1 minute',
+      typedSearchAttributes: o.site ? siteSearchAttributes(o.site, 'site', { farm: o.farm }) : farmSearchAttributes(o.farm, 'site'),
+    });
+    // A poller the server still remembers may be gone (a worker stopped within the last two minutes): the lookup
+    // is given a bounded wait (the lookup itself ends by its timeout).
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOOKUP_WAIT_MS)));
+    return Promise.race([handle.result(), late]).finally(() => clearTimeout(timer));
+  });
+  return r ? r.tasks : null;
+}
+
+const rootCause = (err: unknown): Error & { type?: string } => {
+  let e = err as Error & { cause?: unknown; type?: string };
+  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown; type?: string };
+  return e;
+};
+
 /** The tasks of `stacks` on one farm (null with the reason when no drover-infra worker polls or the lookup failed). */
 export async function siteTasksOnFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string; stacks: string[]; site?: string }): Promise<NodesLookup> {
   if (!o.stacks.length) return { tasks: {} };
   if ((await livePollers(client, 'infra')) === 0) return { tasks: null, unknown: `no worker polls ${TASK_QUEUES.infra}: start \`drover worker infra\` to see the nodes` };
-  const workflowId = o.site ? workflowIds.siteNodes(o.site) : workflowIds.farmSiteNodes(o.farm);
   try {
-    const r = await waitOnWorker(client, { stateDir: o.stateDir, queue: 'infra', worker: false, workflowId }, async () => {
-      const { handle } = await startOrAttach(client, siteNodesWorkflow, {
-        workflowId,
-        taskQueue: TASK_QUEUES.infra,
-        args: [{ provider: o.provider, farm: o.farm, stacks: o.stacks }],
-        workflowExecutionTimeout: '1 minute',
-        typedSearchAttributes: o.site ? siteSearchAttributes(o.site, 'site', { farm: o.farm }) : farmSearchAttributes(o.farm, 'site'),
-      });
-      // A poller the server still remembers may be gone (a worker stopped within the last two minutes): the lookup
-      // is given a bounded wait, then the nodes are reported unknown (the lookup itself ends by its timeout).
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOOKUP_WAIT_MS)));
-      return Promise.race([handle.result(), late]).finally(() => clearTimeout(timer));
-    });
-    if (!r) return { tasks: null, unknown: `no ${TASK_QUEUES.infra} worker answered within ${LOOKUP_WAIT_MS / 1000} s: start \`drover worker infra\` to see the nodes` };
-    return { tasks: r.tasks };
+    const tasks = await askFarm(client, o);
+    if (!tasks) return { tasks: null, unknown: `no ${TASK_QUEUES.infra} worker answered within ${LOOKUP_WAIT_MS / 1000} s: start \`drover worker infra\` to see the nodes` };
+    return { tasks };
   } catch (err) {
-    return { tasks: null, unknown: `asking farm ${o.farm} failed: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}` };
+    return { tasks: null, unknown: `asking farm ${o.farm} failed: ${rootCause(err).message}` };
+  }
+}
+
+/**
+ * The farm a migration lands on, checked before it starts: a `--farm` that names no cluster (a typo) is refused
+ * (exit 2, nothing started) instead of failing at the create step after the whole copy. The check finds the farm's
+ * manager on drover-infra as every site operation does (siteNodesWorkflow, no stacks). When no infra worker
+ * polls, or the farm cannot be asked, it is left unchecked, saying so on stderr: the site's creation waits on
+ * that worker anyway.
+ */
+export async function checkTargetFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string }): Promise<void> {
+  const unchecked = (why: string): void => void process.stderr.write(`• farm ${o.farm} not checked: ${why}\n`);
+  if ((await livePollers(client, 'infra')) === 0) return unchecked(`no worker polls ${TASK_QUEUES.infra} yet; each site's creation runs there (\`drover worker infra\`)`);
+  try {
+    if (!(await askFarm(client, { ...o, stacks: [] }))) unchecked(`no ${TASK_QUEUES.infra} worker answered within ${LOOKUP_WAIT_MS / 1000} s`);
+  } catch (err) {
+    const cause = rootCause(err);
+    if (cause.type === 'InvalidInput' && /^farm: /.test(cause.message)) throw new UsageError('--farm', `${cause.message.replace(/^farm: /, '')} (provider ${o.provider})`);
+    unchecked(`asking it failed: ${cause.message}`);
   }
 }
 

@@ -150,6 +150,8 @@ describe('drover CLI', () => {
         const r = await drover([...args, '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
         expect(r.code, r.stdout + r.stderr).toBe(1);
         expect((r.json() as { error: { kind: string; message: string } }).error).toMatchObject({ kind: 'NoWorker', message: expect.stringContaining('drover worker migrate') });
+        // The target farm is looked up on drover-infra, where nothing polls either: left unchecked, saying so.
+        expect(r.stderr).toMatch(/farm local not checked: no worker polls drover-infra/);
       }
       const listed = await client.workflowService.listWorkflowExecutions({ namespace, query: '' });
       expect(listed.executions.map((e) => e.execution?.workflowId)).toEqual([workflowIds.site(domain)]);

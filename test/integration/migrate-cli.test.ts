@@ -131,6 +131,18 @@ describe('drover migrate', () => {
     expect(r.stderr).toMatch(/nopw\.csv:3: source_db_password_file: ConfigMissing: .*\/nonexistent\/drover\/nopw\.password/);
     expect(r.stderr).not.toMatch(/nopw\.csv:2/);
     for (const d of ['dup-a.example.com', 'nopw-a.example.com', 'nopw-b.example.com']) expect(await workflowExists(`migrate/single/${d}`)).toBe(false);
+    // A --farm that names no cluster (a typo of the farm's name) is refused before the copy, by the farm's own lookup
+    // on drover-infra (this file's infra worker polls): exit 2 naming --farm, no migration or wave started.
+    const typo = file('typo.csv', [`wave,${HEADER}`, `typo,${good('typo-a.example.com')}`]);
+    const wrongFarm = `${farm.farm}x`;
+    for (const args of [['migrate', 'site', '--file', typo, '--domain', 'typo-a.example.com'], ['migrate', 'wave', 'start', '--file', typo]]) {
+      const t = await drover([...args, '--farm', wrongFarm, '--json'], { env: env() });
+      expect(t.code, `${args.join(' ')}: ${t.stdout}${t.stderr}`).toBe(2);
+      expect(t.json()).toMatchObject({ ok: false, error: { field: '--farm' } });
+      expect(JSON.stringify(t.json())).toContain(`no cluster named ${wrongFarm}`);
+    }
+    expect(await workflowExists('migrate/typo/typo-a.example.com')).toBe(false);
+    expect(await workflowExists('wave/typo')).toBe(false);
   }, 300_000);
 
   it('migrates a wpx7_ site with tricky values, a trigger, a view and a function: PHP unserializes every value, the page renders through the front, recorded once, the source unchanged', async () => {
