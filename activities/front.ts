@@ -9,6 +9,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { LocalFrontClient } from '../lib/clients/local-front-client';
 import { siteBackendProblem } from '../lib/front-vcl';
+import { withHeartbeat } from './lib/heartbeat';
 
 export function createFrontActivities({ localFront }: Pick<ActivityDeps, 'localFront'>) {
   const client = localFront ? new LocalFrontClient({ dir: localFront.dir, admin: localFront.admin }) : null;
@@ -19,7 +20,8 @@ export function createFrontActivities({ localFront }: Pick<ActivityDeps, 'localF
       if (!client) return { changed: false, skipped: true, frontUrl: null };
       const problem = siteBackendProblem(input);
       if (problem) throw failure('InvalidInput', `site backend ${input.domain}: ${problem}`);
-      const r = await client.ensureSite(input).catch((err: unknown) => Promise.reject(unavailable(err)));
+      // Heartbeating: a call waits behind the process's other front changes (serialized), each a VCL compile.
+      const r = await withHeartbeat(() => ({ domain: input.domain }), () => client.ensureSite(input)).catch((err: unknown) => Promise.reject(unavailable(err)));
       return { changed: r.changed, skipped: false, frontUrl: localFront!.url || null };
     },
 
@@ -29,7 +31,7 @@ export function createFrontActivities({ localFront }: Pick<ActivityDeps, 'localF
      */
     async removeSiteBackend(input: { domain: string }): Promise<{ removed: boolean; skipped: boolean }> {
       if (!client) return { removed: false, skipped: true };
-      const r = await client.removeSite(input.domain).catch((err: unknown) => Promise.reject(unavailable(err)));
+      const r = await withHeartbeat(() => ({ domain: input.domain }), () => client.removeSite(input.domain)).catch((err: unknown) => Promise.reject(unavailable(err)));
       return { removed: r.removed, skipped: false };
     },
   };

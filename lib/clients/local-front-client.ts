@@ -39,6 +39,8 @@ function write(file: string, text: string, mode = 0o644): void {
 }
 
 let queue: Promise<unknown> = Promise.resolve();
+/** Per front (admin address): the VCL this process last loaded and its text. */
+const loaded = new Map<string, { name: string; text: string }>();
 const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
   const next = queue.then(fn, fn);
   queue = next.catch(() => undefined);
@@ -58,11 +60,25 @@ export class LocalFrontClient {
     return run('varnishadm', ['-T', this.config.admin, '-S', frontFiles(this.config.dir).secret, ...args], { timeout: 30_000, env: programEnv() });
   }
 
-  /** Writes the VCL for the current sites and makes varnishd use it. */
-  async reload(): Promise<{ vcl: string }> {
+  /** The VCL varnishd uses now (`vcl.list`'s active one), or null when it cannot be asked. */
+  private async activeVcl(): Promise<string | null> {
+    const { stdout } = await this.adm(['vcl.list']).catch(() => ({ stdout: '' }));
+    const f = stdout.split('\n').map((l) => l.trim().split(/\s+/)).find((w) => w[0] === 'active');
+    return f ? f[f.length - 1] : null;
+  }
+
+  /**
+   * Writes the VCL for the current sites and makes varnishd use it. Unless `force`, a VCL this process loaded from
+   * the same text and varnishd still uses is kept: a site's periodic front check (every minute per site) then costs
+   * one `vcl.list`, not a VCL compile. Another process's load, or a restarted varnishd, makes it load again.
+   */
+  async reload(force = true): Promise<{ vcl: string }> {
     const files = frontFiles(this.config.dir);
     mkdirSync(this.config.dir, { recursive: true });
-    write(files.vcl, renderFrontVcl(farmVcl(), this.sites()));
+    const text = renderFrontVcl(farmVcl(), this.sites());
+    const last = loaded.get(this.config.admin);
+    if (!force && last?.text === text && (await this.activeVcl()) === last.name) return { vcl: last.name };
+    write(files.vcl, text);
     const adm = (args: string[]) => this.adm(args);
     const name = `drover_${Date.now()}_${process.pid}`;
     try {
@@ -72,6 +88,7 @@ export class LocalFrontClient {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`varnish ${this.config.admin}: ${(e.stdout || e.stderr || e.message).trim()}`);
     }
+    loaded.set(this.config.admin, { name, text });
     // Older VCLs hold their backends' probes and memory: discard every one not in use.
     const { stdout } = await adm(['vcl.list']);
     for (const line of stdout.split('\n')) {
@@ -83,8 +100,9 @@ export class LocalFrontClient {
   }
 
   /**
-   * Adds or updates a site's backend. The VCL is loaded even when the site was already there: an earlier attempt
-   * may have written the file and failed before varnishd took it.
+   * Adds or updates a site's backend. With the site already there the VCL is still loaded unless varnishd uses the
+   * very VCL this process loaded for these sites: an earlier attempt may have written the file and failed before
+   * varnishd took it.
    */
   ensureSite(site: SiteBackend): Promise<{ changed: boolean }> {
     const problem = siteBackendProblem(site);
@@ -98,7 +116,7 @@ export class LocalFrontClient {
         mkdirSync(this.config.dir, { recursive: true });
         write(frontFiles(this.config.dir).sites, JSON.stringify(all, null, 2) + '\n');
       }
-      await this.reload();
+      await this.reload(changed);
       return { changed };
     });
   }
