@@ -130,7 +130,9 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
     const dir = nodeDir(farm, name);
     const ns = netnsName(name);
     const had = existsSync(dir) || (await exists('ip', ['netns', 'pids', ns]));
-    await stopPid(path.join(dir, 'dockerd.pid'), 30_000);
+    // Ten seconds, then SIGKILL: the node is being removed, and whatever of its containers a killed dockerd leaves
+    // is killed below (given 30 s, stacks-deploy's nodes used all of it in the suite).
+    await stopPid(path.join(dir, 'dockerd.pid'), 10_000);
     await stopPid(path.join(dir, 'containerd.pid'), 10_000);
     await stopPid(path.join(dir, 'sshd.pid'), 5_000);
     // Containers a dead dockerd left running (their shims gone with containerd, they run on as orphans).
