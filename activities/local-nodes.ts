@@ -20,6 +20,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { hostKeyFingerprint } from '../lib/clients/ssh-client';
 import { localNodeDockerSocket, localNodeRunDir } from '../lib/local-node-paths';
+import { pidAlive } from '../lib/local-farms';
 import { LOCAL_SERVICES_ADDRESS } from '../lib/local-services';
 import { programEnv } from '../lib/program-env';
 
@@ -57,22 +58,6 @@ async function sh(cmd: string, args: string[]): Promise<string> {
 }
 
 const exists = async (cmd: string, args: string[]) => run(cmd, args).then(() => true, () => false);
-
-function pidAlive(file: string): number | null {
-  let pid: number;
-  try {
-    // A daemon deletes its pid file as it exits: the file may vanish between any two looks at it.
-    pid = Number(readFileSync(file, 'utf8').trim());
-  } catch {
-    return null;
-  }
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
 
 /** Signals a process that may have exited since it was looked at (then there is nothing to do). */
 function signal(pid: number, sig: NodeJS.Signals): void {

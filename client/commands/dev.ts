@@ -1,5 +1,8 @@
 /** `drover dev up | down | status`: the real local environment. */
+import path from 'node:path';
 import { Command } from 'commander';
+import { mergedEnv } from '../../lib/env';
+import { runningLocalFarms } from '../../lib/local-farms';
 import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../devkit/dev-env';
 import { z } from 'zod';
 import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
@@ -42,7 +45,10 @@ export function devCommand(): Command {
       const g = globals(cmd);
       const r = await devDown({ stateDir: g.stateDir, portOffset: g.portOffset }, parts(opts.only as string[]));
       const stopped = r.parts.every((p) => !p.running);
-      return { ok: stopped, data: r, text: stopped ? 'local environment stopped' : formatReport(r) };
+      // Local farms (`drover up --provider local`) are not the environment's: they run on, and are named here.
+      const localFarms = runningLocalFarms(mergedEnv(g.stateDir).DROVER_LOCAL_NODES_DIR ?? path.join(g.stateDir, 'nodes'));
+      for (const f of localFarms) process.stderr.write(`• local farm ${f.farm} still runs (${f.nodes.join(', ')}): dev down leaves it; remove it with \`drover down --farm ${f.farm} --yes\` while the environment is up\n`);
+      return { ok: stopped, data: { ...r, localFarms }, text: stopped ? 'local environment stopped' : formatReport(r) };
     }),
   );
   only(dev.command('status').description('report each part\'s endpoint and health (exit 1 if any part is unhealthy)')).action(

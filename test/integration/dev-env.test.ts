@@ -3,7 +3,8 @@
  * Galera node named by status and brought back by `up`, and a full stop/start that keeps Temporal history
  * (and a killed Temporal server's: its SQLite file is in WAL mode).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
@@ -123,11 +124,26 @@ describe('drover dev', () => {
     expect(smoke.code, smoke.stderr).toBe(0);
     const workflowId = (smoke.json() as { workflowId: string }).workflowId;
 
-    const down = await drover(['dev', 'down', '--json']);
+    // A local farm's node whose sshd runs (a process standing in for it, by its pid file): not the environment's, so
+    // down leaves it and names it.
+    const farm = `left-${process.pid}`;
+    const nodeDir = path.join(testEnv().DROVER_LOCAL_NODES_DIR, farm, `${farm}-1`);
+    mkdirSync(nodeDir, { recursive: true });
+    const standIn = spawn('sleep', ['300'], { stdio: 'ignore' });
+    writeFileSync(path.join(nodeDir, 'sshd.pid'), String(standIn.pid));
+    let down;
+    try {
+      down = await drover(['dev', 'down', '--json']);
+    } finally {
+      standIn.kill('SIGKILL');
+      rmSync(path.dirname(nodeDir), { recursive: true, force: true });
+    }
     expect(down.code).toBe(0);
     const stopped = (down.json() as { parts: Part[] }).parts;
     expect(stopped.every((p) => !p.running && !p.healthy)).toBe(true);
     expect(Object.values(pids()).every((p) => p === null)).toBe(true);
+    expect((down.json() as { localFarms: unknown[] }).localFarms).toContainEqual({ farm, nodes: [`${farm}-1`] });
+    expect(down.stderr).toContain(`local farm ${farm} still runs (${farm}-1): dev down leaves it`);
 
     const up = await drover(['dev', 'up', '--json']);
     expect(up.code, up.stdout).toBe(0);
