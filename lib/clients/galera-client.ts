@@ -66,6 +66,9 @@ export function toStalledDdl(node: string, rows: RowDataPacket[]): StalledDdl[] 
   return rows.map((r) => ({ node, id: Number(r.ID), seconds: Number(r.TIME), state: String(r.STATE ?? ''), statement: String(r.INFO).replace(/\s+/g, ' ').slice(0, 200) }));
 }
 
+/** How long a node's status (or its stalled-DDL list) may take before the node counts as unreachable. */
+export const STATUS_QUERY_TIMEOUT_MS = 5_000;
+
 export class GaleraClient {
   private readonly pools = new Map<string, Pool>();
 
@@ -112,9 +115,13 @@ export class GaleraClient {
 
   async nodeStatus(node: GaleraNode): Promise<GaleraNodeStatus> {
     try {
-      const [rows] = await this.pool(node).query<RowDataPacket[]>(
-        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')",
-      );
+      // Bounded: a node that accepts connections but does not answer (stopped, partitioned without a reset) would
+      // hold every caller of writerNode() for as long as TCP waits; past the bound it is unreachable and the
+      // connection is destroyed (mysql2 ends a timed-out query's connection).
+      const [rows] = await this.pool(node).query<RowDataPacket[]>({
+        sql: "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')",
+        timeout: STATUS_QUERY_TIMEOUT_MS,
+      });
       const v = Object.fromEntries(rows.map((r) => [String(r.Variable_name), String(r.Value)]));
       return {
         node: node.name,
@@ -159,7 +166,7 @@ export class GaleraClient {
     const per = await Promise.all(
       this.nodes.map(async (n) => {
         try {
-          const [rows] = await this.pool(n).query<RowDataPacket[]>(STALLED_DDL_SQL, [minSeconds]);
+          const [rows] = await this.pool(n).query<RowDataPacket[]>({ sql: STALLED_DDL_SQL, values: [minSeconds], timeout: STATUS_QUERY_TIMEOUT_MS });
           return toStalledDdl(n.name, rows);
         } catch {
           return []; // an unreachable node is reported by nodeStatus

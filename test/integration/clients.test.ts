@@ -13,6 +13,7 @@ import { createActivityDeps, closeActivityDeps } from '../../activities';
 import { withNodeDocker, type NodeAddress } from '../../activities/lib/node-docker';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { classifyStorageError } from '../../lib/clients/errors';
+import { STATUS_QUERY_TIMEOUT_MS } from '../../lib/clients/galera-client';
 import { SshClient, withSsh } from '../../lib/clients/ssh-client';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
@@ -275,6 +276,31 @@ describe('GaleraClient', () => {
     const status = await deps.galera.clusterStatus();
     expect(status.every((s) => s.clusterSize === 3 && s.clusterStatus === 'Primary')).toBe(true);
   });
+
+  it('a node that stops answering (its mariadbd SIGSTOPped) is reported unreachable within the status bound, and writes go to another', async () => {
+    const pid = Number(readFileSync(path.join(TEST_STATE_DIR, 'galera', 'node3', 'mariadbd.pid'), 'utf8').trim());
+    // An open connection to it first, as a worker's pool has: the frozen node then answers neither it nor a new one.
+    await deps.galera.nodeStatus(deps.galera.nodes[2]);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      deps.galera.invalidateStatus();
+      // Waited on for the bound and a few seconds more (without the bound it waited for as long as TCP does).
+      const late = new Promise<null>((r) => setTimeout(() => r(null), STATUS_QUERY_TIMEOUT_MS + 3_000));
+      const status = await Promise.race([deps.galera.clusterStatus(), late]);
+      expect(status, 'the cluster status was still waiting on the stopped node').not.toBeNull();
+      expect(status!.map((s) => [s.node, s.reachable])).toEqual([['node1', true], ['node2', true], ['node3', false]]);
+      expect((await deps.galera.writerNode()).name).toBe('node1');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // Back in the cluster before the next test.
+    for (let i = 0; i < 120; i++) {
+      deps.galera.invalidateStatus();
+      if ((await deps.galera.syncedNodes()).length === 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect((await deps.galera.syncedNodes()).map((n) => n.name)).toEqual(['node1', 'node2', 'node3']);
+  }, 120_000);
 
   it('classifies SQL errors as permanent DatabaseQueryFailed', async () => {
     const err = (await deps.galera.query(deps.galera.nodes[0], 'SELECT * FROM no_such_db.no_such_table').catch((e: unknown) => e)) as ApplicationFailure;
