@@ -5,6 +5,7 @@
  * each site by its service's labels (stacks/wordpress.yml) and these report `skipped`.
  * Get-or-create and idempotent: the same call twice leaves the same VCL loaded.
  */
+import { CancelledFailure } from '@temporalio/common';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { LocalFrontClient } from '../lib/clients/local-front-client';
@@ -13,7 +14,8 @@ import { withHeartbeat } from './lib/heartbeat';
 
 export function createFrontActivities({ localFront }: Pick<ActivityDeps, 'localFront'>) {
   const client = localFront ? new LocalFrontClient({ dir: localFront.dir, admin: localFront.admin }) : null;
-  const unavailable = (err: unknown) => failure('CacheUnavailable', `local front ${localFront?.admin}: ${(err as Error).message}`);
+  // A cancelled call reports its cancellation (withHeartbeat gives it), not the front as unavailable.
+  const unavailable = (err: unknown) => (err instanceof CancelledFailure ? err : failure('CacheUnavailable', `local front ${localFront?.admin}: ${(err as Error).message}`));
   return {
     /** The site's backend on the local front (added, or moved to a new address/port); the front's URL to fetch it. */
     async ensureSiteBackend(input: { domain: string; address: string; port: number }): Promise<{ changed: boolean; skipped: boolean; frontUrl: string | null }> {

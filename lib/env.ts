@@ -15,6 +15,9 @@ const port = z.coerce.number().int().min(0).max(65535);
 /** A port that may be left empty (`X=` in an env file) to mean unset. */
 const optionalPort = z.preprocess((v) => (v === '' ? undefined : v), port.optional());
 
+/** Where the local provider keeps its nodes when DROVER_LOCAL_NODES_DIR is not set (`dev up` sets it). */
+export const DEFAULT_LOCAL_NODES_DIR = '/var/lib/drover/nodes';
+
 export const temporalEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -141,7 +144,7 @@ export const servicesEnvSchema = z.object({
    * must come out chrooted and confined to internal-sftp (lib/access-grants.ts SFTP_SSHD_MATCH_BLOCK).
    */
   DROVER_SFTP_SSHD_CONFIG: z.string().regex(/^\/[^\s'"]*$/, 'an absolute path').default('/etc/ssh/sshd_config'),
-  DROVER_LOCAL_NODES_DIR: z.string().default('/var/lib/drover/nodes'),
+  DROVER_LOCAL_NODES_DIR: z.string().default(DEFAULT_LOCAL_NODES_DIR),
   /**
    * The manager's directory the contractor stack reads its grants from (`drover access grant --files`): Authentik
    * blueprints, FileBrowser users, Adminer's allowed databases (stacks/contractor.yml mounts its subdirectories).

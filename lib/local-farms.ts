@@ -21,8 +21,9 @@ export function pidAlive(file: string): number | null {
   try {
     process.kill(pid, 0);
     return pid;
-  } catch {
-    return null;
+  } catch (err) {
+    // EPERM: alive, and another user's (a farm root started, looked at by someone else).
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
   }
 }
 

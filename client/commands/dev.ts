@@ -1,7 +1,6 @@
 /** `drover dev up | down | status`: the real local environment. */
-import path from 'node:path';
 import { Command } from 'commander';
-import { mergedEnv } from '../../lib/env';
+import { DEFAULT_LOCAL_NODES_DIR, mergedEnv } from '../../lib/env';
 import { runningLocalFarms } from '../../lib/local-farms';
 import { devDown, devStatus, devUp, PART_NAMES, type DevEnvReport, type PartName } from '../../devkit/dev-env';
 import { z } from 'zod';
@@ -46,7 +45,7 @@ export function devCommand(): Command {
       const r = await devDown({ stateDir: g.stateDir, portOffset: g.portOffset }, parts(opts.only as string[]));
       const stopped = r.parts.every((p) => !p.running);
       // Local farms (`drover up --provider local`) are not the environment's: they run on, and are named here.
-      const localFarms = runningLocalFarms(mergedEnv(g.stateDir).DROVER_LOCAL_NODES_DIR ?? path.join(g.stateDir, 'nodes'));
+      const localFarms = runningLocalFarms(mergedEnv(g.stateDir).DROVER_LOCAL_NODES_DIR ?? DEFAULT_LOCAL_NODES_DIR);
       for (const f of localFarms) process.stderr.write(`• local farm ${f.farm} still runs (${f.nodes.join(', ')}): dev down leaves it; remove it with \`drover down --farm ${f.farm} --yes\` while the environment is up\n`);
       return { ok: stopped, data: { ...r, localFarms }, text: stopped ? 'local environment stopped' : formatReport(r) };
     }),

@@ -23,8 +23,8 @@ export interface NodesLookup {
 }
 
 /** The farm's tasks of `stacks` through siteNodesWorkflow (null: no worker answered within LOOKUP_WAIT_MS). */
-async function askFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string; stacks: string[]; site?: string }): Promise<Record<string, SiteTask[]> | null> {
-  const workflowId = o.site ? workflowIds.siteNodes(o.site) : workflowIds.farmSiteNodes(o.farm);
+async function askFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string; stacks: string[]; site?: string; workflowId?: string }): Promise<Record<string, SiteTask[]> | null> {
+  const workflowId = o.workflowId ?? (o.site ? workflowIds.siteNodes(o.site) : workflowIds.farmSiteNodes(o.farm));
   const r = await waitOnWorker(client, { stateDir: o.stateDir, queue: 'infra', worker: false, workflowId }, async () => {
     const { handle } = await startOrAttach(client, siteNodesWorkflow, {
       workflowId,
@@ -62,9 +62,10 @@ export async function siteTasksOnFarm(client: Client, o: { stateDir: string; pro
 }
 
 /**
- * The farm a migration lands on, checked before it starts: a `--farm` that names no cluster (a typo) is refused
- * (exit 2, nothing started) instead of failing at the create step after the whole copy. The check finds the farm's
- * manager on drover-infra as every site operation does (siteNodesWorkflow, no stacks). When no infra worker
+ * The farm a migration lands on, checked before it starts: a `--farm` in which no manager is found (a typo: no
+ * local cluster of that name, or on DigitalOcean no active manager droplet tagged for it) is refused (exit 2,
+ * nothing started) instead of failing at the create step after the whole copy. The check finds the farm's manager
+ * on drover-infra as every site operation does (siteNodesWorkflow, no stacks). When no infra worker
  * polls, or the farm cannot be asked, it is left unchecked, saying so on stderr: the site's creation waits on
  * that worker anyway.
  */
@@ -72,7 +73,9 @@ export async function checkTargetFarm(client: Client, o: { stateDir: string; pro
   const unchecked = (why: string): void => void process.stderr.write(`• farm ${o.farm} not checked: ${why}\n`);
   if ((await livePollers(client, 'infra')) === 0) return unchecked(`no worker polls ${TASK_QUEUES.infra} yet; each site's creation runs there (\`drover worker infra\`)`);
   try {
-    if (!(await askFarm(client, { ...o, stacks: [] }))) unchecked(`no ${TASK_QUEUES.infra} worker answered within ${LOOKUP_WAIT_MS / 1000} s`);
+    // Its own workflow ID (with the provider): a `site list` attached to it would get no tasks, and a lookup of a
+    // same-named farm of the other provider would answer for this one.
+    if (!(await askFarm(client, { ...o, stacks: [], workflowId: workflowIds.farmCheck(o.provider, o.farm) }))) unchecked(`its lookup on ${TASK_QUEUES.infra} did not answer within ${LOOKUP_WAIT_MS / 1000} s (no live worker, or the farm's manager slow to answer)`);
   } catch (err) {
     const cause = rootCause(err);
     if (cause.type === 'InvalidInput' && /^farm: /.test(cause.message)) throw new UsageError('--farm', `${cause.message.replace(/^farm: /, '')} (provider ${o.provider})`);

@@ -2,7 +2,7 @@
  * Galera access over mysql2: one small pool per node, and a view of the cluster that knows which nodes are
  * `Synced` (only those may serve consistent reads or dumps).
  */
-import mysql, { type Pool, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection, type Pool, type RowDataPacket } from 'mysql2/promise';
 import { classifyDatabaseError, failure } from './errors';
 
 export interface GaleraNode {
@@ -72,7 +72,8 @@ export const STATUS_QUERY_TIMEOUT_MS = 5_000;
 export class GaleraClient {
   private readonly pools = new Map<string, Pool>();
 
-  constructor(readonly nodes: GaleraNode[], private readonly creds: GaleraCredentials) {}
+  /** `statusTimeoutMs`: the status queries' bound (STATUS_QUERY_TIMEOUT_MS; tests shorten it). */
+  constructor(readonly nodes: GaleraNode[], private readonly creds: GaleraCredentials, private readonly opts: { statusTimeoutMs?: number } = {}) {}
 
   /** For tools that connect on their own (mariadb-dump); never logged, never returned from an activity. */
   get credentials(): GaleraCredentials {
@@ -113,15 +114,50 @@ export class GaleraClient {
     return p;
   }
 
+  private readonly statusConns = new Map<string, Promise<Connection>>();
+
+  /**
+   * A status query on one node, bounded by STATUS_QUERY_TIMEOUT_MS. A node that accepts connections but does not
+   * answer (stopped, partitioned without a reset) would otherwise hold every caller of writerNode() for as long as TCP
+   * waits. Each node has one connection for these, apart from the pool the work uses (a pool's connections may all be
+   * busy with a long DDL or load): on any failure, a timeout included, it is destroyed and the next query opens
+   * another, so a frozen node costs each status query its bound and nothing more, however many ask at once (mysql2
+   * itself only fails a timed-out query and keeps its connection waiting).
+   */
+  private async statusQuery(node: GaleraNode, sql: string, values: unknown[] = []): Promise<RowDataPacket[]> {
+    const timeout = this.opts.statusTimeoutMs ?? STATUS_QUERY_TIMEOUT_MS;
+    let conn = this.statusConns.get(node.name);
+    if (!conn) {
+      conn = mysql.createConnection({ host: node.host, port: node.port, user: this.creds.user, password: this.creds.password, connectTimeout: timeout });
+      this.statusConns.set(node.name, conn);
+      conn.then((c) => c.on('error', () => this.dropStatusConn(node.name, conn!)), () => this.dropStatusConn(node.name, conn!));
+    }
+    // The bound runs from the call, not from when the connection gets to the query: a query queued behind one the
+    // node never answers would otherwise wait for good (mysql2 starts a query's timer when it runs it).
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' })), timeout);
+    });
+    try {
+      const c = await Promise.race([conn, bound]);
+      const [rows] = await Promise.race([c.query<RowDataPacket[]>({ sql, values, timeout }), bound]);
+      return rows;
+    } catch (err) {
+      this.dropStatusConn(node.name, conn);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private dropStatusConn(name: string, conn: Promise<Connection>): void {
+    if (this.statusConns.get(name) === conn) this.statusConns.delete(name);
+    conn.then((c) => c.destroy(), () => undefined);
+  }
+
   async nodeStatus(node: GaleraNode): Promise<GaleraNodeStatus> {
     try {
-      // Bounded: a node that accepts connections but does not answer (stopped, partitioned without a reset) would
-      // hold every caller of writerNode() for as long as TCP waits; past the bound it is unreachable and the
-      // connection is destroyed (mysql2 ends a timed-out query's connection).
-      const [rows] = await this.pool(node).query<RowDataPacket[]>({
-        sql: "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')",
-        timeout: STATUS_QUERY_TIMEOUT_MS,
-      });
+      const rows = await this.statusQuery(node, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment','wsrep_cluster_size','wsrep_cluster_status','wsrep_ready')");
       const v = Object.fromEntries(rows.map((r) => [String(r.Variable_name), String(r.Value)]));
       return {
         node: node.name,
@@ -166,7 +202,7 @@ export class GaleraClient {
     const per = await Promise.all(
       this.nodes.map(async (n) => {
         try {
-          const [rows] = await this.pool(n).query<RowDataPacket[]>({ sql: STALLED_DDL_SQL, values: [minSeconds], timeout: STATUS_QUERY_TIMEOUT_MS });
+          const rows = await this.statusQuery(n, STALLED_DDL_SQL, [minSeconds]);
           return toStalledDdl(n.name, rows);
         } catch {
           return []; // an unreachable node is reported by nodeStatus
@@ -188,6 +224,7 @@ export class GaleraClient {
   }
 
   async close(): Promise<void> {
+    for (const [name, conn] of [...this.statusConns]) this.dropStatusConn(name, conn);
     await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => undefined)));
     this.pools.clear();
   }

@@ -31,6 +31,8 @@ export const workflowIds = {
   siteNodes: (site: string): string => `site/${site}/nodes`,
   /** Where a farm's sites' tasks run (`drover site list`). */
   farmSiteNodes: (farm: string): string => `site-nodes/${farm}`,
+  /** A migration's target farm looked up before it starts (`drover migrate site|wave start`): apart from site list's. */
+  farmCheck: (provider: string, farm: string): string => `farm-check/${provider}/${farm}`,
   prune: (date: string): string => `prune/${date}`,
   /** One migration per site per wave (re-running resumes it; a site moved in another wave is another run). */
   migrate: (wave: string, site: string): string => `migrate/${wave}/${site}`,
