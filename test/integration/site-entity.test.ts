@@ -73,6 +73,19 @@ describe('drover site create: bad input exits 2 naming the field, nothing create
     void tag;
   });
 
+  it('a --farm in which no cluster is found: exit 2 naming --farm as typed, no site recorded', async () => {
+    const domain = `nofarm-${ctx.taskQueue.slice(-6)}.example.com`;
+    try {
+      const r = await drover(['site', 'create', domain, '--farm', 'nosuch', '--worker', '--json']);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.json()).toMatchObject({ ok: false, error: { field: '--farm', message: expect.stringContaining('no cluster named nosuch') } });
+      expect(await getSite(ctx.deps.galera, domain)).toBeNull();
+    } finally {
+      // The entity the create started (it stays, as every entity does): not left running after the test.
+      await ctx.tw.client.workflow.getHandle(workflowIds.site(domain)).terminate('test over').catch(() => undefined);
+    }
+  });
+
   it('an existing site with other parameters: exit 2 naming the difference; its record unchanged, no entity started', async () => {
     const domain = `other-${ctx.taskQueue.slice(-6)}.example.com`;
     const n = siteNames(domain);
