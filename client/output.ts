@@ -15,16 +15,17 @@ export class UsageError extends Error {
 
 /**
  * An update a workflow refused, for the operator: its validator's InvalidInput ("field: message") is a usage error
- * naming that field (exit 2: nothing changed); any other refusal is a plain error (exit 1) with the root message.
+ * naming that field (as the operator typed it: `flagFor`, like parseOptions'), exit 2 (nothing changed); any other
+ * refusal is a plain error (exit 1) with the root message.
  */
-export function updateRefusal(err: unknown, defaultField: string): never {
+export function updateRefusal(err: unknown, defaultField: string, flagFor: (field: string) => string = (f) => f): never {
   if (err instanceof WorkflowUpdateFailedError) {
     let cause = err.cause as (Error & { type?: string; cause?: unknown }) | undefined;
     while (cause?.cause instanceof Error && !cause.type) cause = cause.cause as Error & { type?: string };
     const message = cause?.message ?? err.message;
     if (cause?.type === 'InvalidInput') {
       const [field, ...rest] = message.split(': ');
-      throw new UsageError(rest.length ? field : defaultField, rest.length ? rest.join(': ') : message);
+      throw new UsageError(rest.length ? flagFor(field) : defaultField, rest.length ? rest.join(': ') : message);
     }
     throw new Error(message);
   }

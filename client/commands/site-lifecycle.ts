@@ -71,14 +71,7 @@ export async function siteEntity(client: Client, domain: string, options: Omit<S
  * An update the entity refused: bad input is exit 2 (nothing changed), a conflict (a restore running) exit 1. A field
  * the entity names by its request key (`farm: no cluster named …`) is named as the operator typed it (`--farm`).
  */
-const refusal = (err: unknown): never => {
-  try {
-    return updateRefusal(err, 'domain');
-  } catch (e) {
-    if (e instanceof UsageError && FLAGS[e.field]) throw new UsageError(FLAGS[e.field], e.message.slice(e.field.length + 2));
-    throw e;
-  }
-};
+const refusal = (err: unknown): never => updateRefusal(err, 'domain', (k) => FLAGS[k] ?? k);
 
 export function webUiSiteLinks(stateDir: string, domain: string): { history: string | null; entity: string | null } {
   const ui = mergedEnv(stateDir).DROVER_TEMPORAL_UI;

@@ -10,6 +10,7 @@ import { siteNodesWorkflow, type SiteTask } from '../../workflows/site-status';
 import { startOrAttach } from '../temporal';
 import { livePollers, waitOnWorker } from '../worker-option';
 import { UsageError } from '../output';
+import { rootCause } from '../../lib/contract/failures';
 
 export type { SiteTask };
 
@@ -42,12 +43,6 @@ async function askFarm(client: Client, o: { stateDir: string; provider: 'local' 
   return r ? r.tasks : null;
 }
 
-const rootCause = (err: unknown): Error & { type?: string } => {
-  let e = err as Error & { cause?: unknown; type?: string };
-  while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown; type?: string };
-  return e;
-};
-
 /** The tasks of `stacks` on one farm (null with the reason when no drover-infra worker polls or the lookup failed). */
 export async function siteTasksOnFarm(client: Client, o: { stateDir: string; provider: 'local' | 'digitalocean'; farm: string; stacks: string[]; site?: string }): Promise<NodesLookup> {
   if (!o.stacks.length) return { tasks: {} };
@@ -57,7 +52,7 @@ export async function siteTasksOnFarm(client: Client, o: { stateDir: string; pro
     if (!tasks) return { tasks: null, unknown: `no ${TASK_QUEUES.infra} worker answered within ${LOOKUP_WAIT_MS / 1000} s: start \`drover worker infra\` to see the nodes` };
     return { tasks };
   } catch (err) {
-    return { tasks: null, unknown: `asking farm ${o.farm} failed: ${rootCause(err).message}` };
+    return { tasks: null, unknown: `asking farm ${o.farm} failed: ${rootCause(err as Error).message}` };
   }
 }
 
@@ -77,7 +72,7 @@ export async function checkTargetFarm(client: Client, o: { stateDir: string; pro
     // same-named farm of the other provider would answer for this one.
     if (!(await askFarm(client, { ...o, stacks: [], workflowId: workflowIds.farmCheck(o.provider, o.farm) }))) unchecked(`its lookup on ${TASK_QUEUES.infra} did not answer within ${LOOKUP_WAIT_MS / 1000} s (no live worker, or the farm's manager slow to answer)`);
   } catch (err) {
-    const cause = rootCause(err);
+    const cause = rootCause(err as Error);
     if (cause.type === 'InvalidInput' && /^farm: /.test(cause.message)) throw new UsageError('--farm', `${cause.message.replace(/^farm: /, '')} (provider ${o.provider})`);
     unchecked(`asking it failed: ${cause.message}`);
   }
