@@ -19,7 +19,11 @@ import { printError, UsageError } from './output';
 import { droverVersion } from '../lib/version';
 import { exitWhenFlushed, ignoreClosedPipes } from '../lib/exit';
 
-export function buildProgram(): Command {
+/**
+ * The program; what commander writes to stderr itself (its usage errors, which `run` reports as ours, and the help of
+ * a command that needs a subcommand and got none) goes into `errOut` instead.
+ */
+export function buildProgram(errOut: string[] = []): Command {
   const program = new Command('drover')
     .description('Durable control plane for a WordPress farm on DigitalOcean + Docker Swarm, on Temporal')
     .version(droverVersion())
@@ -48,7 +52,7 @@ export function buildProgram(): Command {
   // Commander's own usage errors (unknown option, missing argument) exit 2 like ours, naming the field.
   const configure = (c: Command) => {
     c.exitOverride();
-    c.configureOutput({ writeErr: () => undefined });
+    c.configureOutput({ writeErr: (text) => void errOut.push(text) });
     c.commands.forEach(configure);
   };
   configure(program);
@@ -56,12 +60,21 @@ export function buildProgram(): Command {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const errOut: string[] = [];
+  const program = buildProgram(errOut);
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (err) {
     if (err instanceof CommanderError) {
+      // A command of subcommands given none (`drover restore`): commander shows its help as an error (exit code 1).
+      if (err.code === 'commander.help' && err.exitCode !== 0) {
+        const help = errOut.join('');
+        const usage = /^Usage: (\S+(?: [a-z][\w-]*)*)/m.exec(help)?.[1] ?? 'drover';
+        if (!argv.includes('--json')) process.stderr.write(help);
+        printError(new UsageError('command', `${usage} needs a subcommand: see \`${usage} --help\``), argv.includes('--json'));
+        return 2;
+      }
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
       const field = /option '([^']+)'/.exec(err.message)?.[1] ?? /argument '([^']+)'/.exec(err.message)?.[1] ?? /command '([^']+)'/.exec(err.message)?.[1] ?? 'command';
       printError(new UsageError(field, err.message.replace(/^error: /, '')), argv.includes('--json'));

@@ -2,7 +2,7 @@
  * How every command reports: one JSON document on stdout with --json, readable text otherwise; exit 0 on
  * success, 1 on failure, 2 on bad input (with the offending field named).
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 
@@ -30,6 +30,22 @@ export function updateRefusal(err: unknown, defaultField: string, flagFor: (fiel
     throw new Error(message);
   }
   throw err;
+}
+
+/**
+ * A workflow that refused its input itself (an InvalidInput "field: message" it threw, not a child's; with
+ * `activity`, also one its activity threw) when `flags` names that field: a usage error naming the flag (exit 2),
+ * `suffix` added to the message; null for any other failure, which stays as it is (exit 1 with its root cause).
+ * Only for workflows whose refusals of those fields come before their first change (a lookup, a check made first,
+ * an activity that checks before it writes): bad input that changed nothing.
+ */
+export function workflowInputRefusal(err: unknown, flags: Record<string, string>, o: { suffix?: string; activity?: boolean } = {}): UsageError | null {
+  if (!(err instanceof WorkflowFailedError)) return null;
+  const cause = o.activity && err.cause instanceof ActivityFailure ? err.cause.cause : err.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== 'InvalidInput') return null;
+  const at = cause.message.indexOf(': ');
+  const flag = at > 0 ? flags[cause.message.slice(0, at)] : undefined;
+  return flag ? new UsageError(flag, `${cause.message.slice(at + 2)}${o.suffix ?? ''}`) : null;
 }
 
 export interface CommandResult {

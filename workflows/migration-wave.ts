@@ -14,7 +14,7 @@
  * ended (or was terminated) resumes it, and a site an earlier run migrated is reported, not redone.
  */
 import {
-  allHandlersFinished, CancellationScope, condition, continueAsNew, defineQuery, defineUpdate, isCancellation, patched, setHandler, startChild,
+  allHandlersFinished, ApplicationFailure, CancellationScope, condition, continueAsNew, defineQuery, defineUpdate, isCancellation, patched, setHandler, startChild,
   upsertSearchAttributes, workflowInfo, setCurrentDetails, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -24,7 +24,7 @@ import { DROVER_STEP, siteSearchAttributes } from '../lib/contract/search-attrib
 import { api, longApi } from './lib/proxies';
 import { pauseMigrationSignal, resumeMigrationSignal, siteStepSignal } from './lib/migration-signals';
 import {
-  concurrencyRefusal, countSites, retryRefusal, skipRefusal, type MigrationWaveInput, type WaveAck, type WaveCarry, type WaveProgress, type WaveSite,
+  concurrencyRefusal, countSites, isInputRefusal, retryRefusal, skipRefusal, type MigrationWaveInput, type WaveAck, type WaveCarry, type WaveProgress, type WaveSite,
   type WaveState,
 } from './lib/wave-state';
 import { migrateSiteWorkflow } from './migrate-site';
@@ -48,6 +48,9 @@ export const setWaveConcurrencyUpdate = defineUpdate<WaveAck, [{ concurrency: nu
 export const waveProgressQuery = defineQuery<WaveProgress, [{ sites?: boolean }?]>('waveProgress');
 
 const now = () => new Date().toISOString();
+
+/** A steering update's refusal: InvalidInput when it names the operator's input (exit 2), else the wave's words. */
+const refusal = (why: string): Error => (isInputRefusal(why) ? ApplicationFailure.create({ type: 'InvalidInput', message: why, nonRetryable: true }) : new Error(why));
 
 /** Migrates a wave of sites as child workflows; see the module comment for the steering. */
 export async function migrationWaveWorkflow(input: MigrationWaveInput): Promise<WaveProgress> {
@@ -143,7 +146,7 @@ export async function migrationWaveWorkflow(input: MigrationWaveInput): Promise<
     return ack(`${site} queued again${carry.paused ? ' (the wave is paused: it starts after resume)' : ''}`);
   }, { validator: ({ site }) => {
     const why = retryRefusal(sites.get(site), site, wave, cancelling);
-    if (why) throw new Error(why);
+    if (why) throw refusal(why);
   } });
   setHandler(skipWaveSiteUpdate, ({ site }) => {
     sites.get(site)!.state = 'skipped';
@@ -151,7 +154,7 @@ export async function migrationWaveWorkflow(input: MigrationWaveInput): Promise<
     return ack(`${site} skipped: it will not be migrated by this wave`);
   }, { validator: ({ site }) => {
     const why = skipRefusal(sites.get(site), site, wave);
-    if (why) throw new Error(why);
+    if (why) throw refusal(why);
   } });
   setHandler(setWaveConcurrencyUpdate, ({ concurrency }) => {
     const before = carry.concurrency;
@@ -159,7 +162,7 @@ export async function migrationWaveWorkflow(input: MigrationWaveInput): Promise<
     return ack(`concurrency ${before} → ${concurrency} (from the next start)`);
   }, { validator: ({ concurrency }) => {
     const why = concurrencyRefusal(concurrency);
-    if (why) throw new Error(why);
+    if (why) throw refusal(why);
   } });
 
   /** One site's child, from start to outcome; never throws (the outcome is the site's state). */

@@ -67,6 +67,7 @@ function checkedNames(domain: string) {
 
 /** Creates a site (idempotent); see the module comment. */
 export async function createSiteWorkflow(req: CreateSiteRequest): Promise<CreateSiteResult> {
+  // Every refusal this workflow throws itself comes before its first change (the entity forgets such a create).
   checkStepTimeouts(req.timeouts);
   const n = checkedNames(req.domain);
   const { manager } = await findManager({ provider: req.provider, farm: req.farm });

@@ -12,7 +12,7 @@
  * before entities existed gets its entity the first time anything touches it.
  */
 import {
-  allHandlersFinished, ApplicationFailure, condition, continueAsNew, defineQuery, defineUpdate, executeChild, patched, setHandler, workflowInfo,
+  allHandlersFinished, ApplicationFailure, ChildWorkflowFailure, condition, continueAsNew, defineQuery, defineUpdate, executeChild, patched, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
@@ -107,6 +107,14 @@ function sameSpec(a: Omit<CreateSiteRequest, 'domain'>, b: Omit<CreateSiteReques
   return (['phpVersion', 'title', 'adminEmail', 'farm', 'provider', 'storageHost'] as const).filter((k) => a[k] !== b[k]).map((k) => `${k} (it has ${JSON.stringify(a[k])})`);
 }
 
+/**
+ * A create that failed with an InvalidInput its workflow threw itself (not an activity's): createSiteWorkflow checks
+ * its names, step timeouts and farm before its first change and throws nothing of its own after it.
+ */
+function refusedBeforeChange(err: unknown): boolean {
+  return err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'InvalidInput';
+}
+
 /** The entity of one site; see the module comment. */
 export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
   checkStepTimeouts(input.stepTimeouts, 'stepTimeouts');
@@ -197,6 +205,7 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
         'create',
         (n) => workflowIds.siteOperation(domain, 'create', n),
         async (workflowId) => {
+          const before = { phase: state.phase, spec: state.spec };
           state.phase = 'creating';
           state.spec = { phpVersion: req.phpVersion, title: req.title, adminEmail: req.adminEmail, provider: req.provider, farm: req.farm, storageHost: req.storageHost };
           try {
@@ -204,7 +213,10 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
             state.phase = 'created';
             return r;
           } catch (err) {
-            state.phase = 'failed';
+            // Refused before its first change (a farm not found, a bad name): nothing was created, so the entity is
+            // as it was, and the corrected create is not refused as "other parameters" (the typo's spec kept).
+            if (refusedBeforeChange(err)) Object.assign(state, before);
+            else state.phase = 'failed';
             throw err;
           }
         },

@@ -15,7 +15,7 @@ import { clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInp
 import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { clusterScaleWorkflow, type ClusterScaleResult } from '../../workflows/cluster-scale';
 import { provisionFarmWorkflow } from '../../workflows/provision-farm';
-import { action, globals, parseOptions, UsageError } from '../output';
+import { action, globals, parseOptions, UsageError, workflowInputRefusal } from '../output';
 import { startOrAttach, webUiLink, withTemporal } from '../temporal';
 import { waitOnWorker } from '../worker-option';
 import { readPlanOption } from './plan';
@@ -169,6 +169,12 @@ export function provisionCommand(): Command {
     );
 }
 
+/**
+ * The farm a health check or a scaling looks up first: not found, it is the operator's --farm (exit 2, nothing
+ * changed); a scaling also refuses its delta (removing every worker) before any change.
+ */
+const FARM_FLAG = { farm: '--farm' };
+
 function formatScale(r: ClusterScaleResult): string {
   return [
     `workers scaled: ${r.before} → ${r.after} nodes${r.added.length ? `; added ${r.added.join(', ')}` : ''}${r.removed.length ? `; removed ${r.removed.join(', ')}` : ''}`,
@@ -197,7 +203,9 @@ export function scaleCommand(): Command {
         const workflowId = `${workflowIds.scale(o.farm, delta)}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
           waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterScaleWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] })),
-        );
+        ).catch((err: unknown) => {
+          throw workflowInputRefusal(err, { ...FARM_FLAG, delta: 'delta' }) ?? err;
+        });
         return { ok: true, data: { workflowId, result: r }, text: formatScale(r) };
       }),
     );
@@ -218,7 +226,9 @@ export function statusCommand(): Command {
         const workflowId = `health/${o.farm}/${Date.now()}`;
         const r = await withTemporal(g.stateDir, (client) =>
           waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterHealthWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'health'), workflowExecutionTimeout: o.timeout * 1000, args: [{ provider: o.provider, farm: o.farm }] })),
-        );
+        ).catch((err: unknown) => {
+          throw workflowInputRefusal(err, FARM_FLAG, { suffix: ` (provider ${o.provider})` }) ?? err;
+        });
         return { ok: r.healthy, data: { workflowId, ...r }, text: [`cluster ${r.farm}: ${r.healthy ? 'HEALTHY' : 'UNHEALTHY'}`, ...r.checks.map((c) => `  ${c.skipped ? 'skip' : c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(30)} ${c.detail}`)].join('\n') };
       }),
     );

@@ -21,7 +21,7 @@ import {
   cancelWaveUpdate, migrationWaveWorkflow, pauseWaveUpdate, resumeWaveUpdate, retryWaveSiteUpdate, setWaveConcurrencyUpdate, skipWaveSiteUpdate,
   waveProgressQuery, type WaveAck, type WaveProgress,
 } from '../../workflows/migration-wave';
-import { action, globals, UsageError } from '../output';
+import { action, globals, updateRefusal, UsageError } from '../output';
 import { operatorName, startOrAttach, withTemporal } from '../temporal';
 import { withServices } from '../services';
 import { livePollers, requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
@@ -49,13 +49,28 @@ class UpdateRefused extends Error {
   override readonly name = 'UpdateRefused';
 }
 
-/** Sends one steering update once a migrate worker is there to answer it; a refusal becomes UpdateRefused. */
+/** The fields a wave's update refuses as the operator's input, as the commands name them. */
+const WAVE_FIELDS: Record<string, string> = { site: '<site>', concurrency: '<n>' };
+
+/**
+ * Sends one steering update once a migrate worker is there to answer it. A wave that does not exist (a typo) or a
+ * site not in it is bad input (exit 2, naming it); what the wave's state refuses (a migrated site retried, an
+ * ended wave) becomes UpdateRefused (exit 1).
+ */
 async function steer<R>(client: Client, wave: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<R>): Promise<R> {
+  const handle = client.workflow.getHandle(workflowIds.migrationWave(wave));
+  await handle.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError('<wave>', `no wave ${wave} (workflow ${workflowIds.migrationWave(wave)})`);
+    throw err;
+  });
   await requireWorker(client, 'migrate');
   try {
-    return await send(client.workflow.getHandle(workflowIds.migrationWave(wave)));
+    return await send(handle);
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) throw new UpdateRefused(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    if (err instanceof WorkflowUpdateFailedError) {
+      if ((err.cause as (Error & { type?: string }) | undefined)?.type === 'InvalidInput') updateRefusal(err, '<wave>', (f) => WAVE_FIELDS[f] ?? f);
+      throw new UpdateRefused(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    }
     if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) throw new UpdateRefused(`no running wave ${wave} (workflow ${workflowIds.migrationWave(wave)}): ${(err as Error).message}`);
     throw err;
   }
@@ -86,7 +101,7 @@ async function readProgress(client: Client, wave: string, stateDir: string): Pro
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     // Its history is gone (the namespace's retention) or it never ran: drover_meta's record says how it ended.
     const r = await withServices(stateDir, (deps) => readWaveRecord(deps.galera, wave));
-    if (!r) throw new UpdateRefused(`no wave ${wave} (workflow ${workflowIds.migrationWave(wave)}, nor a record of it in drover_meta)`);
+    if (!r) throw new UsageError('<wave>', `no wave ${wave} (workflow ${workflowIds.migrationWave(wave)}, nor a record of it in drover_meta)`);
     return fromRecord(r);
   }
   // An ended wave's result is its last progress and needs no worker.

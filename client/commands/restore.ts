@@ -106,7 +106,7 @@ function siteCommand(): Command {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');
           // A restore over the site holds its entity first (an update its entity's worker answers, on drover-infra
           // for a site made by `site create`): with no worker there the restore would wait at its first step.
-          const entity = o.to ? null : await siteEntityQueueUnpolled(client, site);
+          const entity = overLive ? await siteEntityQueueUnpolled(client, site) : null;
           const why = `the site's entity runs on (a restore holds it first)`;
           if (entity && (o.wait || o.worker)) throw new NoWorkerError(entity.queue, why);
           if (entity) process.stderr.write(`• no worker polls ${entity.name}, ${why}: the restore waits for one (\`drover worker ${entity.queue}\`)\n`);
@@ -319,7 +319,10 @@ function unlockCommand(): Command {
     .action(
       action(async (_opts, cmd, [site]) => {
         const g = globals(cmd);
-        const lock = (await withServices(g.stateDir, (deps) => restoreLocks(deps.galera))).find((l) => l.site === site);
+        const { locks, known } = await withServices(g.stateDir, async (deps) => ({ locks: await restoreLocks(deps.galera), known: await getSite(deps.galera, site) }));
+        const lock = locks.find((l) => l.site === site);
+        // Nothing to remove for a registered site; a name that is neither a site nor locked is a typo (the real lock stays).
+        if (!lock && !known) throw new UsageError('site', `no site named ${site}, and no restore lock for it (locks held now: ${locks.map((l) => l.site).join(', ') || 'none'})`);
         if (!lock) return { ok: true, data: { site, unlocked: false }, text: `${site} has no restore lock` };
         const status = await withTemporal(g.stateDir, (client) =>
           client.workflow

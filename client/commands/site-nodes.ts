@@ -9,7 +9,7 @@ import { farmSearchAttributes, siteSearchAttributes } from '../../lib/contract/s
 import { siteNodesWorkflow, type SiteTask } from '../../workflows/site-status';
 import { startOrAttach } from '../temporal';
 import { livePollers, waitOnWorker } from '../worker-option';
-import { UsageError } from '../output';
+import { workflowInputRefusal } from '../output';
 import { rootCause } from '../../lib/contract/failures';
 
 export type { SiteTask };
@@ -72,9 +72,9 @@ export async function checkTargetFarm(client: Client, o: { stateDir: string; pro
     // same-named farm of the other provider would answer for this one.
     if (!(await askFarm(client, { ...o, stacks: [], workflowId: workflowIds.farmCheck(o.provider, o.farm) }))) unchecked(`its lookup on ${TASK_QUEUES.infra} did not answer within ${LOOKUP_WAIT_MS / 1000} s (no live worker, or the farm's manager slow to answer)`);
   } catch (err) {
-    const cause = rootCause(err as Error);
-    if (cause.type === 'InvalidInput' && /^farm: /.test(cause.message)) throw new UsageError('--farm', `${cause.message.replace(/^farm: /, '')} (provider ${o.provider})`);
-    unchecked(`asking it failed: ${cause.message}`);
+    const refused = workflowInputRefusal(err, { farm: '--farm' }, { suffix: ` (provider ${o.provider})` });
+    if (refused) throw refused;
+    unchecked(`asking it failed: ${rootCause(err as Error).message}`);
   }
 }
 

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { getSite, listSites, siteSchema, type SiteRecord } from '../../lib/site-registry';
 import { registerSiteWorkflow } from '../../workflows/site-registration';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
-import { action, globals, parseOptions, UsageError } from '../output';
+import { action, globals, parseOptions, UsageError, workflowInputRefusal } from '../output';
 import { withServices } from '../services';
 import { withTemporal } from '../temporal';
 import { waitOnWorker } from '../worker-option';
@@ -41,7 +41,10 @@ export function siteCommand(): Command {
           waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(opts.worker), workflowId }, () =>
             client.workflow.execute(registerSiteWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: siteSearchAttributes(s.domain, 'register'), args: [s] }),
           ),
-        );
+        ).catch((err: unknown) => {
+          // Its one activity reads the table prefix before it writes: a prefix it cannot read is --table-prefix's.
+          throw workflowInputRefusal(err, { tablePrefix: '--table-prefix' }, { activity: true }) ?? err;
+        });
         return { ok: true, data: { site: record }, text: `registered ${formatSites([record])}` };
       }),
     );

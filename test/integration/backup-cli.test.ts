@@ -1,6 +1,8 @@
 /** The backup and site commands end to end through the built CLI, and their bad-input contract. */
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drover } from '../helpers/cli';
 import { TEST_STATE_DIR } from '../helpers/paths';
@@ -38,6 +40,16 @@ describe('drover site and backup commands', () => {
       cause: { type: 'InvalidInput', message: expect.stringMatching(/already belongs to site/) },
       message: expect.stringMatching(/activity registerSite: InvalidInput: database .* already belongs to site/),
     });
+
+    // A wp-config.php that computes its $table_prefix: the prefix is the operator's to give (exit 2, nothing recorded).
+    const computed = path.join(TEST_STATE_DIR, `computed-${tag}`, 'htdocs');
+    mkdirSync(computed, { recursive: true });
+    writeFileSync(path.join(computed, 'wp-config.php'), "<?php\n$table_prefix = getenv('WP_PREFIX') . '_';\n");
+    const computedDomain = `computed-${tag}.example.com`;
+    const noPrefix = await drover(['site', 'add', computedDomain, '--db', `wp_computed_${tag}`, '--files', computed, '--worker', '--json']);
+    expect(noPrefix.code, noPrefix.stdout).toBe(2);
+    expect(noPrefix.json()).toMatchObject({ ok: false, error: { field: '--table-prefix', message: expect.stringContaining('does not set $table_prefix to a plain literal') } });
+    expect(((await drover(['site', 'list', '--json'])).json() as { sites: { domain: string }[] }).sites.map((s) => s.domain)).not.toContain(computedDomain);
 
     const run = await drover(['backup', 'run', '--site', domain, '--date', '2026-11-16', '--worker', '--json']);
     expect(run.code, run.stdout + run.stderr).toBe(0);

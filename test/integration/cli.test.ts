@@ -33,6 +33,9 @@ describe('drover CLI', () => {
     [['demo', '--sites', '2.5'], '--sites'],
     [['migrate', 'site', '--file', 'x.csv', '--domain', 'a.example.com', '--bwlimit', '0x10'], '--bwlimit'],
     [['no-such-command'], 'no-such-command'],
+    // A command of subcommands given none: its help on stderr, exit 2 (it exited 0 with nothing on stdout).
+    [['restore'], 'command'],
+    [['migrate', 'wave'], 'command'],
   ])('bad input %j exits 2 naming %s, as text and as JSON', async (args, field) => {
     const text = await drover(args);
     expect(text.code).toBe(2);
@@ -42,6 +45,7 @@ describe('drover CLI', () => {
     const doc = json.json() as { ok: boolean; error: { field: string; message: string } };
     expect(doc.ok).toBe(false);
     expect(doc.error.field).toBe(field);
+    if (field === 'command') expect([text.stderr, doc.error.message]).toEqual([expect.stringContaining(`Usage: drover ${args.join(' ')} [options] [command]`), `command: drover ${args.join(' ')} needs a subcommand: see \`drover ${args.join(' ')} --help\``]);
   });
 
   it('plan show prints the default farm and its cost; a bad plan exits 2 naming the field', async () => {
@@ -193,17 +197,26 @@ describe('drover CLI', () => {
     }
   });
 
-  it('a failed workflow reaches the operator with its root cause, in text and in --json', async () => {
-    const json = await drover(['status', '--farm', 'nosuch', '--worker', '--json']);
+  it('a failed workflow reaches the operator with its root cause, in text and in --json; a farm not found is bad input', async () => {
+    // The health of a DigitalOcean farm asked of a worker with no token: the activity's ConfigMissing, exit 1.
+    expect(process.env.DROVER_DO_TOKEN).toBeUndefined();
+    const json = await drover(['status', '--provider', 'digitalocean', '--farm', 'nosuch', '--worker', '--json']);
     expect(json.code, json.stderr).toBe(1);
     const e = (json.json() as { error: { kind: string; message: string; cause: { kind: string; type: string; message: string }; chain: { kind: string }[] } }).error;
     expect(e.kind).toBe('WorkflowFailedError');
-    expect(e.cause).toMatchObject({ kind: 'ApplicationFailure', type: 'InvalidInput', message: expect.stringContaining('no cluster named nosuch') });
-    expect(e.message).toContain('no cluster named nosuch');
-    expect(e.chain.map((l) => l.kind)).toEqual(['WorkflowFailedError', 'ApplicationFailure']);
-    const text = await drover(['status', '--farm', 'nosuch', '--worker']);
+    expect(e.cause).toMatchObject({ kind: 'ApplicationFailure', type: 'ConfigMissing', message: expect.stringContaining('no DigitalOcean token') });
+    expect(e.message).toContain('no DigitalOcean token');
+    expect(e.chain.map((l) => l.kind)).toEqual(['WorkflowFailedError', 'ActivityFailure', 'ApplicationFailure']);
+    const text = await drover(['status', '--provider', 'digitalocean', '--farm', 'nosuch', '--worker']);
     expect(text.code).toBe(1);
-    expect(text.stderr).toMatch(/InvalidInput: farm: no cluster named nosuch/);
+    expect(text.stderr).toMatch(/ConfigMissing: this worker has no DigitalOcean token \(DROVER_DO_TOKEN\)/);
+    // A local farm of that name does not exist: the health workflow refuses it before any check, exit 2 naming --farm.
+    const missing = await drover(['status', '--farm', 'nosuch', '--worker', '--json']);
+    expect(missing.code, missing.stderr).toBe(2);
+    expect(missing.json()).toMatchObject({ ok: false, error: { field: '--farm', message: expect.stringContaining('no cluster named nosuch on this machine (provider local)') } });
+    const missingText = await drover(['status', '--farm', 'nosuch', '--worker']);
+    expect(missingText.code).toBe(2);
+    expect(missingText.stderr).toMatch(/--farm: no cluster named nosuch/);
   });
 
   it('a status killed while its worker is gone leaves no workflow open for ever: health runs with a bounded time', async () => {

@@ -149,6 +149,13 @@ describe('migration waves', () => {
     expect(retry.stderr).toMatch(new RegExp(`refused: ${done.replace(/\./g, '\\.')} is migrated`));
     const bad = await drover(['migrate', 'wave', 'concurrency', wave, '0'], { env: env() });
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/<n>: expected a whole number from 1 to 50/)]);
+    // A site the wave does not hold, a wave that does not exist (typos): exit 2 naming them.
+    const stranger = await drover(['migrate', 'wave', 'retry', wave, `x${done}`], { env: env() });
+    expect([stranger.code, stranger.stderr]).toEqual([2, expect.stringContaining(`<site>: no site x${done} in wave ${wave}`)]);
+    for (const args of [['pause', `${wave}x`], ['skip', `${wave}x`, done], ['status', `${wave}x`]]) {
+      const typo = await drover(['--json', 'migrate', 'wave', ...args], { env: env() });
+      expect([typo.code, typo.json()], args.join(' ')).toEqual([2, { ok: false, error: expect.objectContaining({ field: '<wave>', message: expect.stringContaining(`no wave ${wave}x`) }) }]);
+    }
     expect((await progressOf(wave)).counts).toEqual(still.counts);
 
     const conc = await drover(['migrate', 'wave', 'concurrency', wave, '2'], { env: env() });

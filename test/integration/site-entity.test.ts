@@ -73,13 +73,18 @@ describe('drover site create: bad input exits 2 naming the field, nothing create
     void tag;
   });
 
-  it('a --farm in which no cluster is found: exit 2 naming --farm as typed, no site recorded', async () => {
+  it('a --farm in which no cluster is found: exit 2 naming --farm as typed, no site recorded, the entity as before (a corrected create is not refused)', async () => {
     const domain = `nofarm-${ctx.taskQueue.slice(-6)}.example.com`;
     try {
       const r = await drover(['site', 'create', domain, '--farm', 'nosuch', '--worker', '--json']);
       expect(r.code, r.stdout + r.stderr).toBe(2);
       expect(r.json()).toMatchObject({ ok: false, error: { field: '--farm', message: expect.stringContaining('no cluster named nosuch') } });
       expect(await getSite(ctx.deps.galera, domain)).toBeNull();
+      // The refused create left nothing behind in the entity either: kept, its typo would refuse every create with
+      // another farm as "domain: … already exists with other parameters: farm".
+      const again = await drover(['site', 'create', domain, '--farm', 'nosuch2', '--worker']);
+      expect(again.code, again.stderr).toBe(2);
+      expect(again.stderr).toMatch(/--farm: no cluster named nosuch2/);
     } finally {
       // The entity the create started (it stays, as every entity does): not left running after the test.
       await ctx.tw.client.workflow.getHandle(workflowIds.site(domain)).terminate('test over').catch(() => undefined);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMigrationInput, type MigrationSource } from '../../lib/migration-input';
 import { parseSplit, shares, splitWaves, waveNames, wavesCsv } from '../../lib/migration-plan';
-import { concurrencyRefusal, retryRefusal, skipRefusal, type WaveSite } from '../../workflows/lib/wave-state';
+import { concurrencyRefusal, isInputRefusal, retryRefusal, skipRefusal, type WaveSite } from '../../workflows/lib/wave-state';
 
 const HEADER = 'domain,source_ssh,source_path,source_db,source_db_host,source_db_user,source_db_password_file,from_url,to_url,wave';
 const csv = (n: number, pin: Record<number, string> = {}) =>
@@ -77,7 +77,7 @@ describe('migrate plan: waves from one list', () => {
 describe('wave steering refusals (the update validators)', () => {
   const site = (state: WaveSite['state']): WaveSite => ({ domain: 'a.example.com', state, attempts: 1 });
   it.each([
-    [undefined, false, 'no site a.example.com in wave w'],
+    [undefined, false, 'site: no site a.example.com in wave w'],
     [site('failed'), true, 'wave w is being cancelled'],
     [site('running'), false, 'a.example.com is running: only a failed or cancelled site is retried'],
     [site('migrated'), false, 'a.example.com is migrated: only a failed or cancelled site is retried'],
@@ -85,6 +85,7 @@ describe('wave steering refusals (the update validators)', () => {
     [site('cancelled'), false, null],
   ])('retry %j (cancelling %s): %s', (s, cancelling, why) => expect(retryRefusal(s, 'a.example.com', 'w', cancelling)).toBe(why));
   it.each([
+    [undefined, /^site: no site a.example.com in wave w$/],
     [site('running'), /in flight/],
     [site('migrated'), /already migrated/],
     [site('skipped'), /already skipped/],
@@ -92,6 +93,12 @@ describe('wave steering refusals (the update validators)', () => {
     [site('failed'), null],
   ])('skip %j: %s', (s, why) => (why ? expect(skipRefusal(s, 'a.example.com', 'w')).toMatch(why) : expect(skipRefusal(s, 'a.example.com', 'w')).toBeNull()));
   it.each([[0], [51], [2.5], ['5'], [null]])('refuses concurrency %j', (n) => expect(concurrencyRefusal(n)).toMatch(/concurrency: expected a whole number from 1 to 50/));
+  it('names the field of what refuses the input (exit 2 in the CLI), not of what refuses the wave\'s state', () => {
+    expect(isInputRefusal(retryRefusal(undefined, 'a.example.com', 'w', false)!)).toBe(true);
+    expect(isInputRefusal(concurrencyRefusal(0)!)).toBe(true);
+    expect(isInputRefusal(retryRefusal(site('migrated'), 'a.example.com', 'w', false)!)).toBe(false);
+    expect(isInputRefusal(skipRefusal(site('running'), 'a.example.com', 'w')!)).toBe(false);
+  });
   it('takes concurrency 1 and 50', () => {
     expect(concurrencyRefusal(1)).toBeNull();
     expect(concurrencyRefusal(50)).toBeNull();

@@ -107,7 +107,7 @@ export function countSites(sites: Iterable<WaveSite>): Record<WaveSiteState, num
 
 /** Why a site may not be retried now, or null. */
 export function retryRefusal(site: WaveSite | undefined, domain: string, wave: string, cancelling: boolean): string | null {
-  if (!site) return `no site ${domain} in wave ${wave}`;
+  if (!site) return `site: no site ${domain} in wave ${wave}`;
   if (cancelling) return `wave ${wave} is being cancelled`;
   if (site.state !== 'failed' && site.state !== 'cancelled') return `${domain} is ${site.state}: only a failed or cancelled site is retried`;
   return null;
@@ -115,10 +115,18 @@ export function retryRefusal(site: WaveSite | undefined, domain: string, wave: s
 
 /** Why a site may not be skipped now, or null. */
 export function skipRefusal(site: WaveSite | undefined, domain: string, wave: string): string | null {
-  if (!site) return `no site ${domain} in wave ${wave}`;
+  if (!site) return `site: no site ${domain} in wave ${wave}`;
   if (site.state === 'running') return `${domain} is in flight (${site.step ?? 'starting'}): cancel the wave to roll it back`;
   if (site.state === 'migrated' || site.state === 'skipped') return `${domain} is already ${site.state}`;
   return null;
+}
+
+/**
+ * A refusal that names its field ("site: …", "concurrency: …") refuses the operator's input (a site not in the wave,
+ * a concurrency out of range): InvalidInput. The others refuse what the wave's state allows now.
+ */
+export function isInputRefusal(why: string): boolean {
+  return /^(site|concurrency): /.test(why);
 }
 
 /** Why a concurrency may not be set, or null. */
