@@ -148,7 +148,7 @@ const CHILD_DEPTH = 2;
  * that waits on child workflows shows the first of them with their own steps: `2 child workflow(s) running:
  * site/a.example (step copySiteFiles [bytes: …]), …`.
  */
-async function stepNow(client: Client, workflowId: string, depth = 0): Promise<{ line: string; key: string }> {
+async function stepNow(client: Client, workflowId: string, depth = 0): Promise<{ line: string; key: string; idle: boolean }> {
   const d = await client.workflow.getHandle(workflowId).describe();
   // Failures and heartbeats travel encoded (the payload codec encrypts them): decoded with the client's converter.
   const converter = client.options.loadedDataConverter;
@@ -168,7 +168,25 @@ async function stepNow(client: Client, workflowId: string, depth = 0): Promise<{
   const childWords = (k: 'line' | 'key') =>
     pending.length ? `${pending.length} child workflow(s) running${inner.length ? `: ${inner.map((c) => `${c.id} (${c.now![k]})`).join(', ')}${pending.length > inner.length ? ', …' : ''}` : ''}` : '';
   const join = (k: 'line' | 'key') => [steps.length ? `step ${steps.map((x) => x[k]).join(', ')}` : '', childWords(k)].filter(Boolean).join('; ') || d.status.name.toLowerCase();
-  return { line: join('line'), key: join('key') };
+  return { line: join('line'), key: join('key'), idle: !steps.length && !pending.length };
+}
+
+/** How long a look waits for a step when it finds the workflow between two (a workflow task in flight), and how often. */
+const BETWEEN_STEPS_MS = 250;
+const BETWEEN_STEPS_LOOKS = 4;
+
+/**
+ * The current step as the progress line shows it: a look that finds the workflow between two steps (nothing pending
+ * for a moment) looks again every BETWEEN_STEPS_MS, up to BETWEEN_STEPS_LOOKS times (or until `stop`), rather than
+ * print a bare "running"; a workflow still idle then (a timer, a wait for a signal) is shown as it is.
+ */
+export async function settledStep(client: Client, workflowId: string, stop: () => boolean = () => false): Promise<{ line: string; key: string }> {
+  let now = await stepNow(client, workflowId);
+  for (let i = 0; now.idle && !stop() && i < BETWEEN_STEPS_LOOKS; i++) {
+    await new Promise((r) => setTimeout(r, BETWEEN_STEPS_MS).unref());
+    now = await stepNow(client, workflowId);
+  }
+  return { line: now.line, key: now.key };
 }
 
 /** Prints progress on stderr until `done` settles. */
@@ -187,7 +205,8 @@ async function showProgress(client: Client, o: WaitOptions, done: Promise<unknow
     await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, wait).unref())]);
     if (finished) break;
     try {
-      let { line, key } = await stepNow(client, o.workflowId);
+      let { line, key } = await settledStep(client, o.workflowId, () => finished);
+      if (finished) break;
       if (!o.worker && (await livePollers(client, o.queue)) === 0) {
         const none = `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
         line += none;

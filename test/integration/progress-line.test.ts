@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { expect, it } from 'vitest';
-import { currentStep } from '../../client/worker-option';
+import { currentStep, settledStep } from '../../client/worker-option';
 import { smokeWorkflow } from '../../workflows/smoke';
-import { remoteCommandInChild } from '../fixtures/workflows/short-heartbeat';
+import { remoteCommandAfterPause, remoteCommandInChild } from '../fixtures/workflows/short-heartbeat';
 import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('progress-line', (d) => ({ ...d, s3: new S3Client({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }) }));
@@ -50,6 +50,22 @@ it("a running step's latest heartbeat is shown decoded, in words, and a child's 
     // runRemoteCommand heartbeats { target } on its timer: the line says where the command runs, also the parent's.
     expect(child).toMatch(/^step runRemoteCommand \[target: root@[\d.]+:\d+\]$/);
     expect(lines.at(-1)).toBe(`1 child workflow(s) running: ${taskQueue}/child (${child})`);
+  } finally {
+    await close();
+  }
+});
+
+it('a look that finds the workflow between two steps waits for the next one instead of showing a bare "running"', async () => {
+  const taskQueue = uniqueQueue('progress-between');
+  const { worker, close } = await testWorker(ctx.tw, { taskQueue, worker: { workflowBundle: undefined, workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows', 'short-heartbeat.ts') } });
+  try {
+    await worker.runUntil(async () => {
+      const handle = await ctx.tw.client.workflow.start(remoteCommandAfterPause, { workflowId: taskQueue, taskQueue, args: [{ command: 'sleep 3', pauseMs: 400 }] });
+      // Nothing pending during the pause: one look alone says only that it runs (the readme test's flake, once).
+      expect(await currentStep(ctx.tw.client, taskQueue)).toBe('running');
+      expect((await settledStep(ctx.tw.client, taskQueue)).line).toMatch(/^step runRemoteCommand/);
+      await handle.result();
+    });
   } finally {
     await close();
   }

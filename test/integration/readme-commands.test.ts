@@ -80,7 +80,7 @@ describe('the README, as a new operator runs it', () => {
     expect((restore.json() as { result: { site: string; point: string } }).result).toMatchObject({ site: site.domain, point: date });
     // While it waited, the workflow's current step was shown on stderr, not only the first "waiting on" line.
     expect(restore.stderr).toMatch(/waiting on restore\//);
-    expect(restore.stderr).toMatch(/^• restore\/\S+: (step \S+|\d+ child workflow)/m);
+    expect(restore.stderr, restore.stderr).toMatch(/^• restore\/\S+: (step \S+|\d+ child workflow)/m);
 
     // `status` reports on a cluster: the README brings up the smallest local one first (a manager and a worker),
     // through the infra worker too. A farm name and subnet of its own, so no other checkout's cluster is touched.
