@@ -251,9 +251,10 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
      * The farm's active droplets as nodes to reach: addresses, role (from its role tag) and the fingerprint of the
      * host key it was given at creation (derived again here; public, safe in history). In name order.
      */
-    async farmNodes(input: { farm: string }): Promise<{ nodes: FarmNode[] }> {
+    async farmNodes(input: { farm: string }): Promise<{ nodes: FarmNode[]; tagged: number }> {
       const prefix = `${farmTag(input.farm)}-`;
-      const nodes = (await api().dropletsByTag(farmTag(input.farm)))
+      const droplets = await api().dropletsByTag(farmTag(input.farm));
+      const nodes = droplets
         .filter((d) => d.status === 'active' && publicIp(d) && privateIp(d))
         .map((d) => ({
           name: d.name,
@@ -262,7 +263,8 @@ export function createDigitalOceanActivities({ digitalocean, hostKeySeed }: Pick
           privateIp: privateIp(d) as string,
           hostKey: deriveHostKey(seed(), input.farm, d.name).fingerprint,
         }));
-      return { nodes: nodes.sort((a, b) => (a.name < b.name ? -1 : 1)) };
+      // `tagged`: every droplet of the farm, active or not (a farm whose droplets are all off is there, not a typo).
+      return { nodes: nodes.sort((a, b) => (a.name < b.name ? -1 : 1)), tagged: droplets.length };
     },
 
     /** The farm's droplets as DigitalOcean sees them (names, status, addresses). */

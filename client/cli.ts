@@ -69,6 +69,12 @@ export async function run(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // A command of subcommands given none (`drover restore`): commander shows its help as an error (exit code 1).
       if (err.code === 'commander.help' && err.exitCode !== 0) {
+        // `drover help nosuch` (or `drover restore help nosuch`) lands here too: the name is the mistake.
+        const asked = argv[argv.lastIndexOf('help') + 1];
+        if (argv.includes('help') && asked && !asked.startsWith('-')) {
+          printError(new UsageError(asked, `unknown command '${asked}'`), argv.includes('--json'));
+          return 2;
+        }
         const help = errOut.join('');
         const usage = /^Usage: (\S+(?: [a-z][\w-]*)*)/m.exec(help)?.[1] ?? 'drover';
         if (!argv.includes('--json')) process.stderr.write(help);

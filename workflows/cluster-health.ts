@@ -28,8 +28,11 @@ export async function findManager(input: { provider: 'local' | 'digitalocean'; f
     if (!manager) throw ApplicationFailure.create({ type: 'InvalidInput', message: `farm: no cluster named ${input.farm} on this machine`, nonRetryable: true });
     return { manager, nodes: nodes.length };
   }
-  const { nodes } = await cloud.farmNodes({ farm: input.farm });
+  const { nodes, tagged } = await cloud.farmNodes({ farm: input.farm });
   const m = nodes.find((n) => n.role === 'manager');
+  // No droplet of the farm at all is the caller's farm name (a typo: exit 2 in the CLI); droplets without an active
+  // manager among them are a farm that is down (its managers off or being rebuilt), not bad input.
+  if (!m && tagged) throw ApplicationFailure.create({ type: 'CloudNotFound', message: `farm ${input.farm} has ${tagged} droplet(s) but no active manager among them (${nodes.length} active)`, nonRetryable: true });
   if (!m) throw ApplicationFailure.create({ type: 'InvalidInput', message: `farm: no active manager droplet tagged for ${input.farm}`, nonRetryable: true });
   const address = { name: m.name, ip: m.publicIp, swarmIp: m.privateIp, sshPort: 22, hostKey: m.hostKey };
   const { dockerSocket } = await api.nodeDockerSocket({ node: address });

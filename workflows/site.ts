@@ -215,7 +215,8 @@ export async function siteWorkflow(input: SiteEntityInput): Promise<void> {
           } catch (err) {
             // Refused before its first change (a farm not found, a bad name): nothing was created, so the entity is
             // as it was, and the corrected create is not refused as "other parameters" (the typo's spec kept).
-            if (refusedBeforeChange(err)) Object.assign(state, before);
+            // Patched: a history that kept the failed create's spec replays its later operations as they ran.
+            if (refusedBeforeChange(err) && patched('site-create-refusal-forgotten')) Object.assign(state, before);
             else state.phase = 'failed';
             throw err;
           }

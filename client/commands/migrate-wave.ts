@@ -57,11 +57,14 @@ const WAVE_FIELDS: Record<string, string> = { site: '<site>', concurrency: '<n>'
  * site not in it is bad input (exit 2, naming it); what the wave's state refuses (a migrated site retried, an
  * ended wave) becomes UpdateRefused (exit 1).
  */
-async function steer<R>(client: Client, wave: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<R>): Promise<R> {
+async function steer<R>(client: Client, stateDir: string, wave: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<R>): Promise<R> {
   const handle = client.workflow.getHandle(workflowIds.migrationWave(wave));
-  await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError('<wave>', `no wave ${wave} (workflow ${workflowIds.migrationWave(wave)})`);
-    throw err;
+  await handle.describe().catch(async (err: unknown) => {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    // Gone from the namespace (history retention) but recorded in drover_meta: an ended wave, not a typo.
+    const r = await withServices(stateDir, (deps) => readWaveRecord(deps.galera, wave));
+    if (r) throw new UpdateRefused(`wave ${wave} is no longer in the namespace (drover_meta records it ${r.state}${r.endedAt ? `, ended ${r.endedAt}` : ''}): nothing to steer`);
+    throw new UsageError('<wave>', `no wave ${wave} (workflow ${workflowIds.migrationWave(wave)}, nor a record of it in drover_meta)`);
   });
   await requireWorker(client, 'migrate');
   try {
@@ -213,7 +216,7 @@ export function addWaveCommands(wave: Command): Command {
             // A cancel waits for the sites in flight to roll back, and a site already created is removed through its
             // entity on drover-infra: say so when nothing polls there (the answer waits on it).
             if (verb === 'cancel' && (await livePollers(client, 'infra')) === 0) process.stderr.write(`• no worker polls ${TASK_QUEUES.infra}: a site in flight that was already created rolls back, and this cancel answers, only once one does (\`drover worker infra\`)\n`);
-            const a = await steer(client, name, (h) => (verb === 'pause' ? h.executeUpdate(pauseWaveUpdate) : verb === 'resume' ? h.executeUpdate(resumeWaveUpdate) : h.executeUpdate(cancelWaveUpdate)));
+            const a = await steer(client, g.stateDir, name, (h) => (verb === 'pause' ? h.executeUpdate(pauseWaveUpdate) : verb === 'resume' ? h.executeUpdate(resumeWaveUpdate) : h.executeUpdate(cancelWaveUpdate)));
             return { ok: true, data: a, text: ackText(a) };
           });
         }),
@@ -231,7 +234,7 @@ export function addWaveCommands(wave: Command): Command {
           const name = waveArg(args[0]);
           const site = siteArg(args[1]);
           return withTemporal(g.stateDir, async (client) => {
-            const a = await steer(client, name, (h) => h.executeUpdate(verb === 'retry' ? retryWaveSiteUpdate : skipWaveSiteUpdate, { args: [{ site }] }));
+            const a = await steer(client, g.stateDir, name, (h) => h.executeUpdate(verb === 'retry' ? retryWaveSiteUpdate : skipWaveSiteUpdate, { args: [{ site }] }));
             return { ok: true, data: a, text: ackText(a) };
           });
         }),
@@ -246,7 +249,7 @@ export function addWaveCommands(wave: Command): Command {
         const name = waveArg(args[0]);
         const n = wholeNumber(args[1], '<n>', MAX_WAVE_CONCURRENCY);
         return withTemporal(g.stateDir, async (client) => {
-          const a = await steer(client, name, (h) => h.executeUpdate(setWaveConcurrencyUpdate, { args: [{ concurrency: n }] }));
+          const a = await steer(client, g.stateDir, name, (h) => h.executeUpdate(setWaveConcurrencyUpdate, { args: [{ concurrency: n }] }));
           return { ok: true, data: a, text: ackText(a) };
         });
       }),

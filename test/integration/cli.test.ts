@@ -36,6 +36,7 @@ describe('drover CLI', () => {
     // A command of subcommands given none: its help on stderr, exit 2 (it exited 0 with nothing on stdout).
     [['restore'], 'command'],
     [['migrate', 'wave'], 'command'],
+    [['help', 'nosuch'], 'nosuch'],
   ])('bad input %j exits 2 naming %s, as text and as JSON', async (args, field) => {
     const text = await drover(args);
     expect(text.code).toBe(2);

@@ -10,13 +10,14 @@ import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDigitalOceanActivities, farmTag } from '../../activities/digitalocean';
+import { createDigitalOceanActivities, farmTag, roleTag } from '../../activities/digitalocean';
 import { DigitalOceanClient } from '../../lib/clients/digitalocean-client';
 import { loadPlan } from '../../lib/plan/load';
 import type { FarmPlan } from '../../lib/plan/schema';
 import { plannedNodes } from '../../lib/plan/nodes';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { provisionFarmWorkflow, provisionProgressQuery } from '../../workflows/provision-farm';
+import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { CLI, stopWorkerProcess } from '../helpers/cli';
 import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { useRunningWorker, replayOptions } from '../helpers/temporal';
@@ -98,6 +99,24 @@ describe('provisionFarmWorkflow on the DigitalOcean emulator', () => {
     expect(emu.droplets.has(foreign.id)).toBe(true);
     expect([...emu.vpcs.values()].map((v) => v.name)).not.toContain('alpha-vpc');
     expect((await act.run(acts.destroyFarm, { farm: 'alpha' })).droplets).toBe(0);
+  });
+
+  it('a farm whose droplets are all off is down (health fails CloudNotFound, exit 1 in the CLI), not a farm name that names nothing (InvalidInput "farm: …", exit 2)', async () => {
+    const farm = `off${process.pid % 10000}`;
+    const api = new DigitalOceanClient(emu.url, TOKEN);
+    const made = await Promise.all((['manager', 'worker'] as const).map((role, i) => api.createDroplet({ name: `${farm}-${role}-0${i + 1}`, region: 'fra1', size: 's-1vcpu-1gb', image: 'debian-12-x64', tags: [farmTag(farm), roleTag(farm, role)] })));
+    try {
+      for (const d of made) emu.droplets.get(d.id)!.status = 'off';
+      const health = (f: string) =>
+        ctx.tw.client.workflow.execute(clusterHealthWorkflow, { workflowId: `health/${f}/${Date.now()}`, taskQueue: ctx.taskQueue, args: [{ provider: 'digitalocean', farm: f }] }).then(
+          () => null,
+          (e: unknown) => (e as WorkflowFailedError).cause as ApplicationFailure,
+        );
+      expect(await health(farm)).toMatchObject({ type: 'CloudNotFound', message: `farm ${farm} has 2 droplet(s) but no active manager among them (0 active)` });
+      expect(await health(`${farm}x`)).toMatchObject({ type: 'InvalidInput', message: `farm: no active manager droplet tagged for ${farm}x` });
+    } finally {
+      for (const d of made) emu.droplets.delete(d.id);
+    }
   });
 
   it('a 429 storm and a burst of 5xx faults slow the run but do not fail it', async () => {

@@ -446,6 +446,9 @@ describe('drover migrate', () => {
       expect(status.json()).toMatchObject({ wave: waveName, state: 'done', total: 1, counts: { migrated: 1 }, recorded: { workflowId: `wave/${waveName}`, fileDigest: row!.file_digest } });
       const plain = await drover(['migrate', 'status', waveName]);
       expect(plain.stdout).toContain(`from drover_meta (wave/${waveName}'s history is gone)`);
+      // Steering it then is refused as an ended wave (exit 1), not as a name that names nothing (exit 2).
+      const pause = await drover(['migrate', 'wave', 'pause', waveName]);
+      expect([pause.code, pause.stderr]).toEqual([1, expect.stringContaining(`wave ${waveName} is no longer in the namespace (drover_meta records it done, ended `)]);
     } finally {
       await stopWorker(w);
       await tw.teardown();
