@@ -155,11 +155,12 @@ export function createLocalNodeActivities({ ssh, localNodes }: Pick<ActivityDeps
       const gateway = addressIn(input.subnet, 1);
       const ip = addressIn(input.subnet, 10 + input.index);
       const prefix = input.subnet.split('/')[1];
+      // Two farms on one subnet would answer for each other's addresses: refuse a gateway held by another link,
+      // before anything of this node exists (the caller's --subnet, nothing to undo).
+      const holder = (await sh('ip', ['-o', 'addr', 'show', 'to', gateway])).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1]);
+      if (holder.some((h) => h !== bridge)) throw failure('InvalidInput', `subnet: ${input.subnet} is already used by ${holder.join(', ')}: pick another --subnet for farm ${input.farm}`);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       mkdirSync(localNodeRunDir(dir), { recursive: true, mode: 0o700 });
-      // Two farms on one subnet would answer for each other's addresses: refuse a gateway held by another link.
-      const holder = (await sh('ip', ['-o', 'addr', 'show', 'to', gateway])).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[1]);
-      if (holder.some((h) => h !== bridge)) throw failure('InvalidInput', `subnet ${input.subnet} is already used by ${holder.join(', ')}: pick another --subnet for farm ${input.farm}`);
       // Nodes are provisioned in parallel: whichever comes first makes the bridge, the others find it.
       if (!(await exists('ip', ['link', 'show', bridge]))) await run('ip', ['link', 'add', bridge, 'type', 'bridge']).catch(() => undefined);
       if (!(await sh('ip', ['-o', 'addr', 'show', 'dev', bridge])).includes(`${gateway}/`)) await run('ip', ['addr', 'add', `${gateway}/${prefix}`, 'dev', bridge]).catch(() => undefined);

@@ -183,7 +183,9 @@ const BETWEEN_STEPS_LOOKS = 4;
 export async function settledStep(client: Client, workflowId: string, stop: () => boolean = () => false): Promise<{ line: string; key: string }> {
   let now = await stepNow(client, workflowId);
   for (let i = 0; now.idle && !stop() && i < BETWEEN_STEPS_LOOKS; i++) {
-    await new Promise((r) => setTimeout(r, BETWEEN_STEPS_MS).unref());
+    // Not unref'd: the CLI exited 0 in silence during these waits when it was (`status` whose workflow no worker ran
+    // had nothing else keeping the process alive then); it delays an exit by one wait at most.
+    await new Promise((r) => setTimeout(r, BETWEEN_STEPS_MS));
     now = await stepNow(client, workflowId);
   }
   return { line: now.line, key: now.key };

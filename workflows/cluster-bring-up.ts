@@ -187,9 +187,14 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
       rolledBack = true;
     }
     const root = rootCause(err as Error);
+    // A provision step that refused a field of the input (`subnet: …`, checked before its node exists) with no node
+    // created: the field first, so the CLI names it (exit 2); nothing to resume.
+    const refused = root.type === 'InvalidInput' && failedPhase === 'provision' && created.nodes === 0 && /^[a-z][A-Za-z]*: /.test(root.message);
     throw ApplicationFailure.create({
       type: root.type ?? 'RemoteCommandFailed',
-      message: `bringing up ${input.farm} failed at "${failedPhase}": ${root.message}${rolledBack ? '; its nodes were removed' : '; run it again to resume'}`,
+      message: refused
+        ? `${root.message} (bringing up ${input.farm} failed at "provision": no node created)`
+        : `bringing up ${input.farm} failed at "${failedPhase}": ${root.message}${rolledBack ? '; its nodes were removed' : '; run it again to resume'}`,
       nonRetryable: true,
       details: [{ failedPhase, rolledBack }],
     });

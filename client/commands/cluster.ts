@@ -110,7 +110,10 @@ export function upCommand(): Command {
         return withTemporal(g.stateDir, async (client) => {
           const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
             (await startOrAttach(client, clusterBringUpWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [input] })).handle.result(),
-          );
+          ).catch((err: unknown) => {
+            // A subnet another farm holds is refused before any node of this one exists.
+            throw workflowInputRefusal(err, { subnet: '--subnet' }) ?? err;
+          });
           return { ok: true, data: { workflowId, webUi: webUiLink(g.stateDir, workflowId), result: r }, text: formatBringUp(r) };
         });
       }),

@@ -251,7 +251,7 @@ describe('drover CLI', () => {
 
       // The bound is real: with a short one the abandoned health workflow ends timed out.
       const short = await drover(['status', '--farm', 'ghost', '--timeout', '5', '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
-      expect(short.code).toBe(1);
+      expect(short.code, short.stdout + short.stderr).toBe(1);
       const id = (await healthRuns()).map((e) => e.execution!.workflowId!).find((w) => w !== run.execution!.workflowId);
       expect((await client.workflow.getHandle(id!).describe()).status.name).toBe('TIMED_OUT');
       await client.workflow.getHandle(run.execution!.workflowId!).terminate('test cleanup');

@@ -210,7 +210,7 @@ describe('local provider bring-up', () => {
     expect(processesRootedUnder(path.join(NODES_DIR, farm))).toEqual([]);
   }, 900_000);
 
-  it('two teardowns of one farm at once both finish: whatever the other removed first counts as done', async () => {
+  it('two teardowns of one farm at once both finish: whatever the other removed first counts as done; another farm given its subnet is refused before any node exists', async () => {
     const farm = `d${ctx.taskQueue.slice(-6)}`;
     const subnet = freeSubnet(234, 100);
     const acts = createLocalNodeActivities({ ssh: ctx.deps.ssh, localNodes: { dir: NODES_DIR } });
@@ -219,6 +219,14 @@ describe('local provider bring-up', () => {
     // Nodes with their namespace, address and sshd (no Docker: the race is in removing the node itself).
     for (const [index, name] of names.entries()) await new MockActivityEnvironment().run(acts.ensureLocalNode, { farm, name, index, subnet, authorizedKey: publicKey });
     expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`drover-${farm}-worker-06`);
+    // Another farm given that subnet (a --subnet copied from the first) is refused before any node of it exists:
+    // exit 2 naming --subnet (it exited 1).
+    const other = `o${ctx.taskQueue.slice(-6)}`;
+    const clash = await drover(['up', '--farm', other, '--subnet', subnet, '--nodes', '2', '--worker', '--json']);
+    expect(clash.code, clash.stdout + clash.stderr).toBe(2);
+    expect(clash.json()).toMatchObject({ ok: false, error: { field: '--subnet', message: expect.stringContaining(`${subnet} is already used by ${bridgeName(farm)}`) } });
+    expect(existsSync(path.join(NODES_DIR, other))).toBe(false);
+    expect(() => execFileSync('ip', ['link', 'show', bridgeName(other)], { stdio: 'ignore' })).toThrow();
 
     const teardown = (n: number) => ctx.tw.client.workflow.execute(clusterTeardownWorkflow, { workflowId: `teardown/${farm}/${n}`, taskQueue: ctx.taskQueue, args: [{ provider: 'local', farm }] });
     const [a, b] = await Promise.all([teardown(1), teardown(2)]);

@@ -52,6 +52,15 @@ describe('drover restore site', () => {
     expect(dry.json()).toMatchObject({ dryRun: true, plan: { point: '2026-11-10', database: site.database, filesPath: site.filesPath, safetyPoint: true } });
     expect(treeHashes(site.filesPath)).toEqual(damaged);
 
+    // Without --wait a restore is only started: where no restore worker polls (a namespace of its own), it says so.
+    const namespace = await freshNamespace();
+    const copy = `later-${site.domain}`;
+    const started = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--to', copy, '--json'], { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 60_000 });
+    expect(started.code, started.stderr).toBe(0);
+    expect(started.stderr).toContain('no worker polls drover-restore yet: the workflow starts when one does (`drover worker restore`)');
+    const unpolled = new Client({ connection: ctx.tw.client.connection, namespace, dataConverter: testDataConverter() });
+    await unpolled.workflow.getHandle((started.json() as { workflowId: string }).workflowId).terminate('test over');
+
     const r = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/restored .* to 2026-11-10/);
