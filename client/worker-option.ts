@@ -183,9 +183,7 @@ const BETWEEN_STEPS_LOOKS = 4;
 export async function settledStep(client: Client, workflowId: string, stop: () => boolean = () => false): Promise<{ line: string; key: string }> {
   let now = await stepNow(client, workflowId);
   for (let i = 0; now.idle && !stop() && i < BETWEEN_STEPS_LOOKS; i++) {
-    // Not unref'd: the CLI exited 0 in silence during these waits when it was (`status` whose workflow no worker ran
-    // had nothing else keeping the process alive then); it delays an exit by one wait at most.
-    await new Promise((r) => setTimeout(r, BETWEEN_STEPS_MS));
+    await new Promise((r) => setTimeout(r, BETWEEN_STEPS_MS).unref());
     now = await stepNow(client, workflowId);
   }
   return { line: now.line, key: now.key };
@@ -202,27 +200,34 @@ async function showProgress(client: Client, o: WaitOptions, done: Promise<unknow
   let last = '';
   let lastAt = 0;
   const say = (line: string) => process.stderr.write(`• ${o.workflowId}: ${line} (${Math.round((Date.now() - started) / 1000)} s)\n`);
-  for (let look = 0; !finished; look++) {
-    const wait = FIRST_LOOKS_MS[look] ?? LOOK_EVERY_MS;
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, wait).unref())]);
-    if (finished) break;
-    try {
-      let { line, key } = await settledStep(client, o.workflowId, () => finished);
+  // The process stays alive while it waits: the waits below are unref'd (a settled result must not wait out a
+  // timer), and in such a wait a CLI once exited 0 in silence, its result's call not holding the event loop then.
+  const alive = setInterval(() => undefined, 60_000);
+  try {
+    for (let look = 0; !finished; look++) {
+      const wait = FIRST_LOOKS_MS[look] ?? LOOK_EVERY_MS;
+      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, wait).unref())]);
       if (finished) break;
-      if (!o.worker && (await livePollers(client, o.queue)) === 0) {
-        const none = `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
-        line += none;
-        key += none;
+      try {
+        let { line, key } = await settledStep(client, o.workflowId, () => finished);
+        if (finished) break;
+        if (!o.worker && (await livePollers(client, o.queue)) === 0) {
+          const none = `; no worker polls ${TASK_QUEUES[o.queue]} any more: start \`drover worker ${o.queue}\``;
+          line += none;
+          key += none;
+        }
+        // A new step (or attempt) is said at once; a step's changing heartbeat alone (bytes so far) every 30 s.
+        if (key !== last || Date.now() - lastAt >= PROGRESS_EVERY_MS) {
+          if (!finished) say(line);
+          last = key;
+          lastAt = Date.now();
+        }
+      } catch {
+        /* progress is best effort: the result decides */
       }
-      // A new step (or attempt) is said at once; a step's changing heartbeat alone (bytes so far) every 30 s.
-      if (key !== last || Date.now() - lastAt >= PROGRESS_EVERY_MS) {
-        if (!finished) say(line);
-        last = key;
-        lastAt = Date.now();
-      }
-    } catch {
-      /* progress is best effort: the result decides */
     }
+  } finally {
+    clearInterval(alive);
   }
 }
 
