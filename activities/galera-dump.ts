@@ -7,7 +7,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { uploadEncryptedInActivity } from './lib/encrypted-upload';
 import { getSite } from '../lib/site-registry';
 import { ident } from './lib/database-programs';
-import { classifyDatabaseError, failure } from '../lib/clients/errors';
+import { failure } from '../lib/clients/errors';
 import { DumpRowCounter } from './lib/dump-row-counter';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
 import { withHeartbeat } from './lib/heartbeat';
@@ -48,10 +48,9 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       // this activity holding one of the node's few pooled connections, concurrent dumps asking it inside would
       // hold them all and wait for one another for ever (seen at 16 sites at a time on a loaded machine).
       const prefix = (await getSite(galera, input.site))?.tablePrefix ?? 'wp_';
-      const conn = await galera.pool(node).getConnection();
       const tables: { name: string; rows: number }[] = [];
       let wordpress = { posts: 0, pages: 0, users: 0 };
-      try {
+      await galera.onNode(node, async (conn) => {
         await conn.query('SET SESSION wsrep_sync_wait = 1');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
         const [names] = await conn.query<RowDataPacket[]>("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [input.database]);
@@ -73,36 +72,36 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         }
         await conn.query('COMMIT');
         await conn.query('SET SESSION wsrep_sync_wait = 0');
-      } catch (err) {
-        galera.invalidateStatus();
-        throw classifyDatabaseError(err, node.name);
-      } finally {
-        conn.release();
-      }
+        // Its session state (a snapshot left open by a failure, wsrep_sync_wait) is not handed to the pool's next user.
+      }, { discard: true });
 
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.
       const options = writeClientOptionsFile(node, galera.credentials, 'drover-dump-');
       try {
-        const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'], env: programEnv() });
-        let stderr = '';
-        dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-        const dumpExit = new Promise<void>((resolve, reject) =>
-          dump.once('close', (code) =>
-            code === 0 ? resolve() : (galera.invalidateStatus(), reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
-          ),
-        );
-        // Each table's rows counted in the dump as it streams past: a write between any other snapshot and the
-        // dump's would make the manifest disagree with the dump, and every restore of the point fail verification.
-        // It also finds whether a statement names the database, which a restore under another name must rewrite.
-        const counter = new DumpRowCounter(input.database);
-        dump.stdout.pipe(counter);
-        const progress = { plainBytes: 0 };
-        const uploaded = await withHeartbeat(
-          () => ({ phase: 'dump', plainBytes: progress.plainBytes }),
-          () => uploadEncryptedInActivity({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, progress),
-        );
-        const counted = tables.map((t) => ({ name: t.name, rows: counter.rows.get(t.name) ?? 0 }));
-        return { ...uploaded, node: node.name, tables: counted, namesDatabase: counter.namesDatabase, wordpress, durationMs: Date.now() - started };
+        return await galera.watched(node, async (abort) => {
+          const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'], env: programEnv() });
+          // The node lost mid-dump (GaleraClient.watched): the dump is stopped, its upload aborted, the step retried.
+          abort.addEventListener('abort', () => dump.kill('SIGKILL'), { once: true });
+          let stderr = '';
+          dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+          const dumpExit = new Promise<void>((resolve, reject) =>
+            dump.once('close', (code) =>
+              code === 0 ? resolve() : (galera.invalidateStatus(), reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
+            ),
+          );
+          // Each table's rows counted in the dump as it streams past: a write between any other snapshot and the
+          // dump's would make the manifest disagree with the dump, and every restore of the point fail verification.
+          // It also finds whether a statement names the database, which a restore under another name must rewrite.
+          const counter = new DumpRowCounter(input.database);
+          dump.stdout.pipe(counter);
+          const progress = { plainBytes: 0 };
+          const uploaded = await withHeartbeat(
+            () => ({ phase: 'dump', plainBytes: progress.plainBytes }),
+            () => uploadEncryptedInActivity({ s3, bucket, key: objectKey(input.site, input.date, 'database'), source: counter, sourceExit: dumpExit, recipients: backup.recipients }, progress),
+          );
+          const counted = tables.map((t) => ({ name: t.name, rows: counter.rows.get(t.name) ?? 0 }));
+          return { ...uploaded, node: node.name, tables: counted, namesDatabase: counter.namesDatabase, wordpress, durationMs: Date.now() - started };
+        });
       } finally {
         options.remove();
       }

@@ -47,43 +47,47 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
         await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
         const options = writeClientOptionsFile(node, galera.credentials, 'drover-load-');
         try {
-          progress.phase = 'load';
-          if (file && !input.sourceDb) {
-            // Nothing to requalify (the manifest says no statement names the backed-up database) and the checked
-            // file at hand: loaded without passing through this worker's event loop.
-            const load = loadDumpFile({ identityFile: backup.identityFile!, file, key: input.key, database: input.stagingDb, optionsFile: options.file, signal: cancellationSignal(), stallMs: stallMs('loadDatabaseIntoStaging') });
-            piped = load.progress;
-            await load.done;
-            return { bytes, tables: (await tablesOf(galera, input.stagingDb)).length };
-          }
-          const { client, exit: clientExit } = spawnMariadbLoad(options.file, input.stagingDb);
-          // A cancelled or timed-out attempt stops its client at once (the server side is killed by the next attempt).
-          const signal = cancellationSignal();
-          const stop = () => client.kill('SIGKILL');
-          signal.addEventListener('abort', stop, { once: true });
-          // Statements qualified with the backed-up database's name must act on staging, never on live.
-          const filter = input.sourceDb ? requalifyDumpStream(input.sourceDb, input.stagingDb) : null;
-          // The filter refuses a dump it read as ending inside a program or a literal: the load stops, nothing of it kept.
-          let refused: Error | undefined;
-          filter?.once('error', (err) => {
-            refused = err;
-            stop();
+          // The writer lost mid-load (stopped, cut off: GaleraClient.watched): the load's programs are stopped and
+          // the step fails DatabaseUnavailable, retried on the next Synced node, instead of waiting on it for good.
+          await galera.watched(node, async (lost) => {
+            progress.phase = 'load';
+            if (file && !input.sourceDb) {
+              // Nothing to requalify (the manifest says no statement names the backed-up database) and the checked
+              // file at hand: loaded without passing through this worker's event loop.
+              const load = loadDumpFile({ identityFile: backup.identityFile!, file, key: input.key, database: input.stagingDb, optionsFile: options.file, signal: AbortSignal.any([cancellationSignal(), lost]), stallMs: stallMs('loadDatabaseIntoStaging') });
+              piped = load.progress;
+              await load.done;
+              return;
+            }
+            const { client, exit: clientExit } = spawnMariadbLoad(options.file, input.stagingDb);
+            // A cancelled or timed-out attempt stops its client at once (the server side is killed by the next attempt).
+            const signal = AbortSignal.any([cancellationSignal(), lost]);
+            const stop = () => client.kill('SIGKILL');
+            signal.addEventListener('abort', stop, { once: true });
+            // Statements qualified with the backed-up database's name must act on staging, never on live.
+            const filter = input.sourceDb ? requalifyDumpStream(input.sourceDb, input.stagingDb) : null;
+            // The filter refuses a dump it read as ending inside a program or a literal: the load stops, nothing of it kept.
+            let refused: Error | undefined;
+            filter?.once('error', (err) => {
+              refused = err;
+              stop();
+            });
+            const requalified = filter ? counter.pipe(filter) : counter;
+            const stall = stallPoint('loadDatabaseIntoStaging');
+            (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
+            try {
+              await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal, sha256: input.sha256, file });
+              if (refused) throw refused;
+            } catch (err) {
+              // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
+              clientExit.catch(() => undefined);
+              stop();
+              if (refused) throw failure('BackupCorrupted', `${input.key}: ${refused.message}`);
+              throw err;
+            } finally {
+              signal.removeEventListener('abort', stop);
+            }
           });
-          const requalified = filter ? counter.pipe(filter) : counter;
-          const stall = stallPoint('loadDatabaseIntoStaging');
-          (stall ? requalified.pipe(stall) : requalified).pipe(client.stdin);
-          try {
-            await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: clientExit, signal, sha256: input.sha256, file });
-            if (refused) throw refused;
-          } catch (err) {
-            // A failed load stops its client, which would otherwise wait on a stdin nobody writes to any more.
-            clientExit.catch(() => undefined);
-            stop();
-            if (refused) throw failure('BackupCorrupted', `${input.key}: ${refused.message}`);
-            throw err;
-          } finally {
-            signal.removeEventListener('abort', stop);
-          }
         } finally {
           options.remove();
         }

@@ -33,16 +33,18 @@ export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>)
       await ensureMetaSchema(galera);
       await galera.query(writer, 'INSERT IGNORE INTO drover_meta.smoke (marker) VALUES (?)', [input.marker]);
       const readBack = await Promise.all(
-        synced.map(async (node) => {
-          const conn = await galera.pool(node).getConnection();
-          try {
-            await conn.query('SET SESSION wsrep_sync_wait = 1');
-            const [rows] = await conn.query<RowDataPacket[]>('SELECT marker FROM drover_meta.smoke WHERE marker = ?', [input.marker]);
-            return { node: node.name, seen: rows.length === 1 };
-          } finally {
-            conn.release();
-          }
-        }),
+        synced.map((node) =>
+          // Discarded after: wsrep_sync_wait must not stay on the pool's connection for its next user.
+          galera.onNode(
+            node,
+            async (conn) => {
+              await conn.query('SET SESSION wsrep_sync_wait = 1');
+              const [rows] = await conn.query<RowDataPacket[]>('SELECT marker FROM drover_meta.smoke WHERE marker = ?', [input.marker]);
+              return { node: node.name, seen: rows.length === 1 };
+            },
+            { discard: true },
+          ),
+        ),
       );
       return { writtenOn: writer.name, readBack };
     },

@@ -214,10 +214,15 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
         // text (a string literal may span lines), and rewrites no literal or comment.
         const toStaging = requalifier(input.source.sourceDb, input.stagingDb, { bareNames: false });
         try {
-          await withHeartbeat(
-            () => ({ ...progress, dumpedBytes: counter.bytes }),
-            () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
-          );
+          // The farm's writer lost mid-load (stopped, cut off: GaleraClient.watched): dump and load are stopped and the
+          // step fails DatabaseUnavailable, retried on the next Synced node.
+          await galera.watched(node, (lost) => {
+            lost.addEventListener('abort', stop, { once: true });
+            return withHeartbeat(
+              () => ({ ...progress, dumpedBytes: counter.bytes }),
+              () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
+            );
+          });
         } finally {
           signal.removeEventListener('abort', stop);
         }

@@ -10,6 +10,8 @@ import { temporal } from '@temporalio/proto';
 import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { mergedEnv, parseEnv, workerEnvSchema } from '../lib/env';
 import { TASK_QUEUES, taskQueueName, workflowIds, type TaskQueueName } from '../lib/contract/ids';
+import type { CommandResult } from './output';
+import { webUiLink } from './temporal';
 
 /** No worker polls the queue a command would wait on. Exit 1: the input was fine, the farm is not running it. */
 export class NoWorkerError extends Error {
@@ -97,6 +99,20 @@ export async function requireWorker(client: Client, queue: TaskQueueName): Promi
 /** Says, on stderr, that a started workflow has no worker yet (commands that start without waiting). */
 export async function warnWithoutWorker(client: Client, queue: TaskQueueName): Promise<void> {
   if ((await livePollers(client, queue)) === 0) process.stderr.write(`• no worker polls ${TASK_QUEUES[queue]} yet: the workflow starts when one does (\`drover worker ${queue}\`)\n`);
+}
+
+/**
+ * The answer of a command that started (or attached to) a workflow and does not wait on it: warns first when no
+ * worker polls its queue, then says `started`/`already running`, the workflow ID, any extra lines and the Web UI link.
+ */
+export async function startedNotWaited(
+  client: Client,
+  o: { stateDir: string; queue: TaskQueueName; workflowId: string; attached: boolean; data?: Record<string, unknown>; idSuffix?: string; lines?: string[] },
+): Promise<CommandResult> {
+  await warnWithoutWorker(client, o.queue);
+  const webUi = webUiLink(o.stateDir, o.workflowId);
+  const text = [`${o.attached ? 'already running' : 'started'} ${o.workflowId}${o.idSuffix ?? ''}`, ...(o.lines ?? []), webUi ?? ''].join('\n');
+  return { ok: true, data: { workflowId: o.workflowId, attached: o.attached, ...o.data, webUi }, text };
 }
 
 export interface WaitOptions {

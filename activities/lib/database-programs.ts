@@ -13,7 +13,7 @@ import type { GaleraClient, GaleraNode } from '../../lib/clients/galera-client';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { programEnv } from '../../lib/program-env';
 import type { Readable, Writable } from 'node:stream';
-import { classifyDatabaseError, failure } from '../../lib/clients/errors';
+import { failure } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
 import { codeOnly, qualifiedNamePatterns, type CodeRewriter } from './qualified-names';
 import { killedFailure } from './process-chain';
@@ -33,24 +33,19 @@ export interface DatabaseProgram {
 
 export const ident = (name: string) => `\`${name.replace(/`/g, '``')}\``;
 
-/** Runs `fn` on a fresh connection whose default database is `database`; the session is discarded after. */
+/**
+ * Runs `fn` on a connection whose default database is `database`, watched (GaleraClient.onNode); the session is
+ * discarded after: its state (default database, sql_mode, time_zone) must not leak to the pool's next user.
+ */
 export async function onDatabase<T>(galera: GaleraClient, node: GaleraNode, database: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  let conn: PoolConnection;
-  try {
-    conn = await galera.pool(node).getConnection();
-  } catch (err) {
-    galera.invalidateStatus();
-    throw classifyDatabaseError(err, node.name);
-  }
-  try {
-    await conn.query(`USE ${ident(database)}`);
-    return await fn(conn);
-  } catch (err) {
-    throw classifyDatabaseError(err, node.name);
-  } finally {
-    // Session state (default database, sql_mode, time_zone) must not leak to the pool's next user.
-    conn.destroy();
-  }
+  return galera.onNode(
+    node,
+    async (conn) => {
+      await conn.query(`USE ${ident(database)}`);
+      return fn(conn);
+    },
+    { discard: true },
+  );
 }
 
 const LISTS: { kind: ProgramKind; sql: string }[] = [

@@ -10,8 +10,8 @@ import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows
 import { pruneRestorePointsWorkflow } from '../../workflows/prune-restore-points';
 import { action, globals, parseOptions, UsageError } from '../output';
 import { withServices } from '../services';
-import { startOrAttach, webUiLink, withTemporal } from '../temporal';
-import { waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { startOrAttach, withTemporal } from '../temporal';
+import { startedNotWaited, waitOnWorker } from '../worker-option';
 import { formatPlan } from './retention';
 import { scheduleCommand } from '../schedule-command';
 import { requireSites } from './site';
@@ -55,8 +55,7 @@ export function backupCommand(): Command {
           };
           if (!o.wait && !o.worker) {
             await startNight();
-            await warnWithoutWorker(client, 'backup');
-            return { ok: true, data: { workflowId, attached, webUi: webUiLink(g.stateDir, workflowId) }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${webUiLink(g.stateDir, workflowId) ?? ''}` };
+            return startedNotWaited(client, { stateDir: g.stateDir, queue: 'backup', workflowId, attached });
           }
           const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'backup', worker: Boolean(o.worker), workflowId }, async () => (await startNight()).result());
           return { ok: r.failed.length === 0, data: { workflowId, result: r }, text: formatNight(r) };

@@ -19,8 +19,8 @@ import { action, describeFailure, errorReport, globals, parseOptions, UsageError
 import { calendarDate, todayUtc } from '../option-schemas';
 import { scheduleCommand } from '../schedule-command';
 import { withServices } from '../services';
-import { startOrAttach, webUiLink, withTemporal } from '../temporal';
-import { NoWorkerError, requireWorker, siteEntitiesUnpolled, siteEntityQueueUnpolled, waitOnWorker, warnWithoutWorker } from '../worker-option';
+import { startOrAttach, withTemporal } from '../temporal';
+import { NoWorkerError, requireWorker, siteEntitiesUnpolled, siteEntityQueueUnpolled, startedNotWaited, waitOnWorker } from '../worker-option';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -111,12 +111,7 @@ function siteCommand(): Command {
           if (entity && (o.wait || o.worker)) throw new NoWorkerError(entity.queue, why);
           if (entity) process.stderr.write(`• no worker polls ${entity.name}, ${why}: the restore waits for one (\`drover worker ${entity.queue}\`)\n`);
           const { handle, attached } = await startOrAttach(client, restoreSiteWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(site, 'restore'), args: [{ site, point, to: o.to, ...(deletedCreated ? { rebuild: { storageHost: live.storageHost } } : {}) }] });
-          const link = webUiLink(g.stateDir, workflowId);
-          if (!o.wait && !o.worker) {
-            // Started, not waited on: say so when no restore worker polls yet (as backup run does).
-            await warnWithoutWorker(client, 'restore');
-            return { ok: true, data: { workflowId, attached, plan, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
-          }
+          if (!o.wait && !o.worker) return startedNotWaited(client, { stateDir: g.stateDir, queue: 'restore', workflowId, attached, data: { plan } });
           try {
             const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
             return { ok: true, data: { workflowId, result: r }, text: formatRestore(r) };
@@ -158,12 +153,7 @@ function drillCommand(): Command {
         return withTemporal(g.stateDir, async (client) => {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');
           const { handle, attached } = await startOrAttach(client, restoreDrillWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-drill'), args: [{ date, sites: o.site, sampleSize: o.sample }] });
-          const link = webUiLink(g.stateDir, workflowId);
-          if (!o.wait && !o.worker) {
-            // Started, not waited on: say so when no restore worker polls yet (as backup run does).
-            await warnWithoutWorker(client, 'restore');
-            return { ok: true, data: { workflowId, attached, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId}\n${link ?? ''}` };
-          }
+          if (!o.wait && !o.worker) return startedNotWaited(client, { stateDir: g.stateDir, queue: 'restore', workflowId, attached });
           try {
             const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
             return { ok: true, data: { workflowId, result: r }, text: formatDrill(r) };
@@ -273,11 +263,8 @@ function farmCommand(): Command {
             process.stderr.write(`• no worker polls ${entities.name}, which ${why}: their restores wait for one (\`drover worker ${entities.queue}\`)\n`);
           }
           const { handle, attached } = await startOrAttach(client, restoreFarmWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-farm'), args: [{ points, concurrency: o.concurrency, storageHost: o.storageHost ?? null, ...(o.force ? { force: true } : {}) }] });
-          const link = webUiLink(g.stateDir, workflowId);
           if (!o.wait && !o.worker) {
-            // Started, not waited on: say so when no restore worker polls yet (as backup run does).
-            await warnWithoutWorker(client, 'restore');
-            return { ok: true, data: { workflowId, attached, sites: sites.length, webUi: link }, text: `${attached ? 'already running' : 'started'} ${workflowId} (${sites.length} sites)\nprogress: drover restore farm-status --label ${o.label}\n${link ?? ''}` };
+            return startedNotWaited(client, { stateDir: g.stateDir, queue: 'restore', workflowId, attached, data: { sites: sites.length }, idSuffix: ` (${sites.length} sites)`, lines: [`progress: drover restore farm-status --label ${o.label}`] });
           }
           const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: Boolean(o.worker), workflowId }, () => handle.result());
           return { ok: r.failed.length === 0, data: { workflowId, result: r }, text: formatFarm(r) };

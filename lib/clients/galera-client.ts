@@ -2,7 +2,7 @@
  * Galera access over mysql2: one small pool per node, and a view of the cluster that knows which nodes are
  * `Synced` (only those may serve consistent reads or dumps).
  */
-import mysql, { type Connection, type Pool, type RowDataPacket } from 'mysql2/promise';
+import mysql, { type Connection, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { classifyDatabaseError, failure } from './errors';
 
 export interface GaleraNode {
@@ -212,15 +212,91 @@ export class GaleraClient {
     return per.flat();
   }
 
-  /** Runs a query on one node, errors classified. */
-  async query<T extends RowDataPacket[]>(node: GaleraNode, sql: string, params: unknown[] = []): Promise<T> {
+  /**
+   * Runs `work` while watching the node it runs on: work on a node that stops answering (its process stopped, the
+   * network cut without a reset) would otherwise wait for as long as TCP does, its activity heartbeating on a timer
+   * all along, so a restore's load or a night's dump hung until the step's 30-minute ceiling. From one status bound
+   * after the start, the node's status is asked (each ask bounded by it, on the status connection, apart from the
+   * work's); a node that answers none of two asks running is lost: `abort` is aborted (the work stops its
+   * connection or programs on it) and the call fails DatabaseUnavailable, retryable, whatever `work` then does (the
+   * next attempt looks for a Synced node, which this one no longer is), once `work` has ended (or a bound more has
+   * passed). Work that runs long on a node that answers (a load, a big checksum, a lock wait) runs on. A frozen node
+   * is noticed within about three status bounds.
+   */
+  async watched<T>(node: GaleraNode, work: (abort: AbortSignal) => Promise<T>): Promise<T> {
+    const bound = this.opts.statusTimeoutMs ?? STATUS_QUERY_TIMEOUT_MS;
+    const abort = new AbortController();
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const lost = new Promise<never>((_, reject) => {
+      let misses = 0;
+      const ask = async () => {
+        const status = await this.nodeStatus(node);
+        if (done) return;
+        misses = status.reachable ? 0 : misses + 1;
+        if (misses < 2) {
+          // A miss is asked again at once (the ask itself took the bound), an answer after another bound.
+          timer = setTimeout(() => void ask(), misses ? 0 : bound);
+          return;
+        }
+        this.invalidateStatus();
+        const err = failure('DatabaseUnavailable', `database ${node.name} unavailable: it answered no status query for ${(2 * bound) / 1000} s while work ran on it (stopped, or cut off from this worker); the work was stopped`);
+        abort.abort(err);
+        reject(err);
+      };
+      timer = setTimeout(() => void ask(), bound);
+    });
+    lost.catch(() => undefined);
+    const working = work(abort.signal);
     try {
-      const [rows] = await this.pool(node).query<T>(sql, params);
-      return rows;
+      return await Promise.race([working, lost]);
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+      // Given up: the work was told (its connection destroyed, its programs killed) and is waited for up to a bound
+      // more, so what it ran is gone when the step fails and its retry starts.
+      let wait: NodeJS.Timeout | undefined;
+      await Promise.race([working.catch(() => undefined), new Promise((r) => (wait = setTimeout(r, bound)))]);
+      clearTimeout(wait);
+      throw abort.signal.reason;
+    } finally {
+      done = true;
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs `fn` on a connection of the node's pool, watched (`watched`): a lost node's connection is destroyed (the
+   * query it waits on with it). Afterwards the connection goes back to the pool, or with `discard` (session state
+   * that must not leak to the pool's next user) is destroyed. Errors classified.
+   */
+  async onNode<T>(node: GaleraNode, fn: (conn: PoolConnection) => Promise<T>, o: { discard?: boolean } = {}): Promise<T> {
+    try {
+      return await this.watched(node, async (abort) => {
+        const conn = await this.pool(node).getConnection();
+        // Got after the node was given up (a pool's connection freed late): not used.
+        if (abort.aborted) {
+          conn.destroy();
+          throw abort.reason;
+        }
+        const stop = () => conn.destroy();
+        abort.addEventListener('abort', stop, { once: true });
+        try {
+          return await fn(conn);
+        } finally {
+          abort.removeEventListener('abort', stop);
+          if (o.discard || abort.aborted) conn.destroy();
+          else conn.release();
+        }
+      });
     } catch (err) {
       this.invalidateStatus();
       throw classifyDatabaseError(err, node.name);
     }
+  }
+
+  /** Runs a query on one node, watched (`watched`), errors classified. */
+  async query<T extends RowDataPacket[]>(node: GaleraNode, sql: string, params: unknown[] = []): Promise<T> {
+    return this.onNode(node, async (conn) => (await conn.query<T>(sql, params))[0]);
   }
 
   async close(): Promise<void> {

@@ -13,11 +13,14 @@ import { createActivityDeps, closeActivityDeps } from '../../activities';
 import { withNodeDocker, type NodeAddress } from '../../activities/lib/node-docker';
 import { closeDockerClient, createDockerClient } from '../../lib/clients/docker-client';
 import { classifyStorageError } from '../../lib/clients/errors';
+import type { RowDataPacket } from 'mysql2/promise';
 import { GaleraClient } from '../../lib/clients/galera-client';
 import { SshClient, withSsh } from '../../lib/clients/ssh-client';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
 import { TEST_STATE_DIR } from '../helpers/paths';
+import { freezeGaleraNode, galeraSettled } from '../helpers/galera-node';
+import { readPrograms } from '../../activities/lib/database-programs';
 
 const env = testEnv();
 const deps = createActivityDeps(env);
@@ -278,7 +281,6 @@ describe('GaleraClient', () => {
   });
 
   it('a node that stops answering (its mariadbd SIGSTOPped) is reported unreachable within the status bound, however many ask, and writes go to another', async () => {
-    const pid = Number(readFileSync(path.join(TEST_STATE_DIR, 'galera', 'node3', 'mariadbd.pid'), 'utf8').trim());
     // The production client's code with its status bound shortened to 1 s (5 s in production): the node is stopped
     // for about three seconds, under Galera's suspect timeout (5 s), so it stays in the cluster.
     const BOUND = 1_000;
@@ -287,7 +289,7 @@ describe('GaleraClient', () => {
     // Open connections to it first, as a running worker has: the frozen node then answers neither them nor new ones.
     await galera.nodeStatus(galera.nodes[2]);
     await galera.pool(galera.nodes[2]).query('SELECT 1');
-    process.kill(pid, 'SIGSTOP');
+    const resume = freezeGaleraNode('node3');
     try {
       // Six at once, more than a pool's four connections (mysql2 fails a timed-out query but keeps its connection
       // waiting): all answered within the bound and two seconds more, the node unreachable.
@@ -302,22 +304,49 @@ describe('GaleraClient', () => {
       expect((await galera.writerNode()).name).toBe('node1');
       expect(await Promise.race([galera.stalledDdl(), late()])).toEqual([]);
     } finally {
-      process.kill(pid, 'SIGCONT');
+      resume();
       await galera.close();
     }
-    // Back in the cluster before the next test: a node notices it was away only some seconds after it resumes (one
-    // stopped past the suspect timeout leaves the cluster then and rejoins), so all three must say Synced in a
-    // cluster of three twice, six seconds apart.
-    const allSynced = async () => {
-      deps.galera.invalidateStatus();
-      return (await deps.galera.clusterStatus()).every((s) => s.state === 'Synced' && s.clusterSize === 3);
-    };
-    let stable = 0;
-    for (let i = 0; i < 40 && stable < 2; i++) {
-      stable = (await allSynced()) ? stable + 1 : 0;
-      if (stable < 2) await new Promise((r) => setTimeout(r, stable ? 6_000 : 1_000));
+    // Back in the cluster before the next test.
+    expect(await galeraSettled(deps.galera)).toBe(true);
+  }, 120_000);
+
+  it('work on a node that stops answering fails DatabaseUnavailable, retryable, within three status bounds; long work on a node that answers runs on', async () => {
+    const BOUND = 1_000;
+    const galera = new GaleraClient(deps.galera.nodes, deps.galera.credentials, { statusTimeoutMs: BOUND });
+    const node3 = galera.nodes[2];
+    try {
+      // A statement longer than three bounds on a node that answers its status all along is not given up.
+      const [slept] = await galera.query<RowDataPacket[]>(node3, 'SELECT SLEEP(3.5) AS s');
+      expect(Number(slept.s)).toBe(0);
+      await galera.query(node3, 'SELECT 1'); // a pooled connection open, as a running worker has
+      const resume = freezeGaleraNode('node3');
+      const started = Date.now();
+      try {
+        // A pooled query and a session of its own (the programs' reads run on one), both waiting on the stopped node.
+        const work = Promise.all([
+          galera.query(node3, 'SELECT 1').then(() => null, (e: unknown) => e),
+          readPrograms(galera, node3, 'drover_meta').then(() => null, (e: unknown) => e),
+        ]);
+        // Without the watch both waited for as long as the node stayed stopped.
+        const failed = await Promise.race([work, new Promise<null>((r) => setTimeout(() => r(null), 3 * BOUND + 2_000))]);
+        expect(failed, 'work still waiting on the stopped node').not.toBeNull();
+        for (const err of failed! as ApplicationFailure[]) {
+          expect(err).toBeInstanceOf(ApplicationFailure);
+          expect(err.type).toBe('DatabaseUnavailable');
+          expect(err.nonRetryable).toBeFalsy();
+          expect(err.message).toMatch(/node3 unavailable: it answered no status query/);
+        }
+        expect(Date.now() - started).toBeLessThan(3 * BOUND + 2_000);
+        // The next lookup does not pick it.
+        expect((await galera.syncedNodes()).map((n) => n.name)).toEqual(['node1', 'node2']);
+      } finally {
+        resume();
+      }
+    } finally {
+      await galera.close();
     }
-    expect(stable).toBe(2);
+    expect(await galeraSettled(deps.galera)).toBe(true);
   }, 120_000);
 
   it('classifies SQL errors as permanent DatabaseQueryFailed', async () => {

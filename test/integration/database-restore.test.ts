@@ -29,6 +29,8 @@ import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 import { crashActivityAt, spawnActivity } from '../helpers/activity-process';
+import { freezeGaleraNode, galeraSettled } from '../helpers/galera-node';
+import { GaleraClient } from '../../lib/clients/galera-client';
 
 const ctx = useRunningWorker('db-restore');
 const env = new MockActivityEnvironment();
@@ -434,6 +436,56 @@ describe('database restore activities', () => {
     await act.run(restore.loadDatabaseIntoStaging, input);
     await act.run(restore.verifyStagingDatabase, { stagingDb, tables: manifest.database.tables });
     await act.run(restore.dropDatabase, { name: stagingDb });
+  });
+
+  it('the writer stopped mid-load (its mariadbd SIGSTOPped) fails the load DatabaseUnavailable within three status bounds, its programs stopped; the next attempt loads', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    const date = '2026-11-10';
+    const site = await createTestSite(ctx.deps, `frozen-writer-${tag}.example.com`, { posts: 400 });
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/frozen/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    // The production activities with the Galera client's status bound shortened to 1 s (5 s in production), so the
+    // writer is stopped for about three seconds, under Galera's suspect timeout (5 s): it stays in the cluster.
+    const BOUND = 1_000;
+    const galera = new GaleraClient(ctx.deps.galera.nodes, ctx.deps.galera.credentials, { statusTimeoutMs: BOUND });
+    const restore = createGaleraRestoreActivities({ ...ctx.deps, galera });
+    const stagingDb = scratchDatabaseNames(site.database).staging;
+    const input = { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb, liveDb: site.database, ...requalifyFrom(manifest) };
+    const writer = (await galera.writerNode()).name;
+    // The load held after its first chunk for longer than the test waits, its client connected to the writer.
+    process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:20000';
+    let outcome: { err: { type?: string; message?: string; nonRetryable?: boolean } | null; ms: number } | null;
+    let programsLeft: number[] = [];
+    try {
+      const loading = failureOf(act.run(restore.loadDatabaseIntoStaging, input));
+      const bash = await onePid(['-P', String(process.pid), '-f', `drover-load .* ${stagingDb}`]);
+      await onePid(['-P', String(bash), '-x', 'mariadb']);
+      const resume = freezeGaleraNode(writer);
+      const stopped = Date.now();
+      try {
+        // Without the watch the load waited on the stopped writer for good (its activity heartbeating all along).
+        outcome = await Promise.race([loading.then((err) => ({ err: err as typeof err & object, ms: Date.now() - stopped })), new Promise<null>((r) => setTimeout(() => r(null), 3 * BOUND + 3_000))]);
+        // Its bash and programs (each names the staging database on its command line) are gone when it fails.
+        programsLeft = spawnSync('pgrep', ['-f', stagingDb], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+      } finally {
+        resume();
+      }
+      if (!outcome) await loading; // the stopped writer resumed: the stalled load ends before the next test
+    } finally {
+      delete process.env.DROVER_FAULT_STALL_AT;
+      await galera.close();
+    }
+    expect(outcome, 'the load still waiting on the stopped writer').not.toBeNull();
+    expect(outcome!.err?.type).toBe('DatabaseUnavailable');
+    expect(outcome!.err?.nonRetryable).toBeFalsy();
+    expect(outcome!.err?.message).toMatch(new RegExp(`${writer} unavailable: it answered no status query`));
+    expect(programsLeft, 'programs of the load still running after it failed').toEqual([]);
+    expect(await galeraSettled(ctx.deps.galera)).toBe(true);
+    // The next attempt loads the whole dump.
+    const next = createGaleraRestoreActivities(ctx.deps);
+    await act.run(next.loadDatabaseIntoStaging, input);
+    await act.run(next.verifyStagingDatabase, { stagingDb, tables: manifest.database.tables });
+    await act.run(next.dropDatabase, { name: stagingDb });
   });
 
   it('a worker killed between any two commands of the swap or its undo: after a restart the site is old or new, never a mix; each runs twice', async () => {
