@@ -16,13 +16,26 @@ export interface SpacesConfig {
 /** The commands that carry an object's bytes: their body is not hashed into the signature (see below). */
 const UNSIGNED_BODY_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
 
-export function createSpacesClient(cfg: SpacesConfig): S3Client {
+/**
+ * How long a request's connection may take to open, and how long its socket may stay idle (nothing sent or
+ * received), before the request fails as a TimeoutError (StorageUnavailable, retried). The SDK's default is no
+ * bound at all: a store that accepts a request and then stops answering (an overloaded endpoint, a connection cut
+ * without a reset) held the step until its ceiling (30 minutes for a night's upload or a restore's download), its
+ * activity heartbeating on a timer all along. The idle bound is generous because a reader that stops reading (a
+ * load whose database builds an index at a table's end, fed from the download) leaves the socket idle too; the AWS
+ * CLI's own read timeout is 60 s.
+ */
+export const S3_CONNECT_TIMEOUT_MS = 15_000;
+export const S3_IDLE_TIMEOUT_MS = 300_000;
+
+export function createSpacesClient(cfg: SpacesConfig, o: { connectTimeoutMs?: number; idleTimeoutMs?: number } = {}): S3Client {
   const client = new S3Client({
     endpoint: cfg.endpoint,
     region: cfg.region,
     forcePathStyle: cfg.forcePathStyle,
     credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
     maxAttempts: 3,
+    requestHandler: { connectionTimeout: o.connectTimeoutMs ?? S3_CONNECT_TIMEOUT_MS, socketTimeout: o.idleTimeoutMs ?? S3_IDLE_TIMEOUT_MS },
   });
   // An object's bytes are signed as UNSIGNED-PAYLOAD, as `curl --aws-sigv4` and the S3 console send them: SigV4
   // otherwise hashes every part (SHA-256, one more pass over each byte a night uploads: the worker already hashes the

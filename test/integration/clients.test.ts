@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ import { SshClient, withSsh } from '../../lib/clients/ssh-client';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
 import { TEST_STATE_DIR } from '../helpers/paths';
-import { freezeGaleraNode, galeraSettled } from '../helpers/galera-node';
+import { freezeGaleraNode, freezeS3, galeraSettled } from '../helpers/frozen';
 import { readPrograms } from '../../activities/lib/database-programs';
 
 const env = testEnv();
@@ -367,4 +367,40 @@ describe('Spaces client error classification', () => {
     expect((denied as ApplicationFailure).nonRetryable).toBe(true);
     bad.destroy();
   });
+
+  it('a store that stops answering (the S3 server SIGSTOPped) fails a download and an upload StorageUnavailable, retryable, within the idle bound', async () => {
+    // The production client with its idle bound shortened to 1 s (5 minutes in production); the SDK makes three
+    // attempts, each given up after the bound.
+    const IDLE = 1_000;
+    const s3 = createSpacesClient({ endpoint: env.DROVER_S3_ENDPOINT, region: env.DROVER_S3_REGION, accessKeyId: env.DROVER_S3_ACCESS_KEY_ID, secretAccessKey: env.DROVER_S3_SECRET_ACCESS_KEY, bucket: env.DROVER_S3_BUCKET, forcePathStyle: true }, { idleTimeoutMs: IDLE });
+    const key = `stalled-store-test/${process.pid}-${Date.now()}`;
+    const body = Buffer.alloc(8 << 20, 1); // more than the sockets' buffers take
+    await s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: body }));
+    const resume = freezeS3();
+    let outcome: (ApplicationFailure | null)[] | null;
+    const started = Date.now();
+    try {
+      const failed = (p: Promise<unknown>, what: string) => p.then(() => null, (e: unknown) => classifyStorageError(e, what));
+      const both = Promise.all([failed(s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key })).then((r) => r.Body!.transformToByteArray()), key), failed(s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: `${key}-2`, Body: body })), `${key}-2`)]);
+      // Without the bound both waited for as long as the store stayed stopped.
+      outcome = await Promise.race([both, new Promise<null>((r) => setTimeout(() => r(null), 3 * IDLE + 4_000))]);
+    } finally {
+      resume();
+    }
+    try {
+      expect(outcome, 'requests still waiting on the stopped store').not.toBeNull();
+      for (const err of outcome!) {
+        expect(err?.type).toBe('StorageUnavailable');
+        expect(err?.nonRetryable).toBeFalsy();
+        expect(err?.message).toMatch(/timed out after 1000 ms of inactivity/);
+      }
+      expect(Date.now() - started).toBeLessThan(3 * IDLE + 4_000);
+      // Answering again, the same client reads the object whole.
+      const again = await s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
+      expect(Buffer.from(await again.Body!.transformToByteArray()).equals(body)).toBe(true);
+    } finally {
+      await deps.s3.send(new DeleteObjectsCommand({ Bucket: deps.bucket, Delete: { Objects: [{ Key: key }, { Key: `${key}-2` }] } })).catch(() => undefined);
+      s3.destroy();
+    }
+  }, 60_000);
 });

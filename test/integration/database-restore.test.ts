@@ -29,7 +29,7 @@ import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 import { crashActivityAt, spawnActivity } from '../helpers/activity-process';
-import { freezeGaleraNode, galeraSettled } from '../helpers/galera-node';
+import { freezeGaleraNode, galeraSettled } from '../helpers/frozen';
 import { GaleraClient } from '../../lib/clients/galera-client';
 
 const ctx = useRunningWorker('db-restore');

@@ -1,21 +1,17 @@
 /**
- * A Galera node of the test environment stopped and resumed (SIGSTOP/SIGCONT of its mariadbd: a node that stops
- * answering without closing its connections, as a frozen or cut-off machine does), and the wait for the cluster to
- * settle afterwards.
+ * A service of the test environment stopped and resumed (SIGSTOP/SIGCONT: a server that stops answering without
+ * closing its connections, as a frozen or cut-off machine does): a Galera node's mariadbd, the S3 server; and the
+ * wait for the Galera cluster to settle afterwards.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { GaleraClient } from '../../lib/clients/galera-client';
 import { TEST_STATE_DIR } from './paths';
 
-/** The pid of a node's mariadbd (node1, node2, node3). */
-export function galeraNodePid(node: string): number {
-  return Number(readFileSync(path.join(TEST_STATE_DIR, 'galera', node, 'mariadbd.pid'), 'utf8').trim());
-}
-
-/** Stops the node's mariadbd; the returned function resumes it (once). */
-export function freezeGaleraNode(node: string): () => void {
-  const pid = galeraNodePid(node);
+/** Stops the process whose pid the file (under the test environment's folder) holds; the returned function resumes it (once). */
+export function freezeProcess(pidFile: string[]): () => void {
+  const pid = Number(readFileSync(path.join(TEST_STATE_DIR, ...pidFile), 'utf8').trim());
+  if (!(pid > 0)) throw new Error(`no pid in ${pidFile.join('/')}`);
   process.kill(pid, 'SIGSTOP');
   let resumed = false;
   return () => {
@@ -23,6 +19,12 @@ export function freezeGaleraNode(node: string): () => void {
     resumed = true;
   };
 }
+
+/** Stops a Galera node's mariadbd (node1, node2, node3); the returned function resumes it (once). */
+export const freezeGaleraNode = (node: string) => freezeProcess(['galera', node, 'mariadbd.pid']);
+
+/** Stops the S3 server (versitygw); the returned function resumes it (once). */
+export const freezeS3 = () => freezeProcess(['s3', 'versitygw.pid']);
 
 /**
  * Waits until every node says Synced in a cluster of all of them twice, six seconds apart: a node notices it was
