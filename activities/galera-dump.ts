@@ -71,9 +71,9 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
           wordpress = { posts: Number(w[0].posts), pages: Number(w[0].pages), users: Number(w[0].users) };
         }
         await conn.query('COMMIT');
+        // Back to the pool as it was taken (a failure's session, its snapshot maybe open, is discarded by onNode).
         await conn.query('SET SESSION wsrep_sync_wait = 0');
-        // Its session state (a snapshot left open by a failure, wsrep_sync_wait) is not handed to the pool's next user.
-      }, { discard: true });
+      });
 
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.
       const options = writeClientOptionsFile(node, galera.credentials, 'drover-dump-');

@@ -34,16 +34,13 @@ export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>)
       await galera.query(writer, 'INSERT IGNORE INTO drover_meta.smoke (marker) VALUES (?)', [input.marker]);
       const readBack = await Promise.all(
         synced.map((node) =>
-          // Discarded after: wsrep_sync_wait must not stay on the pool's connection for its next user.
-          galera.onNode(
-            node,
-            async (conn) => {
-              await conn.query('SET SESSION wsrep_sync_wait = 1');
-              const [rows] = await conn.query<RowDataPacket[]>('SELECT marker FROM drover_meta.smoke WHERE marker = ?', [input.marker]);
-              return { node: node.name, seen: rows.length === 1 };
-            },
-            { discard: true },
-          ),
+          galera.onNode(node, async (conn) => {
+            await conn.query('SET SESSION wsrep_sync_wait = 1');
+            const [rows] = await conn.query<RowDataPacket[]>('SELECT marker FROM drover_meta.smoke WHERE marker = ?', [input.marker]);
+            // Back to the pool as it was taken (a failure's session is discarded by onNode).
+            await conn.query('SET SESSION wsrep_sync_wait = 0');
+            return { node: node.name, seen: rows.length === 1 };
+          }),
         ),
       );
       return { writtenOn: writer.name, readBack };

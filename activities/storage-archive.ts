@@ -9,7 +9,7 @@ import { objectKey, type ManifestObject } from '../lib/backup-layout';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { uploadEncryptedInActivity } from './lib/encrypted-upload';
 import { failure } from '../lib/clients/errors';
-import { withHeartbeat } from './lib/heartbeat';
+import { withHeartbeat, withProgressWatch } from './lib/heartbeat';
 import { formatSshTarget, parseSshTarget, SshClient } from '../lib/clients/ssh-client';
 import { shellQuote } from '../lib/shell-quote';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
@@ -74,14 +74,18 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
       const client = await SshClient.connect(target, ssh.options, cancellationSignal());
       // Heartbeats once a second with the bytes read so far (counted per chunk into progress), a slow disk or not.
       const progress = { plainBytes: 0 };
+      let streamed = false;
       try {
-        return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => archive());
+        // A tar that gives no byte for the stall bound (the storage node's disk or mount hung, SSH still answering)
+        // fails the step StepStalled instead of holding one of the night's slots until the step's ceiling.
+        return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => withProgressWatch({ moved: () => progress.plainBytes, what: `reading ${input.filesPath} on ${formatSshTarget(target)}`, stop: () => client.close(), streamed: () => streamed }, archive()));
       } finally {
         client.close();
       }
       async function archive(): Promise<ArchiveFilesResult> {
         // One remote command per site (one SSH session: on a 500-site night each costs the storage node a login shell).
         const run = await client.execStream(filesArchiveCommand(input.filesPath));
+        void run.code.then(() => (streamed = true), () => (streamed = true));
         const found = () => ({ storageHost: formatSshTarget(target), wordpressVersion: wordpressVersionOf(run.stderr()) });
         // The exit code as soon as it comes. A failure is read as "no directory" only when the command has already
         // exited so (its exit is what failed the read); any other failure (a busy lease) is not held up by a tar

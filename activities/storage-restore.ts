@@ -14,8 +14,8 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint } from './lib/fault-points';
-import { byteCounter, withHeartbeat } from './lib/heartbeat';
-import { parseSshTarget, withSsh, type SshClient } from '../lib/clients/ssh-client';
+import { byteCounter, withHeartbeat, withProgressWatch } from './lib/heartbeat';
+import { formatSshTarget, parseSshTarget, withSsh, type SshClient } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
 
@@ -146,9 +146,13 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           progress.phase = 'extract';
           const tar = await c.execWithStdin(extractCommand(staging));
           // Bytes streamed into tar are the heartbeat's progress; tar's exit reports a failed extract. A rebuilt tar
-          // is written into tar's stdin itself (its buffers used again once the channel has taken them).
-          if (dedup) bytes += (await restoreDeduplicatedInto(input, file, tar.stdin, tar.exit, progress, (n) => (counter.bytes += n))).bytes;
-          else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: Promise.all([tar.exit, pipeline(counter, tar.stdin)]).then(() => undefined), signal: cancellationSignal(), sha256: input.sha256, file });
+          // is written into tar's stdin itself (its buffers used again once the channel has taken them). A tar that
+          // takes no byte for the stall bound (the storage node's disk or mount hung) fails the step StepStalled.
+          const extract = async () => {
+            if (dedup) bytes += (await restoreDeduplicatedInto(input, file, tar.stdin, tar.exit, progress, (n) => (counter.bytes += n))).bytes;
+            else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: Promise.all([tar.exit, pipeline(counter, tar.stdin)]).then(() => undefined), signal: cancellationSignal(), sha256: input.sha256, file });
+          };
+          await withProgressWatch({ moved: () => counter.bytes, what: `extracting into ${staging} on ${formatSshTarget(target(input.storageHost))}`, stop: () => c.close() }, extract());
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);
           return { bytes, files: Number(count.stdout.trim()), liveExisted };

@@ -12,7 +12,7 @@ import { createWriteStream, rmSync } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
 import { chainFailure, killedFailure, spawnChain } from './process-chain';
@@ -192,6 +192,9 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   const onAbort = () => chain.kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const h = hashing();
+  // The download's own failure mid-body (the store stopped sending past the client's idle bound, a reset): storage's.
+  let sourceError: unknown;
+  source?.once('error', (err) => (sourceError = err));
   try {
     await Promise.all([
       source ? pipeline(source, h.stream, chain.stdin) : (chain.stdin.on('error', () => undefined).end(), Promise.resolve()),
@@ -203,7 +206,7 @@ export async function decryptObjectTo(o: { s3: S3Client; bucket: string; key: st
   } catch (err) {
     onAbort();
     source?.destroy();
-    throw err;
+    throw sourceError && !(err instanceof ApplicationFailure) ? classifyStorageError(sourceError, `s3://${o.bucket}/${o.key}`) : err;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
   }

@@ -6,6 +6,7 @@
  */
 import { Transform } from 'node:stream';
 import { Context } from '@temporalio/activity';
+import { failure } from '../../lib/clients/errors';
 
 /** How often the timer heartbeats; well under the shortest heartbeat timeout a test sets (a few seconds). */
 export const HEARTBEAT_EVERY_MS = 1_000;
@@ -71,4 +72,46 @@ export function byteCounter(): Transform & { bytes: number } {
   const counter = t;
   counter.bytes = 0;
   return counter;
+}
+
+/** How long a step streaming bytes may move none before it fails StepStalled, unless DROVER_STEP_STALL_SECONDS says. */
+export const STEP_STALL_SECONDS = 300;
+
+/** The stall bound in force (DROVER_STEP_STALL_SECONDS, read at each call: an operator's setting, a test's shorter one). */
+export function stepStallMs(): number {
+  const s = Number(process.env.DROVER_STEP_STALL_SECONDS);
+  return (Number.isFinite(s) && s > 0 ? s : STEP_STALL_SECONDS) * 1000;
+}
+
+/**
+ * Runs `work`, a stream of bytes whose count `moved()` reads, and fails it StepStalled (retryable) when the count
+ * has not changed for the stall bound: a heartbeat on a timer says the worker lives, not that the step moves, so a
+ * remote `tar` blocked on a hung disk or mount (SSH's keepalives still answered) held the step until its ceiling.
+ * On a stall `stop()` is called first (closing the SSH connection the stream runs on, which ends `work`). Once
+ * `streamed()` says the stream is over (the remote program has exited), the rest (the last uploads, bounded by the
+ * S3 client's own timeouts) is not watched.
+ */
+export async function withProgressWatch<T>(o: { moved: () => number; what: string; stop: () => void; streamed?: () => boolean }, work: Promise<T>): Promise<T> {
+  const bound = stepStallMs();
+  let [last, since] = [o.moved(), Date.now()];
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      if (o.streamed?.()) return clearInterval(timer);
+      const now = o.moved();
+      if (now !== last) [last, since] = [now, Date.now()];
+      else if (Date.now() - since >= bound) {
+        clearInterval(timer);
+        o.stop();
+        reject(failure('StepStalled', `${o.what}: no byte moved for ${Math.round(bound / 1000)} s (at ${now} bytes); stopped`));
+      }
+    }, Math.min(1_000, bound / 4));
+  });
+  stalled.catch(() => undefined);
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, stalled]);
+  } finally {
+    clearInterval(timer);
+  }
 }

@@ -69,6 +69,17 @@ export function toStalledDdl(node: string, rows: RowDataPacket[]): StalledDdl[] 
 /** How long a node's status (or its stalled-DDL list) may take before the node counts as unreachable. */
 export const STATUS_QUERY_TIMEOUT_MS = 5_000;
 
+/**
+ * How long the retry of work on a node given up waits (GaleraClient.watched). A node cut off from this worker but not
+ * from its cluster stays Synced and still runs the statements its end of the work's connection had received (a
+ * load's next INSERTs, a DROP TABLE), which no retry can kill from here: they run within seconds, and the retry's
+ * first DDL on staging comes after them.
+ */
+export const LOST_NODE_RETRY_MS = 60_000;
+
+/** Errors of a status ask that got no answer (the node silent or gone), as opposed to a refusal it answered with. */
+const SILENT_CODES = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'PROTOCOL_CONNECTION_LOST']);
+
 export class GaleraClient {
   private readonly pools = new Map<string, Pool>();
 
@@ -212,16 +223,39 @@ export class GaleraClient {
     return per.flat();
   }
 
+  private readonly answering = new Map<string, Promise<boolean | null>>();
+
+  /**
+   * Whether the node answers a status query within the bound: true; false when it gave no answer (silent: stopped,
+   * cut off; or gone); null when it answered with a refusal (too many connections, access denied), which says it
+   * lives. One ask in flight per node, shared by every watch: a timed-out ask drops the status connection, and asks
+   * queued behind it would otherwise all fail with it and count a slow node lost many times over.
+   */
+  private answers(node: GaleraNode): Promise<boolean | null> {
+    let asked = this.answering.get(node.name);
+    if (!asked) {
+      asked = this.statusQuery(node, 'SELECT 1')
+        .then(
+          () => true,
+          (err: unknown) => (SILENT_CODES.has(String((err as { code?: unknown }).code)) ? false : null),
+        )
+        .finally(() => this.answering.delete(node.name));
+      this.answering.set(node.name, asked);
+    }
+    return asked;
+  }
+
   /**
    * Runs `work` while watching the node it runs on: work on a node that stops answering (its process stopped, the
    * network cut without a reset) would otherwise wait for as long as TCP does, its activity heartbeating on a timer
    * all along, so a restore's load or a night's dump hung until the step's 30-minute ceiling. From one status bound
-   * after the start, the node's status is asked (each ask bounded by it, on the status connection, apart from the
-   * work's); a node that answers none of two asks running is lost: `abort` is aborted (the work stops its
-   * connection or programs on it) and the call fails DatabaseUnavailable, retryable, whatever `work` then does (the
-   * next attempt looks for a Synced node, which this one no longer is), once `work` has ended (or a bound more has
-   * passed). Work that runs long on a node that answers (a load, a big checksum, a lock wait) runs on. A frozen node
-   * is noticed within about three status bounds.
+   * after the start, the node is asked a status query (each ask bounded by it, on the status connection, apart from
+   * the work's; one ask per node shared by all watches); a node that answers none of two asks running is lost:
+   * `abort` is aborted (the work destroys its connection or kills its programs on it), the work is waited for up to
+   * a bound more, and the call fails DatabaseUnavailable, retryable, its retry held back LOST_NODE_RETRY_MS (the next
+   * attempt looks for a Synced node, which this one no longer is). Work that runs long on a node that answers (a
+   * load, a big checksum, a lock wait) runs on. A silent node is given up about three status bounds after it went
+   * silent (15 s in production), four at most.
    */
   async watched<T>(node: GaleraNode, work: (abort: AbortSignal) => Promise<T>): Promise<T> {
     const bound = this.opts.statusTimeoutMs ?? STATUS_QUERY_TIMEOUT_MS;
@@ -231,32 +265,37 @@ export class GaleraClient {
     const lost = new Promise<never>((_, reject) => {
       let misses = 0;
       const ask = async () => {
-        const status = await this.nodeStatus(node);
+        const answered = await this.answers(node);
         if (done) return;
-        misses = status.reachable ? 0 : misses + 1;
+        if (answered === false) misses++;
+        else if (answered) misses = 0;
         if (misses < 2) {
           // A miss is asked again at once (the ask itself took the bound), an answer after another bound.
           timer = setTimeout(() => void ask(), misses ? 0 : bound);
           return;
         }
         this.invalidateStatus();
-        const err = failure('DatabaseUnavailable', `database ${node.name} unavailable: it answered no status query for ${(2 * bound) / 1000} s while work ran on it (stopped, or cut off from this worker); the work was stopped`);
+        const err = failure('DatabaseUnavailable', `database ${node.name} unavailable: it answered no status query for ${(2 * bound) / 1000} s while work ran on it (stopped, or cut off from this worker); the work was stopped`, { retryAfterMs: LOST_NODE_RETRY_MS });
         abort.abort(err);
         reject(err);
       };
       timer = setTimeout(() => void ask(), bound);
     });
     lost.catch(() => undefined);
-    const working = work(abort.signal);
+    // Started inside a promise: a work that throws at once still ends the watch below.
+    let result: { value: T } | undefined;
+    const working = (async () => work(abort.signal))().then((value) => ((result = { value }), value));
     try {
       return await Promise.race([working, lost]);
     } catch (err) {
       if (!abort.signal.aborted) throw err;
       // Given up: the work was told (its connection destroyed, its programs killed) and is waited for up to a bound
-      // more, so what it ran is gone when the step fails and its retry starts.
+      // more, so what it ran is gone when the step fails and its retry starts. Work that completed all the same (its
+      // answer came as the node was given up) is its answer.
       let wait: NodeJS.Timeout | undefined;
-      await Promise.race([working.catch(() => undefined), new Promise((r) => (wait = setTimeout(r, bound)))]);
+      const settled = result ?? (await Promise.race([working.then((value) => ({ value }), () => undefined), new Promise<undefined>((r) => (wait = setTimeout(() => r(undefined), bound)))]));
       clearTimeout(wait);
+      if (settled) return settled.value;
       throw abort.signal.reason;
     } finally {
       done = true;
@@ -265,26 +304,52 @@ export class GaleraClient {
   }
 
   /**
-   * Runs `fn` on a connection of the node's pool, watched (`watched`): a lost node's connection is destroyed (the
-   * query it waits on with it). Afterwards the connection goes back to the pool, or with `discard` (session state
-   * that must not leak to the pool's next user) is destroyed. Errors classified.
+   * Runs `fn` on a connection of the node's pool, watched (`watched`): a lost node's connection is destroyed with
+   * the query it waits on failing at once. Afterwards the connection goes back to the pool, or is destroyed when
+   * `fn` failed (its session's state is not known) or with `discard` (session state that must not leak to the pool's
+   * next user). Errors classified.
    */
   async onNode<T>(node: GaleraNode, fn: (conn: PoolConnection) => Promise<T>, o: { discard?: boolean } = {}): Promise<T> {
     try {
       return await this.watched(node, async (abort) => {
-        const conn = await this.pool(node).getConnection();
-        // Got after the node was given up (a pool's connection freed late): not used.
-        if (abort.aborted) {
+        // A connection still opening when the node is given up (its handshake never comes) is not waited for; one
+        // got after that is not used.
+        const conn = await new Promise<PoolConnection>((resolve, reject) => {
+          const given = () => reject(abort.reason);
+          abort.addEventListener('abort', given, { once: true });
+          this.pool(node)
+            .getConnection()
+            .then(
+              (c) => {
+                abort.removeEventListener('abort', given);
+                if (!abort.aborted) return resolve(c);
+                c.destroy();
+                reject(abort.reason);
+              },
+              (err: unknown) => {
+                abort.removeEventListener('abort', given);
+                reject(err);
+              },
+            );
+        });
+        // mysql2's destroy() only half-closes the socket and leaves the query waiting on it: the socket itself is
+        // destroyed with an error, which fails the waiting query (mysql2's network-error path).
+        const stop = () => {
+          const inner = (conn as unknown as { connection?: { stream?: { destroy(e?: Error): void } } }).connection;
+          inner?.stream?.destroy(Object.assign(new Error(`${node.name} given up: no answer`), { code: 'PROTOCOL_CONNECTION_LOST' }));
           conn.destroy();
-          throw abort.reason;
-        }
-        const stop = () => conn.destroy();
+        };
         abort.addEventListener('abort', stop, { once: true });
+        let ok = false;
         try {
-          return await fn(conn);
+          const r = await fn(conn);
+          ok = true;
+          return r;
         } finally {
           abort.removeEventListener('abort', stop);
-          if (o.discard || abort.aborted) conn.destroy();
+          if (abort.aborted) {
+            // destroyed by stop
+          } else if (o.discard || !ok) conn.destroy();
           else conn.release();
         }
       });

@@ -51,6 +51,11 @@ export const TRANSIENT_FAILURES = [
    * the kernel's OOM killer, most likely. The data is not at fault; another attempt may succeed.
    */
   'WorkerProcessKilled',
+  /**
+   * A step that streams bytes moved none for its stall bound (DROVER_STEP_STALL_SECONDS): a storage node's disk or
+   * mount hung under a remote `tar`, while SSH itself still answers. Another attempt may find it well again.
+   */
+  'StepStalled',
 ] as const;
 
 export type PermanentFailureType = (typeof PERMANENT_FAILURES)[number];

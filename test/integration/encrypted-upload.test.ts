@@ -15,9 +15,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CreateMultipartUploadCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
@@ -25,6 +25,8 @@ import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
 import { startPackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
+import { createSpacesClient } from '../../lib/clients/spaces-client';
+import { freezeS3 } from '../helpers/frozen';
 
 const deps = createActivityDeps(testEnv());
 afterAll(() => closeActivityDeps(deps));
@@ -71,6 +73,41 @@ describe('decryptObjectTo', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('a store that stops answering mid-download (the S3 server SIGSTOPped after the first MiB) fails StorageUnavailable, retryable, within the client idle bound', async () => {
+    // The production client with its idle bound shortened to 1 s (5 minutes in production).
+    const IDLE = 1_000;
+    const e = testEnv();
+    const s3 = createSpacesClient({ endpoint: e.DROVER_S3_ENDPOINT, region: e.DROVER_S3_REGION, accessKeyId: e.DROVER_S3_ACCESS_KEY_ID, secretAccessKey: e.DROVER_S3_SECRET_ACCESS_KEY, bucket: e.DROVER_S3_BUCKET, forcePathStyle: true }, { idleTimeoutMs: IDLE });
+    const key = `test/stalled-download/${process.pid}-${Date.now()}`;
+    // Incompressible and far larger than the sockets' and pipes' buffers: the store is stopped with most of it unsent.
+    await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([randomBytes(64 << 20)]), recipients: deps.backup.recipients });
+    let resume: (() => void) | undefined;
+    let got = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        got += chunk.length;
+        if (!resume && got > 1 << 20) resume = freezeS3();
+        done();
+      },
+    });
+    let err: { type?: string; message?: string; nonRetryable?: boolean } | 'late' | null;
+    try {
+      err = await Promise.race([decryptObjectTo({ s3, bucket: deps.bucket, key, identityFile: deps.backup.identityFile!, sink }).then(() => null, (x: unknown) => x as { type?: string }), sleep(IDLE + 15_000).then(() => 'late' as const)]);
+    } finally {
+      resume?.();
+      s3.destroy();
+      await deps.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key })).catch(() => undefined);
+    }
+    expect(resume, 'the store was never stopped: the download did not start').toBeDefined();
+    expect(got).toBeLessThan(64 << 20);
+    expect(err).not.toBe('late');
+    expect(err).not.toBeNull();
+    const f = err as { type?: string; message?: string; nonRetryable?: boolean };
+    expect(f.type).toBe('StorageUnavailable');
+    expect(f.nonRetryable).toBeFalsy();
+    expect(f.message).toMatch(/timed out after 1000 ms of inactivity/);
   });
 });
 

@@ -1,5 +1,5 @@
 /** File restore activities over the real sshd: staged extract, directory swap and undo, corrupted archive refused. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createSpacesActivities } from '../../activities/spaces';
+import { createStorageArchiveActivities } from '../../activities/storage-archive';
 import { createStorageRestoreActivities, extractCommand, PREVIOUS_SUFFIX, STAGING_SUFFIX } from '../../activities/storage-restore';
 import { withSsh } from '../../lib/clients/ssh-client';
 import { siteBackupWorkflow } from '../../workflows/site-backup';
@@ -232,4 +233,59 @@ describe('file restore activities', () => {
     expect(err?.message).toMatch(/tar: This does not look like a tar archive/);
     await act.run(files.removeRestoreLeftovers, { storageHost: null, livePath: site.filesPath, which: 'staging' });
   });
+});
+
+describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH still answering)', () => {
+  /** Runs `step` with the stall bound at 2 s (300 s in production), stopping the remote tar `pattern` finds once it runs. */
+  async function stalled(pattern: string, step: () => Promise<unknown>): Promise<{ err: { type?: string; message?: string; nonRetryable?: boolean } | null | 'late'; stoppedPid: number }> {
+    process.env.DROVER_STEP_STALL_SECONDS = '2';
+    let stoppedPid = 0;
+    try {
+      const running = step().then(() => null, (e: unknown) => e as { type?: string });
+      for (let i = 0; i < 200 && !stoppedPid; i++) {
+        const pid = Number(spawnSync('pgrep', ['-n', '-f', pattern], { encoding: 'utf8' }).stdout.trim());
+        if (pid > 0) {
+          process.kill(pid, 'SIGSTOP');
+          stoppedPid = pid;
+        } else await new Promise((r) => setTimeout(r, 50));
+      }
+      // Without the watch the step waited on the stopped tar for good, heartbeating all along.
+      const err = await Promise.race([running, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+      return { err, stoppedPid };
+    } finally {
+      delete process.env.DROVER_STEP_STALL_SECONDS;
+      if (stoppedPid) process.kill(stoppedPid, 'SIGCONT');
+    }
+  }
+
+  it('a restore\'s extract and a night\'s archive fail StepStalled, retryable, within the stall bound', async () => {
+    const tag = ctx.taskQueue.slice(-6);
+    // Incompressible uploads larger than what the SSH channel and the pipes hold: the stream stops with the tar.
+    const site = await createTestSite(ctx.deps, `stalled-tar-${tag}.example.com`, { posts: 3, uploadBytes: 48 << 20 });
+    const date = '2026-11-15';
+    await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
+    const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
+    const staging = site.filesPath + STAGING_SUFFIX;
+
+    const extract = await stalled(`^tar -C ${staging} --numeric-owner -xf`, () => act.run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath }));
+    expect(extract.stoppedPid, 'the extract\'s tar was never seen running').toBeGreaterThan(0);
+    expect(extract.err).not.toBe('late');
+    const e1 = extract.err as { type?: string; message?: string; nonRetryable?: boolean };
+    expect(e1?.type).toBe('StepStalled');
+    expect(e1?.nonRetryable).toBeFalsy();
+    expect(e1?.message).toMatch(/^extracting into .* no byte moved for 2 s/);
+
+    const archive = await stalled(`^tar -C ${site.filesPath} --numeric-owner -cf`, () => act.run(createStorageArchiveActivities(ctx.deps).archiveSiteFilesToSpaces, { site: site.domain, date: '2026-11-16', filesPath: site.filesPath, storageHost: null }));
+    expect(archive.stoppedPid, 'the archive\'s tar was never seen running').toBeGreaterThan(0);
+    expect(archive.err).not.toBe('late');
+    const e2 = archive.err as { type?: string; message?: string; nonRetryable?: boolean };
+    expect(e2?.type).toBe('StepStalled');
+    expect(e2?.nonRetryable).toBeFalsy();
+    expect(e2?.message).toMatch(/^reading .* no byte moved for 2 s/);
+
+    // Resumed, nothing is left of them on the storage node once the stopped tars have ended; the next extract stages the files whole.
+    const staged = await act.run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath });
+    expect(treeHashes(staging)).toEqual(treeHashes(site.filesPath));
+    expect(staged.liveExisted).toBe(true);
+  }, 120_000);
 });
