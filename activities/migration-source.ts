@@ -17,7 +17,7 @@ import { ident, requalifier, spawnMariadbLoad } from './lib/database-programs';
 import { dumpDdlFilter } from './lib/dump-line-filter';
 import { faultPoint } from './lib/fault-points';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
-import { byteCounter, withHeartbeat } from './lib/heartbeat';
+import { byteCounter, withHeartbeat, withProgressWatch } from './lib/heartbeat';
 import { clientOptionFile, connectOldHost, querySource, readPasswordFile, shq, withOptionFile, type SourceRef } from './lib/old-host';
 
 /** What marks a `.maintenance` file as Drover's (a cutover's freeze), and the file's content. */
@@ -216,11 +216,19 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
         try {
           // The farm's writer lost mid-load (stopped, cut off: GaleraClient.watched): dump and load are stopped and the
           // step fails DatabaseUnavailable, retried on the next Synced node.
+          // A dump that gives no byte for the stall bound (the old host's database hung, or its disk, ssh still
+          // answering) fails StepStalled, dump and load stopped; once the dump has ended, the load's tail is Galera's.
+          let dumped = false;
+          void dump.code.then(() => (dumped = true), () => (dumped = true));
           await galera.watched(node, (lost) => {
             lost.addEventListener('abort', stop, { once: true });
             return withHeartbeat(
               () => ({ ...progress, dumpedBytes: counter.bytes }),
-              () => Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
+              () =>
+                withProgressWatch(
+                  { moved: () => counter.bytes, what: `dumping ${input.source.sourceDb} on ${input.source.ssh.host}:${input.source.ssh.port}`, stop, streamed: () => dumped },
+                  Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
+                ),
             );
           });
         } finally {

@@ -174,8 +174,8 @@ export const workerEnvSchema = clientEnvSchema.extend(servicesEnvSchema.shape).e
    */
   DROVER_STICKY_TIMEOUT_MS: z.coerce.number().int().min(1000, 'at least 1000 (ms)').max(600_000, 'at most 600000 (ms)').default(10_000),
   /**
-   * How long a step streaming a site's files (a night's archive, a restore's extract) may move no byte before it
-   * fails StepStalled (activities/lib/heartbeat.ts withProgressWatch reads it at each step; checked here at start).
+   * How long a step streaming a site's files or a source's dump (a night's archive, a restore's extract, a
+   * migration's load) may move no byte before it fails StepStalled (activities/lib/heartbeat.ts withProgressWatch reads it at each step; checked here at start).
    */
   DROVER_STEP_STALL_SECONDS: z.coerce.number().int().min(1, 'at least 1 (s)').max(3600, 'at most 3600 (s)').default(300),
 });

@@ -53,7 +53,8 @@ export const TRANSIENT_FAILURES = [
   'WorkerProcessKilled',
   /**
    * A step that streams bytes moved none for its stall bound (DROVER_STEP_STALL_SECONDS): a storage node's disk or
-   * mount hung under a remote `tar`, while SSH itself still answers. Another attempt may find it well again.
+   * mount hung under a remote `tar`, an old host's database silent under its dump, while SSH itself still answers.
+   * Another attempt may find it well again.
    */
   'StepStalled',
 ] as const;

@@ -18,6 +18,7 @@ import { scratchDatabaseNames } from '../../lib/scratch-names';
 import { siteNames } from '../../lib/site-names';
 import { UrlRewriter } from '../../lib/url-rewrite';
 import { useOldHost } from '../helpers/old-host';
+import { freezeProcess } from '../helpers/frozen';
 import { TEST_STATE_DIR } from '../helpers/paths';
 import { phpJudge } from '../helpers/php';
 import { treeHashes } from '../helpers/restore-point';
@@ -117,6 +118,39 @@ describe('migration activities against a real old host', () => {
     expect(Number(left.n)).toBe(0);
     expect(createHash('sha256').update(JSON.stringify(filesBefore)).digest('hex')).toHaveLength(64);
   }, 300_000);
+
+  it('an old host whose database stops answering (its mariadbd SIGSTOPped, ssh still answering) fails the dump and load StepStalled within the stall bound; the next attempt loads', async () => {
+    const domain = 'stalled-dump.example.com';
+    const legacy = await ctx.host.addSite({ domain: 'old-stalled-dump.example.com', posts: 5 });
+    const src: SourceRef = {
+      domain, wave: DEFAULT_WAVE, ssh: { user: 'root', host: '127.0.0.1', port: Number(legacy.sourceSsh.split(':').pop()) }, sourcePath: legacy.sourcePath,
+      sourceDb: legacy.sourceDb, sourceDbHost: { host: '127.0.0.1', port: ctx.host.dbPort }, sourceDbUser: legacy.sourceDbUser,
+      sourceDbPasswordFile: legacy.sourceDbPasswordFile, fromUrl: '', toUrl: '',
+    };
+    const stagingDb = scratchDatabaseNames(siteNames(domain).database).staging;
+    const source = createMigrationSourceActivities(ctx.deps);
+    // The stall bound at 2 s (300 s in production).
+    process.env.DROVER_STEP_STALL_SECONDS = '2';
+    const resume = freezeProcess(['old-host-activities', 'db', 'mariadbd.pid.drover']);
+    let err: { type?: string; message?: string; nonRetryable?: boolean } | null | 'late';
+    try {
+      // Without the watch the load waited on the silent dump for good, heartbeating all along.
+      err = await Promise.race([run(source.loadSourceDatabaseIntoStaging, { source: src, stagingDb }).then(() => null, (e: unknown) => e as { type?: string }), new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+    } finally {
+      delete process.env.DROVER_STEP_STALL_SECONDS;
+      resume();
+    }
+    expect(err).not.toBe('late');
+    const f = err as { type?: string; message?: string; nonRetryable?: boolean };
+    expect(f?.type).toBe('StepStalled');
+    expect(f?.nonRetryable).toBeFalsy();
+    expect(f?.message).toMatch(new RegExp(`^dumping ${legacy.sourceDb} on 127\\.0\\.0\\.1:\\d+: no byte moved for 2 s`));
+    // The old host answering again, the next attempt loads every table.
+    const loaded = await run(source.loadSourceDatabaseIntoStaging, { source: src, stagingDb });
+    expect(loaded.tables).toBe(12);
+    const node = await ctx.deps.galera.writerNode();
+    await ctx.deps.galera.query(node, `DROP DATABASE IF EXISTS \`${stagingDb}\``);
+  }, 120_000);
 
   it('a password file that does not exist fails the pre-flight with ConfigMissing naming it, before any SSH', async () => {
     const source = createMigrationSourceActivities(ctx.deps);
