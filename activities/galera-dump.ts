@@ -72,7 +72,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
         }
         await conn.query('COMMIT');
         // Back to the pool as it was taken (a failure's session, its snapshot maybe open, is discarded by onNode).
-        await conn.query('SET SESSION wsrep_sync_wait = 0');
+        await conn.query('SET SESSION wsrep_sync_wait = DEFAULT');
       });
 
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.

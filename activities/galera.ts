@@ -38,7 +38,7 @@ export function createGaleraActivities({ galera }: Pick<ActivityDeps, 'galera'>)
             await conn.query('SET SESSION wsrep_sync_wait = 1');
             const [rows] = await conn.query<RowDataPacket[]>('SELECT marker FROM drover_meta.smoke WHERE marker = ?', [input.marker]);
             // Back to the pool as it was taken (a failure's session is discarded by onNode).
-            await conn.query('SET SESSION wsrep_sync_wait = 0');
+            await conn.query('SET SESSION wsrep_sync_wait = DEFAULT');
             return { node: node.name, seen: rows.length === 1 };
           }),
         ),

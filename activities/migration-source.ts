@@ -44,7 +44,7 @@ interface LoadProgress {
   dumpedBytes: number;
 }
 
-export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<ActivityDeps, 'migrateSsh' | 'galera'>) {
+export function createMigrationSourceActivities({ migrateSsh, galera, stepStallMs }: Pick<ActivityDeps, 'migrateSsh' | 'galera' | 'stepStallMs'>) {
   return {
     /**
      * Looks at the old host without changing it: the password file readable here, SSH reachable, WordPress in
@@ -226,7 +226,16 @@ export function createMigrationSourceActivities({ migrateSsh, galera }: Pick<Act
               () => ({ ...progress, dumpedBytes: counter.bytes }),
               () =>
                 withProgressWatch(
-                  { moved: () => counter.bytes, what: `dumping ${input.source.sourceDb} on ${input.source.ssh.host}:${input.source.ssh.port}`, stop, streamed: () => dumped },
+                  {
+                    moved: () => counter.bytes,
+                    // Waiting on the dump: nothing of it left unread, and the load taking what it is given (a
+                    // statement Galera is slow to take holds the dump back, which is not the old host's stall).
+                    waitingOnRemote: () => dump.stdout.readableLength === 0 && !client.stdin.writableNeedDrain,
+                    what: `dumping ${input.source.sourceDb} on ${input.source.ssh.host}:${input.source.ssh.port}`,
+                    stop: () => (client.kill('SIGKILL'), ssh.destroy()),
+                    stallMs: stepStallMs,
+                    streamed: () => dumped,
+                  },
                   Promise.all([pipeline(dump.stdout, counter, dumpDdlFilter((l) => toStaging(mapDumpDdl(l, mapped)), toStaging), client.stdin), dump.exit, clientExit]),
                 ),
             );

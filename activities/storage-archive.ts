@@ -61,7 +61,7 @@ export interface ArchiveFilesResult extends ManifestObject {
   dedup?: { storedBytes: number; newPacks: number; newPieces: number; reusedPieces: number; entries: number };
 }
 
-export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup' | 'galera'>) {
+export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera, stepStallMs }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup' | 'galera' | 'stepStallMs'>) {
   return {
     /**
      * Streams the site's docroot as a tar from its storage node (`tar -C <path> -cf - .` over SSH) through zstd
@@ -75,10 +75,13 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
       // Heartbeats once a second with the bytes read so far (counted per chunk into progress), a slow disk or not.
       const progress = { plainBytes: 0 };
       let streamed = false;
+      // Waiting on the remote tar: nothing of it left unread (an upload slow to take the bytes holds the tar back,
+      // which is not the storage node's stall).
+      let waitingOnTar = () => false;
       try {
         // A tar that gives no byte for the stall bound (the storage node's disk or mount hung, SSH still answering)
         // fails the step StepStalled instead of holding one of the night's slots until the step's ceiling.
-        return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => withProgressWatch({ moved: () => progress.plainBytes, what: `reading ${input.filesPath} on ${formatSshTarget(target)}`, stop: () => client.close(), streamed: () => streamed }, archive()));
+        return await withHeartbeat(() => ({ phase: 'files', plainBytes: progress.plainBytes }), () => withProgressWatch({ moved: () => progress.plainBytes, what: `reading ${input.filesPath} on ${formatSshTarget(target)}`, waitingOnRemote: () => waitingOnTar(), stop: () => client.destroy(), stallMs: stepStallMs, streamed: () => streamed }, archive()));
       } finally {
         client.close();
       }
@@ -86,6 +89,7 @@ export function createStorageArchiveActivities({ ssh, s3, bucket, backup, galera
         // One remote command per site (one SSH session: on a 500-site night each costs the storage node a login shell).
         const run = await client.execStream(filesArchiveCommand(input.filesPath));
         void run.code.then(() => (streamed = true), () => (streamed = true));
+        waitingOnTar = () => run.stdout.readableLength === 0;
         const found = () => ({ storageHost: formatSshTarget(target), wordpressVersion: wordpressVersionOf(run.stderr()) });
         // The exit code as soon as it comes. A failure is read as "no directory" only when the command has already
         // exited so (its exit is what failed the read); any other failure (a busy lease) is not held up by a tar

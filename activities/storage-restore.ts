@@ -73,7 +73,7 @@ function checkPath(p: string): string {
   return p;
 }
 
-export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup' | 'galera'>) {
+export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera, stepStallMs }: Pick<ActivityDeps, 'ssh' | 's3' | 'bucket' | 'backup' | 'galera' | 'stepStallMs'>) {
   const target = (host: string | null) => (host ? parseSshTarget(host) : ssh.defaultTarget);
 
   /** A deduplicated point's files into `sink`: its packs fetched and decrypted in parallel (dedup-restore.ts). */
@@ -152,7 +152,9 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
             if (dedup) bytes += (await restoreDeduplicatedInto(input, file, tar.stdin, tar.exit, progress, (n) => (counter.bytes += n))).bytes;
             else await decryptObjectTo({ s3, bucket, key: input.key, identityFile: backup.identityFile!, sink: counter, sinkExit: Promise.all([tar.exit, pipeline(counter, tar.stdin)]).then(() => undefined), signal: cancellationSignal(), sha256: input.sha256, file });
           };
-          await withProgressWatch({ moved: () => counter.bytes, what: `extracting into ${staging} on ${formatSshTarget(target(input.storageHost))}`, stop: () => c.close() }, extract());
+          // Waiting on the remote tar: it takes nothing of what is written to it (packs or a download slow to bring
+          // the bytes are this side's pause, not the storage node's stall).
+          await withProgressWatch({ moved: () => counter.bytes, waitingOnRemote: () => tar.stdin.writableNeedDrain, what: `extracting into ${staging} on ${formatSshTarget(target(input.storageHost))}`, stop: () => c.destroy(), stallMs: stepStallMs }, extract());
           progress.phase = 'count';
           const count = await c.execOrThrow(`find ${q(staging)} -type f | wc -l`);
           return { bytes, files: Number(count.stdout.trim()), liveExisted };

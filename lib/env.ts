@@ -89,6 +89,11 @@ export const servicesEnvSchema = z.object({
    * very bytes it checked; without that room it checks and uses the object in two downloads (docs/decisions.md).
    */
   DROVER_RESTORE_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).default(DEFAULT_RESTORE_SPOOL_RESERVE_MB),
+  /**
+   * How long a step streaming a site's files or a source's dump (a night's archive, a restore's extract, a
+   * migration's load) may move no byte before it fails StepStalled (ActivityDeps.stepStallMs, activities/lib/heartbeat.ts withProgressWatch).
+   */
+  DROVER_STEP_STALL_SECONDS: z.coerce.number().int().min(10, 'at least 10 (s)').max(3600, 'at most 3600 (s)').default(300),
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */
   DROVER_VARNISH_URLS: z.string().default(''),
   /** The Redis holding the WordPress object cache (redis://[:password@]host:port[/db]); unset: no purge. */
@@ -173,11 +178,6 @@ export const workerEnvSchema = clientEnvSchema.extend(servicesEnvSchema.shape).e
    * farm; the local environment writes 2 s (its tests kill workers on purpose).
    */
   DROVER_STICKY_TIMEOUT_MS: z.coerce.number().int().min(1000, 'at least 1000 (ms)').max(600_000, 'at most 600000 (ms)').default(10_000),
-  /**
-   * How long a step streaming a site's files or a source's dump (a night's archive, a restore's extract, a
-   * migration's load) may move no byte before it fails StepStalled (activities/lib/heartbeat.ts withProgressWatch reads it at each step; checked here at start).
-   */
-  DROVER_STEP_STALL_SECONDS: z.coerce.number().int().min(1, 'at least 1 (s)').max(3600, 'at most 3600 (s)').default(300),
 });
 
 export type TemporalEnv = z.infer<typeof temporalEnvSchema>;

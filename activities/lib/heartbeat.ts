@@ -74,43 +74,50 @@ export function byteCounter(): Transform & { bytes: number } {
   return counter;
 }
 
-/** How long a step streaming bytes may move none before it fails StepStalled, unless DROVER_STEP_STALL_SECONDS says. */
-export const STEP_STALL_SECONDS = 300;
-
-/** The stall bound in force (DROVER_STEP_STALL_SECONDS, read at each call: an operator's setting, a test's shorter one). */
-export function stepStallMs(): number {
-  const s = Number(process.env.DROVER_STEP_STALL_SECONDS);
-  return (Number.isFinite(s) && s > 0 ? s : STEP_STALL_SECONDS) * 1000;
-}
+/** How long a stalled step's work is waited for once stopped, before the step fails all the same. */
+const STOPPED_WAIT_MS = 10_000;
 
 /**
- * Runs `work`, a stream of bytes whose count `moved()` reads, and fails it StepStalled (retryable) when the count
- * has not changed for the stall bound: a heartbeat on a timer says the worker lives, not that the step moves, so a
- * remote `tar` blocked on a hung disk or mount (SSH's keepalives still answered) held the step until its ceiling.
- * On a stall `stop()` is called first (closing the SSH connection the stream runs on, which ends `work`). Once
- * `streamed()` says the stream is over (the remote program has exited), the rest (the last uploads, bounded by the
- * S3 client's own timeouts) is not watched.
+ * Runs `work`, a stream of bytes between this worker and a remote program (a `tar`, a dump), whose count `moved()`
+ * reads, and fails it StepStalled (retryable) when the count has not changed for `stallMs` while `waitingOnRemote()`
+ * said this side was ready all along (nothing of the remote's left unread, or the remote not taking what is written
+ * to it): a heartbeat on a timer says the worker lives, not that the step moves, so a remote `tar` blocked on a hung
+ * disk or mount (SSH's keepalives still answered) held the step until its ceiling. A pause of this side (an upload
+ * or a database slow to take the bytes, a download slow to bring them) is not the remote's stall and is not counted.
+ * On a stall `stop()` is called (destroying the connection the stream runs on), and `work` is waited for up to
+ * STOPPED_WAIT_MS so what it ran has ended when the step fails and its retry starts. Once `streamed()` says the
+ * stream is over (the remote program has exited), the rest (the last uploads, bounded by the S3 client) is not watched.
  */
-export async function withProgressWatch<T>(o: { moved: () => number; what: string; stop: () => void; streamed?: () => boolean }, work: Promise<T>): Promise<T> {
-  const bound = stepStallMs();
+export async function withProgressWatch<T>(o: { moved: () => number; waitingOnRemote: () => boolean; what: string; stop: () => void; stallMs: number; streamed?: () => boolean }, work: Promise<T>): Promise<T> {
   let [last, since] = [o.moved(), Date.now()];
   let timer: NodeJS.Timeout | undefined;
+  let stall: Error | undefined;
   const stalled = new Promise<never>((_, reject) => {
     timer = setInterval(() => {
       if (o.streamed?.()) return clearInterval(timer);
       const now = o.moved();
-      if (now !== last) [last, since] = [now, Date.now()];
-      else if (Date.now() - since >= bound) {
+      if (now !== last || !o.waitingOnRemote()) [last, since] = [now, Date.now()];
+      else if (Date.now() - since >= o.stallMs) {
         clearInterval(timer);
-        o.stop();
-        reject(failure('StepStalled', `${o.what}: no byte moved for ${Math.round(bound / 1000)} s (at ${now} bytes); stopped`));
+        stall = failure('StepStalled', `${o.what}: no byte moved for ${Math.round(o.stallMs / 1000)} s (at ${now} bytes) with this side ready; stopped`);
+        try {
+          o.stop();
+        } finally {
+          reject(stall);
+        }
       }
-    }, Math.min(1_000, bound / 4));
+    }, Math.min(1_000, o.stallMs / 4));
   });
   stalled.catch(() => undefined);
   work.catch(() => undefined);
   try {
     return await Promise.race([work, stalled]);
+  } catch (err) {
+    if (!stall) throw err;
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([work.catch(() => undefined), new Promise((r) => (wait = setTimeout(r, STOPPED_WAIT_MS)))]);
+    clearTimeout(wait);
+    throw stall;
   } finally {
     clearInterval(timer);
   }

@@ -33,6 +33,11 @@ export interface ActivityDeps {
    * restore leaves free on the worker's disk when it keeps an object there (restore-spool.ts).
    */
   backup: { recipients: string[]; identityFile?: string; dedupKey?: Buffer; spoolReserveBytes?: number };
+  /**
+   * How long a step streaming bytes with a remote program (a night's archive, a restore's extract, a migration's
+   * dump) may wait on it before it fails StepStalled (DROVER_STEP_STALL_SECONDS; heartbeat.ts withProgressWatch).
+   */
+  stepStallMs: number;
   /** The farm's caches and front door, as far as this worker is told about them (all optional). */
   front: { varnishUrls: string[]; redisUrl?: string; siteCheckUrl?: string; sentinels: { host: string; port: number }[]; redisMasterName: string; varnishMetricsUrls: string[] };
   /** DigitalOcean's API (the token stays in the worker; null when this worker has none). */
@@ -98,6 +103,7 @@ export function createActivityDeps(env: ServicesEnv): ActivityDeps {
       ...(env.DROVER_BACKUP_DEDUP_KEY_FILE ? { dedupKey: readDedupKey(env.DROVER_BACKUP_DEDUP_KEY_FILE) } : {}),
       spoolReserveBytes: env.DROVER_RESTORE_SPOOL_RESERVE_MB * 1024 * 1024,
     },
+    stepStallMs: env.DROVER_STEP_STALL_SECONDS * 1000,
     front: {
       varnishUrls: env.DROVER_VARNISH_URLS.split(',').map((s) => s.trim()).filter(Boolean),
       redisUrl: env.DROVER_REDIS_URL,

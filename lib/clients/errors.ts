@@ -35,7 +35,7 @@ const SERVER_TROUBLE_CODES = new Set([
   'ER_DISK_FULL', 'ER_RECORD_FILE_FULL', 'ER_OUT_OF_RESOURCES', 'ER_OUTOFMEMORY', 'ER_OUT_OF_SORTMEMORY', 'ER_GET_ERRNO', 'ER_CON_COUNT_ERROR',
   'ER_TOO_MANY_USER_CONNECTIONS', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED',
 ]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'ECONNABORTED']);
+export const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'ECONNABORTED']);
 
 /** ssh2 errors: `level` is 'client-authentication' for auth, 'client-timeout' / 'client-socket' for reachability. */
 export function classifySshError(err: unknown, target: string): ApplicationFailure {

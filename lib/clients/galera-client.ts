@@ -3,7 +3,7 @@
  * `Synced` (only those may serve consistent reads or dumps).
  */
 import mysql, { type Connection, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
-import { classifyDatabaseError, failure } from './errors';
+import { classifyDatabaseError, failure, NETWORK_CODES } from './errors';
 
 export interface GaleraNode {
   name: string;
@@ -78,7 +78,7 @@ export const STATUS_QUERY_TIMEOUT_MS = 5_000;
 export const LOST_NODE_RETRY_MS = 60_000;
 
 /** Errors of a status ask that got no answer (the node silent or gone), as opposed to a refusal it answered with. */
-const SILENT_CODES = new Set(['PROTOCOL_SEQUENCE_TIMEOUT', 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'PROTOCOL_CONNECTION_LOST']);
+const SILENT_CODES = new Set([...NETWORK_CODES, 'EHOSTDOWN', 'PROTOCOL_SEQUENCE_TIMEOUT', 'PROTOCOL_CONNECTION_LOST']);
 
 export class GaleraClient {
   private readonly pools = new Map<string, Pool>();
@@ -270,8 +270,8 @@ export class GaleraClient {
         if (answered === false) misses++;
         else if (answered) misses = 0;
         if (misses < 2) {
-          // A miss is asked again at once (the ask itself took the bound), an answer after another bound.
-          timer = setTimeout(() => void ask(), misses ? 0 : bound);
+          // A silence is asked again at once (the ask itself took the bound); an answer or a refusal after a bound.
+          timer = setTimeout(() => void ask(), answered === false ? 0 : bound);
           return;
         }
         this.invalidateStatus();
@@ -347,9 +347,9 @@ export class GaleraClient {
           return r;
         } finally {
           abort.removeEventListener('abort', stop);
-          if (abort.aborted) {
-            // destroyed by stop
-          } else if (o.discard || !ok) conn.destroy();
+          // Given up (stop ran, or the abort came before its listener: destroying again is harmless), failed (its
+          // session's state unknown) or to be discarded: destroyed; else back to the pool.
+          if (abort.aborted || o.discard || !ok) conn.destroy();
           else conn.release();
         }
       });

@@ -206,6 +206,11 @@ export class SshClient {
     this.conn.end();
   }
 
+  /** Closes the connection at once, without waiting for the peer (a peer that may never answer). */
+  destroy(): void {
+    this.conn.destroy();
+  }
+
   /** The connection went away before the command ended: retryable (SshUnreachable). */
   private dropped(): Error {
     return failure('SshUnreachable', `SSH connection to ${formatSshTarget(this.target)} closed before its command ended`);

@@ -236,9 +236,8 @@ describe('file restore activities', () => {
 });
 
 describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH still answering)', () => {
-  /** Runs `step` with the stall bound at 2 s (300 s in production), stopping the remote tar `pattern` finds once it runs. */
+  /** Runs `step`, stopping the remote tar `pattern` finds once it runs. */
   async function stalled(pattern: string, step: () => Promise<unknown>): Promise<{ err: { type?: string; message?: string; nonRetryable?: boolean } | null | 'late'; stoppedPid: number }> {
-    process.env.DROVER_STEP_STALL_SECONDS = '2';
     let stoppedPid = 0;
     try {
       const running = step().then(() => null, (e: unknown) => e as { type?: string });
@@ -253,7 +252,6 @@ describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH 
       const err = await Promise.race([running, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
       return { err, stoppedPid };
     } finally {
-      delete process.env.DROVER_STEP_STALL_SECONDS;
       if (stoppedPid) process.kill(stoppedPid, 'SIGCONT');
     }
   }
@@ -266,8 +264,10 @@ describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH 
     await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
     const staging = site.filesPath + STAGING_SUFFIX;
+    // The production activities with the stall bound at 2 s (300 s in production).
+    const stalling = { ...ctx.deps, stepStallMs: 2_000 };
 
-    const extract = await stalled(`^tar -C ${staging} --numeric-owner -xf`, () => act.run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath }));
+    const extract = await stalled(`^tar -C ${staging} --numeric-owner -xf`, () => act.run(createStorageRestoreActivities(stalling).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath }));
     expect(extract.stoppedPid, 'the extract\'s tar was never seen running').toBeGreaterThan(0);
     expect(extract.err).not.toBe('late');
     const e1 = extract.err as { type?: string; message?: string; nonRetryable?: boolean };
@@ -275,7 +275,7 @@ describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH 
     expect(e1?.nonRetryable).toBeFalsy();
     expect(e1?.message).toMatch(/^extracting into .* no byte moved for 2 s/);
 
-    const archive = await stalled(`^tar -C ${site.filesPath} --numeric-owner -cf`, () => act.run(createStorageArchiveActivities(ctx.deps).archiveSiteFilesToSpaces, { site: site.domain, date: '2026-11-16', filesPath: site.filesPath, storageHost: null }));
+    const archive = await stalled(`^tar -C ${site.filesPath} --numeric-owner -cf`, () => act.run(createStorageArchiveActivities(stalling).archiveSiteFilesToSpaces, { site: site.domain, date: '2026-11-16', filesPath: site.filesPath, storageHost: null }));
     expect(archive.stoppedPid, 'the archive\'s tar was never seen running').toBeGreaterThan(0);
     expect(archive.err).not.toBe('late');
     const e2 = archive.err as { type?: string; message?: string; nonRetryable?: boolean };

@@ -128,16 +128,14 @@ describe('migration activities against a real old host', () => {
       sourceDbPasswordFile: legacy.sourceDbPasswordFile, fromUrl: '', toUrl: '',
     };
     const stagingDb = scratchDatabaseNames(siteNames(domain).database).staging;
-    const source = createMigrationSourceActivities(ctx.deps);
-    // The stall bound at 2 s (300 s in production).
-    process.env.DROVER_STEP_STALL_SECONDS = '2';
+    // The production activities with the stall bound at 2 s (300 s in production).
+    const source = createMigrationSourceActivities({ ...ctx.deps, stepStallMs: 2_000 });
     const resume = freezeProcess(['old-host-activities', 'db', 'mariadbd.pid.drover']);
     let err: { type?: string; message?: string; nonRetryable?: boolean } | null | 'late';
     try {
       // Without the watch the load waited on the silent dump for good, heartbeating all along.
       err = await Promise.race([run(source.loadSourceDatabaseIntoStaging, { source: src, stagingDb }).then(() => null, (e: unknown) => e as { type?: string }), new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
     } finally {
-      delete process.env.DROVER_STEP_STALL_SECONDS;
       resume();
     }
     expect(err).not.toBe('late');
