@@ -7,6 +7,7 @@
 import { Transform } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import { failure } from '../../lib/clients/errors';
+import { settledWithin } from '../../lib/settled-within';
 
 /** How often the timer heartbeats; well under the shortest heartbeat timeout a test sets (a few seconds). */
 export const HEARTBEAT_EVERY_MS = 1_000;
@@ -114,9 +115,7 @@ export async function withProgressWatch<T>(o: { moved: () => number; waitingOnRe
     return await Promise.race([work, stalled]);
   } catch (err) {
     if (!stall) throw err;
-    let wait: NodeJS.Timeout | undefined;
-    await Promise.race([work.catch(() => undefined), new Promise((r) => (wait = setTimeout(r, STOPPED_WAIT_MS)))]);
-    clearTimeout(wait);
+    await settledWithin(work, STOPPED_WAIT_MS);
     throw stall;
   } finally {
     clearInterval(timer);

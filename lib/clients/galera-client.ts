@@ -4,6 +4,7 @@
  */
 import mysql, { type Connection, type Pool, type PoolConnection, type RowDataPacket } from 'mysql2/promise';
 import { classifyDatabaseError, failure, NETWORK_CODES } from './errors';
+import { settledWithin } from '../settled-within';
 
 export interface GaleraNode {
   name: string;
@@ -292,9 +293,7 @@ export class GaleraClient {
       // Given up: the work was told (its connection destroyed, its programs killed) and is waited for up to a bound
       // more, so what it ran is gone when the step fails and its retry starts. Work that completed all the same (its
       // answer came as the node was given up) is its answer.
-      let wait: NodeJS.Timeout | undefined;
-      const settled = result ?? (await Promise.race([working.then((value) => ({ value }), () => undefined), new Promise<undefined>((r) => (wait = setTimeout(() => r(undefined), bound)))]));
-      clearTimeout(wait);
+      const settled = result ?? (await settledWithin(working, bound));
       if (settled) return settled.value;
       throw abort.signal.reason;
     } finally {

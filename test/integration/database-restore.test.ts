@@ -441,7 +441,8 @@ describe('database restore activities', () => {
   it('the writer stopped mid-load (its mariadbd SIGSTOPped) fails the load DatabaseUnavailable within three status bounds, its programs stopped; the next attempt loads', async () => {
     const tag = ctx.taskQueue.slice(-6);
     const date = '2026-11-10';
-    const site = await createTestSite(ctx.deps, `frozen-writer-${tag}.example.com`, { posts: 400 });
+    // A 63-character label: the longest database name the site's naming gives, and its staging name beside it.
+    const site = await createTestSite(ctx.deps, `${'frozen-writer-'.padEnd(57, 'x')}${tag}.example.com`, { posts: 400 });
     await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/frozen/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
     // The production activities with the Galera client's status bound shortened to 1 s (5 s in production), so the

@@ -259,7 +259,7 @@ describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH 
   it('a restore\'s extract and a night\'s archive fail StepStalled, retryable, within the stall bound', async () => {
     const tag = ctx.taskQueue.slice(-6);
     // Incompressible uploads larger than what the SSH channel and the pipes hold: the stream stops with the tar.
-    const site = await createTestSite(ctx.deps, `stalled-tar-${tag}.example.com`, { posts: 3, uploadBytes: 48 << 20 });
+    const site = await createTestSite(ctx.deps, `${'stalled-tar-'.padEnd(57, 'x')}${tag}.example.com`, { posts: 3, uploadBytes: 48 << 20 });
     const date = '2026-11-15';
     await ctx.tw.client.workflow.execute(siteBackupWorkflow, { workflowId: `backup/${site.domain}/${date}/${tag}`, taskQueue: ctx.taskQueue, args: [{ site: site.domain, point: date }] });
     const manifest = await act.run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date });
