@@ -7,10 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { Encrypter } from 'age-encryption';
 import { cancellationSignal } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
+import { uploadStream } from '../../lib/clients/spaces-upload';
 import { chainFailure, killedFailure, spawnChain, type ProcessChain } from './process-chain';
 
 export interface EncryptedUploadOptions {
@@ -131,15 +131,12 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
     },
   });
 
-  const upload = new Upload({
-    client: o.s3,
-    params: { Bucket: o.bucket, Key: key, Body: body, ContentType: 'application/octet-stream', Metadata: o.metadata },
-    partSize: o.partSizeBytes ?? 8 * 1024 * 1024,
-    queueSize: 2,
-    leavePartsOnError: false,
-  });
+  // Stopped by onAbort: a chain killed mid-stream ends its stdout, and what came until then must not be stored.
+  const stopUpload = new AbortController();
+  const uploaded = uploadStream({ s3: o.s3, bucket: o.bucket, key, body, contentType: 'application/octet-stream', metadata: o.metadata, partSizeBytes: o.partSizeBytes, queueSize: 2, signal: stopUpload.signal });
+  uploaded.catch(() => undefined);
   const onAbort = () => {
-    void upload.abort();
+    stopUpload.abort();
     chain.kill();
     o.source.destroy(new Error('cancelled'));
     source.destroy(new Error('cancelled'));
@@ -154,7 +151,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
       pipeline(chain.stdout, hasher, body),
       o.sourceExit ?? Promise.resolve(),
       exited,
-      upload.done().catch((err: unknown) => {
+      uploaded.catch((err: unknown) => {
         throw classifyStorageError(err, `s3://${o.bucket}/${key}`);
       }),
     ]);
