@@ -25,6 +25,8 @@ import {
 /** S3's limit on a multipart upload's parts (at 8 MiB, objects up to 78 GiB). */
 export const MAX_PARTS = 10_000;
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** S3's (and Spaces') smallest part but the last. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 export interface StreamUploadOptions {
   s3: S3Client;
@@ -37,7 +39,10 @@ export interface StreamUploadOptions {
   queueSize?: number;
   contentType?: string;
   metadata?: Record<string, string>;
-  /** Stops reading, cancels the requests in flight and aborts the multipart upload; the upload rejects. */
+  /**
+   * Stops reading (destroys `body`, which may be waiting for bytes that never come), cancels the requests in flight
+   * and aborts the multipart upload; the upload rejects.
+   */
   signal?: AbortSignal;
 }
 
@@ -63,6 +68,8 @@ function abortedError(signal: AbortSignal): Error {
 export async function uploadStream(o: StreamUploadOptions): Promise<void> {
   const partSize = o.partSizeBytes ?? DEFAULT_PART_SIZE;
   const queueSize = o.queueSize ?? 2;
+  if (!Number.isInteger(partSize) || partSize < MIN_PART_SIZE) throw new RangeError(`partSizeBytes must be a whole number of at least ${MIN_PART_SIZE} (S3's smallest part), got ${partSize}`);
+  if (!Number.isInteger(queueSize) || queueSize < 1) throw new RangeError(`queueSize must be a whole number of at least 1, got ${queueSize}`);
   const signal = o.signal;
   const sendOptions = signal ? { abortSignal: signal } : {};
   const object = { Bucket: o.bucket, Key: o.key };
@@ -120,6 +127,10 @@ export async function uploadStream(o: StreamUploadOptions): Promise<void> {
     return head?.ETag === expected;
   };
 
+  // A source waiting for bytes that never come would hold the loop below past an abort: it is ended instead.
+  const stopReading = () => o.body.destroy(abortedError(signal!));
+  signal?.addEventListener('abort', stopReading, { once: true });
+  if (signal?.aborted) stopReading();
   try {
     for await (const chunk of o.body as AsyncIterable<Buffer>) {
       checked();
@@ -168,5 +179,7 @@ export async function uploadStream(o: StreamUploadOptions): Promise<void> {
     await Promise.allSettled(inFlight);
     if (uploadId) await o.s3.send(new AbortMultipartUploadCommand({ ...object, UploadId: uploadId })).catch(() => undefined);
     throw err;
+  } finally {
+    signal?.removeEventListener('abort', stopReading);
   }
 }

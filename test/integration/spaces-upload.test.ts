@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
+import { PassThrough, Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
@@ -21,11 +21,17 @@ afterAll(() => closeActivityDeps(deps));
 const PART = 5 * 1024 * 1024; // S3's smallest part
 const prefix = `test/spaces-upload/${process.pid}-${Date.now()}`;
 
-/** `data` in chunks of random sizes (1 byte to 1.5 parts), as pipes and SSH channels cut a stream. */
-function chunked(data: Buffer): Buffer[] {
+/**
+ * `data` in chunks of pseudo-random sizes (seeded: a failure reproduces), as pipes and SSH channels cut a stream:
+ * mostly up to 256 KiB, and the third one and a half parts long (a chunk that spans a part boundary, and, in the
+ * first part, one that the held chunks must be joined with).
+ */
+function chunked(data: Buffer, seed = data.length + 1): Buffer[] {
+  let x = seed >>> 0;
+  const next = () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
   const chunks: Buffer[] = [];
   for (let at = 0; at < data.length; ) {
-    const n = Math.min(data.length - at, 1 + Math.floor(Math.random() * (Math.random() < 0.1 ? PART * 1.5 : 256 * 1024)));
+    const n = Math.min(data.length - at, chunks.length === 2 ? PART * 1.5 : 1 + Math.floor(next() * 256 * 1024));
     chunks.push(data.subarray(at, at + n));
     at += n;
   }
@@ -95,13 +101,47 @@ describe('uploadStream', () => {
     expect(await openUploads(key)).toBe(0);
   });
 
-  it('a store that refuses the parts (a bucket that does not exist): rejects with the SDK error, nothing left open', async () => {
+  it('a stalled source (no byte, no end) and then an abort: rejects at once, no object, no multipart upload left', async () => {
+    const key = `${prefix}/stalled-then-stopped`;
+    const stop = new AbortController();
+    const body = new PassThrough();
+    body.write(randomBytes(PART));
+    body.write(randomBytes(PART + 1));
+    const upload = uploadStream({ s3: deps.s3, bucket: deps.bucket, key, body, partSizeBytes: PART, signal: stop.signal });
+    // Two parts stored (the second is full once the first byte past it came), then nothing more comes: the upload
+    // waits on the source, not on a request the abort would cancel.
+    await vi.waitFor(
+      async () => {
+        const open = await deps.s3.send(new ListMultipartUploadsCommand({ Bucket: deps.bucket, Prefix: key }));
+        const uploadId = open.Uploads?.[0]?.UploadId;
+        expect(uploadId).toBeTruthy();
+        expect((await deps.s3.send(new ListPartsCommand({ Bucket: deps.bucket, Key: key, UploadId: uploadId }))).Parts?.length).toBe(2);
+      },
+      { timeout: 5_000 },
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    stop.abort();
+    await expect(upload).rejects.toThrow(/abort/i);
+    expect(body.destroyed).toBe(true);
+    expect(await stored(key)).toBeNull();
+    expect(await openUploads(key)).toBe(0);
+  });
+
+  it('refuses a part size under S3\'s 5 MiB and a queue under one before reading or storing anything', async () => {
+    const body = Readable.from([Buffer.from('x')]);
+    await expect(uploadStream({ s3: deps.s3, bucket: deps.bucket, key: `${prefix}/bad-options`, body, partSizeBytes: PART - 1 })).rejects.toThrow(/partSizeBytes .*5242880/);
+    await expect(uploadStream({ s3: deps.s3, bucket: deps.bucket, key: `${prefix}/bad-options`, body, queueSize: 0 })).rejects.toThrow(/queueSize/);
+    expect(body.readableDidRead).toBe(false);
+    expect(await stored(`${prefix}/bad-options`)).toBeNull();
+  });
+
+  it('a store that refuses the upload (a bucket that does not exist): rejects with the SDK error', async () => {
     const key = `${prefix}/no-bucket`;
     const err = await uploadStream({ s3: deps.s3, bucket: `${deps.bucket}-missing`, key, body: Readable.from([randomBytes(PART), randomBytes(PART)]), partSizeBytes: PART }).catch((e: unknown) => e);
     expect((err as { name?: string }).name).toBe('NoSuchBucket');
   });
 
-  it.each([true, false])("a completion answered NoSuchUpload: taken as done only when the store holds exactly these parts (its first answer lost: %s)", async (storeCompletes) => {
+  it.each([true, false])("a completion answered NoSuchUpload: taken as done only when the object stored is exactly these parts (its first answer lost: %s; else another object at the key)", async (storeCompletes) => {
     const key = `${prefix}/lost-completion-${storeCompletes} ✓`;
     const upstream = new URL(env.DROVER_S3_ENDPOINT);
     let completions = 0;
@@ -131,11 +171,15 @@ describe('uploadStream', () => {
     const s3 = createSpacesClient({ endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, region: env.DROVER_S3_REGION, accessKeyId: env.DROVER_S3_ACCESS_KEY_ID, secretAccessKey: env.DROVER_S3_SECRET_ACCESS_KEY, bucket: env.DROVER_S3_BUCKET, forcePathStyle: true });
     try {
       const data = randomBytes(2 * PART + 777);
+      // Another object at the key already (an exact-key pack an earlier attempt stored): found by the check, but not
+      // with these parts' ETag.
+      const earlier = randomBytes(1000);
+      if (!storeCompletes) await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: key, Body: earlier }));
       const upload = uploadStream({ s3, bucket: deps.bucket, key, body: Readable.from(chunked(data)), partSizeBytes: PART });
       if (!storeCompletes) {
         // An upload the store never completed: NoSuchUpload is the failure it says, and nothing is stored.
         await expect(upload).rejects.toMatchObject({ name: 'NoSuchUpload' });
-        expect(await stored(key)).toBeNull();
+        expect(await stored(key)).toEqual({ sha256: createHash('sha256').update(earlier).digest('hex'), bytes: earlier.length });
         expect(await openUploads(key)).toBe(0);
         return;
       }
