@@ -11,7 +11,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { failure } from '../lib/clients/errors';
 import { hostKeyFingerprint, withSsh, type SshClient } from '../lib/clients/ssh-client';
 import { faultPoint } from './lib/fault-points';
-import { withHeartbeat } from './lib/heartbeat';
+import { withHeartbeat, withProgressWatch } from './lib/heartbeat';
 import { connectOldHost, shq, type SourceRef } from './lib/old-host';
 import { adaptWpConfigForFarm } from '../lib/wp-config';
 import { PHP_GID, PHP_UID } from './site-files';
@@ -41,7 +41,7 @@ const workDirOf = (destPath: string) => `${MIGRATE_WORK_ROOT}/${createHash('sha2
 const STOP_EARLIER = (w: string) =>
   `if [ -f ${w}/pid ]; then pg=$(cat ${w}/pid); kill -TERM -- -"$pg" 2>/dev/null || true; i=0; while kill -0 -- -"$pg" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done; kill -KILL -- -"$pg" 2>/dev/null || true; rm -f ${w}/pid; fi`;
 
-export function createMigrationFilesActivities({ ssh, migrateSsh }: Pick<ActivityDeps, 'ssh' | 'migrateSsh'>) {
+export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }: Pick<ActivityDeps, 'ssh' | 'migrateSsh' | 'stepStallMs'>) {
   return {
     /**
      * Copies the old host's `sourcePath` into `destPath` on the storage node with rsync (resumable; a retry
@@ -79,7 +79,8 @@ export function createMigrationFilesActivities({ ssh, migrateSsh }: Pick<Activit
           const rsync = [
             // A cutover's freeze (WordPress's .maintenance in the source's root) must not freeze the farm's copy.
             'rsync -rlpt --delete --partial-dir=' + PARTIAL_DIR + ' --exclude=/.maintenance',
-            '--info=progress2 --no-inc-recursive',
+            // flist2: a line every 100 files while the old host lists them, so a long listing is progress too.
+            '--info=progress2,flist2 --no-inc-recursive',
             input.bandwidthLimitKBps ? `--bwlimit=${Math.floor(input.bandwidthLimitKBps)}` : '',
             `-e ${shq(sshCmd)}`,
             shq(`${src.ssh.user}@${host}:${src.sourcePath}/`),
@@ -90,7 +91,12 @@ export function createMigrationFilesActivities({ ssh, migrateSsh }: Pick<Activit
           progress.phase = 'copy';
           const run = await storage.execStream(`sh -c ${shq(script)}`);
           let tail = '';
+          // Every line rsync writes (a file's progress, a hundred more files listed) is the copy moving.
+          let said = 0;
+          let ended = false;
+          void run.exit.then(() => (ended = true), () => (ended = true));
           run.stdout.on('data', (d: Buffer) => {
+            said += d.length;
             tail = (tail + d.toString('utf8')).slice(-400);
             const m = /([\d,]+)\s+\d+%[^\r\n]*$/.exec(tail.replace(/[\r\n]+$/, ''));
             if (m) progress.bytes = Number(m[1].replace(/,/g, ''));
@@ -100,7 +106,10 @@ export function createMigrationFilesActivities({ ssh, migrateSsh }: Pick<Activit
           const onAbort = () => storage.close();
           signal.addEventListener('abort', onAbort, { once: true });
           try {
-            await run.exit;
+            // rsync's --timeout does not fire with the old host's sender stopped (the receiving side's keepalives count
+            // as I/O): a copy that says nothing for the stall bound (the old host's disk or mount hung, its sshd still
+            // answering) fails StepStalled, its connection dropped; the retry stops the rsync left behind (STOP_EARLIER).
+            await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs, streamed: () => ended }, run.exit);
           } catch (err) {
             const msg = (err as Error).message;
             if (/connection unexpectedly closed|Connection timed out|Connection refused|Timeout, server|No route|exited 255/i.test(msg)) {

@@ -4,11 +4,12 @@
  * and MariaDB, a MySQL 8-looking dump), the farm's Galera and the storage node's sshd. PHP judges the values.
  */
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { RowDataPacket } from 'mysql2/promise';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMigrationFilesActivities } from '../../activities/migration-files';
 import { createMigrationSourceActivities } from '../../activities/migration-source';
 import { createMigrationStagingActivities } from '../../activities/migration-staging';
@@ -148,6 +149,52 @@ describe('migration activities against a real old host', () => {
     expect(loaded.tables).toBe(12);
     const node = await ctx.deps.galera.writerNode();
     await ctx.deps.galera.query(node, `DROP DATABASE IF EXISTS \`${stagingDb}\``);
+  }, 120_000);
+
+  it("an old host whose rsync stops sending mid-copy (its sender SIGSTOPped, ssh still answering) fails the copy StepStalled within the stall bound, naming the bytes copied; the next attempt stops what was left and copies exactly", async () => {
+    const domain = 'stalled-files.example.com';
+    const legacy = await ctx.host.addSite({ domain: 'old-stalled-files.example.com', posts: 2, uploadBytes: 3 * 1024 * 1024 });
+    const src: SourceRef = {
+      domain, wave: DEFAULT_WAVE, ssh: { user: 'root', host: '127.0.0.1', port: Number(legacy.sourceSsh.split(':').pop()) }, sourcePath: legacy.sourcePath,
+      sourceDb: legacy.sourceDb, sourceDbHost: { host: '127.0.0.1', port: ctx.host.dbPort }, sourceDbUser: legacy.sourceDbUser,
+      sourceDbPasswordFile: legacy.sourceDbPasswordFile, fromUrl: '', toUrl: '',
+    };
+    const filesBefore = treeHashes(legacy.sourcePath);
+    const dest = path.join(TEST_STATE_DIR, 'migrate-dest', `${domain}.migrating`);
+    rmSync(dest, { recursive: true, force: true });
+    // The production activity with the stall bound at 2 s (300 s in production); the copy held to 256 KiB/s so it
+    // is under way when the old host's side stops.
+    const files = createMigrationFilesActivities({ ...ctx.deps, stepStallMs: 2_000 });
+    const copying = run(files.copySiteFilesFromSource, { source: src, destPath: dest, bandwidthLimitKBps: 256 }).then(() => null, (e: unknown) => e as { type?: string; message?: string; nonRetryable?: boolean });
+    // The old host's rsync (the sender, under its sshd) for this site's files.
+    const senders = () =>
+      execFileSync('pgrep', ['-f', `rsync --server --sender .* ${legacy.sourcePath}/`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    await vi.waitFor(() => expect(senders().length).toBeGreaterThan(0), { timeout: 20_000, interval: 100 });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const stopped = senders();
+    for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+    let err: Awaited<typeof copying> | 'late';
+    try {
+      // Without the watch the copy waited on the silent sender for good, heartbeating all along.
+      err = await Promise.race([copying, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+    } finally {
+      for (const pid of stopped) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {
+          /* gone */
+        }
+      }
+    }
+    expect(err).not.toBe('late');
+    expect(err).toMatchObject({ type: 'StepStalled', message: expect.stringMatching(new RegExp(`^copying ${legacy.sourcePath} from 127\\.0\\.0\\.1:\\d+: no byte moved for 2 s \\(at \\d+ bytes copied\\)`)) });
+    expect((err as { nonRetryable?: boolean }).nonRetryable).toBeFalsy();
+    // The next attempt stops the rsync the stalled one left on the storage node and copies every file exactly.
+    const copied = await run(files.copySiteFilesFromSource, { source: src, destPath: dest });
+    expect(copied.copied).toEqual(copied.source);
+    expect(treeHashes(dest)).toEqual(filesBefore);
+    expect(treeHashes(legacy.sourcePath)).toEqual(filesBefore);
+    rmSync(dest, { recursive: true, force: true });
   }, 120_000);
 
   it('a password file that does not exist fails the pre-flight with ConfigMissing naming it, before any SSH', async () => {
