@@ -79,8 +79,11 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
           const rsync = [
             // A cutover's freeze (WordPress's .maintenance in the source's root) must not freeze the farm's copy.
             'rsync -rlpt --delete --partial-dir=' + PARTIAL_DIR + ' --exclude=/.maintenance',
-            // flist2: a line every 100 files while the old host lists them, so a long listing is progress too.
-            '--info=progress2,flist2 --no-inc-recursive',
+            // What rsync writes is the copy's sign of life (the stall watch below): progress2 about once a second
+            // while bytes flow, flist2 a line per hundred files listed, name2 a line per file checked (also those
+            // already up to date: a retry's or a cutover's final pass over a large tree says nothing otherwise),
+            // del1 a line per file deleted.
+            '--info=progress2,flist2,name2,del1 --no-inc-recursive',
             input.bandwidthLimitKBps ? `--bwlimit=${Math.floor(input.bandwidthLimitKBps)}` : '',
             `-e ${shq(sshCmd)}`,
             shq(`${src.ssh.user}@${host}:${src.sourcePath}/`),
@@ -91,7 +94,7 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
           progress.phase = 'copy';
           const run = await storage.execStream(`sh -c ${shq(script)}`);
           let tail = '';
-          // Every line rsync writes (a file's progress, a hundred more files listed) is the copy moving.
+          // Every line rsync writes (a file checked or deleted, a hundred more listed, bytes moving) is the copy moving.
           let said = 0;
           let ended = false;
           void run.exit.then(() => (ended = true), () => (ended = true));
@@ -107,8 +110,9 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
           signal.addEventListener('abort', onAbort, { once: true });
           try {
             // rsync's --timeout does not fire with the old host's sender stopped (the receiving side's keepalives count
-            // as I/O): a copy that says nothing for the stall bound (the old host's disk or mount hung, its sshd still
-            // answering) fails StepStalled, its connection dropped; the retry stops the rsync left behind (STOP_EARLIER).
+            // as I/O): a copy that says nothing for the stall bound (a disk or mount hung on either side, or the old
+            // host's rsync stopped, sshd still answering) fails StepStalled, its connection dropped; the retry stops
+            // the rsync left behind (STOP_EARLIER).
             await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs, streamed: () => ended }, run.exit);
           } catch (err) {
             const msg = (err as Error).message;
