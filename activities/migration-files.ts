@@ -96,8 +96,6 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
           let tail = '';
           // Every line rsync writes (a file checked or deleted, a hundred more listed, bytes moving) is the copy moving.
           let said = 0;
-          let ended = false;
-          void run.exit.then(() => (ended = true), () => (ended = true));
           run.stdout.on('data', (d: Buffer) => {
             said += d.length;
             tail = (tail + d.toString('utf8')).slice(-400);
@@ -113,7 +111,7 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
             // as I/O): a copy that says nothing for the stall bound (a disk or mount hung on either side, or the old
             // host's rsync stopped, sshd still answering) fails StepStalled, its connection dropped; the retry stops
             // the rsync left behind (STOP_EARLIER).
-            await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs, streamed: () => ended }, run.exit);
+            await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs }, run.exit);
           } catch (err) {
             const msg = (err as Error).message;
             if (/connection unexpectedly closed|Connection timed out|Connection refused|Timeout, server|No route|exited 255/i.test(msg)) {

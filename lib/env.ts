@@ -91,7 +91,8 @@ export const servicesEnvSchema = z.object({
   DROVER_RESTORE_SPOOL_RESERVE_MB: z.coerce.number().int().min(0).default(DEFAULT_RESTORE_SPOOL_RESERVE_MB),
   /**
    * How long a step streaming a site's files or a source's dump (a night's archive, a restore's extract, a
-   * migration's load) may move no byte before it fails StepStalled (ActivityDeps.stepStallMs, activities/lib/heartbeat.ts withProgressWatch).
+   * migration's load) may move no byte, or a migration's file copy may have rsync report nothing, before it fails
+   * StepStalled (ActivityDeps.stepStallMs, activities/lib/heartbeat.ts withProgressWatch).
    */
   DROVER_STEP_STALL_SECONDS: z.coerce.number().int().min(10, 'at least 10 (s)').max(3600, 'at most 3600 (s)').default(300),
   /** Varnish instances a restore bans a site from (comma-separated http://host:port); none: no purge. */

@@ -35,7 +35,8 @@ export interface ActivityDeps {
   backup: { recipients: string[]; identityFile?: string; dedupKey?: Buffer; spoolReserveBytes?: number };
   /**
    * How long a step streaming bytes with a remote program (a night's archive, a restore's extract, a migration's
-   * dump) may wait on it before it fails StepStalled (DROVER_STEP_STALL_SECONDS; heartbeat.ts withProgressWatch).
+   * dump, a migration's rsync by what it reports) may wait on it before it fails StepStalled
+   * (DROVER_STEP_STALL_SECONDS; heartbeat.ts withProgressWatch).
    */
   stepStallMs: number;
   /** The farm's caches and front door, as far as this worker is told about them (all optional). */
