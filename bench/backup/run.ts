@@ -12,8 +12,8 @@
  * PRODUCTION below). On the production night Drover runs twice: a first night (no sizes known yet: registry order;
  * on an environment an earlier run backed up, the sizes it recorded already order it)
  * and the next night (largest first, by the first night's recorded sizes). Each method's machine CPU seconds (every
- * process, /proc/stat), the Drover worker's own (and its reaped children's) and the Temporal server's are reported
- * beside its time. `--perf DIR` samples the machine through each timed phase (bench/lib/perf.ts).
+ * process, /proc/stat), the Drover worker's own (and its reaped children's; by thread name, `byThread`) and the Temporal
+ * server's are reported beside its time. `--perf DIR` samples the machine through each timed phase (bench/lib/perf.ts).
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before] [--perf DIR]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
@@ -33,7 +33,7 @@ import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows
 import { postsDatabase, smallRowsDatabase } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
-import { processCpuSeconds, procStatus, resetPeakRss, startWorker, type WorkerProcess } from '../lib/worker-process';
+import { processCpuSeconds, procStatus, resetPeakRss, startWorker, threadCpuDelta, threadCpuSeconds, type WorkerProcess } from '../lib/worker-process';
 import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
 import { perfRecorded, workerPerfFlags } from '../lib/perf';
 import { takeNights } from '../lib/nights';
@@ -134,17 +134,19 @@ async function droverNight(
   worker: WorkerProcess,
   sites: SiteRecord[],
   date: string,
-): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; temporalCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number }> {
+): Promise<{ s: number; result: NightlyBackupResult; workerPeakRssMiB: number; parentEvents: number[]; machineCpuSeconds: number; temporalCpuSeconds: number; workerCpuSeconds: number; workerChildrenCpuSeconds: number; workerThreadCpuSeconds: Record<string, number> }> {
   const pid = worker.proc.pid!;
   const workflowId = `nightly-backup/${date}/bench-${Date.now()}`;
   resetPeakRss(pid);
   const cpu0 = busyCpuSeconds();
   const temporal0 = temporalCpuSeconds();
   const worker0 = processCpuSeconds(pid);
+  const threads0 = threadCpuSeconds(pid);
   const r = await perfRecorded(phase, () => timed(() => Promise.race([client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, args: [{ date, sites: sites.map((s) => s.domain), concurrency: CONCURRENCY }] }), worker.died])));
   const machineCpuSeconds = +(busyCpuSeconds() - cpu0).toFixed(1);
   const temporal = +(temporalCpuSeconds() - temporal0).toFixed(1);
   const workerCpu = processCpuSeconds(pid);
+  const workerThreadCpuSeconds = threadCpuDelta(threads0, threadCpuSeconds(pid));
   const workerPeakRssMiB = Math.round(procStatus(pid, 'VmHWM') / MB);
   const parentEvents: number[] = [];
   for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) parentEvents.push(wf.historyLength);
@@ -160,6 +162,7 @@ async function droverNight(
     temporalCpuSeconds: temporal,
     workerCpuSeconds: +(workerCpu.own - worker0.own).toFixed(2),
     workerChildrenCpuSeconds: +(workerCpu.children - worker0.children).toFixed(2),
+    workerThreadCpuSeconds,
   };
 }
 
@@ -227,7 +230,7 @@ async function main(): Promise<void> {
         loopOverDrover: +(loop.s / drover.s).toFixed(2),
         machineCpuSeconds: { floor: floor.machineCpuSeconds, drover: drover.machineCpuSeconds, loop: loop.machineCpuSeconds },
         temporalServerCpuSeconds: { floor: floor.temporalCpuSeconds, drover: drover.temporalCpuSeconds, loop: loop.temporalCpuSeconds },
-        droverWorkerCpuSeconds: { own: drover.workerCpuSeconds, children: drover.workerChildrenCpuSeconds },
+        droverWorkerCpuSeconds: { own: drover.workerCpuSeconds, children: drover.workerChildrenCpuSeconds, byThread: drover.workerThreadCpuSeconds },
         workerPeakRssMiB: drover.workerPeakRssMiB,
         parentRuns: drover.parentEvents.length,
         parentHistoryEventsMax: Math.max(...drover.parentEvents),
@@ -261,7 +264,7 @@ async function main(): Promise<void> {
         loopOverLargestFirst: +(loop.s / next.s).toFixed(2),
         machineCpuSeconds: { floor: floor.machineCpuSeconds, droverFirstNight: first.machineCpuSeconds, droverLargestFirst: next.machineCpuSeconds, loop: loop.machineCpuSeconds },
         temporalServerCpuSeconds: { floor: floor.temporalCpuSeconds, droverFirstNight: first.temporalCpuSeconds, droverLargestFirst: next.temporalCpuSeconds, loop: loop.temporalCpuSeconds },
-        droverWorkerCpuSeconds: { firstNight: { own: first.workerCpuSeconds, children: first.workerChildrenCpuSeconds }, largestFirst: { own: next.workerCpuSeconds, children: next.workerChildrenCpuSeconds } },
+        droverWorkerCpuSeconds: { firstNight: { own: first.workerCpuSeconds, children: first.workerChildrenCpuSeconds, byThread: first.workerThreadCpuSeconds }, largestFirst: { own: next.workerCpuSeconds, children: next.workerChildrenCpuSeconds, byThread: next.workerThreadCpuSeconds } },
         workerPeakRssMiB: Math.max(first.workerPeakRssMiB, next.workerPeakRssMiB),
       };
     }

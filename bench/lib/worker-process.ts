@@ -5,7 +5,7 @@
  * commands' modules, the Docker client among them, would count in the worker's memory).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 
@@ -27,6 +27,37 @@ export function processCpuSeconds(pid: number): { own: number; children: number 
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
   const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]];
   return { own: (utime + stime) / 100, children: (cutime + cstime) / 100 };
+}
+
+/**
+ * A process's CPU seconds so far by thread name (/proc/<pid>/task/<tid>/stat: the main thread under the process's
+ * name, V8's helpers as `V8 DefaultWorke`, libuv's pool as `libuv-worker`, Temporal's core as `tokio-runtime-w`…),
+ * threads of one name summed. Threads that have ended are not counted.
+ */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // ended between the listing and the read
+    }
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    out[name] = (out[name] ?? 0) + (f[11] + f[12]) / 100;
+  }
+  return out;
+}
+
+/** What each thread name used between two threadCpuSeconds readings, largest first, in tenths. */
+export function threadCpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(2)] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
 }
 
 export interface WorkerProcess {
