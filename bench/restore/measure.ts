@@ -24,7 +24,7 @@ import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
 import { perfRecorded, workerPerfFlags } from '../lib/perf';
 import { busyCpuSeconds } from '../lib/floor';
-import { processCpuSeconds } from '../lib/worker-process';
+import { processCpuSeconds, threadCpuDelta, threadCpuSeconds } from '../lib/worker-process';
 import { devLayout } from '../../devkit/dev-env/layout';
 import { readPid, sleep } from '../../devkit/dev-env/processes';
 
@@ -65,7 +65,7 @@ export interface SiteMeasurement {
    * checksumming and replicating), for the floor's both-at-once run and each Drover restore; for a restore, its
    * worker's own too, and its programs' (age, zstd, curl, mariadb: the children it reaped meanwhile).
    */
-  cpuSeconds: Record<'floor' | 'copy' | 'dedupCopy' | 'live', { machine: number; galera: number; worker?: number; workerChildren?: number }>;
+  cpuSeconds: Record<'floor' | 'copy' | 'dedupCopy' | 'live', { machine: number; galera: number; worker?: number; workerChildren?: number; workerByThread?: Record<string, number> }>;
 }
 
 /** The machine's busy CPU-seconds and the environment's three mariadbd processes' own, so far. */
@@ -226,12 +226,15 @@ async function measureDrover(
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true, nodeFlags: workerPerfFlags });
     try {
       let worker0 = { own: 0, children: 0 };
+      let threads0: Record<string, number> = {};
       const run = await withCpu(ctx.stateDir, phase, () => {
         worker0 = processCpuSeconds(w.proc.pid!);
+        threads0 = threadCpuSeconds(w.proc.pid!);
         return Promise.race([client.workflow.execute(restoreSiteWorkflow, { workflowId: workflowIds.restore(args.site, args.point, args.to), taskQueue: TASK_QUEUES.restore, args: [args] }), w.died]);
       });
       const worker1 = processCpuSeconds(w.proc.pid!);
-      if (phase !== 'pair') cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1) };
+      const workerByThread = threadCpuDelta(threads0, threadCpuSeconds(w.proc.pid!));
+      if (phase !== 'pair') cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1), workerByThread };
       return run.value;
     } finally {
       await w.stop();
