@@ -17,25 +17,32 @@ export function resetPeakRss(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }
 
+/** A /proc stat line's fields after the command name (which may hold spaces and parentheses), from field 3 (state). */
+const statFields = (stat: string): number[] => stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+
 /**
  * A process's CPU time so far in seconds: its own (user and system) and that of the children it has reaped (the
  * worker's `mariadb-dump`, `zstd` and `age` once they have exited), from /proc/<pid>/stat.
  */
 export function processCpuSeconds(pid: number): { own: number; children: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces), counted from field 3 (state).
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]];
   return { own: (utime + stime) / 100, children: (cutime + cstime) / 100 };
 }
 
+/** A process's threads now: each one's name and CPU seconds so far, by thread id, with the process's own total. */
+export interface ThreadCpu {
+  total: number;
+  threads: Map<string, { name: string; seconds: number }>;
+}
+
 /**
- * A process's CPU seconds so far by thread name (/proc/<pid>/task/<tid>/stat: the main thread under the process's
- * name, V8's helpers as `V8 DefaultWorke`, libuv's pool as `libuv-worker`, Temporal's core as `tokio-runtime-w`…),
- * threads of one name summed. Threads that have ended are not counted.
+ * Reads a process's threads (/proc/<pid>/task/<tid>/stat): the main thread as `main`, the others by their names,
+ * which depend on the Node version (Node 20 names V8's helper threads and libuv's pool alike, `node`; Temporal's
+ * core threads are `tokio-runtime-w`, the workflow thread `workflow-proces`).
  */
-export function threadCpuSeconds(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
+export function threadCpuSeconds(pid: number): ThreadCpu {
+  const threads = new Map<string, { name: string; seconds: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -43,19 +50,29 @@ export function threadCpuSeconds(pid: number): Record<string, number> {
     } catch {
       continue; // ended between the listing and the read
     }
-    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    out[name] = (out[name] ?? 0) + (f[11] + f[12]) / 100;
+    const f = statFields(stat);
+    threads.set(tid, { name: tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: (f[11] + f[12]) / 100 });
   }
-  return out;
+  return { total: processCpuSeconds(pid).own, threads };
 }
 
-/** What each thread name used between two threadCpuSeconds readings, largest first, in tenths. */
-export function threadCpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+/**
+ * What each thread name used between two readings, in seconds (hundredths), largest first; `ended`: what threads
+ * that ended in between used (the process's total less the threads read the second time).
+ */
+export function threadCpuDelta(before: ThreadCpu, after: ThreadCpu): Record<string, number> {
+  const used: Record<string, number> = {};
+  let counted = 0;
+  for (const [tid, t] of after.threads) {
+    const d = t.seconds - (before.threads.get(tid)?.seconds ?? 0);
+    used[t.name] = (used[t.name] ?? 0) + d;
+    counted += d;
+  }
+  used.ended = after.total - before.total - counted;
   return Object.fromEntries(
-    Object.entries(after)
-      .map(([k, v]) => [k, +(v - (before[k] ?? 0)).toFixed(2)] as const)
-      .filter(([, v]) => v > 0)
+    Object.entries(used)
+      .map(([k, v]) => [k, +v.toFixed(2)] as const)
+      .filter(([k, v]) => v !== 0 || k === 'ended')
       .sort((a, b) => b[1] - a[1]),
   );
 }

@@ -24,7 +24,7 @@ import { log, type SiteSpec } from './sites';
 import { sh } from '../lib/shell';
 import { perfRecorded, workerPerfFlags } from '../lib/perf';
 import { busyCpuSeconds } from '../lib/floor';
-import { processCpuSeconds, threadCpuDelta, threadCpuSeconds } from '../lib/worker-process';
+import { processCpuSeconds, threadCpuDelta, threadCpuSeconds, type ThreadCpu } from '../lib/worker-process';
 import { devLayout } from '../../devkit/dev-env/layout';
 import { readPid, sleep } from '../../devkit/dev-env/processes';
 
@@ -226,7 +226,7 @@ async function measureDrover(
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true, nodeFlags: workerPerfFlags });
     try {
       let worker0 = { own: 0, children: 0 };
-      let threads0: Record<string, number> = {};
+      let threads0: ThreadCpu = { total: 0, threads: new Map() };
       const run = await withCpu(ctx.stateDir, phase, () => {
         worker0 = processCpuSeconds(w.proc.pid!);
         threads0 = threadCpuSeconds(w.proc.pid!);
