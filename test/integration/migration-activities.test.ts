@@ -4,13 +4,13 @@
  * and MariaDB, a MySQL 8-looking dump), the farm's Galera and the storage node's sshd. PHP judges the values.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, vi } from 'vitest';
 import { createMigrationFilesActivities } from '../../activities/migration-files';
+import { pgrep } from '../helpers/pgrep';
 import { createMigrationSourceActivities } from '../../activities/migration-source';
 import { createMigrationStagingActivities } from '../../activities/migration-staging';
 import type { SourceRef } from '../../activities/lib/old-host';
@@ -168,13 +168,7 @@ describe('migration activities against a real old host', () => {
     const copying = run(files.copySiteFilesFromSource, { source: src, destPath: dest, bandwidthLimitKBps: 256 }).then(() => null, (e: unknown) => e as { type?: string; message?: string; nonRetryable?: boolean });
     // Processes whose command line starts so (anchored: the storage node's ssh client carries the sender's command
     // line as its arguments, and is not to be stopped).
-    const pids = (pattern: string) => {
-      try {
-        return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-      } catch {
-        return [];
-      }
-    };
+    const pids = (pattern: string) => pgrep(['-f', pattern]);
     // The old host's rsync (the sender, under its sshd) for this site's files, and the storage node's (the receiver).
     const senders = () => pids(`^rsync --server --sender .* ${legacy.sourcePath}/$`);
     const receivers = () => pids(`^rsync -rlpt .* ${dest}/$`);

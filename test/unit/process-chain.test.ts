@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blamed, chainFailure, killedFailure, pipelineFailure, spawnChain, spawnPipeline } from '../../activities/lib/process-chain';
+import { pgrep } from '../helpers/pgrep';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -235,27 +236,25 @@ setInterval(() => undefined, 1000);
     const seconds = `41.${Date.now() % 1000000}`;
     const name = `drover-test-${seconds}`;
     const fd = openSync(path.join(dir, 'in'), 'r');
-    const { spawnSync } = await import('node:child_process');
-    const pids = (args: string[]) => spawnSync('pgrep', args, { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((p) => p > 0);
     try {
       const p = spawnPipeline([['sleep', [seconds]], ['cat', []]], { name, stdin: fd, stdout: 'ignore', endWithWorker: true });
       let bash = 0;
       for (let i = 0; i < 100 && !bash; i++) {
-        bash = pids(['-P', String(process.pid), '-f', name])[0] ?? 0;
+        bash = pgrep(['-P', String(process.pid), '-f', name])[0] ?? 0;
         if (!bash) await new Promise((r) => setTimeout(r, 20));
       }
       expect(bash).toBeGreaterThan(0);
       process.kill(bash, 'SIGKILL');
       expect(await pipelineFailure(p)).toMatchObject({ index: null, program: 'bash', signal: 'SIGKILL' });
-      let left = pids(['-f', `(sleep ${seconds}|${name})`]);
+      let left = pgrep(['-f', `(sleep ${seconds}|${name})`]);
       for (let i = 0; i < 50 && left.length; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        left = pids(['-f', `(sleep ${seconds}|${name})`]);
+        left = pgrep(['-f', `(sleep ${seconds}|${name})`]);
       }
       expect(left, 'the sleep and the watchdog').toEqual([]);
     } finally {
       closeSync(fd);
-      for (const pid of pids(['-f', `(sleep ${seconds}|${name})`])) process.kill(pid, 'SIGKILL');
+      for (const pid of pgrep(['-f', `(sleep ${seconds}|${name})`])) process.kill(pid, 'SIGKILL');
     }
   }, 20_000);
 });
