@@ -49,7 +49,11 @@ describe('drover site and backup commands', () => {
     const noPrefix = await drover(['site', 'add', computedDomain, '--db', `wp_computed_${tag}`, '--files', computed, '--worker', '--json']);
     expect(noPrefix.code, noPrefix.stdout).toBe(2);
     expect(noPrefix.json()).toMatchObject({ ok: false, error: { field: '--table-prefix', message: expect.stringContaining('does not set $table_prefix to a plain literal') } });
-    expect(((await drover(['site', 'list', '--json'])).json() as { sites: { domain: string }[] }).sites.map((s) => s.domain)).not.toContain(computedDomain);
+    // Not registered: `site show` reads the registry alone (`site list` also waits up to 20 s on each farm's node
+    // lookup that no worker answers, as earlier test files leave them).
+    const unregistered = await drover(['site', 'show', computedDomain, '--json']);
+    expect(unregistered.code, unregistered.stdout).toBe(2);
+    expect((unregistered.json() as { error: { message: string } }).error.message).toMatch(/unknown site computed-/);
 
     const run = await drover(['backup', 'run', '--site', domain, '--date', '2026-11-16', '--worker', '--json']);
     expect(run.code, run.stdout + run.stderr).toBe(0);

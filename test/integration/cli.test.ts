@@ -270,22 +270,15 @@ describe('drover CLI', () => {
     expect((r.json() as { error: { field: string } }).error.field).toBe(field);
   });
 
-  it('smoke --json and demo --json print one parseable document and succeed', async () => {
-    const smoke = await drover(['smoke', '--worker', '--json']);
-    expect(smoke.code, smoke.stderr).toBe(0);
-    const s = smoke.json() as { ok: boolean; workflowId: string; webUi: string; result: { galera: { synced: number } } };
-    expect(s.ok).toBe(true);
-    expect(s.workflowId).toMatch(/^smoke\//);
-    expect(s.webUi).toContain(encodeURIComponent(s.workflowId));
-    expect(s.result.galera.synced).toBe(3);
-
+  // `smoke --worker --json` on its own: dev-env.test.ts. The demo runs the same smoke workflow and reports it.
+  it('demo --json prints one parseable document and succeeds', async () => {
     // The demo now also imports the local WordPress image into its cluster and creates a site there: minutes.
     // As `bin/drover demo` runs on a fresh machine: with the environment's dedup key (the suite turns it off for its
     // other tests), so the demo's backup and restore go through deduplicated points.
     const demo = await drover(['demo', '--json'], { timeoutMs: 900_000, env: { DROVER_BACKUP_DEDUP_KEY_FILE: path.join(TEST_STATE_DIR, 'secrets', 'backup-dedup-key') } });
     // On failure: the progress lines and the demo's own report (which step failed and why).
     expect(demo.code, `${demo.stderr}\n${demo.stdout.slice(-4000)}`).toBe(0);
-    const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { result: { ssh: { code: number } } }; restore: { exact: boolean; result: { rtoMs: number; safetyPoint: string } } };
+    const d = demo.json() as { ok: boolean; environment: { healthy: boolean }; smoke: { workflowId: string; webUi: string; result: { ssh: { code: number }; galera: { synced: number } } }; restore: { exact: boolean; result: { rtoMs: number; safetyPoint: string } } };
     expect(d.ok).toBe(true);
     // The damaged demo site came back exactly, after a safety point of its damaged state.
     expect(d.restore.exact).toBe(true);
@@ -305,6 +298,9 @@ describe('drover CLI', () => {
     expect((await drover(['down', '--farm', `demo${TEST_PORT_OFFSET}`, '--yes', '--worker'])).code).toBe(0);
     expect(d.environment.healthy).toBe(true);
     expect(d.smoke.result.ssh.code).toBe(0);
+    expect(d.smoke.workflowId).toMatch(/^smoke\//);
+    expect(d.smoke.webUi).toContain(encodeURIComponent(d.smoke.workflowId));
+    expect(d.smoke.result.galera.synced).toBe(3);
   }, 1_200_000);
 
   it('worker serves Prometheus metrics and shuts down cleanly on SIGTERM with a JSON report', async () => {

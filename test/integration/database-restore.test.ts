@@ -305,8 +305,8 @@ describe('database restore activities', () => {
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
-      // Held 3 s after its first 64 KiB, so the watcher surely sees how it runs.
-      process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:3000';
+      // Held 1 s after its first 64 KiB, so the watcher (every 100 ms) surely sees how it runs.
+      process.env.DROVER_FAULT_STALL_AT = 'loadDatabaseIntoStaging:1000';
       try {
         await act.run(restore.loadDatabaseIntoStaging, { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb, liveDb: site.database, ...requalify });
       } finally {

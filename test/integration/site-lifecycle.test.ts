@@ -103,8 +103,7 @@ beforeAll(async () => {
   await bringUpFarm();
   // The infra worker runs the entity and its operations; a delete's final restore point is a site backup on
   // drover-backup, so a backup worker runs too (as in production).
-  await startWorker('infra');
-  await startWorker('backup');
+  await Promise.all([startWorker('infra'), startWorker('backup')]);
 }, 1_800_000);
 afterAll(async () => {
   const stopped = await Promise.allSettled(Object.values(workers).map((w) => stopWorker(w)));
@@ -126,7 +125,7 @@ async function servesWithin(domain: string, text: string, ms: number): Promise<{
   for (;;) {
     const r = await page(domain);
     if ((r.status === 200 && r.body.includes(text)) || Date.now() > deadline) return r;
-    await new Promise((res) => setTimeout(res, 2000));
+    await new Promise((res) => setTimeout(res, 500));
   }
 }
 
@@ -242,7 +241,7 @@ describe('site lifecycle on a local cluster', () => {
     // Moved: the old task gone (start-first keeps it serving until the new one runs), one task on a new port.
     let ports = [port];
     for (const deadline = Date.now() + 300_000; !(ports.length === 1 && ports[0] !== port) && Date.now() < deadline; ) {
-      await new Promise((r) => setTimeout(r, 2000));
+      await new Promise((r) => setTimeout(r, 500));
       ports = await wordpressPorts(n.stack);
     }
     const moved = ports[0];
