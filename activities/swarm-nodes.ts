@@ -11,10 +11,10 @@ import type Docker from 'dockerode';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { withHeartbeat } from './lib/heartbeat';
 import { failure } from '../lib/clients/errors';
-import { SshClient, withSsh } from '../lib/clients/ssh-client';
+import { SshClient, withSsh, type ExecResult } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
 import { runningTasks } from '../lib/swarm-running';
-import { BOOTSTRAP_SCRIPT, SOCKET_SCRIPT, socketPath } from './lib/node-scripts';
+import { BOOTSTRAP_BOUNDS, bootstrapScript, SOCKET_SCRIPT, socketPath, type BootstrapBounds } from './lib/node-scripts';
 import { withNodeDocker, type NodeAddress } from './lib/node-docker';
 import { createSwarmServiceActivities } from './swarm-services';
 
@@ -23,10 +23,18 @@ export { nodeDockerClient, withNodeDocker, type NodeAddress } from './lib/node-d
 const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
 
 /**
- * The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy. `overrides`
- * are compose files Docker merges over `compose`, in order (`-c` again).
+ * How long one `docker stack deploy` may take: resolving image digests asks the registry (seconds, or a minute or
+ * two for a slow one); a deploy still running after this is held by a dockerd or registry that does not answer.
  */
-export function stackDeployScript(input: { name: string; compose: string; overrides?: string[]; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): string {
+export const STACK_DEPLOY_BOUND_SECONDS = 600;
+/** The exit `timeout` gives a command it stopped (124), or killed when it did not stop (137). */
+const TIMED_OUT = new Set([124, 137]);
+
+/**
+ * The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy, bounded by
+ * `boundSeconds` (`timeout`). `overrides` are compose files Docker merges over `compose`, in order (`-c` again).
+ */
+export function stackDeployScript(input: { name: string; compose: string; overrides?: string[]; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never'; boundSeconds?: number }): string {
   const put = (rel: string, content: string) => {
     const at = path.posix.normalize(path.posix.join('stacks', rel));
     if (at.startsWith('..') || path.posix.isAbsolute(at)) throw failure('InvalidInput', `stack ${input.name}: ${rel} is outside the stack's folder`);
@@ -46,10 +54,24 @@ export function stackDeployScript(input: { name: string; compose: string; overri
     put(`${input.name}.yml`, input.compose),
     ...overrides.map((content, i) => put(composeFiles[i + 1], content)),
     ...Object.entries(input.files ?? {}).map(([rel, content]) => put(rel, content)),
-    `cd "$d/stacks" && env ${env.join(' ')} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} ${composeFiles.map((f) => `-c ${q(f)}`).join(' ')} ${q(input.name)}`,
+    `cd "$d/stacks" && env ${env.join(' ')} timeout -k 10 ${Math.floor(input.boundSeconds ?? STACK_DEPLOY_BOUND_SECONDS)} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} ${composeFiles.map((f) => `-c ${q(f)}`).join(' ')} ${q(input.name)}`,
     '',
   ].join('\n');
 }
+/**
+ * Runs stackDeployScript over `c` (on the manager named `manager`). A deploy that ran out of its bound fails
+ * DockerUnavailable (another attempt may find Docker answering), any other failure RemoteCommandFailed, each naming
+ * the stack and the manager.
+ */
+export async function runStackDeploy(c: SshClient, input: Parameters<typeof stackDeployScript>[0], manager: string): Promise<ExecResult> {
+  const r = await c.exec('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() });
+  if (r.code === 0) return r;
+  const said = r.stderr.trim().split('\n').slice(-5).join(' | ');
+  const bound = Math.floor(input.boundSeconds ?? STACK_DEPLOY_BOUND_SECONDS);
+  if (TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} did not finish within ${bound} s: its dockerd, or a registry it asked, did not answer${said ? ` (${said})` : ''}`);
+  throw failure('RemoteCommandFailed', `docker stack deploy of ${input.name} on ${manager} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
@@ -76,13 +98,26 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       }
     },
 
-    /** Docker installed and running on the node (see BOOTSTRAP_SCRIPT); returns where its socket is. */
-    async bootstrapNode(input: { node: NodeAddress }): Promise<{ changed: boolean; dockerVersion: string; dockerSocket: string }> {
+    /**
+     * Docker installed and running on the node (see bootstrapScript); returns where its socket is. A Docker that
+     * does not answer within the bounds (`bounds`, BOOTSTRAP_BOUNDS unless given) fails the step DockerUnavailable,
+     * naming the node, with what the script said.
+     */
+    async bootstrapNode(input: { node: NodeAddress; bounds?: Partial<BootstrapBounds> }): Promise<{ changed: boolean; dockerVersion: string; dockerSocket: string }> {
+      const bounds = { ...BOOTSTRAP_BOUNDS, ...input.bounds };
       // Installing Docker takes minutes: heartbeat on a timer while the script runs.
       const r = await withHeartbeat(
         () => ({ node: input.node.name }),
-        () => withSsh(target(input.node), opts(input.node), (c) => c.execOrThrow('sh -s', { stdin: BOOTSTRAP_SCRIPT, signal: cancellationSignal() }), cancellationSignal()),
+        () => withSsh(target(input.node), opts(input.node), (c) => c.exec('sh -s', { stdin: bootstrapScript(bounds), signal: cancellationSignal() }), cancellationSignal()),
       );
+      if (r.code !== 0) {
+        const said = r.stderr.trim().split('\n').slice(-5).join(' | ');
+        // The script's own words for a Docker that never answered (started, or already running but hung), then the
+        // end of its log.
+        const silent = r.stderr.split('\n').find((l) => / did not answer within /.test(l));
+        if (silent) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent.trim()} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
+        throw failure('RemoteCommandFailed', `bootstrapping Docker on ${input.node.name} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
+      }
       const lines = r.stdout.trim().split('\n');
       return { changed: lines.at(-3) === 'docker started', dockerVersion: lines.at(-2) ?? '', dockerSocket: socketPath(lines.at(-1) ?? '') };
     },
@@ -185,11 +220,11 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
      * (stacks/<name>.yml, ../configs/…), and its variables are set for the deploy only. `resolveImage` is
      * Docker's: `always` (the default) pins each image to the registry's digest, so every node runs the same one.
      */
-    async deployStack(input: { manager: NodeAddress; name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never' }): Promise<{ output: string }> {
-      // Pulling images to resolve digests can take minutes: heartbeat on a timer while it runs.
+    async deployStack(input: { manager: NodeAddress; name: string; compose: string; files?: Record<string, string>; env?: Record<string, string>; resolveImage?: 'always' | 'changed' | 'never'; boundSeconds?: number }): Promise<{ output: string }> {
+      // Resolving image digests can take minutes: heartbeat on a timer while it runs (the deploy is bounded).
       const r = await withHeartbeat(
         () => ({ manager: input.manager.name, stack: input.name }),
-        () => withSsh(target(input.manager), opts(input.manager), (c) => c.execOrThrow('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() }), cancellationSignal()),
+        () => withSsh(target(input.manager), opts(input.manager), (c) => runStackDeploy(c, input, input.manager.name), cancellationSignal()),
       );
       return { output: r.stdout.trim() };
     },

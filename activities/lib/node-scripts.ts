@@ -4,12 +4,27 @@
  */
 import { LOCAL_SERVICES_ADDRESS } from '../../lib/local-services';
 
+/** How long the bootstrap waits for a starting Docker to answer, and for one `docker` call to answer. */
+export interface BootstrapBounds {
+  startSeconds: number;
+  callSeconds: number;
+}
+export const BOOTSTRAP_BOUNDS: BootstrapBounds = { startSeconds: 300, callSeconds: 20 };
+
 /**
  * Installs and starts Docker if it is not running. On a droplet (systemd): docker.io from Debian, enabled as a
  * service. On a local node (DROVER_NODE_DIR set by its sshd): dockerd started in the node's namespaces with its
- * own data and socket. Either way a second run finds Docker answering and changes nothing.
+ * own data and socket. Either way a second run finds Docker answering and changes nothing. Every `docker` call is
+ * bounded (`callSeconds`, by `timeout`): a dockerd that accepts connections and never answers (hung, or stopped)
+ * would hold the call, and the script, for good; a Docker that does not answer within `startSeconds` fails the
+ * script, naming it, with the end of its log.
  */
-export const BOOTSTRAP_SCRIPT = `set -eu
+export function bootstrapScript(b: BootstrapBounds = BOOTSTRAP_BOUNDS): string {
+  const docker = `timeout -k 2 ${Math.floor(b.callSeconds)} docker`;
+  return BOOTSTRAP_TEMPLATE.replaceAll('@DOCKER@', docker).replaceAll('@CALL_SECONDS@', String(Math.floor(b.callSeconds))).replaceAll('@START_SECONDS@', String(Math.floor(b.startSeconds)));
+}
+
+const BOOTSTRAP_TEMPLATE = `set -eu
 # Containers must never read the metadata service: a droplet's user data holds its host private key. Traffic a
 # node forwards from its containers to 169.254.169.254 is dropped, in DOCKER-USER where Docker manages iptables
 # (Docker jumps there before its own accept rules and never flushes it), else first in FORWARD.
@@ -33,14 +48,14 @@ if [ -z "\${DROVER_NODE_DIR:-}" ] && command -v systemctl >/dev/null 2>&1; then
 ExecStartPost=/bin/sh -c "iptables -C DOCKER-USER -d 169.254.169.254/32 -j DROP 2>/dev/null || iptables -I DOCKER-USER 1 -d 169.254.169.254/32 -j DROP"'
   if [ "$(cat "$unit" 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > "$unit"; systemctl daemon-reload; fi
 fi
-if docker info >/dev/null 2>&1; then block_metadata; local_services_nat; echo "docker already running"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
+if @DOCKER@ info >/dev/null 2>&1; then block_metadata; local_services_nat; echo "docker already running"; @DOCKER@ version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
 if ! command -v dockerd >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io
 fi
 # A local node runs its own containerd and hands it to dockerd: dockerd would start one itself but gives it a fixed
 # 15 s, which a loaded machine (many nodes starting at once) overruns, and a containerd left from that attempt
-# holds its database lock against the next. Here both are waited on one 300 s clock, and a process still starting
+# holds its database lock against the next. Here both are waited on one clock (startSeconds), and a process still starting
 # from an earlier attempt of this script is waited on, never started twice.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 containerd_alive() { alive "$d/containerd.pid"; }
@@ -77,31 +92,34 @@ wait_for() {
   until "$@" >/dev/null 2>&1; do
     if ! "$still"; then echo "$what exited while starting; the end of its log:" >&2; tail -n 20 "$log" >&2; exit 1; fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "$what did not answer within 300 s" >&2; [ ! -f "$log" ] || tail -n 20 "$log" >&2; exit 1
+      echo "$what did not answer within @START_SECONDS@ s" >&2; [ ! -f "$log" ] || tail -n 20 "$log" >&2; exit 1
     fi
     sleep 0.5
   done
 }
-deadline=$(( $(date +%s) + 300 ))
+deadline=$(( $(date +%s) + @START_SECONDS@ ))
 if [ -n "\${DROVER_NODE_DIR:-}" ]; then
   d="$DROVER_NODE_DIR"
   # Sockets and the exec root under the node's short runtime folder (DROVER_NODE_RUN; a node made before it
   # existed has none and keeps them in its folder): Unix socket paths must stay under ~104 bytes.
   r="\${DROVER_NODE_RUN:-$d}"
   containerd_alive || start_local_containerd
-  wait_for containerd containerd_alive "$d/containerd.log" ctr --address "$r/exec/containerd/containerd.sock" version
+  wait_for containerd containerd_alive "$d/containerd.log" timeout -k 2 @CALL_SECONDS@ ctr --address "$r/exec/containerd/containerd.sock" version
   dockerd_alive || start_local_dockerd
-  wait_for dockerd dockerd_alive "$d/dockerd.log" docker info
+  wait_for dockerd dockerd_alive "$d/dockerd.log" @DOCKER@ info
 else
   mkdir -p /etc/docker
   [ -f /etc/docker/daemon.json ] || printf '%s\\n' '{ "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "3" } }' > /etc/docker/daemon.json
   systemctl enable --now docker
-  wait_for dockerd systemd_docker /var/log/docker.log docker info
+  wait_for dockerd systemd_docker /var/log/docker.log @DOCKER@ info
 fi
 block_metadata
 local_services_nat
-echo "docker started"; docker version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
+echo "docker started"; @DOCKER@ version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
 `;
+
+/** The bootstrap with its default bounds. */
+export const BOOTSTRAP_SCRIPT = bootstrapScript();
 
 /** Where a session on the node finds Docker (local nodes set DOCKER_HOST; droplets use the default socket). */
 export const SOCKET_SCRIPT = 'echo "${DOCKER_HOST:-unix:///var/run/docker.sock}"';

@@ -230,4 +230,35 @@ describe('the stacks deploy on a local swarm', () => {
     expect(on('monitoring_node-exporter')).toEqual(nodes.map((n) => n.Description.Hostname).sort());
     expect(on('contractor_filebrowser')).toEqual([]);
   });
+
+  it("a manager whose dockerd stops answering: the stack's deploy and the node's bootstrap fail DockerUnavailable within their bounds, naming it, and go through once it answers again", async () => {
+    const acts = createSwarmNodeActivities({ ssh: ctx.deps.ssh });
+    const described = (await new MockActivityEnvironment().run(createLocalNodeActivities({ ssh: ctx.deps.ssh, localNodes: { dir: NODES_DIR } }).describeLocalFarm, { farm })) as { nodes: { name: string; ip: string; sshPort: number; hostKey: string; dockerSocket: string }[] };
+    const managerAddress = described.nodes.find((n) => n.name === manager)!;
+    const bundle = loadStackBundle(path.join(ROOT, STACKS[0].file), STACKS[0].name, [], exampleEnv(), STACKS[0].name);
+    const deploy = { manager: managerAddress, ...bundle, resolveImage: 'never' as const };
+    // The manager's dockerd stopped (SIGSTOP): its socket still takes connections, and nothing answers on them.
+    const dockerd = Number(readFileSync(path.join(NODES_DIR, farm, manager, 'dockerd.pid'), 'utf8').trim());
+    process.kill(dockerd, 'SIGSTOP');
+    try {
+      let started = Date.now();
+      await expect(new MockActivityEnvironment().run(acts.deployStack, { ...deploy, boundSeconds: 3 })).rejects.toMatchObject({
+        type: 'DockerUnavailable',
+        message: expect.stringMatching(new RegExp(`docker stack deploy of ${bundle.name} on ${manager} did not finish within 3 s`)),
+      });
+      expect(Date.now() - started).toBeLessThan(30_000);
+      started = Date.now();
+      await expect(new MockActivityEnvironment().run(acts.bootstrapNode, { node: managerAddress, bounds: { startSeconds: 4, callSeconds: 1 } })).rejects.toMatchObject({
+        type: 'DockerUnavailable',
+        message: expect.stringMatching(new RegExp(`^Docker on ${manager}: dockerd did not answer within 4 s \\(each call bounded to 1 s\\)`)),
+      });
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      process.kill(dockerd, 'SIGCONT');
+    }
+    // Answering again: the bootstrap finds it running (nothing started), and the deploy goes through.
+    const again = (await new MockActivityEnvironment().run(acts.bootstrapNode, { node: managerAddress })) as { changed: boolean };
+    expect(again.changed).toBe(false);
+    await new MockActivityEnvironment().run(acts.deployStack, deploy);
+  });
 });

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BOOTSTRAP_SCRIPT } from '../../activities/lib/node-scripts';
+import { BOOTSTRAP_SCRIPT, bootstrapScript } from '../../activities/lib/node-scripts';
 import { localNodeDockerSocket, localNodeRunDir } from '../../lib/local-node-paths';
 
 const RULE = '-d 169.254.169.254/32 -j DROP';
@@ -52,11 +52,13 @@ describe('BOOTSTRAP_SCRIPT', () => {
 case "$*" in *"--containerd ${runDir}/exec/containerd/containerd.sock"*) ;; *) echo 'failed to start containerd: timeout waiting for containerd to start'; exit 1;; esac
 [ -f "${dir}/containerd.up" ] || { echo 'containerd not answering'; exit 1; }
 echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
-    fake('docker', `case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
+    // A dockerd that accepts connections and never answers (hung, or stopped): `docker info` waits for good.
+    fake('docker', `[ -f "${dir}/dockerd.hung" ] && exec sleep 600
+case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
     fake('iptables', 'exit 0');
     fake('sysctl', 'exit 0');
-    const run = () =>
-      spawnSync('sh', ['-c', BOOTSTRAP_SCRIPT], {
+    const run = (script = BOOTSTRAP_SCRIPT) =>
+      spawnSync('sh', ['-c', script], {
         encoding: 'utf8',
         timeout: 30_000,
         env: { PATH: `${bin}:${process.env.PATH}`, DROVER_NODE_DIR: node, DROVER_NODE_RUN: runDir, DOCKER_HOST: `unix://${runDir}/docker.sock` },
@@ -111,6 +113,26 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
       const run = n.run();
       expect(run.status, run.stdout + run.stderr).toBe(0);
       expect(n.starts('containerd')).toBe(1);
+      expect(n.starts('dockerd')).toBe(1);
+    } finally {
+      n.cleanup();
+    }
+  });
+
+  it('a dockerd that never answers fails the bootstrap within its bounds, naming it, instead of holding it for good', () => {
+    const n = fakeNode();
+    try {
+      const up = n.run();
+      expect(up.status, up.stdout + up.stderr).toBe(0);
+      writeFileSync(path.join(n.dir, 'dockerd.hung'), '');
+      const started = Date.now();
+      // Each `docker` call bounded to 1 s, Docker's answer waited for 3 s: the first check, then the wait, both bounded.
+      const run = n.run(bootstrapScript({ startSeconds: 3, callSeconds: 1 }));
+      const took = Date.now() - started;
+      expect(run.status, run.stdout + run.stderr).toBe(1);
+      expect(run.stderr).toContain('dockerd did not answer within 3 s');
+      // Not the spawn's own 30 s limit (the script would have been killed, status null), and no second dockerd.
+      expect(took).toBeLessThan(20_000);
       expect(n.starts('dockerd')).toBe(1);
     } finally {
       n.cleanup();
