@@ -30,7 +30,6 @@ export interface EncryptedUploadOptions {
   /** age recipients (age1… public keys). */
   recipients: string[];
   zstdLevel?: number;
-  partSizeBytes?: number;
   signal?: AbortSignal;
   onProgress?: (plainBytes: number) => void;
   metadata?: Record<string, string>;
@@ -133,7 +132,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
 
   // Stopped by onAbort: a chain killed mid-stream ends its stdout, and what came until then must not be stored.
   const stopUpload = new AbortController();
-  const uploaded = uploadStream({ s3: o.s3, bucket: o.bucket, key, body, contentType: 'application/octet-stream', metadata: o.metadata, partSizeBytes: o.partSizeBytes, queueSize: 2, signal: stopUpload.signal });
+  const uploaded = uploadStream({ s3: o.s3, bucket: o.bucket, key, body, contentType: 'application/octet-stream', metadata: o.metadata, queueSize: 2, signal: stopUpload.signal });
   uploaded.catch(() => undefined);
   const onAbort = () => {
     stopUpload.abort();
