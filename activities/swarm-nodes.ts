@@ -11,7 +11,7 @@ import type Docker from 'dockerode';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { withHeartbeat } from './lib/heartbeat';
 import { failure } from '../lib/clients/errors';
-import { SshClient, withSsh, type ExecResult } from '../lib/clients/ssh-client';
+import { SshClient, stderrTail, withSsh, type ExecResult } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
 import { runningTasks } from '../lib/swarm-running';
 import { BOOTSTRAP_BOUNDS, bootstrapScript, SOCKET_SCRIPT, socketPath, type BootstrapBounds } from './lib/node-scripts';
@@ -29,6 +29,14 @@ const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
 export const STACK_DEPLOY_BOUND_SECONDS = 600;
 /** The exit `timeout` gives a command it stopped (124), or killed when it did not stop (137). */
 const TIMED_OUT = new Set([124, 137]);
+
+/** A bound in whole seconds, 1 to a day (`timeout 0` would be none); `dflt` when not given. */
+function boundSeconds(field: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1 || v > 86_400) throw failure('InvalidInput', `${field}: a whole number of seconds from 1 to 86400, not ${JSON.stringify(v)}`);
+  return v;
+}
+const deployBound = (input: { boundSeconds?: number }) => boundSeconds('boundSeconds', input.boundSeconds, STACK_DEPLOY_BOUND_SECONDS);
 
 /**
  * The shell script deployStack runs on the manager: files from base64 here-documents, then the deploy, bounded by
@@ -54,7 +62,7 @@ export function stackDeployScript(input: { name: string; compose: string; overri
     put(`${input.name}.yml`, input.compose),
     ...overrides.map((content, i) => put(composeFiles[i + 1], content)),
     ...Object.entries(input.files ?? {}).map(([rel, content]) => put(rel, content)),
-    `cd "$d/stacks" && env ${env.join(' ')} timeout -k 10 ${Math.floor(input.boundSeconds ?? STACK_DEPLOY_BOUND_SECONDS)} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} ${composeFiles.map((f) => `-c ${q(f)}`).join(' ')} ${q(input.name)}`,
+    `cd "$d/stacks" && env ${env.join(' ')} timeout -k 10 ${deployBound(input)} docker stack deploy --prune --resolve-image ${input.resolveImage ?? 'always'} ${composeFiles.map((f) => `-c ${q(f)}`).join(' ')} ${q(input.name)}`,
     '',
   ].join('\n');
 }
@@ -66,9 +74,8 @@ export function stackDeployScript(input: { name: string; compose: string; overri
 export async function runStackDeploy(c: SshClient, input: Parameters<typeof stackDeployScript>[0], manager: string): Promise<ExecResult> {
   const r = await c.exec('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() });
   if (r.code === 0) return r;
-  const said = r.stderr.trim().split('\n').slice(-5).join(' | ');
-  const bound = Math.floor(input.boundSeconds ?? STACK_DEPLOY_BOUND_SECONDS);
-  if (TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} did not finish within ${bound} s: its dockerd, or a registry it asked, did not answer${said ? ` (${said})` : ''}`);
+  const said = stderrTail(r.stderr);
+  if (TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} did not finish within ${deployBound(input)} s: its dockerd, or a registry it asked, did not answer${said ? ` (${said})` : ''}`);
   throw failure('RemoteCommandFailed', `docker stack deploy of ${input.name} on ${manager} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
 }
 
@@ -104,18 +111,21 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
      * naming the node, with what the script said.
      */
     async bootstrapNode(input: { node: NodeAddress; bounds?: Partial<BootstrapBounds> }): Promise<{ changed: boolean; dockerVersion: string; dockerSocket: string }> {
-      const bounds = { ...BOOTSTRAP_BOUNDS, ...input.bounds };
+      const bounds: BootstrapBounds = {
+        startSeconds: boundSeconds('bounds.startSeconds', input.bounds?.startSeconds, BOOTSTRAP_BOUNDS.startSeconds),
+        callSeconds: boundSeconds('bounds.callSeconds', input.bounds?.callSeconds, BOOTSTRAP_BOUNDS.callSeconds),
+      };
       // Installing Docker takes minutes: heartbeat on a timer while the script runs.
       const r = await withHeartbeat(
         () => ({ node: input.node.name }),
         () => withSsh(target(input.node), opts(input.node), (c) => c.exec('sh -s', { stdin: bootstrapScript(bounds), signal: cancellationSignal() }), cancellationSignal()),
       );
       if (r.code !== 0) {
-        const said = r.stderr.trim().split('\n').slice(-5).join(' | ');
+        const said = stderrTail(r.stderr);
         // The script's own words for a Docker that never answered (started, or already running but hung), then the
-        // end of its log.
-        const silent = r.stderr.split('\n').find((l) => / did not answer within /.test(l));
-        if (silent) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent.trim()} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
+        // end of its log; or a call it made that ran out of its bound without them.
+        const silent = r.stderr.split('\n').find((l) => /^(containerd|dockerd) did not answer within /.test(l));
+        if (silent || TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent?.trim() ?? `a call did not answer within ${bounds.callSeconds} s`} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
         throw failure('RemoteCommandFailed', `bootstrapping Docker on ${input.node.name} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
       }
       const lines = r.stdout.trim().split('\n');

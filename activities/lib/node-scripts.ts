@@ -20,11 +20,11 @@ export const BOOTSTRAP_BOUNDS: BootstrapBounds = { startSeconds: 300, callSecond
  * script, naming it, with the end of its log.
  */
 export function bootstrapScript(b: BootstrapBounds = BOOTSTRAP_BOUNDS): string {
-  const docker = `timeout -k 2 ${Math.floor(b.callSeconds)} docker`;
-  return BOOTSTRAP_TEMPLATE.replaceAll('@DOCKER@', docker).replaceAll('@CALL_SECONDS@', String(Math.floor(b.callSeconds))).replaceAll('@START_SECONDS@', String(Math.floor(b.startSeconds)));
+  return BOOTSTRAP_TEMPLATE.replaceAll('@CALL@', `timeout -k 2 ${b.callSeconds}`).replaceAll('@CALL_SECONDS@', String(b.callSeconds)).replaceAll('@START_SECONDS@', String(b.startSeconds));
 }
 
 const BOOTSTRAP_TEMPLATE = `set -eu
+command -v timeout >/dev/null 2>&1 || { echo "the bootstrap needs timeout (coreutils) on the node" >&2; exit 3; }
 # Containers must never read the metadata service: a droplet's user data holds its host private key. Traffic a
 # node forwards from its containers to 169.254.169.254 is dropped, in DOCKER-USER where Docker manages iptables
 # (Docker jumps there before its own accept rules and never flushes it), else first in FORWARD.
@@ -48,7 +48,9 @@ if [ -z "\${DROVER_NODE_DIR:-}" ] && command -v systemctl >/dev/null 2>&1; then
 ExecStartPost=/bin/sh -c "iptables -C DOCKER-USER -d 169.254.169.254/32 -j DROP 2>/dev/null || iptables -I DOCKER-USER 1 -d 169.254.169.254/32 -j DROP"'
   if [ "$(cat "$unit" 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > "$unit"; systemctl daemon-reload; fi
 fi
-if @DOCKER@ info >/dev/null 2>&1; then block_metadata; local_services_nat; echo "docker already running"; @DOCKER@ version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
+# The server's version; a dockerd that stops answering here fails the script in the words wait_for uses.
+docker_version() { @CALL@ docker version --format '{{.Server.Version}}' || { echo "dockerd did not answer within @CALL_SECONDS@ s (docker version)" >&2; exit 1; }; }
+if @CALL@ docker info >/dev/null 2>&1; then block_metadata; local_services_nat; echo "docker already running"; docker_version; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
 if ! command -v dockerd >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io
@@ -60,7 +62,8 @@ fi
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 containerd_alive() { alive "$d/containerd.pid"; }
 dockerd_alive() { alive "$d/dockerd.pid" || alive "$d/dockerd.started"; }
-systemd_docker() { true; }
+# docker.service, unless systemd has marked it failed (it gave up starting it).
+systemd_docker() { ! systemctl is-failed --quiet docker; }
 start_local_containerd() {
   mkdir -p "$r/exec/containerd" "$d/data/containerd"
   cat >"$d/containerd.toml" <<EOF
@@ -86,13 +89,19 @@ start_local_dockerd() {
     --iptables=false --ip6tables=false --bridge=none >>"$d/dockerd.log" 2>&1 </dev/null &
   echo $! >"$d/dockerd.started"
 }
+# The end of a log: a file, or (\`journal\`) systemd's journal of the docker unit.
+show_log() {
+  if [ -f "$1" ]; then tail -n 20 "$1" >&2
+  elif [ "$1" = journal ] && command -v journalctl >/dev/null 2>&1; then journalctl -u docker -n 20 --no-pager >&2 || true
+  fi
+}
 # Waits until the command answers; says why if the process died instead (with the end of its log), or the clock ran out.
 wait_for() {
   what=$1 still=$2 log=$3; shift 3
   until "$@" >/dev/null 2>&1; do
-    if ! "$still"; then echo "$what exited while starting; the end of its log:" >&2; tail -n 20 "$log" >&2; exit 1; fi
+    if ! "$still"; then echo "$what exited while starting; the end of its log:" >&2; show_log "$log"; exit 1; fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "$what did not answer within @START_SECONDS@ s" >&2; [ ! -f "$log" ] || tail -n 20 "$log" >&2; exit 1
+      echo "$what did not answer within @START_SECONDS@ s" >&2; show_log "$log"; exit 1
     fi
     sleep 0.5
   done
@@ -104,18 +113,21 @@ if [ -n "\${DROVER_NODE_DIR:-}" ]; then
   # existed has none and keeps them in its folder): Unix socket paths must stay under ~104 bytes.
   r="\${DROVER_NODE_RUN:-$d}"
   containerd_alive || start_local_containerd
-  wait_for containerd containerd_alive "$d/containerd.log" timeout -k 2 @CALL_SECONDS@ ctr --address "$r/exec/containerd/containerd.sock" version
+  wait_for containerd containerd_alive "$d/containerd.log" @CALL@ ctr --address "$r/exec/containerd/containerd.sock" version
   dockerd_alive || start_local_dockerd
-  wait_for dockerd dockerd_alive "$d/dockerd.log" @DOCKER@ info
+  wait_for dockerd dockerd_alive "$d/dockerd.log" @CALL@ docker info
 else
   mkdir -p /etc/docker
   [ -f /etc/docker/daemon.json ] || printf '%s\\n' '{ "log-driver": "json-file", "log-opts": { "max-size": "50m", "max-file": "3" } }' > /etc/docker/daemon.json
-  systemctl enable --now docker
-  wait_for dockerd systemd_docker /var/log/docker.log @DOCKER@ info
+  # Started without waiting on it (docker.service sets no start timeout: a dockerd that never reports ready would
+  # hold \`systemctl start\` for good); wait_for's clock waits on it instead.
+  systemctl enable docker
+  systemctl start --no-block docker
+  wait_for dockerd systemd_docker journal @CALL@ docker info
 fi
 block_metadata
 local_services_nat
-echo "docker started"; @DOCKER@ version --format '{{.Server.Version}}'; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
+echo "docker started"; docker_version; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"
 `;
 
 /** The bootstrap with its default bounds. */

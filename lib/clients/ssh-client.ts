@@ -37,6 +37,11 @@ export function parseSshTarget(target: string): SshTarget {
   return { username: m[1] ?? 'root', host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : 22 };
 }
 
+/** The last lines of a command's stderr, on one line: what a failure quotes. */
+export function stderrTail(stderr: string, lines = 5): string {
+  return stderr.trim().split('\n').slice(-lines).join(' | ');
+}
+
 export function formatSshTarget(t: SshTarget): string {
   const host = t.host.includes(':') ? `[${t.host}]` : t.host;
   return `${t.username}@${host}:${t.port}`;
@@ -134,7 +139,7 @@ export class SshClient {
   async execOrThrow(command: string, opts: { stdin?: string | Buffer; signal?: AbortSignal } = {}): Promise<ExecResult> {
     const r = await this.exec(command, opts);
     if (r.code !== 0) {
-      throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${r.code}: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`, { details: [{ code: r.code }] });
+      throw failure('RemoteCommandFailed', `command on ${formatSshTarget(this.target)} exited ${r.code}: ${stderrTail(r.stderr)}`, { details: [{ code: r.code }] });
     }
     return r;
   }

@@ -62,6 +62,10 @@ describe('stack bundles', () => {
     expect(stackDeployScript({ name: 'x', compose: '', resolveImage: 'never' })).toContain('--resolve-image never');
     expect(() => stackDeployScript({ name: 'x', compose: '', files: { '../../etc/x': '' } })).toThrow(/outside/);
     expect(() => stackDeployScript({ name: 'x', compose: '', env: { 'A;B': '1' } })).toThrow(/variable name/);
+    // The deploy runs under `timeout`: 10 minutes unless given; a bound `timeout` would not take as one is refused.
+    expect(script).toContain(`timeout -k 10 600 docker stack deploy`);
+    expect(stackDeployScript({ name: 'x', compose: '', boundSeconds: 3 })).toContain('timeout -k 10 3 docker stack deploy');
+    for (const bad of [0, 0.5, -1, Number.NaN, 86_401]) expect(() => stackDeployScript({ name: 'x', compose: '', boundSeconds: bad }), String(bad)).toThrow(/boundSeconds: a whole number of seconds from 1 to 86400/);
   });
 
   it("a site's deploy on a local cluster merges a second compose file that maps its domain to its container; on a farm none", () => {
