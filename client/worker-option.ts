@@ -189,7 +189,7 @@ async function stepNow(client: Client, workflowId: string, depth = 0): Promise<{
 
 /** How long a look waits for a step when it finds the workflow between two (a workflow task in flight), and how often. */
 const BETWEEN_STEPS_MS = 250;
-const BETWEEN_STEPS_LOOKS = 4;
+const BETWEEN_STEPS_LOOKS = 12;
 
 /**
  * The current step as the progress line shows it: a look that finds the workflow between two steps (nothing pending
