@@ -132,9 +132,11 @@ export function downCommand(): Command {
         const g = globals(cmd);
         const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, yes: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         if (!o.yes) throw new UsageError('--yes', `this removes every node of farm ${o.farm} (${o.provider}); run again with --yes to confirm`);
-        const workflowId = `${workflowIds.teardown(o.farm)}/${Date.now()}`;
+        const workflowId = workflowIds.teardown(o.farm);
         const r = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterTeardownWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] })),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
+            (await startOrAttach(client, clusterTeardownWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] })).handle.result(),
+          ),
         );
         return { ok: true, data: { workflowId, ...r }, text: r.removed.length ? `removed from ${o.farm}: ${r.removed.join(', ')}` : `nothing of ${o.farm} was left` };
       }),
@@ -203,9 +205,11 @@ export function scaleCommand(): Command {
         const delta = parseOptions(z.object({ delta: z.string().regex(/^[+-][1-9]\d?$/, 'a change such as +2 or -1').transform(Number) }), { delta: deltaArg }, () => 'delta').delta;
         const o = parseOptions(z.object({ farm: farmName, subnet, plan: z.string().optional(), stack: z.array(z.string().regex(/^[a-z][a-z0-9-]*=.+$/, 'name=file')).optional(), worker: z.boolean().optional() }), raw);
         const common = await clusterInputs(g.stateDir, o);
-        const workflowId = `${workflowIds.scale(o.farm, delta)}/${Date.now()}`;
+        const workflowId = workflowIds.scale(o.farm, delta);
         const r = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterScaleWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] })),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
+            (await startOrAttach(client, clusterScaleWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] })).handle.result(),
+          ),
         ).catch((err: unknown) => {
           throw workflowInputRefusal(err, { ...FARM_FLAG, delta: 'delta' }) ?? err;
         });
@@ -226,7 +230,7 @@ export function statusCommand(): Command {
       action(async (raw, cmd) => {
         const g = globals(cmd);
         const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, timeout: z.coerce.number().int().min(5).max(3600), worker: z.boolean().optional() }), raw);
-        const workflowId = `health/${o.farm}/${Date.now()}`;
+        const workflowId = workflowIds.health(o.farm, new Date());
         const r = await withTemporal(g.stateDir, (client) =>
           waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterHealthWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'health'), workflowExecutionTimeout: o.timeout * 1000, args: [{ provider: o.provider, farm: o.farm }] })),
         ).catch((err: unknown) => {

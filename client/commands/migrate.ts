@@ -13,7 +13,7 @@ import { migrateSiteWorkflow, type MigrateSiteResult } from '../../workflows/mig
 import { action, globals, UsageError } from '../output';
 import { farmProblems, parseCutover, parseTarget, readRows, refuse, toRef, withTargetOptions } from './migration-file';
 import { addWaveCommands, planCommand, waveCommand } from './migrate-wave';
-import { withTemporal } from '../temporal';
+import { startOrAttach, withTemporal } from '../temporal';
 import { requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
 import { wholeNumber } from '../option-schemas';
 import { checkTargetFarm } from './site-nodes';
@@ -31,10 +31,19 @@ export function migrateCommand(): Command {
         const { file, rows, hash } = readRows(opts.file);
         const onFarm = await farmProblems(g.stateDir, rows);
         if (onFarm.length) refuse(file, onFarm);
-        const workflowId = `${workflowIds.migrateCheck(hash)}/${Date.now()}`;
+        const workflowId = workflowIds.migrateCheck(hash);
+        // The file's wave, when all its rows are of one: the check is then found with the wave's other workflows.
+        const waves = [...new Set(rows.map((row) => row.wave))];
         const r: MigrateCheckResult = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'migrate', worker: Boolean(opts.worker), workflowId }, () =>
-            client.workflow.execute(migrateCheckWorkflow, { workflowId, taskQueue: TASK_QUEUES.migrate, args: [{ rows: rows.map((row) => ({ ...toRef(row), line: row.line })) }] }),
+          waitOnWorker(client, { stateDir: g.stateDir, queue: 'migrate', worker: Boolean(opts.worker), workflowId }, async () =>
+            (
+              await startOrAttach(client, migrateCheckWorkflow, {
+                workflowId,
+                taskQueue: TASK_QUEUES.migrate,
+                typedSearchAttributes: siteSearchAttributes(rows.length === 1 ? rows[0].domain : null, 'migrate-check', waves.length === 1 ? { wave: waves[0] } : {}),
+                args: [{ rows: rows.map((row) => ({ ...toRef(row), line: row.line })) }],
+              })
+            ).handle.result(),
           ),
         );
         if (r.problems.length) refuse(file, r.problems);

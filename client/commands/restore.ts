@@ -149,7 +149,7 @@ function drillCommand(): Command {
           }
         });
         const date = o.date ?? todayUtc();
-        const workflowId = workflowIds.restoreDrill(date) + (o.site?.length ? `/${o.site.join(',')}`.slice(0, 200) : '');
+        const workflowId = workflowIds.restoreDrill(date, o.site);
         return withTemporal(g.stateDir, async (client) => {
           if (o.wait && !o.worker) await requireWorker(client, 'restore');
           const { handle, attached } = await startOrAttach(client, restoreDrillWorkflow, { workflowId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(null, 'restore-drill'), args: [{ date, sites: o.site, sampleSize: o.sample }] });

@@ -1,4 +1,5 @@
 /** Deterministic workflow IDs, from one helper: the same request always maps to the same workflow. */
+import { fnv1a64 } from '../hash';
 /**
  * Restores run on their own queue: only restore workers hold the backup identity (the private key). Migrations
  * too: only migration workers hold the key old hosts authorize and read the old hosts' database password files.
@@ -15,6 +16,9 @@ export function taskQueueName(fullName: string): TaskQueueName | undefined {
  * past this the answer is useless, and a caller killed meanwhile must not leave them open for ever.
  */
 export const READ_ONLY_RUN_TIMEOUT_SECONDS = 600;
+
+/** Characters of a drill's site list kept whole in its workflow ID. */
+const DRILL_SITES_IN_ID = 200;
 
 export const workflowIds = {
   /** One smoke run per label (the CLI uses the request time to the second). */
@@ -38,17 +42,34 @@ export const workflowIds = {
   migrate: (wave: string, site: string): string => `migrate/${wave}/${site}`,
   /** One migration wave per wave name (re-running the same wave resumes it: its migrated sites are not redone). */
   migrationWave: (wave: string): string => `wave/${wave}`,
-  /** One pre-flight of a migration file per content hash (the same file checked twice is the same check). */
+  /**
+   * One pre-flight of a migration file per content hash (the same file checked twice at once is the same check;
+   * checked again once it has closed, a new run).
+   */
   migrateCheck: (hash: string): string => `migrate-check/${hash}`,
   restore: (site: string, at: string, to?: string): string => `restore/${site}/${at}${to ? `/to/${to}` : ''}`,
-  /** One drill per nominal date (the schedule's date). */
-  restoreDrill: (date: string): string => `restore-drill/${date}`,
+  /**
+   * One drill per nominal date (the schedule's date), and per list of sites when the operator names them (in any
+   * order: the same sites are the same drill). A list longer than fits is cut, with its count and a hash of the whole.
+   */
+  restoreDrill: (date: string, sites?: string[]): string => {
+    if (!sites?.length) return `restore-drill/${date}`;
+    const unique = [...new Set(sites)].sort();
+    const list = unique.join(',');
+    return `restore-drill/${date}/${list.length <= DRILL_SITES_IN_ID ? list : `${list.slice(0, DRILL_SITES_IN_ID - 40)}~${unique.length}-sites-${fnv1a64(list)}`}`;
+  },
   /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
   restoreFarm: (label: string): string => `restore-farm/${label}`,
-  /** One bring-up per farm (re-running resumes it), one teardown per farm. */
+  /**
+   * One bring-up per farm (re-running resumes it), one teardown per farm, one scaling per farm and change: a second
+   * caller while one runs attaches to it (a `down --yes` or `scale workers +1` run twice at once is one run, not two
+   * side by side); once it has closed, the same command starts a new run. A health check is a read-only report per
+   * request (its own bound, `status --timeout`): one per farm and request time (ISO 8601, to the millisecond).
+   */
   bringUp: (farm: string): string => `bringup/${farm}`,
   teardown: (farm: string): string => `teardown/${farm}`,
   scale: (farm: string, delta: number): string => `scale/${farm}/${delta > 0 ? '+' : ''}${delta}`,
+  health: (farm: string, requestedAt: Date): string => `health/${farm}/${requestedAt.toISOString()}`,
   /** One provisioning per farm (re-running resumes it). */
   provision: (farm: string): string => `provision/${farm}`,
   /** One live contractor grant per site and user (`drover access revoke <this ID>`); granted again after it ends. */

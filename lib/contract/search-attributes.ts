@@ -21,7 +21,7 @@ export const DROVER_SEARCH_ATTRIBUTES = [DROVER_SITE, DROVER_FARM, DROVER_OPERAT
 
 /** What a workflow does to its site or farm: the DroverOperation value. */
 export type DroverOperation =
-  | 'backup' | 'prune' | 'restore' | 'restore-drill' | 'restore-farm' | 'register' | 'create' | 'delete' | 'site' | 'migrate'
+  | 'backup' | 'prune' | 'restore' | 'restore-drill' | 'restore-farm' | 'register' | 'create' | 'delete' | 'site' | 'migrate' | 'migrate-check'
   | 'bring-up' | 'scale' | 'teardown' | 'health' | 'provision' | 'access';
 
 /**

@@ -260,6 +260,47 @@ describe('drover CLI', () => {
     }
   });
 
+  it('two `drover down` of one farm at once are one teardown workflow, both callers given its result', async () => {
+    const namespace = await freshNamespace();
+    const env = { ...process.env, TEMPORAL_NAMESPACE: namespace, DROVER_METRICS_PORT: '0' };
+    const args = ['--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET)];
+    const tw = await connectTestServer();
+    const client = new Client({ connection: tw.client.connection, namespace, dataConverter: testDataConverter() });
+    const pollers = async () => (await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: 'drover-infra' }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW })).pollers ?? [];
+    // A worker that polls, then is frozen: both commands find it and start (or attach) before anything runs.
+    const worker = spawn(process.execPath, [CLI, ...args, 'worker', 'infra'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
+    const workerExited = new Promise((r) => worker.once('close', r));
+    const downs: { stdout: string; stderr: string; code: Promise<number | null> }[] = [];
+    try {
+      for (let i = 0; i < 150 && !(await pollers()).length; i++) await new Promise((r) => setTimeout(r, 200));
+      expect((await pollers()).length).toBe(1);
+      worker.kill('SIGSTOP');
+      for (let i = 0; i < 2; i++) {
+        const p = spawn(process.execPath, [CLI, ...args, 'down', '--farm', 'ghost-twice', '--yes', '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const d = { stdout: '', stderr: '', code: new Promise<number | null>((r) => p.once('close', r)) };
+        p.stdout.on('data', (b) => (d.stdout += b));
+        p.stderr.on('data', (b) => (d.stderr += b));
+        downs.push(d);
+      }
+      // Both waiting on the one workflow before the worker runs anything.
+      for (let i = 0; i < 300 && !downs.every((d) => d.stderr.includes('waiting on teardown/ghost-twice')); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(downs.map((d) => d.stderr)).toEqual([expect.stringContaining('waiting on teardown/ghost-twice'), expect.stringContaining('waiting on teardown/ghost-twice')]);
+      worker.kill('SIGCONT');
+      const codes = await Promise.all(downs.map((d) => d.code));
+      expect(codes, downs.map((d) => d.stderr).join('\n')).toEqual([0, 0]);
+      for (const d of downs) expect(JSON.parse(d.stdout)).toMatchObject({ ok: true, workflowId: 'teardown/ghost-twice', removed: [] });
+      // Visibility lags the runs a moment: listed once both have had time to show.
+      await new Promise((r) => setTimeout(r, 1500));
+      const runs = (await client.workflowService.listWorkflowExecutions({ namespace, query: "WorkflowType = 'clusterTeardownWorkflow'" })).executions;
+      expect(runs.map((e) => e.execution!.workflowId)).toEqual(['teardown/ghost-twice']);
+    } finally {
+      worker.kill('SIGCONT');
+      worker.kill('SIGTERM');
+      await workerExited;
+      await tw.teardown();
+    }
+  });
+
   it.each([
     [['smoke'], 'TEMPORAL_NAMESPACE', ''],
     // A worker that deploys sites: its stack's health interval, in seconds as Docker takes it.
