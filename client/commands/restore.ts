@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { listBackedUpSites, listSiteRestorePoints } from '../../lib/restore-points';
 import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
@@ -15,6 +15,7 @@ import { restoreDrillWorkflow, type RestoreDrillResult } from '../../workflows/r
 import { restoreFarmProgressQuery, restoreFarmWorkflow, type RestoreFarmProgress, type RestoreFarmResult } from '../../workflows/restore-farm';
 import { restoreTargetNames } from '../../lib/restore-targets';
 import { restoreSiteWorkflow, type RestoreSiteResult } from '../../workflows/restore-site';
+import { endRestoreUpdate, siteStateQuery } from '../../workflows/site';
 import { action, describeFailure, errorReport, globals, parseOptions, UsageError } from '../output';
 import { calendarDate, todayUtc } from '../option-schemas';
 import { scheduleCommand } from '../schedule-command';
@@ -288,7 +289,7 @@ function farmStatusCommand(): Command {
           try {
             status = (await handle.describe()).status.name;
           } catch (err) {
-            if (/not found/i.test((err as Error).message)) throw new UsageError('--label', `no farm recovery labelled ${String(opts.label)}`);
+            if (err instanceof WorkflowNotFoundError) throw new UsageError('--label', `no farm recovery labelled ${String(opts.label)}`);
             throw err;
           }
           // A running recovery answers the query through a restore worker (with none the query would wait for
@@ -308,12 +309,14 @@ function farmStatusCommand(): Command {
 }
 
 /**
- * `drover restore unlock <site>`: removes a restore lock whose holder is no longer running (a terminated restore
- * never reaches its `finally`). A lock held by a running restore is refused: cancel that restore instead.
+ * `drover restore unlock <site>`: lets a site go that a restore no longer running still holds (a terminated restore
+ * never reaches its `finally`): its restore lock row, and its entity's hold (`site/<domain>`, which a restore over the
+ * live site takes too, and which otherwise refuses every later restore, create and delete of the site). A hold by a
+ * running restore is refused: cancel that restore instead.
  */
 function unlockCommand(): Command {
   return new Command('unlock')
-    .description('remove the restore lock of a site whose restore is no longer running (e.g. it was terminated)')
+    .description('let a site go that a restore no longer running still holds (e.g. it was terminated): its restore lock and its entity\'s hold')
     .argument('<site>', 'the site (or side-by-side name) the lock is for')
     .action(
       action(async (_opts, cmd, [site]) => {
@@ -322,22 +325,50 @@ function unlockCommand(): Command {
         const lock = locks.find((l) => l.site === site);
         // Nothing to remove for a registered site; a name that is neither a site nor locked is a typo (the real lock stays).
         if (!lock && !known) throw new UsageError('site', `no site named ${site}, and no restore lock for it (locks held now: ${locks.map((l) => l.site).join(', ') || 'none'})`);
-        if (!lock) return { ok: true, data: { site, unlocked: false }, text: `${site} has no restore lock` };
-        const status = await withTemporal(g.stateDir, (client) =>
-          client.workflow
-            .getHandle(lock.holder)
-            .describe()
-            .then(
-              (d) => d.status.name,
-              (err: Error) => {
-                if (/not found/i.test(err.message)) return 'NOT_FOUND';
-                throw err;
-              },
-            ),
-        );
-        if (status === 'RUNNING') throw new UsageError('site', `${site} is locked by ${lock.holder}, which is running: cancel it (it releases the lock when it has undone its work)`);
-        await withServices(g.stateDir, (deps) => releaseRestoreLock(deps.galera, site, lock.holder));
-        return { ok: true, data: { site, unlocked: true, holder: lock.holder, holderStatus: status }, text: `removed the restore lock of ${site} held by ${lock.holder} (${status.toLowerCase()})` };
+        return withTemporal(g.stateDir, async (client) => {
+          const statusOf = (workflowId: string) =>
+            client.workflow
+              .getHandle(workflowId)
+              .describe()
+              .then(
+                (d) => d.status.name as string,
+                (err: unknown) => {
+                  if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+                  throw err;
+                },
+              );
+          // The entity of a registered site: its hold is asked of it (a query, answered by a worker of its queue).
+          const entity = client.workflow.getHandle(workflowIds.site(site));
+          let entityHolder: string | null = null;
+          if (known) {
+            const unpolled = await siteEntityQueueUnpolled(client, site);
+            if (unpolled) throw new NoWorkerError(unpolled.queue, `runs the entity of ${site} (it answers whether a restore holds the site)`);
+            try {
+              entityHolder = (await entity.query(siteStateQuery)).restoreHolder;
+            } catch (err) {
+              if (!(err instanceof WorkflowNotFoundError)) throw err;
+            }
+          }
+          if (!lock && !entityHolder) return { ok: true, data: { site, unlocked: false }, text: `${site} has no restore lock` };
+          const holder = lock?.holder ?? entityHolder!;
+          const holders = [...new Set([holder, entityHolder].filter((h): h is string => h !== null))];
+          const statuses = await Promise.all(holders.map(statusOf));
+          const running = holders.find((_h, i) => statuses[i] === 'RUNNING');
+          if (running) throw new UsageError('site', `${site} is locked by ${running}, which is running: cancel it (it releases the lock when it has undone its work)`);
+          const status = statuses[0];
+          if (lock) await withServices(g.stateDir, (deps) => releaseRestoreLock(deps.galera, site, lock.holder));
+          let entityReleased = false;
+          if (entityHolder) {
+            const ended = statuses[holders.indexOf(entityHolder)].toLowerCase();
+            entityReleased = (await entity.executeUpdate(endRestoreUpdate, { args: [{ holder: entityHolder, ok: false, error: `${entityHolder} ended (${ended}) without letting the site go: released by drover restore unlock` }] })).released;
+          }
+          const what = [lock ? 'the restore lock' : null, entityReleased ? "the site entity's hold" : null].filter(Boolean).join(' and ');
+          return {
+            ok: true,
+            data: { site, unlocked: true, holder, holderStatus: status, entityReleased },
+            text: `removed ${what} of ${site} held by ${holder} (${status.toLowerCase()})`,
+          };
+        });
       }),
     );
 }

@@ -19,7 +19,7 @@ import { createTestSite, tableChecksums } from '../helpers/sites';
 import { freshNamespace, testDataConverter, useRunningWorker } from '../helpers/temporal';
 import { Client } from '@temporalio/client';
 import { TASK_QUEUES } from '../../lib/contract/ids';
-import { siteWorkflow } from '../../workflows/site';
+import { beginRestoreUpdate, siteStateQuery, siteWorkflow } from '../../workflows/site';
 
 const ctx = useRunningWorker('restore-cli');
 
@@ -152,6 +152,29 @@ describe('drover restore site', () => {
     expect(r.json()).toMatchObject({ unlocked: true, holderStatus: 'NOT_FOUND' });
     expect((await restoreLocks(ctx.deps.galera)).filter((l) => l.site === site.domain)).toEqual([]);
     expect((await drover(['restore', 'unlock', site.domain, '--json'])).json()).toMatchObject({ unlocked: false });
+  });
+
+  it("a restore terminated while it held the site's entity: restore unlock lets the entity go too, and the next restore goes through", async () => {
+    const site = await backedUpSite('ent');
+    // What a restore over the live site had taken when it was terminated: its lock row and the entity's hold.
+    const holder = `restore/${site.domain}/2026-11-10/terminated`;
+    await acquireRestoreLock(ctx.deps.galera, site.domain, holder);
+    const entity = await ctx.tw.client.workflow.start(siteWorkflow, { workflowId: workflowIds.site(site.domain), taskQueue: ctx.taskQueue, args: [{ domain: site.domain }], workflowIdConflictPolicy: 'USE_EXISTING' });
+    await entity.executeUpdate(beginRestoreUpdate, { args: [{ holder }] });
+    expect((await entity.query(siteStateQuery)).restoreHolder).toBe(holder);
+
+    const r = await drover(['restore', 'unlock', site.domain, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json()).toMatchObject({ unlocked: true, holder, holderStatus: 'NOT_FOUND', entityReleased: true });
+    const state = await entity.query(siteStateQuery);
+    expect(state.restoreHolder).toBeNull();
+    expect(state.last).toMatchObject({ name: 'restore', workflowId: holder, outcome: 'failed', error: expect.stringContaining('released by drover restore unlock') });
+    expect((await restoreLocks(ctx.deps.galera)).filter((l) => l.site === site.domain)).toEqual([]);
+
+    // Before, only the lock row went: this restore then waited on the entity for ever.
+    const again = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker', '--json'], { timeoutMs: 120_000 });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect((await entity.query(siteStateQuery)).last).toMatchObject({ name: 'restore', outcome: 'ok' });
   });
 
   it.each([
