@@ -7,7 +7,7 @@ import type { ActivityDeps } from '../lib/clients/deps';
 import { uploadEncryptedInActivity } from './lib/encrypted-upload';
 import { getSite } from '../lib/site-registry';
 import { ident } from './lib/database-programs';
-import { failure } from '../lib/clients/errors';
+import { classifyMariadbClientExit, failure } from '../lib/clients/errors';
 import { DumpRowCounter } from './lib/dump-row-counter';
 import { writeClientOptionsFile } from './lib/mariadb-options-file';
 import { withHeartbeat } from './lib/heartbeat';
@@ -86,7 +86,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
           dump.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
           const dumpExit = new Promise<void>((resolve, reject) =>
             dump.once('close', (code) =>
-              code === 0 ? resolve() : (galera.invalidateStatus(), reject(failure(/Lost connection|Can't connect|WSREP|gone away/i.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
+              code === 0 ? resolve() : (galera.invalidateStatus(), reject(classifyMariadbClientExit(stderr, `mariadb-dump of ${input.database} on ${node.name} exited ${code}: ${stderr.trim().slice(-300)}`))),
             ),
           );
           // Each table's rows counted in the dump as it streams past: a write between any other snapshot and the

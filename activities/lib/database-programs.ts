@@ -13,7 +13,7 @@ import type { GaleraClient, GaleraNode } from '../../lib/clients/galera-client';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { programEnv } from '../../lib/program-env';
 import type { Readable, Writable } from 'node:stream';
-import { failure } from '../../lib/clients/errors';
+import { classifyMariadbClientExit } from '../../lib/clients/errors';
 import { dumpDdlFilter } from './dump-line-filter';
 import { codeOnly, qualifiedNamePatterns, type CodeRewriter } from './qualified-names';
 import { killedFailure } from './process-chain';
@@ -208,7 +208,7 @@ export function spawnMariadbLoad(optionsFile: string, database: string, extraArg
   client.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   const exit = new Promise<void>((resolve, reject) =>
     client.once('close', (code, signal) =>
-      code === 0 ? resolve() : reject(killedFailure('mariadb', { code, signal }, `loading ${database}`) ?? failure('DatabaseQueryFailed', `loading ${database} failed: ${clientErrorText(err) || `mariadb exited ${code}`}`)),
+      code === 0 ? resolve() : reject(killedFailure('mariadb', { code, signal }, `loading ${database}`) ?? classifyMariadbClientExit(err, `loading ${database} failed: ${clientErrorText(err) || `mariadb exited ${code}`}`)),
     ),
   );
   client.stdin.on('error', () => undefined);

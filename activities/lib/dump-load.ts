@@ -7,7 +7,7 @@
  * age, is the load's progress. Each program's stderr is kept for its failure.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { failure } from '../../lib/clients/errors';
+import { classifyMariadbClientExit, failure } from '../../lib/clients/errors';
 import { decryptFailure } from './encrypted-download';
 import { killedFailure, pipelineFailure, spawnPipeline, type Pipeline } from './process-chain';
 import { clientErrorText } from './database-programs';
@@ -29,7 +29,8 @@ function offsetOf(fd: number): number | null {
 /**
  * Loads `file` (the object `key` as downloaded: an age-encrypted, zstd-compressed mariadb-dump) into `database`
  * as it is, nothing requalified. `progress()` gives the ciphertext bytes age has read so far. Failures: age's
- * DecryptionFailed, zstd's BackupCorrupted, the client's DatabaseQueryFailed naming the database, any of them (or
+ * DecryptionFailed, zstd's BackupCorrupted, the client's failure naming the database (DatabaseUnavailable for the server
+ * or the link, retried; DatabaseQueryFailed for the dump itself: classifyMariadbClientExit), any of them (or
  * bash) killed by a signal not ours WorkerProcessKilled. `signal` kills the whole load.
  */
 export function loadDumpFile(o: { identityFile: string; file: string; key: string; database: string; optionsFile: string; signal?: AbortSignal; stallMs?: number }): { progress: () => number | null; done: Promise<void> } {
@@ -67,7 +68,7 @@ export function loadDumpFile(o: { identityFile: string; file: string; key: strin
       const status = f.code ?? f.signal;
       if (f.program === 'age' || f.program === 'zstd') throw decryptFailure(f.program, o.key, f.stderr.trim().slice(-1000) || `${f.program} exited ${status}`);
       const program = f.program === 'sh' ? 'the stall' : f.program;
-      throw failure('DatabaseQueryFailed', `${what} failed: ${clientErrorText(f.stderr) || `${program} exited ${status}`}`);
+      throw classifyMariadbClientExit(f.stderr, `${what} failed: ${clientErrorText(f.stderr) || `${program} exited ${status}`}`);
     } finally {
       o.signal?.removeEventListener('abort', kill);
       open = false;

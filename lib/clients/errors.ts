@@ -76,6 +76,26 @@ export function classifyDatabaseError(err: unknown, node: string): ApplicationFa
   return failure('DatabaseQueryFailed', `database ${node}: ${msg}`, { cause: err });
 }
 
+/**
+ * MariaDB client errors (as `mariadb` and `mariadb-dump` print them: `ERROR 2013 (HY000): …`, `Got error: 2013: …`)
+ * that are the server's or the link's, not the statement's: no connection (2002, 2003), the server gone or the
+ * connection lost mid-statement (2006, 2013, 2026, 1053), too many connections (1040), a Galera node not ready
+ * (1047, "WSREP has not yet prepared node"), a certification conflict or a lock wait (1213, 1205), a query killed by a
+ * server timeout (4031). Another attempt, on the next Synced node, may succeed.
+ */
+const CLIENT_UNAVAILABLE = /(?:ERROR |error: )(?:2002|2003|2006|2013|2026|1040|1047|1053|1205|1213|4031)\b|Lost connection|gone away|Can't connect|WSREP|Deadlock found|Lock wait timeout/i;
+const CLIENT_AUTH = /(?:ERROR |error: )(?:1044|1045|1698)\b|Access denied/i;
+
+/**
+ * The failure of a MariaDB client program that exited non-zero, from its stderr: DatabaseUnavailable (retried) for
+ * the server or the link, DatabaseAuthFailed for a refused login, else DatabaseQueryFailed (the dump or statement
+ * itself). `message` is the caller's (naming the database and node, with the stderr it chose to quote).
+ */
+export function classifyMariadbClientExit(stderr: string, message: string): ApplicationFailure {
+  if (CLIENT_AUTH.test(stderr)) return failure('DatabaseAuthFailed', message);
+  return failure(CLIENT_UNAVAILABLE.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', message);
+}
+
 /** AWS SDK v3 errors: `$metadata.httpStatusCode`, throttling with Retry-After, missing keys and buckets. */
 export function classifyStorageError(err: unknown, what: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
