@@ -1,6 +1,7 @@
 /** Option schemas more than one command parses the same way. */
 import { z } from 'zod';
 import { dayNumber } from '../lib/retention';
+import { normalizeDomain } from '../lib/domain-input';
 import { UsageError } from './output';
 
 /** A real calendar date YYYY-MM-DD (2026-02-30 refused, which `Date.parse` takes). */
@@ -23,3 +24,14 @@ export function wholeNumber(v: unknown, field: string, max: number): number {
   if (!/^\d+$/.test(s) || n < 1 || n > max) throw new UsageError(field, `expected a whole number from 1 to ${max}, got "${s.slice(0, 20)}"`);
   return n;
 }
+
+/**
+ * A site's domain as an operator types it, normalised as the registry stores it (lower case, an IDN as its
+ * xn-- form, no trailing dot): `Shop.Example.com` is the site shop.example.com, not an unknown one.
+ */
+export const siteDomain = z.string().transform((v, ctx) => {
+  const d = normalizeDomain(v);
+  if (d.ok) return d.domain;
+  ctx.addIssue({ code: 'custom', message: d.problem });
+  return z.NEVER;
+});

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { z } from 'zod';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { planRetention } from '../../lib/retention';
-import { calendarDate, todayUtc } from '../option-schemas';
+import { calendarDate, siteDomain, todayUtc } from '../option-schemas';
 import { listSites } from '../../lib/site-registry';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { nightlyBackupWorkflow, type NightlyBackupResult } from '../../workflows/nightly-backup';
@@ -40,7 +40,7 @@ export function backupCommand(): Command {
     .action(
       action(async (raw, cmd) => {
         const g = globals(cmd);
-        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), date: nightDate.optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ site: z.array(siteDomain).optional(), date: nightDate.optional(), concurrency: z.coerce.number().int().min(1).max(200), wait: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         await requireSites(g.stateDir, o.site ?? []);
         const night = o.date ?? todayUtc();
         // One night, one workflow (the Schedule's run joins the same ID): a night already running is attached to.
@@ -69,10 +69,11 @@ export function backupCommand(): Command {
     .action(
       action(async (opts, cmd) => {
         const g = globals(cmd);
-        await requireSites(g.stateDir, [opts.site as string]);
-        const points = await withServices(g.stateDir, (deps) => listSiteRestorePoints(deps.s3, deps.bucket, { site: opts.site as string }));
-        const text = points.length ? points.map((p) => `${p.date}  ${p.complete ? 'complete  ' : 'INCOMPLETE'}  ${(p.bytes / 1024).toFixed(1)} KiB`).join('\n') : `no restore points for ${opts.site}`;
-        return { ok: true, data: { site: opts.site, points }, text };
+        const { site } = parseOptions(z.object({ site: siteDomain }), opts);
+        await requireSites(g.stateDir, [site]);
+        const points = await withServices(g.stateDir, (deps) => listSiteRestorePoints(deps.s3, deps.bucket, { site }));
+        const text = points.length ? points.map((p) => `${p.date}  ${p.complete ? 'complete  ' : 'INCOMPLETE'}  ${(p.bytes / 1024).toFixed(1)} KiB`).join('\n') : `no restore points for ${site}`;
+        return { ok: true, data: { site, points }, text };
       }),
     );
   backup
@@ -86,7 +87,7 @@ export function backupCommand(): Command {
       action(async (raw, cmd) => {
         const g = globals(cmd);
         // A --now in the future would age every point past its tier and delete them: only a dry run may look ahead.
-        const o = parseOptions(z.object({ site: z.array(z.string()).optional(), now: calendarDate.optional(), dryRun: z.boolean().optional(), worker: z.boolean().optional() }), raw);
+        const o = parseOptions(z.object({ site: z.array(siteDomain).optional(), now: calendarDate.optional(), dryRun: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         if (!o.dryRun && o.now && o.now > todayUtc()) throw new UsageError('--now', `${o.now} is after today (${todayUtc()} UTC): retention would delete points by ages they do not have yet; look ahead with --dry-run only`);
         await requireSites(g.stateDir, o.site ?? []);
         const now = o.now ?? todayUtc();

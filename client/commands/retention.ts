@@ -1,7 +1,7 @@
 /** `drover retention plan`: the retention policy's keep/delete decisions, with reasons, for a list of dates. */
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { dayNumber, parseRestorePoints, planRetention, type RetentionPlan } from '../../lib/retention';
+import { dayNumber, InvalidDateError, parseRestorePoints, planRetention, type RetentionPlan } from '../../lib/retention';
 import { action, UsageError } from '../output';
 
 export function formatPlan(plan: RetentionPlan): string {
@@ -37,7 +37,15 @@ export function retentionCommand(): Command {
         } catch (err) {
           throw new UsageError('--now', (err as Error).message);
         }
-        const plan = planRetention(readPoints(opts.input as string), now);
+        const points = readPoints(opts.input as string);
+        let plan: RetentionPlan;
+        try {
+          plan = planRetention(points, now);
+        } catch (err) {
+          // What the file says that no plan can take (a date listed twice): the input's fault, named as such.
+          if (err instanceof InvalidDateError) throw new UsageError('--input', err.message);
+          throw err;
+        }
         return { ok: true, data: plan, text: formatPlan(plan) };
       }),
     );

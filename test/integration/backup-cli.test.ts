@@ -61,6 +61,9 @@ describe('drover site and backup commands', () => {
 
     const points = (await drover(['backup', 'list', '--site', domain, '--json'])).json() as { points: { date: string; complete: boolean }[] };
     expect(points.points).toEqual([expect.objectContaining({ date: '2026-11-16', complete: true })]);
+    // The site as an operator may type it (capitals, a trailing dot): the same site.
+    const typed = (await drover(['backup', 'list', '--site', `${domain.toUpperCase()}.`, '--json'])).json() as { site: string; points: unknown[] };
+    expect([typed.site, typed.points]).toEqual([domain, points.points]);
 
     const plan = await drover(['backup', 'prune', '--dry-run', '--site', domain, '--now', '2027-11-16', '--json']);
     expect(plan.code).toBe(0);
@@ -156,6 +159,8 @@ describe('drover site and backup commands', () => {
     [['backup', 'run', '--site', 'unknown.example.com'], '--site'],
     [['backup', 'run', '--date', '2026-13-01'], '--date'],
     [['backup', 'list', '--site', 'unknown.example.com'], '--site'],
+    [['backup', 'list', '--site', 'not a domain!'], '--site'],
+    [['backup', 'run', '--site', 'café.example.com', '--site', 'a b'], '--site'],
     [['backup', 'prune', '--dry-run', '--now', 'yesterday'], '--now'],
     // Dated after today: a point that would outlive retention; a prune that would age every point out (a dry run may look ahead).
     [['backup', 'run', '--date', '2999-01-01'], '--date'],

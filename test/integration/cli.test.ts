@@ -86,6 +86,10 @@ describe('drover CLI', () => {
     const badLine = await drover(['retention', 'plan', '--input', input]);
     expect(badLine.code).toBe(2);
     expect(badLine.stderr).toMatch(/--input: line 2/);
+    // A date listed twice (two lines, one with a time of day): bad input naming the file's flag, not a failure.
+    writeFileSync(input, '2026-11-22\n2026-11-21\n2026-11-22T03:00:00Z\n');
+    const twice = await drover(['retention', 'plan', '--now', '2026-11-22', '--input', input, '--json']);
+    expect([twice.code, twice.json()]).toEqual([2, { ok: false, error: expect.objectContaining({ field: '--input', message: expect.stringContaining('2026-11-22 is listed twice') }) }]);
   });
 
   it('a --json document far larger than a pipe buffer arrives whole through a slow reader', async () => {
