@@ -12,10 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { droverRoot } from '../lib/version';
+import { LOCAL_WORDPRESS_IMAGE } from '../lib/site-names';
 
 const run = promisify(execFile);
 
-export const WORDPRESS_IMAGE = 'drover/wordpress:6.1-php8.2-apache';
+/** The image's name: the one production code knows (lib/site-names.ts), kept in one place. */
+export const WORDPRESS_IMAGE = LOCAL_WORDPRESS_IMAGE;
 
 /** What the official image's Dockerfile sets, as `docker import --change` instructions. */
 export const WORDPRESS_IMAGE_CHANGES = [

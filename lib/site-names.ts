@@ -21,7 +21,8 @@ export const MAX_DB_USER = 32;
 export const MAX_STACK = 40;
 /**
  * The WordPress image a local cluster's sites run (devkit/wordpress-image.ts builds and imports it under this
- * name; repeated here because workflows cannot import the dev kit): a restore that recreates a local site's service.
+ * name, taken from here: workflows and production commands cannot import the dev kit): `site create`, a migration
+ * and a restore that recreates a local site's service name it.
  */
 export const LOCAL_WORDPRESS_IMAGE = 'drover/wordpress:6.1-php8.2-apache';
 /** Where every site's files live on the storage tier (the GlusterFS volume, mounted on every worker). */

@@ -1,10 +1,10 @@
 /** The migration file as every `drover migrate` command reads it: parsed, refused with line and field, checked against the farm. */
+import { LOCAL_WORDPRESS_IMAGE } from '../../lib/site-names';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { formatProblem, parseMigrationInput, type InputProblem, type MigrationSource } from '../../lib/migration-input';
 import { getSite } from '../../lib/site-registry';
 import type { Command } from 'commander';
-import { WORDPRESS_IMAGE } from '../../devkit/wordpress-image';
 import type { MigrationTarget } from '../../workflows/migrate-site';
 import { mergedEnv } from '../../lib/env';
 import { UsageError } from '../output';
@@ -78,5 +78,5 @@ export function parseTarget(opts: { farm?: unknown; provider?: unknown; php?: un
   if (!/^[a-z][a-z0-9-]{0,20}$/.test(farm)) throw new UsageError('--farm', `"${farm}": lower-case letters, digits and -, starting with a letter, at most 21`);
   if (opts.provider !== 'local' && opts.provider !== 'digitalocean') throw new UsageError('--provider', `"${String(opts.provider)}": local or digitalocean`);
   if (!/^(7\.4|8\.[0-4])$/.test(String(opts.php))) throw new UsageError('--php', `"${String(opts.php)}": a PHP version the image ships: 7.4 or 8.0–8.4`);
-  return { farm, provider: opts.provider, phpVersion: String(opts.php), ...(opts.provider === 'local' ? { image: WORDPRESS_IMAGE } : {}) };
+  return { farm, provider: opts.provider, phpVersion: String(opts.php), ...(opts.provider === 'local' ? { image: LOCAL_WORDPRESS_IMAGE } : {}) };
 }

@@ -8,11 +8,10 @@ import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import { normalizeDomain } from '../../lib/domain-input';
-import { siteNames } from '../../lib/site-names';
+import { siteNames, LOCAL_WORDPRESS_IMAGE } from '../../lib/site-names';
 import { createdSiteDifferences, getSite } from '../../lib/site-registry';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { mergedEnv } from '../../lib/env';
-import { WORDPRESS_IMAGE } from '../../devkit/wordpress-image';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityInput, type SiteEntityState } from '../../workflows/site';
@@ -103,7 +102,7 @@ export function addSiteLifecycleCommands(site: Command): void {
         const title = (opts.title as string | undefined) ?? (domain.length <= 200 ? domain : domain.split('.')[0]);
         const o = parseOptions(createSchema, { php: opts.php, title, adminEmail: opts.adminEmail ?? `admin@${domain}`, farm: opts.farm, provider: opts.provider, storageHost: (opts.storageHost as string | undefined) ?? null }, (k) => FLAGS[k] ?? k);
         const n = siteNames(domain);
-        const req: CreateSiteRequest = { domain, phpVersion: o.php, title: o.title, adminEmail: o.adminEmail, provider: o.provider, farm: o.farm, storageHost: o.storageHost, ...(o.provider === 'local' ? { image: WORDPRESS_IMAGE } : {}) };
+        const req: CreateSiteRequest = { domain, phpVersion: o.php, title: o.title, adminEmail: o.adminEmail, provider: o.provider, farm: o.farm, storageHost: o.storageHost, ...(o.provider === 'local' ? { image: LOCAL_WORDPRESS_IMAGE } : {}) };
         // An existing site with other parameters: exit 2 before anything starts.
         await withServices(g.stateDir, async (deps) => {
           const existing = await getSite(deps.galera, domain);
