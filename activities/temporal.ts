@@ -1,6 +1,6 @@
 /** Activities on Temporal itself: what a workflow cannot do on its own, such as waiting on a workflow that is not its child. */
 import { Context } from '@temporalio/activity';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { rootMessage } from '../lib/contract/failures';
@@ -22,8 +22,8 @@ export function createTemporalActivities() {
     const workflowId = workflowIds.site(site);
     await client.workflow
       .start('siteWorkflow', { workflowId, taskQueue: taskQueue ?? Context.current().info.taskQueue, args: [{ domain: site }], workflowIdConflictPolicy: 'USE_EXISTING', typedSearchAttributes: siteSearchAttributes(site, 'site') })
-      .catch((err: Error) => {
-        if (err.name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       });
     return client.workflow.getHandle(workflowId);
   }

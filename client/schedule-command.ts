@@ -4,7 +4,7 @@
  * instead of racing it; a 6-hour catch-up window covers a Temporal outage without replaying a week of runs.
  */
 import { Command } from 'commander';
-import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { SearchAttributePair, Workflow } from '@temporalio/common';
 import { z } from 'zod';
 import { action, globals, parseOptions, UsageError } from './output';
@@ -57,9 +57,10 @@ export function scheduleCommand<V, W extends Workflow>(spec: ScheduleSpec<V, W>)
               memo: { cron: o.cron },
             });
           } catch (err) {
-            const msg = (err as Error).message;
-            if (/already (exists|registered)/i.test(msg)) throw new UsageError('schedule', `schedule ${spec.scheduleId} already exists (delete it first, or pause/unpause it)`);
-            if (err instanceof TypeError || /cron|invalid|spec|range/i.test(msg)) throw new UsageError('--cron', `the schedule rejected "${o.cron}": ${msg}`);
+            // The SDK's own types: a schedule of that ID already there, and the server's "Invalid schedule spec" (or a
+            // spec the client refuses before sending it) as a TypeError.
+            if (err instanceof ScheduleAlreadyRunning) throw new UsageError('schedule', `schedule ${spec.scheduleId} already exists (delete it first, or pause/unpause it)`);
+            if (err instanceof TypeError) throw new UsageError('--cron', `the schedule rejected "${o.cron}": ${err.message}`);
             throw err;
           }
         });

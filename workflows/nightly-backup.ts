@@ -3,6 +3,7 @@
  * at a time, largest first by last known size, failed sites retried in a second round, history kept small by continuing as new, then retention
  * per site and a sweep of multipart uploads orphaned by dead workers. One site's failure never fails the night.
  */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, continueAsNew, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import type { BackupOutcome } from '../lib/backup-runs';
 import { api, longApi, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
@@ -57,7 +58,7 @@ async function runAsTheNight(input: NightlyBackupInput & { date: string }, night
     try {
       return await executeChild(nightlyBackupWorkflow, { workflowId: nightId, args: [input], parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL, typedSearchAttributes: siteSearchAttributes(null, 'backup') });
     } catch (err) {
-      if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       while (!(await longApi.awaitWorkflowClosed({ workflowId: nightId })).closed);
     }
   }

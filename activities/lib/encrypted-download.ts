@@ -6,10 +6,9 @@
  * used are the bytes checked); `verifyObject` streams it once only to hash it, and the use downloads it again (with
  * the hash checked again, so an object replaced in between fails then).
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { createWriteStream, rmSync } from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
@@ -17,6 +16,7 @@ import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { DEFAULT_RESTORE_SPOOL_RESERVE_MB } from '../../lib/env';
 import { chainFailure, killedFailure, spawnChain } from './process-chain';
 import { promiseRoom, spoolFolder } from './restore-spool';
+import { hashing } from './hashing-stream';
 
 async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<Readable> {
   try {
@@ -25,20 +25,6 @@ async function body(s3: S3Client, bucket: string, key: string, signal?: AbortSig
   } catch (err) {
     throw classifyStorageError(err, `s3://${bucket}/${key}`);
   }
-}
-
-/** A pass-through that hashes (SHA-256) and counts what flows through it. */
-function hashing(): { stream: Transform; bytes: () => number; hex: () => string } {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  return { stream, bytes: () => bytes, hex: () => hash.digest('hex') };
 }
 
 /**

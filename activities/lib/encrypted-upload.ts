@@ -12,6 +12,7 @@ import { cancellationSignal } from '@temporalio/activity';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { uploadStream } from '../../lib/clients/spaces-upload';
 import { chainFailure, killedFailure, spawnChain, type ProcessChain } from './process-chain';
+import { hashing } from './hashing-stream';
 
 export interface EncryptedUploadOptions {
   s3: S3Client;
@@ -119,16 +120,8 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
       cb(null, chunk);
     },
   });
-  const hash = createHash('sha256');
-  let bytes = 0;
   const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
+  const hasher = hashing();
 
   // Stopped by onAbort: a chain killed mid-stream ends its stdout, and what came until then must not be stored.
   const stopUpload = new AbortController();
@@ -147,7 +140,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
     await Promise.all([
       feeding,
       pipeline(source, counter, chain.stdin).then(() => void (finishedAt = new Date().toISOString())),
-      pipeline(chain.stdout, hasher, body),
+      pipeline(chain.stdout, hasher.stream, body),
       o.sourceExit ?? Promise.resolve(),
       exited,
       uploaded.catch((err: unknown) => {
@@ -162,7 +155,7 @@ export async function uploadEncrypted(o: EncryptedUploadOptions): Promise<Encryp
     o.signal?.removeEventListener('abort', onAbort);
   }
   finishedAt ||= new Date().toISOString();
-  return { key, bytes, sha256: hash.digest('hex'), plainBytes, firstByteAt: firstByteAt || finishedAt, finishedAt };
+  return { key, bytes: hasher.bytes(), sha256: hasher.hex(), plainBytes, firstByteAt: firstByteAt || finishedAt, finishedAt };
 }
 
 /**

@@ -74,7 +74,10 @@ async function steer<R>(client: Client, stateDir: string, wave: string, send: (h
       if ((err.cause as (Error & { type?: string }) | undefined)?.type === 'InvalidInput') updateRefusal(err, '<wave>', (f) => WAVE_FIELDS[f] ?? f);
       throw new UpdateRefused(`refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     }
-    if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) throw new UpdateRefused(`no running wave ${wave} (workflow ${workflowIds.migrationWave(wave)}): ${(err as Error).message}`);
+    // The wave ended between the look above and the update (the SDK gives an update to a closed workflow as not
+    // found): told by its status now, not by the error's words.
+    const ended = err instanceof WorkflowNotFoundError || (await handle.describe().then((d) => d.status.name !== 'RUNNING', () => false));
+    if (ended) throw new UpdateRefused(`no running wave ${wave} (workflow ${workflowIds.migrationWave(wave)}): ${(err as Error).message}`);
     throw err;
   }
 }

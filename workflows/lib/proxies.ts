@@ -16,20 +16,28 @@ import type { Activities } from '../../activities';
 import { nonRetryableErrorTypes } from '../../lib/contract/failures';
 import { stepTimeoutsProblem, type StepTimeouts } from '../../lib/step-timeouts';
 
+/**
+ * Exponential backoff (doubling, up to a minute between attempts unless told) from `initialInterval`, the permanent
+ * failure types never retried: every proxy's retry policy but the single-attempt one.
+ */
+function backoff(initialInterval: Duration, extra: { maximumInterval?: Duration; maximumAttempts?: number } = {}): NonNullable<ActivityOptions['retry']> {
+  return { initialInterval, backoffCoefficient: 2, maximumInterval: extra.maximumInterval ?? '1 minute', ...(extra.maximumAttempts ? { maximumAttempts: extra.maximumAttempts } : {}), nonRetryableErrorTypes };
+}
+
 // Each timeout class's options, defined once: the proxies below and their overridden variants are built from them.
 const API: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6, nonRetryableErrorTypes },
+  retry: backoff('1 second', { maximumInterval: '30 seconds', maximumAttempts: 6 }),
 };
 const LONG_API: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: backoff('2 seconds', { maximumAttempts: 5 }),
 };
 const REMOTE_EXEC: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: backoff('2 seconds', { maximumAttempts: 5 }),
 };
 
 export const api = proxyActivities<Activities>(API);
@@ -84,13 +92,13 @@ export const cloud = proxyActivities<Activities>({
   // One API call or a short sequence of them: a call stuck for 30 s is retried (and a dead worker noticed).
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '30 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: backoff('1 second'),
 });
 
 export const cloudWait = proxyActivities<Activities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: backoff('2 seconds'),
   scheduleToCloseTimeout: '45 minutes',
 });
 
@@ -169,7 +177,7 @@ export const probe = proxyActivities<Activities>({
 const COMPENSATION: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   scheduleToCloseTimeout: '2 hours',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: backoff('2 seconds'),
 };
 export const compensation = proxyActivities<Activities>(COMPENSATION);
 
@@ -184,7 +192,7 @@ export function compensationWith(timeouts?: StepTimeouts): typeof compensation {
  */
 export const revocation = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: backoff('1 second'),
 });
 
 /**
@@ -194,7 +202,7 @@ export const revocation = proxyActivities<Activities>({
 export const siteOperation = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
+  retry: backoff('2 seconds', { maximumAttempts: 5 }),
 });
 
 /**
@@ -205,5 +213,5 @@ export const slowCompensation = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '1 minute',
   scheduleToCloseTimeout: '2 hours',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  retry: backoff('2 seconds'),
 });
