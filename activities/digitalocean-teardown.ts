@@ -6,7 +6,7 @@
  */
 import { heartbeat } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/clients/deps';
-import type { DigitalOceanClient, DoDroplet, DoLoadBalancer } from '../lib/clients/digitalocean-client';
+import { cloudStatus, type DigitalOceanClient, type DoDroplet, type DoLoadBalancer } from '../lib/clients/digitalocean-client';
 import { failure } from '../lib/clients/errors';
 import { deleteGone, doClient, farmTag, isFarmsBalancer, isType, type Named } from './lib/digitalocean-farm';
 
@@ -18,7 +18,7 @@ async function stillHeld<T>(what: string, del: () => Promise<T>): Promise<T> {
   try {
     return await del();
   } catch (err) {
-    if (isType(err, 'CloudRequestRejected') && / 409 /.test((err as Error).message)) throw failure('CloudUnavailable', `${what} is still in use by droplets being destroyed: ${(err as Error).message}`);
+    if (isType(err, 'CloudRequestRejected') && cloudStatus(err) === 409) throw failure('CloudUnavailable', `${what} is still in use by droplets being destroyed: ${(err as Error).message}`);
     throw err;
   }
 }
@@ -41,7 +41,7 @@ async function deleteVpc(client: DigitalOceanClient, vpc: DoVpc): Promise<'delet
   try {
     return (await deleteGone(client, `/v2/vpcs/${vpc.id}`)) ? 'deleted' : 'gone';
   } catch (err) {
-    if (!(isType(err, 'CloudRequestRejected') && / (403|409) /.test((err as Error).message))) throw err;
+    if (!(isType(err, 'CloudRequestRejected') && [403, 409].includes(cloudStatus(err) ?? 0))) throw err;
     const now = (await client.list<DoVpc>('/v2/vpcs', 'vpcs')).find((v) => v.id === vpc.id);
     if (!now) return 'gone';
     if (now.default) return 'default';

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { cancellationSignal } from '@temporalio/activity';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { failure } from '../lib/clients/errors';
+import { classifyRemoteCopyFailure, failure } from '../lib/clients/errors';
 import { hostKeyFingerprint, withSsh, type SshClient } from '../lib/clients/ssh-client';
 import { faultPoint } from './lib/fault-points';
 import { withHeartbeat, withProgressWatch } from './lib/heartbeat';
@@ -113,11 +113,7 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
             // the rsync left behind (STOP_EARLIER).
             await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs }, run.exit);
           } catch (err) {
-            const msg = (err as Error).message;
-            if (/connection unexpectedly closed|Connection timed out|Connection refused|Timeout, server|No route|exited 255/i.test(msg)) {
-              throw failure('SshUnreachable', `copying files from ${src.ssh.host}:${src.ssh.port} failed, the old host became unreachable: ${msg.slice(-300)}`);
-            }
-            throw err;
+            throw classifyRemoteCopyFailure(err, `copying files from ${src.ssh.host}:${src.ssh.port}`);
           } finally {
             signal.removeEventListener('abort', onAbort);
           }

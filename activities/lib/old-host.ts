@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { MigrationSource } from '../../lib/migration-input';
-import { failure } from '../../lib/clients/errors';
+import { classifyMariadbClientExit, failure } from '../../lib/clients/errors';
 import { SshClient, type SshOptions } from '../../lib/clients/ssh-client';
 
 export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -58,8 +58,9 @@ export async function querySource(ssh: SshClient, src: SourceRef, password: stri
   });
   if (r.code !== 0) {
     const msg = r.stderr.trim().split('\n').slice(-2).join(' | ');
-    if (/Access denied/i.test(msg)) throw failure('DatabaseAuthFailed', `the old host's database refused ${src.sourceDbUser}: ${msg}`);
-    throw failure('RemoteCommandFailed', `query on the old host's database failed (exit ${r.code}): ${msg}`);
+    // The old host's own client, classified as Drover's are: a refused login DatabaseAuthFailed, its server gone or
+    // not answering DatabaseUnavailable (retried), else DatabaseQueryFailed.
+    throw classifyMariadbClientExit(r.stderr, `query on the old host's database as ${src.sourceDbUser} failed (exit ${r.code}): ${msg}`);
   }
   return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
 }

@@ -58,6 +58,12 @@ export interface DoDomainRecord {
   tag: string | null;
 }
 
+/** The HTTP status of a failure the API answered (4xx), as the client recorded it; undefined for any other error. */
+export function cloudStatus(err: unknown): number | undefined {
+  const d = (err as { details?: unknown[] } | null)?.details?.[0] as { status?: unknown } | undefined;
+  return typeof d?.status === 'number' ? d.status : undefined;
+}
+
 export class DigitalOceanClient {
   constructor(
     readonly baseUrl: string,
@@ -100,10 +106,11 @@ export class DigitalOceanClient {
     if (res.status >= 500) throw failure('CloudUnavailable', what);
     // DELETE /v2/vpcs/{id} answers 403 for a region's default VPC and for one that still has members (the
     // reference's words): a refusal about that VPC, not about the token.
-    if (res.status === 403 && method === 'DELETE' && path.startsWith('/v2/vpcs/')) throw failure('CloudRequestRejected', what);
-    if (res.status === 401 || res.status === 403) throw failure('CloudAuthFailed', what);
-    if (res.status === 404) throw failure('CloudNotFound', what);
-    throw failure('CloudRequestRejected', what);
+    const details = [{ status: res.status }];
+    if (res.status === 403 && method === 'DELETE' && path.startsWith('/v2/vpcs/')) throw failure('CloudRequestRejected', what, { details });
+    if (res.status === 401 || res.status === 403) throw failure('CloudAuthFailed', what, { details });
+    if (res.status === 404) throw failure('CloudNotFound', what, { details });
+    throw failure('CloudRequestRejected', what, { details });
   }
 
   /** Every page of a list (`per_page=200`, following `links.pages.next`). */

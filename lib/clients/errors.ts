@@ -96,6 +96,17 @@ export function classifyMariadbClientExit(stderr: string, message: string): Appl
   return failure(CLIENT_UNAVAILABLE.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', message);
 }
 
+/**
+ * A copy from another host (`rsync` over `ssh`, run on a storage node) that lost that host: ssh's or rsync's words
+ * for a link gone, or ssh's own exit status 255. Another attempt may find the host again (SshUnreachable); any other
+ * failure is returned as it was.
+ */
+const COPY_UNREACHABLE = /connection unexpectedly closed|Connection timed out|Connection refused|Timeout, server|No route|exited 255/i;
+export function classifyRemoteCopyFailure(err: unknown, what: string): unknown {
+  const msg = (err as Error)?.message ?? String(err);
+  return COPY_UNREACHABLE.test(msg) ? failure('SshUnreachable', `${what} failed, the old host became unreachable: ${msg.slice(-300)}`, { cause: err }) : err;
+}
+
 /** AWS SDK v3 errors: `$metadata.httpStatusCode`, throttling with Retry-After, missing keys and buckets. */
 export function classifyStorageError(err: unknown, what: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDatabaseError, classifyDockerError, classifySshError, classifyStorageError } from '../../lib/clients/errors';
+import { classifyDatabaseError, classifyDockerError, classifyRemoteCopyFailure, classifySshError, classifyStorageError } from '../../lib/clients/errors';
 import { PERMANENT_FAILURES, TRANSIENT_FAILURES, nonRetryableErrorTypes } from '../../lib/contract/failures';
 
 const s3Err = (name: string, status: number, headers: Record<string, string> = {}) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status }, $response: { headers } });
@@ -24,6 +24,14 @@ describe('error classification', () => {
   ])('%#: %s', (failure, type, nonRetryable) => {
     expect(failure.type).toBe(type);
     expect(failure.nonRetryable).toBe(nonRetryable);
+  });
+
+  it("a copy that lost the other host is SshUnreachable; any other copy failure is left as it was", () => {
+    const lost = classifyRemoteCopyFailure(new Error('command on root@10.0.0.5:22 exited 255: rsync: connection unexpectedly closed (0 bytes received so far) [receiver]'), 'copying files from old:22') as { type?: string; nonRetryable?: boolean; message: string };
+    expect([lost.type, lost.nonRetryable]).toEqual(['SshUnreachable', false]);
+    expect(lost.message).toMatch(/^copying files from old:22 failed, the old host became unreachable: /);
+    const other = new Error('command exited 23: rsync: [sender] send_files failed to open "/srv/a": Permission denied (13)');
+    expect(classifyRemoteCopyFailure(other, 'copying')).toBe(other);
   });
 
   it('honours Retry-After on throttling', () => {
