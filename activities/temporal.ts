@@ -1,8 +1,9 @@
 /** Activities on Temporal itself: what a workflow cannot do on its own, such as waiting on a workflow that is not its child. */
 import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
-import { siteSearchAttributes } from '../lib/contract/search-attributes';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { TASK_QUEUES } from '../lib/contract/ids';
+import { beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endMigrationUpdate, endRestoreUpdate, SITE_ENTITY_WORKFLOW, siteEntityStart, siteStateQuery, type SiteEntityInput } from '../lib/contract/site-entity';
 import { rootMessage } from '../lib/contract/failures';
 import { failure } from '../lib/clients/errors';
 import { cancellationOr } from './lib/heartbeat';
@@ -19,13 +20,11 @@ export function createTemporalActivities() {
    */
   async function siteEntity(site: string, taskQueue?: string) {
     const client = Context.current().client;
-    const workflowId = workflowIds.site(site);
-    await client.workflow
-      .start('siteWorkflow', { workflowId, taskQueue: taskQueue ?? Context.current().info.taskQueue, args: [{ domain: site }], workflowIdConflictPolicy: 'USE_EXISTING', typedSearchAttributes: siteSearchAttributes(site, 'site') })
-      .catch((err: unknown) => {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      });
-    return client.workflow.getHandle(workflowId);
+    const input: SiteEntityInput = { domain: site };
+    const start = siteEntityStart(site, taskQueue ?? Context.current().info.taskQueue);
+    await client.workflow.start(SITE_ENTITY_WORKFLOW, { ...start, args: [input] });
+    // By ID alone: the entity's latest run, whichever has continued as new since.
+    return client.workflow.getHandle(start.workflowId);
   }
   /**
    * An update the entity refused (its validator, or its check at its turn) keeps its type; a cancelled step reports
@@ -45,13 +44,13 @@ export function createTemporalActivities() {
   };
 
   /** An entity update that may wait minutes (a create or delete child): heartbeats every 5 s while it waits. */
-  async function entityUpdate<R>(site: string, name: string, arg: unknown): Promise<R> {
+  async function entityUpdate<R, A>(site: string, update: UpdateDefinition<R, [A]>, arg: A): Promise<R> {
     const ctx = Context.current();
     // The entity and its create/delete children run on drover-infra, whichever worker asks.
     const handle = await siteEntity(site, TASK_QUEUES.infra);
     const timer = setInterval(() => ctx.heartbeat(), 5_000);
     try {
-      return await handle.executeUpdate<R, [unknown]>(name, { args: [arg] }).catch(refused);
+      return await handle.executeUpdate(update, { args: [arg] }).catch(refused);
     } finally {
       clearInterval(timer);
     }
@@ -68,13 +67,14 @@ export function createTemporalActivities() {
       request: { domain: string; phpVersion: string; title: string; adminEmail: string; provider: 'local' | 'digitalocean'; farm: string; storageHost: string | null; image?: string; tablePrefix: string };
       migration: string;
     }): Promise<{ database: string; dbUser: string; stack: string; filesPath: string; alreadyCreated: boolean }> {
-      const r = await entityUpdate<{ database?: string; dbUser?: string; stack?: string; filesPath?: string; alreadyCreated?: true }>(input.request.domain, 'createSite', { ...input.request, migration: input.migration });
-      return { database: r.database ?? '', dbUser: r.dbUser ?? '', stack: r.stack ?? '', filesPath: r.filesPath ?? '', alreadyCreated: Boolean(r.alreadyCreated) };
+      const r = await entityUpdate(input.request.domain, createSiteUpdate, { ...input.request, migration: input.migration });
+      if ('alreadyCreated' in r) return { database: '', dbUser: '', stack: '', filesPath: '', alreadyCreated: true };
+      return { database: r.database, dbUser: r.dbUser, stack: r.stack, filesPath: r.filesPath, alreadyCreated: false };
     },
 
     /** The migration is over (`ok`: migrated; otherwise undone): the site's entity lets other operations in again. Idempotent. */
     async endSiteMigration(input: { domain: string; migration: string; ok: boolean }): Promise<{ released: boolean }> {
-      return entityUpdate(input.domain, 'endMigration', { migration: input.migration, ok: input.ok });
+      return entityUpdate(input.domain, endMigrationUpdate, { migration: input.migration, ok: input.ok });
     },
 
     /**
@@ -85,10 +85,10 @@ export function createTemporalActivities() {
     async removeMigratedSite(input: { domain: string; migration: string; provider: 'local' | 'digitalocean' }): Promise<{ removed: string[] }> {
       // Only the site this migration created: a site that exists for another reason is never touched.
       const handle = await siteEntity(input.domain, TASK_QUEUES.infra);
-      const held = await handle.query<{ migratingBy?: string | null }>('siteState');
+      const held = await handle.query(siteStateQuery);
       if (held.migratingBy !== input.migration) return { removed: [] };
-      const r = await entityUpdate<{ removed: string[] }>(input.domain, 'deleteSite', { domain: input.domain, provider: input.provider, migration: input.migration });
-      await entityUpdate(input.domain, 'endMigration', { migration: input.migration, ok: false });
+      const r = await entityUpdate(input.domain, deleteSiteUpdate, { domain: input.domain, provider: input.provider, migration: input.migration });
+      await entityUpdate(input.domain, endMigrationUpdate, { migration: input.migration, ok: false });
       return { removed: r.removed };
     },
 
@@ -102,7 +102,7 @@ export function createTemporalActivities() {
       const handle = await siteEntity(input.site, input.taskQueue);
       const timer = setInterval(() => ctx.heartbeat(), 5_000);
       try {
-        return await handle.executeUpdate<{ holder: string; since: string }, [{ holder: string }]>('beginRestore', { args: [{ holder: input.holder }] }).catch(refused);
+        return await handle.executeUpdate(beginRestoreUpdate, { args: [{ holder: input.holder }] }).catch(refused);
       } finally {
         clearInterval(timer);
       }
@@ -111,7 +111,7 @@ export function createTemporalActivities() {
     /** Lets the site's entity go after a restore (`endRestore`; harmless when it does not hold it). */
     async releaseSiteFromRestore(input: { site: string; holder: string; ok: boolean; error?: string; taskQueue?: string }): Promise<{ released: boolean }> {
       const handle = await siteEntity(input.site, input.taskQueue);
-      return handle.executeUpdate<{ released: boolean }, [{ holder: string; ok: boolean; error?: string }]>('endRestore', { args: [{ holder: input.holder, ok: input.ok, ...(input.error ? { error: input.error.slice(0, 500) } : {}) }] });
+      return handle.executeUpdate(endRestoreUpdate, { args: [{ holder: input.holder, ok: input.ok, ...(input.error ? { error: input.error.slice(0, 500) } : {}) }] });
     },
 
     /**

@@ -10,52 +10,11 @@ import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { findManager } from './cluster-health';
-import { api, remoteExec, remoteExecWith, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
+import { api, remoteExec, remoteExecWith, checkStepTimeouts } from './lib/proxies';
 import { siteBackupWorkflow } from './site-backup';
+import type { CreateSiteRequest, CreateSiteResult, DeleteSiteResult } from '../lib/contract/site-entity';
 
-export interface CreateSiteRequest {
-  domain: string;
-  phpVersion: string;
-  title: string;
-  adminEmail: string;
-  /** The cluster the site's service runs on. */
-  provider: 'local' | 'digitalocean';
-  farm: string;
-  /** SSH target of the storage node holding the files (null: the worker's default). */
-  storageHost: string | null;
-  /** The WordPress image when not the stack file's (the local provider's imported stand-in). */
-  image?: string;
-  /** WordPress's `$table_prefix` (default wp_): a migrated site keeps its old host's. */
-  tablePrefix?: string;
-  /**
-   * The migration (its workflow ID) this site is created for: WordPress is not installed (the migration swaps its
-   * database and files in) and the site stays `creating` until the migration marks it active; its entity refuses
-   * deletes and restores by anyone else meanwhile.
-   */
-  migration?: string;
-  /**
-   * The long steps' timeouts (deploy, wait, address, install): the request's, or the site entity's own
-   * `stepTimeouts` when it has them. A test's shorter heartbeat timeout notices a killed worker sooner. Absent: each
-   * step's default.
-   */
-  timeouts?: StepTimeouts;
-}
-
-export interface CreateSiteResult {
-  domain: string;
-  database: string;
-  dbUser: string;
-  stack: string;
-  filesPath: string;
-  services: string[];
-  installed: boolean;
-}
-
-export interface DeleteSiteResult {
-  domain: string;
-  finalPoint: string | null;
-  removed: string[];
-}
+export type { CreateSiteRequest, CreateSiteResult, DeleteSiteResult } from '../lib/contract/site-entity';
 
 const invalid = (message: string) => ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
 

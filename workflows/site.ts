@@ -12,18 +12,24 @@
  * before entities existed gets its entity the first time anything touches it.
  */
 import {
-  allHandlersFinished, ApplicationFailure, ChildWorkflowFailure, condition, continueAsNew, defineQuery, defineUpdate, executeChild, patched, setHandler, workflowInfo,
+  allHandlersFinished, ApplicationFailure, ChildWorkflowFailure, condition, continueAsNew, executeChild, patched, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
 import { rootMessage } from '../lib/contract/failures';
-import { checkStepTimeouts, type StepTimeouts } from './lib/proxies';
+import { checkStepTimeouts } from './lib/proxies';
 import { stepTimeoutsProblem } from '../lib/step-timeouts';
-import { createSiteWorkflow, deleteSiteWorkflow, type CreateSiteRequest, type CreateSiteResult, type DeleteSiteResult } from './site-operations';
+import { createSiteWorkflow, deleteSiteWorkflow } from './site-operations';
+import {
+  beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endMigrationUpdate, endRestoreUpdate, siteStateQuery,
+  type CreateSiteRequest, type CreateSiteResult, type DeleteSiteRequest, type DeleteSiteResult, type SiteEntityInput, type SiteEntityState, type SiteOperationRecord,
+} from '../lib/contract/site-entity';
 import { refreshSiteFront } from './site-status';
 
-export type { CreateSiteRequest, CreateSiteResult, DeleteSiteResult } from './site-operations';
+// The protocol lives in lib/contract/site-entity.ts; re-exported for the callers that know the entity by its workflow.
+export { beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endMigrationUpdate, endRestoreUpdate, siteStateQuery };
+export type { CreateSiteRequest, CreateSiteResult, DeleteSiteRequest, DeleteSiteResult, SiteEntityInput, SiteEntityState, SiteOperationRecord };
 
 /** Continue as new after this many operations even if Temporal has not suggested it yet (keeps each run short). */
 export const MAX_OPERATIONS_PER_RUN = 100;
@@ -34,72 +40,6 @@ export const MAX_OPERATIONS_PER_RUN = 100;
  * On the farm Traefik follows the service by its labels and no check runs.
  */
 export const FRONT_CHECK_EVERY_MS = 60_000;
-
-export interface SiteOperationRecord {
-  /** `create`, `delete`, `restore`. */
-  name: string;
-  /** The child workflow or restore that did it. */
-  workflowId: string;
-  startedAt: string;
-  finishedAt: string | null;
-  outcome: 'running' | 'ok' | 'failed';
-  error?: string;
-}
-
-export interface SiteEntityState {
-  domain: string;
-  /** What the entity knows: `unknown` until it creates or deletes (a registered site touched only by restores). */
-  phase: 'unknown' | 'creating' | 'created' | 'deleting' | 'deleted' | 'failed';
-  /** The parameters it was created with (a create with others is refused). */
-  spec: Omit<CreateSiteRequest, 'domain'> | null;
-  /** The operation running now. */
-  running: SiteOperationRecord | null;
-  /** Operations accepted and waiting behind the running one. */
-  queued: string[];
-  /** The restore holding the site, if any. */
-  restoreHolder: string | null;
-  last: SiteOperationRecord | null;
-  /** Operations over every run (numbers the children's IDs, so they never repeat). */
-  operations: number;
-  /** The last front check (a created site on a local cluster): where its task ran and whether the route moved. */
-  front?: { node: string; address: string; port: number; checkedAt: string; moves: number; error?: string };
-  /**
-   * The migration (its workflow ID) that created the site and has not finished: until `endMigrationUpdate`, only it
-   * may delete the site (its undo) and no restore may hold it. Absent in states from before migrations.
-   */
-  migratingBy?: string | null;
-}
-
-export interface SiteEntityInput {
-  domain: string;
-  /** Carried over continue-as-new. */
-  state?: SiteEntityState;
-  /** Operations per run before continuing as new (default MAX_OPERATIONS_PER_RUN; tests set a small one). */
-  maxOperationsPerRun?: number;
-  /** Milliseconds between front checks of a created local site (default FRONT_CHECK_EVERY_MS). */
-  frontCheckEveryMs?: number;
-  /** Timeouts of a create's long steps (default: each step's own; tests set a shorter heartbeat timeout). */
-  stepTimeouts?: StepTimeouts;
-}
-
-export interface DeleteSiteRequest {
-  domain: string;
-  provider: 'local' | 'digitalocean';
-  /** The migration undoing the site it created (the only delete accepted while it migrates). */
-  migration?: string;
-}
-
-/** Creates the site (idempotent: the same parameters again answer at once with the existing site). */
-export const createSiteUpdate = defineUpdate<CreateSiteResult | { domain: string; alreadyCreated: true }, [CreateSiteRequest]>('createSite');
-/** Deletes the site (a final restore point first); refused while a restore holds it. */
-export const deleteSiteUpdate = defineUpdate<DeleteSiteResult, [DeleteSiteRequest]>('deleteSite');
-/** A restore asks to hold the site; refused while another restore holds it or the site is being deleted. */
-export const beginRestoreUpdate = defineUpdate<{ holder: string; since: string }, [{ holder: string }]>('beginRestore');
-/** The restore that holds the site lets it go (idempotent; a holder that is not the holder changes nothing). */
-export const endRestoreUpdate = defineUpdate<{ released: boolean }, [{ holder: string; ok: boolean; error?: string }]>('endRestore');
-/** The migration that created the site lets it go: it is migrated (`ok`) or undone. A migration that does not hold it changes nothing. */
-export const endMigrationUpdate = defineUpdate<{ released: boolean }, [{ migration: string; ok: boolean }]>('endMigration');
-export const siteStateQuery = defineQuery<SiteEntityState>('siteState');
 
 const refuse = (type: 'InvalidInput' | 'RestoreInProgress' | 'MigrationInProgress', message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 

@@ -4,6 +4,7 @@
  * the operation as a Workflow Update: the entity refuses what conflicts (a delete during a restore) and runs the
  * rest one at a time.
  */
+import { siteEntityStart } from '../../lib/contract/site-entity';
 import { Command } from 'commander';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -13,7 +14,6 @@ import { createdSiteDifferences, getSite } from '../../lib/site-registry';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { mergedEnv } from '../../lib/env';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
-import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { createSiteUpdate, deleteSiteUpdate, siteStateQuery, siteWorkflow, type CreateSiteRequest, type SiteEntityInput, type SiteEntityState } from '../../workflows/site';
 import { action, globals, parseOptions, updateRefusal, UsageError } from '../output';
 import { withServices } from '../services';
@@ -57,13 +57,7 @@ export async function createThroughEntity(client: Client, req: CreateSiteRequest
  * (a test's shorter front check or step timeouts) only count when this call starts it.
  */
 export async function siteEntity(client: Client, domain: string, options: Omit<SiteEntityInput, 'domain' | 'state'> = {}) {
-  return client.workflow.start(siteWorkflow, {
-    workflowId: workflowIds.site(domain),
-    taskQueue: TASK_QUEUES.infra,
-    args: [{ domain, ...options }],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: siteSearchAttributes(domain, 'site'),
-  });
+  return client.workflow.start(siteWorkflow, { ...siteEntityStart(domain, TASK_QUEUES.infra), args: [{ domain, ...options }] });
 }
 
 /**
