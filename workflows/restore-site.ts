@@ -16,7 +16,7 @@ import { workflowIds } from '../lib/contract/ids';
 import { siteBackupWorkflow } from './site-backup';
 import { LOCAL_SITE_SERVICE } from '../lib/local-services';
 import { LOCAL_WORDPRESS_IMAGE, siteNames } from '../lib/site-names';
-import { findManager } from './cluster-health';
+import { findManager } from './lib/find-manager';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { requalifyFrom } from '../lib/backup-layout';
 

@@ -9,7 +9,7 @@ import { LOCAL_SITE_SERVICE } from '../lib/local-services';
 import { domainProblem, siteNames } from '../lib/site-names';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
 import { TASK_QUEUES, workflowIds } from '../lib/contract/ids';
-import { findManager } from './cluster-health';
+import { findManager } from './lib/find-manager';
 import { api, remoteExec, remoteExecWith, checkStepTimeouts } from './lib/proxies';
 import { siteBackupWorkflow } from './site-backup';
 import type { CreateSiteRequest, CreateSiteResult, DeleteSiteResult } from '../lib/contract/site-entity';

@@ -25,7 +25,7 @@ import {
   beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endMigrationUpdate, endRestoreUpdate, siteStateQuery,
   type CreateSiteRequest, type CreateSiteResult, type DeleteSiteRequest, type DeleteSiteResult, type SiteEntityInput, type SiteEntityState, type SiteOperationRecord,
 } from '../lib/contract/site-entity';
-import { refreshSiteFront } from './site-status';
+import { refreshSiteFront } from './lib/site-front';
 
 // The protocol lives in lib/contract/site-entity.ts; re-exported for the callers that know the entity by its workflow.
 export { beginRestoreUpdate, createSiteUpdate, deleteSiteUpdate, endMigrationUpdate, endRestoreUpdate, siteStateQuery };
