@@ -10,7 +10,7 @@
 import { cancellationSignal, Context } from '@temporalio/activity';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { failure } from '../lib/clients/errors';
+import { classifyDatabaseError, failure } from '../lib/clients/errors';
 import { parseSshTarget, withSsh } from '../lib/clients/ssh-client';
 import { recordAuditEvent } from '../lib/audit';
 import { SFTP_GROUP, SFTP_KEYS_DIR } from '../lib/access-grants';
@@ -126,9 +126,8 @@ export function createContractorAccessActivities({ galera, ssh, sftp, contractor
         await galera.pool(node).query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY PASSWORD ?', [input.login, '%', input.passwordHash]);
         await galera.pool(node).query('ALTER USER ?@? IDENTIFIED BY PASSWORD ?', [input.login, '%', input.passwordHash]);
       } catch (err) {
-        // The statement carries the hash: report the error code only.
-        const code = (err as { code?: string }).code ?? 'unknown';
-        throw failure(/ECONN|PROTOCOL|ETIMEDOUT|WSREP/.test(code) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `database ${node.name}: creating contractor user ${input.login} failed (${code})`);
+        // The statement carries the hash: the error's code only.
+        throw classifyDatabaseError(err, node.name, { doing: `creating contractor user ${input.login}`, codeOnly: true });
       }
       faultPoint('access-after-db-user');
       await galera.query(node, `GRANT ALL PRIVILEGES ON ${ident(input.database)}.* TO ?@?`, [input.login, '%']);

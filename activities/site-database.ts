@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { RowDataPacket } from 'mysql2/promise';
 import type Docker from 'dockerode';
 import type { ActivityDeps } from '../lib/clients/deps';
-import { failure } from '../lib/clients/errors';
+import { classifyDatabaseError, failure } from '../lib/clients/errors';
 import { siteOwning } from '../lib/site-registry';
 import { withNodeDocker, type NodeAddress } from './swarm-nodes';
 import { faultPoint } from './lib/fault-points';
@@ -41,9 +41,7 @@ export function createSiteDatabaseActivities({ galera, ssh, proxysql }: Pick<Act
     try {
       await galera.pool(node).query(sql, params);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'unknown';
-      const msg = String((err as Error).message ?? '').split(password).join('********');
-      throw failure(/ECONN|PROTOCOL|ETIMEDOUT|WSREP/.test(`${code} ${msg}`) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', `database ${node.name}: setting the site user's password failed (${code}): ${msg.slice(0, 200)}`);
+      throw classifyDatabaseError(err, node.name, { doing: "setting the site user's password", hide: password });
     }
   }
 

@@ -63,17 +63,32 @@ export function classifyDockerError(err: unknown, endpoint: string): Application
 }
 
 /** mysql2 errors: access denied is permanent, connection and server trouble transient, SQL errors permanent. */
-export function classifyDatabaseError(err: unknown, node: string): ApplicationFailure {
+export function classifyDatabaseError(err: unknown, node: string, o: DatabaseErrorOptions = {}): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const code = errCode(err);
-  const msg = errMessage(err);
+  const raw = errMessage(err);
+  // A statement that carries a secret: the error's own words masked (or only its code given), and no cause kept.
+  const secret = o.hide !== undefined || o.codeOnly === true;
+  const said = o.codeOnly ? `(${code || 'unknown'})` : o.hide ? raw.split(o.hide).join('********').slice(0, 200) : raw;
+  const doing = o.doing ? `${o.doing} failed: ` : '';
+  const cause = secret ? {} : { cause: err };
   if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR') {
-    return failure('DatabaseAuthFailed', `database ${node}: access denied`, { cause: err });
+    return failure('DatabaseAuthFailed', `database ${node}: ${doing}access denied`, cause);
   }
-  if (NETWORK_CODES.has(code) || SERVER_TROUBLE_CODES.has(code) || code === 'PROTOCOL_CONNECTION_LOST' || code === 'ER_UNKNOWN_COM_ERROR' || code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || /WSREP has not yet prepared node/i.test(msg)) {
-    return failure('DatabaseUnavailable', `database ${node} unavailable: ${msg}`, { cause: err });
+  if (NETWORK_CODES.has(code) || SERVER_TROUBLE_CODES.has(code) || code === 'PROTOCOL_CONNECTION_LOST' || code === 'ER_UNKNOWN_COM_ERROR' || code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || /WSREP has not yet prepared node/i.test(raw)) {
+    return failure('DatabaseUnavailable', `database ${node} unavailable: ${doing}${said}`, cause);
   }
-  return failure('DatabaseQueryFailed', `database ${node}: ${msg}`, { cause: err });
+  return failure('DatabaseQueryFailed', `database ${node}: ${doing}${said}`, cause);
+}
+
+/** How a database error is told when its statement carries a secret (a password, a password hash). */
+export interface DatabaseErrorOptions {
+  /** What was being done, for the message (`setting the site user's password`). */
+  doing?: string;
+  /** A secret the error's message may repeat: masked. */
+  hide?: string;
+  /** Only the error's code in the message (the statement's values may be quoted in it). */
+  codeOnly?: boolean;
 }
 
 /**

@@ -26,6 +26,14 @@ describe('error classification', () => {
     expect(failure.nonRetryable).toBe(nonRetryable);
   });
 
+  it('a statement carrying a secret: classified as any other, the secret masked or only the code told, no cause kept', () => {
+    const secret = 'Zq9-very-secret';
+    const hidden = classifyDatabaseError(Object.assign(new Error(`Operation ALTER USER failed for 'u'@'%' (password '${secret}')`), { code: 'ER_CANNOT_USER' }), 'node1', { doing: "setting the site user's password", hide: secret });
+    expect([hidden.type, hidden.message, hidden.cause]).toEqual(['DatabaseQueryFailed', "database node1: setting the site user's password failed: Operation ALTER USER failed for 'u'@'%' (password '********')", undefined]);
+    const lost = classifyDatabaseError(Object.assign(new Error(`Deadlock found; hash *ABC123`), { code: 'ER_LOCK_DEADLOCK' }), 'node2', { doing: 'creating contractor user c1', codeOnly: true });
+    expect([lost.type, lost.nonRetryable, lost.message, lost.cause]).toEqual(['DatabaseUnavailable', false, 'database node2 unavailable: creating contractor user c1 failed: (ER_LOCK_DEADLOCK)', undefined]);
+  });
+
   it("a copy that lost the other host is SshUnreachable; any other copy failure is left as it was", () => {
     const lost = classifyRemoteCopyFailure(new Error('command on root@10.0.0.5:22 exited 255: rsync: connection unexpectedly closed (0 bytes received so far) [receiver]'), 'copying files from old:22') as { type?: string; nonRetryable?: boolean; message: string };
     expect([lost.type, lost.nonRetryable]).toEqual(['SshUnreachable', false]);
