@@ -15,7 +15,7 @@ import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
 import { failure } from '../lib/clients/errors';
 import { faultPoint } from './lib/fault-points';
 import { byteCounter, withHeartbeat, withProgressWatch } from './lib/heartbeat';
-import { formatSshTarget, parseSshTarget, withSsh, type SshClient } from '../lib/clients/ssh-client';
+import { formatSshTarget, parseSshTarget, stderrTail, withSsh, type SshClient } from '../lib/clients/ssh-client';
 import { shellQuote as q } from '../lib/shell-quote';
 import { wordpressVersionCommand } from '../lib/wp-version-shell';
 
@@ -42,15 +42,21 @@ export function extractCommand(staging: string): string {
   return `tar -C ${q(staging)} --numeric-owner -xf - && exec cat > /dev/null`;
 }
 
+/** stopEarlierExtracts' exit status when an earlier extract outlived every SIGKILL (stuck in the kernel). */
+export const EXTRACT_WOULD_NOT_STOP = 75;
+
 /**
  * Stops every earlier attempt's `tar` still extracting into `staging` (a worker that lost track of its attempt,
  * a heartbeat timeout that started this retry): found by its exact command line (`pgrep -x -f`, the path's
- * regex characters escaped), SIGKILLed, and waited for (up to 30 s) before the folder is touched.
+ * regex characters escaped), SIGKILLed, and waited for (up to `waitSeconds`, 30) before the folder is touched. One
+ * that will not die is stuck in the kernel (uninterruptible, on a disk or mount that hung): the command then exits
+ * EXTRACT_WOULD_NOT_STOP, and the step fails StepStalled (retried: the mount may come back), not for good.
  */
-function stopEarlierExtracts(staging: string): string {
+export function stopEarlierExtracts(staging: string, waitSeconds = 30): string {
   const args = `tar -C ${staging} --numeric-owner -xf -`;
   const re = q(`^${args.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')}$`);
-  return `for i in $(seq 1 150); do pids=$(pgrep -x -f ${re}) || break; kill -9 $pids 2>/dev/null; sleep 0.2; done; if pgrep -x -f ${re} >/dev/null; then echo "an earlier extract into ${staging.replace(/["$`\\]/g, '')} would not stop" >&2; exit 1; fi`;
+  const tries = Math.max(1, Math.round(waitSeconds / 0.2));
+  return `for i in $(seq 1 ${tries}); do pids=$(pgrep -x -f ${re}) || break; kill -9 $pids 2>/dev/null; sleep 0.2; done; if pgrep -x -f ${re} >/dev/null; then echo "an earlier extract into ${staging.replace(/["$`\\]/g, '')} would not stop, even killed: stuck on its disk or mount" >&2; exit ${EXTRACT_WOULD_NOT_STOP}; fi`;
 }
 
 /**
@@ -134,7 +140,9 @@ export function createStorageRestoreActivities({ ssh, s3, bucket, backup, galera
           // this restore can never bring it back), or an interrupted swap's original when live is missing (put back).
           const [live, previous] = [input.livePath, input.livePath + PREVIOUS_SUFFIX];
           progress.phase = 'stop earlier extract';
-          await c.execOrThrow(stopEarlierExtracts(staging));
+          const stopped = await c.exec(stopEarlierExtracts(staging));
+          if (stopped.code === EXTRACT_WOULD_NOT_STOP) throw failure('StepStalled', `on ${formatSshTarget(target(input.storageHost))}: ${stderrTail(stopped.stderr)}; another attempt may find it gone`);
+          if (stopped.code !== 0) throw failure('RemoteCommandFailed', `stopping an earlier extract on ${formatSshTarget(target(input.storageHost))} exited ${stopped.code}: ${stderrTail(stopped.stderr)}`);
           progress.phase = 'clear staging';
           // A failed put-back stops here (`fi &&`): the previous folder is then the original's only copy. Whether live
           // is there then (the workflow swaps database and files side by side only over a docroot that
