@@ -72,10 +72,15 @@ export function stackDeployScript(input: { name: string; compose: string; overri
  * the stack and the manager.
  */
 export async function runStackDeploy(c: SshClient, input: Parameters<typeof stackDeployScript>[0], manager: string): Promise<ExecResult> {
+  const bound = deployBound(input);
+  const started = Date.now();
   const r = await c.exec('sh -s', { stdin: stackDeployScript(input), signal: cancellationSignal() });
   if (r.code === 0) return r;
   const said = stderrTail(r.stderr);
-  if (TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} did not finish within ${deployBound(input)} s: its dockerd, or a registry it asked, did not answer${said ? ` (${said})` : ''}`);
+  // 137 is also a deploy killed by another's SIGKILL (the OOM killer) before its bound: only a run that lasted the
+  // bound is taken for timed out.
+  if (r.code === 124 || (r.code === 137 && Date.now() - started >= bound * 1000)) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} did not finish within ${bound} s: its dockerd, or a registry it asked, did not answer${said ? ` (${said})` : ''}`);
+  if (r.code === 137) throw failure('DockerUnavailable', `docker stack deploy of ${input.name} on ${manager} was killed (SIGKILL) after ${((Date.now() - started) / 1000).toFixed(0)} s, before its ${bound} s bound: the manager's memory, most likely${said ? ` (${said})` : ''}`);
   throw failure('RemoteCommandFailed', `docker stack deploy of ${input.name} on ${manager} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
 }
 
