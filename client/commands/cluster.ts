@@ -132,7 +132,7 @@ export function downCommand(): Command {
         const g = globals(cmd);
         const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, yes: z.boolean().optional(), worker: z.boolean().optional() }), raw);
         if (!o.yes) throw new UsageError('--yes', `this removes every node of farm ${o.farm} (${o.provider}); run again with --yes to confirm`);
-        const workflowId = workflowIds.teardown(o.farm);
+        const workflowId = workflowIds.teardown(o.provider, o.farm);
         const r = await withTemporal(g.stateDir, (client) =>
           waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
             (await startOrAttach(client, clusterTeardownWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] })).handle.result(),

@@ -311,7 +311,8 @@ function farmStatusCommand(): Command {
 /**
  * `drover restore unlock <site>`: lets a site go that a restore no longer running still holds (a terminated restore
  * never reaches its `finally`): its restore lock row, and its entity's hold (`site/<domain>`, which a restore over the
- * live site takes too, and which otherwise refuses every later restore, create and delete of the site). A hold by a
+ * live site takes too, and which otherwise refuses every later restore, create and delete of the site,
+ * RestoreInProgress). A hold by a
  * running restore is refused: cancel that restore instead.
  */
 function unlockCommand(): Command {
@@ -356,13 +357,16 @@ function unlockCommand(): Command {
           const running = holders.find((_h, i) => statuses[i] === 'RUNNING');
           if (running) throw new UsageError('site', `${site} is locked by ${running}, which is running: cancel it (it releases the lock when it has undone its work)`);
           const status = statuses[0];
-          if (lock) await withServices(g.stateDir, (deps) => releaseRestoreLock(deps.galera, site, lock.holder));
+          // The entity first, then the lock row: a failed update (the entity's worker gone meanwhile) leaves both, and
+          // running unlock again does the whole.
           let entityReleased = false;
           if (entityHolder) {
             const ended = statuses[holders.indexOf(entityHolder)].toLowerCase();
             entityReleased = (await entity.executeUpdate(endRestoreUpdate, { args: [{ holder: entityHolder, ok: false, error: `${entityHolder} ended (${ended}) without letting the site go: released by drover restore unlock` }] })).released;
           }
+          if (lock) await withServices(g.stateDir, (deps) => releaseRestoreLock(deps.galera, site, lock.holder));
           const what = [lock ? 'the restore lock' : null, entityReleased ? "the site entity's hold" : null].filter(Boolean).join(' and ');
+          if (!what) return { ok: true, data: { site, unlocked: false, holder, holderStatus: status, entityReleased }, text: `${site} has no restore lock (its entity let ${holder} go meanwhile)` };
           return {
             ok: true,
             data: { site, unlocked: true, holder, holderStatus: status, entityReleased },

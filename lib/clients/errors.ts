@@ -98,17 +98,27 @@ export interface DatabaseErrorOptions {
  * (1047, "WSREP has not yet prepared node"), a certification conflict or a lock wait (1213, 1205), a query killed by a
  * server timeout (4031). Another attempt, on the next Synced node, may succeed.
  */
-const CLIENT_UNAVAILABLE = /(?:ERROR |error: )(?:2002|2003|2006|2013|2026|1040|1047|1053|1205|1213|4031)\b|Lost connection|gone away|Can't connect|WSREP|Deadlock found|Lock wait timeout/i;
-const CLIENT_AUTH = /(?:ERROR |error: )(?:1044|1045|1698)\b|Access denied/i;
+const UNAVAILABLE_CODES = new Set([2002, 2003, 2006, 2013, 2026, 1040, 1047, 1053, 1205, 1213, 4031]);
+const AUTH_CODES = new Set([1044, 1045, 1698]);
+/** The same, in words, for a client that printed no error code (a program's own message). */
+const UNAVAILABLE_WORDS = /Lost connection|gone away|Can't connect|WSREP|Deadlock found|Lock wait timeout/i;
 
 /**
  * The failure of a MariaDB client program that exited non-zero, from its stderr: DatabaseUnavailable (retried) for
  * the server or the link, DatabaseAuthFailed for a refused login, else DatabaseQueryFailed (the dump or statement
- * itself). `message` is the caller's (naming the database and node, with the stderr it chose to quote).
+ * itself). Decided by the last error code the client printed when it printed one: an error's words may quote the
+ * site's data (a syntax error `near '…'`, a duplicate entry), which must not pass for a lost server. `message` is
+ * the caller's (naming the database and node, with the stderr it chose to quote).
  */
 export function classifyMariadbClientExit(stderr: string, message: string): ApplicationFailure {
-  if (CLIENT_AUTH.test(stderr)) return failure('DatabaseAuthFailed', message);
-  return failure(CLIENT_UNAVAILABLE.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', message);
+  const codes = [...stderr.matchAll(/(?:ERROR |error: )(\d{4})\b/g)].map((m) => Number(m[1]));
+  const code = codes.at(-1);
+  if (code !== undefined) {
+    if (AUTH_CODES.has(code)) return failure('DatabaseAuthFailed', message);
+    return failure(UNAVAILABLE_CODES.has(code) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', message);
+  }
+  if (/Access denied/i.test(stderr)) return failure('DatabaseAuthFailed', message);
+  return failure(UNAVAILABLE_WORDS.test(stderr) ? 'DatabaseUnavailable' : 'DatabaseQueryFailed', message);
 }
 
 /**
@@ -119,7 +129,8 @@ export function classifyMariadbClientExit(stderr: string, message: string): Appl
 const COPY_UNREACHABLE = /connection unexpectedly closed|Connection timed out|Connection refused|Timeout, server|No route|exited 255/i;
 export function classifyRemoteCopyFailure(err: unknown, what: string): unknown {
   const msg = (err as Error)?.message ?? String(err);
-  return COPY_UNREACHABLE.test(msg) ? failure('SshUnreachable', `${what} failed, the old host became unreachable: ${msg.slice(-300)}`, { cause: err }) : err;
+  // No cause kept: the operator's report walks to the root cause, which would be the permanent RemoteCommandFailed.
+  return COPY_UNREACHABLE.test(msg) ? failure('SshUnreachable', `${what} failed, the old host became unreachable: ${msg.slice(-300)}`) : err;
 }
 
 /** AWS SDK v3 errors: `$metadata.httpStatusCode`, throttling with Retry-After, missing keys and buckets. */

@@ -61,13 +61,14 @@ export const workflowIds = {
   /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
   restoreFarm: (label: string): string => `restore-farm/${label}`,
   /**
-   * One bring-up per farm (re-running resumes it), one teardown per farm, one scaling per farm and change: a second
-   * caller while one runs attaches to it (a `down --yes` or `scale workers +1` run twice at once is one run, not two
-   * side by side); once it has closed, the same command starts a new run. A health check is a read-only report per
-   * request (its own bound, `status --timeout`): one per farm and request time (ISO 8601, to the millisecond).
+   * One bring-up per farm (re-running resumes it), one teardown per provider and farm, one scaling per farm and
+   * change (`scale workers` is local only): a second caller while one runs attaches to it (a `down --yes` or `scale
+   * workers +1` run twice at once is one run, not two side by side); once it has closed, the same command starts a
+   * new run. A health check is a read-only report per request (its own bound, `status --timeout`): one per farm and
+   * request time (ISO 8601, to the millisecond).
    */
   bringUp: (farm: string): string => `bringup/${farm}`,
-  teardown: (farm: string): string => `teardown/${farm}`,
+  teardown: (provider: string, farm: string): string => `teardown/${provider}/${farm}`,
   scale: (farm: string, delta: number): string => `scale/${farm}/${delta > 0 ? '+' : ''}${delta}`,
   health: (farm: string, requestedAt: Date): string => `health/${farm}/${requestedAt.toISOString()}`,
   /** One provisioning per farm (re-running resumes it). */

@@ -287,16 +287,16 @@ describe('drover CLI', () => {
         downs.push(d);
       }
       // Both waiting on the one workflow before the worker runs anything.
-      for (let i = 0; i < 300 && !downs.every((d) => d.stderr.includes('waiting on teardown/ghost-twice')); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(downs.map((d) => d.stderr)).toEqual([expect.stringContaining('waiting on teardown/ghost-twice'), expect.stringContaining('waiting on teardown/ghost-twice')]);
+      for (let i = 0; i < 300 && !downs.every((d) => d.stderr.includes('waiting on teardown/local/ghost-twice')); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(downs.map((d) => d.stderr)).toEqual([expect.stringContaining('waiting on teardown/local/ghost-twice'), expect.stringContaining('waiting on teardown/local/ghost-twice')]);
       worker.kill('SIGCONT');
       const codes = await Promise.all(downs.map((d) => d.code));
       expect(codes, downs.map((d) => d.stderr).join('\n')).toEqual([0, 0]);
-      for (const d of downs) expect(JSON.parse(d.stdout)).toMatchObject({ ok: true, workflowId: 'teardown/ghost-twice', removed: [] });
+      for (const d of downs) expect(JSON.parse(d.stdout)).toMatchObject({ ok: true, workflowId: 'teardown/local/ghost-twice', removed: [] });
       // Visibility lags the runs a moment: listed once both have had time to show.
       await new Promise((r) => setTimeout(r, 1500));
       const runs = (await client.workflowService.listWorkflowExecutions({ namespace, query: "WorkflowType = 'clusterTeardownWorkflow'" })).executions;
-      expect(runs.map((e) => e.execution!.workflowId)).toEqual(['teardown/ghost-twice']);
+      expect(runs.map((e) => e.execution!.workflowId)).toEqual(['teardown/local/ghost-twice']);
     } finally {
       worker.kill('SIGCONT');
       worker.kill('SIGTERM');

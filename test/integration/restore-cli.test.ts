@@ -171,7 +171,7 @@ describe('drover restore site', () => {
     expect(state.last).toMatchObject({ name: 'restore', workflowId: holder, outcome: 'failed', error: expect.stringContaining('released by drover restore unlock') });
     expect((await restoreLocks(ctx.deps.galera)).filter((l) => l.site === site.domain)).toEqual([]);
 
-    // Before, only the lock row went: this restore then waited on the entity for ever.
+    // Before, only the lock row went: the entity then refused this restore (RestoreInProgress, naming the dead holder).
     const again = await drover(['restore', 'site', site.domain, '--at', '2026-11-10', '--worker', '--json'], { timeoutMs: 120_000 });
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect((await entity.query(siteStateQuery)).last).toMatchObject({ name: 'restore', outcome: 'ok' });

@@ -29,6 +29,10 @@ describe('MariaDB client failures', () => {
     ["ERROR 1064 (42000) at line 3: You have an error in your SQL syntax; check the manual near '…' at line 1", 'DatabaseQueryFailed'],
     ["ERROR 1062 (23000) at line 40: Duplicate entry '…' for key 'PRIMARY'", 'DatabaseQueryFailed'],
     ['', 'DatabaseQueryFailed'],
+    // Site data quoted in a statement's error never passes for a lost server or a refused login.
+    ["ERROR 1064 (42000) at line 88: You have an error in your SQL syntax; check the manual near 'the server has gone away, Access denied' at line 1", 'DatabaseQueryFailed'],
+    ["ERROR 1062 (23000) at line 12: Duplicate entry 'Lost connection' for key 'PRIMARY'", 'DatabaseQueryFailed'],
+    ['mariadb: unknown option \'--bogus\'', 'DatabaseQueryFailed'],
   ])('%s → %s', (stderr, type) => {
     const f = classifyMariadbClientExit(stderr, 'loading x failed');
     expect(f.type).toBe(type);

@@ -21,8 +21,8 @@ describe('workflowIds', () => {
     expect(workflowIds.restoreDrill('2026-12-06', [...common, 'zz-one.example.com'].reverse())).toBe(a);
   });
 
-  it('teardown and scaling are one per farm (and change); a health check one per request time', () => {
-    expect(workflowIds.teardown('fra1')).toBe('teardown/fra1');
+  it('teardown is one per provider and farm, scaling one per farm and change; a health check one per request time', () => {
+    expect([workflowIds.teardown('digitalocean', 'fra1'), workflowIds.teardown('local', 'fra1')]).toEqual(['teardown/digitalocean/fra1', 'teardown/local/fra1']);
     expect([workflowIds.scale('fra1', 2), workflowIds.scale('fra1', -1)]).toEqual(['scale/fra1/+2', 'scale/fra1/-1']);
     expect(workflowIds.health('fra1', new Date(Date.UTC(2026, 11, 6, 12, 30, 1, 23)))).toBe('health/fra1/2026-12-06T12:30:01.023Z');
   });
