@@ -1,4 +1,5 @@
 /** `drover backup run | list | prune | schedule …`: nightly backups of every site. */
+import { runWorkflow } from '../run-workflow';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { listSiteRestorePoints } from '../../lib/restore-points';
@@ -98,9 +99,7 @@ export function backupCommand(): Command {
         const text = plans.map((p) => `${p.site}\n${formatPlan(p.plan)}`).join('\n');
         if (o.dryRun) return { ok: true, data: { dryRun: true, now, plans }, text };
         const result = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'backup', worker: Boolean(o.worker), workflowId: workflowIds.prune(now) }, () =>
-            client.workflow.execute(pruneRestorePointsWorkflow, { workflowId: workflowIds.prune(now), taskQueue: TASK_QUEUES.backup, typedSearchAttributes: siteSearchAttributes(null, 'prune'), args: [{ sites: plans.map((p) => p.site), now }] }),
-          ),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'backup', worker: Boolean(o.worker), workflow: pruneRestorePointsWorkflow, workflowId: workflowIds.prune(now), searchAttributes: siteSearchAttributes(null, 'prune'), args: [{ sites: plans.map((p) => p.site), now }] }),
         );
         return { ok: true, data: { dryRun: false, now, plans, result }, text: `${text}\npruned: ${JSON.stringify(result)}` };
       }),

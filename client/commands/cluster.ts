@@ -3,6 +3,7 @@
  * network-namespace nodes on this machine (root); `provision` provisions a plan on DigitalOcean (or the emulator
  * DROVER_DO_API_URL points at); `down` removes only what carries the farm's mark, after confirmation.
  */
+import { runWorkflow } from '../run-workflow';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -10,14 +11,13 @@ import { z } from 'zod';
 import { buildLocalImageTar, LOCAL_IMAGE } from '../../devkit/local-image';
 import { droverRoot } from '../../lib/version';
 import { loadStackBundle, StackBundleError, type StackBundle } from '../../lib/stack-bundle';
-import { READ_ONLY_RUN_TIMEOUT_SECONDS, TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { READ_ONLY_RUN_TIMEOUT_SECONDS, workflowIds } from '../../lib/contract/ids';
 import { clusterBringUpWorkflow, clusterTeardownWorkflow, type ClusterBringUpInput, type ClusterBringUpResult } from '../../workflows';
 import { clusterHealthWorkflow } from '../../workflows/cluster-health';
 import { clusterScaleWorkflow, type ClusterScaleResult } from '../../workflows/cluster-scale';
 import { provisionFarmWorkflow } from '../../workflows/provision-farm';
 import { action, globals, parseOptions, UsageError, workflowInputRefusal } from '../output';
-import { startOrAttach, webUiLink, withTemporal } from '../temporal';
-import { waitOnWorker } from '../worker-option';
+import { webUiLink, withTemporal } from '../temporal';
 import { readPlanOption } from './plan';
 import type { FarmPlan } from '../../lib/plan/schema';
 import { plannedNodes } from '../../lib/plan/nodes';
@@ -108,9 +108,7 @@ export function upCommand(): Command {
         }
         const workflowId = workflowIds.bringUp(farm);
         return withTemporal(g.stateDir, async (client) => {
-          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
-            (await startOrAttach(client, clusterBringUpWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [input] })).handle.result(),
-          ).catch((err: unknown) => {
+          const r = await runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflow: clusterBringUpWorkflow, workflowId, searchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [input] }).catch((err: unknown) => {
             // A subnet another farm holds is refused before any node of this one exists.
             throw workflowInputRefusal(err, { subnet: '--subnet' }) ?? err;
           });
@@ -134,9 +132,7 @@ export function downCommand(): Command {
         if (!o.yes) throw new UsageError('--yes', `this removes every node of farm ${o.farm} (${o.provider}); run again with --yes to confirm`);
         const workflowId = workflowIds.teardown(o.provider, o.farm);
         const r = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
-            (await startOrAttach(client, clusterTeardownWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] })).handle.result(),
-          ),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflow: clusterTeardownWorkflow, workflowId, searchAttributes: farmSearchAttributes(o.farm, 'teardown'), args: [{ provider: o.provider, farm: o.farm }] }),
         );
         return { ok: true, data: { workflowId, ...r }, text: r.removed.length ? `removed from ${o.farm}: ${r.removed.join(', ')}` : `nothing of ${o.farm} was left` };
       }),
@@ -165,9 +161,7 @@ export function provisionCommand(): Command {
         if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) \S+/.test(key)) throw new UsageError('--ssh-public-key', `${o.sshPublicKey} is not an OpenSSH public key`);
         const workflowId = workflowIds.provision(plan.name);
         return withTemporal(g.stateDir, async (client) => {
-          const r = await waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
-            (await startOrAttach(client, provisionFarmWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(plan.name, 'provision'), args: [{ plan, nodes: plannedNodes(plan), image: o.image, sshPublicKey: key, rollbackOnFailure: o.rollbackOnFailure }] })).handle.result(),
-          );
+          const r = await runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflow: provisionFarmWorkflow, workflowId, searchAttributes: farmSearchAttributes(plan.name, 'provision'), args: [{ plan, nodes: plannedNodes(plan), image: o.image, sshPublicKey: key, rollbackOnFailure: o.rollbackOnFailure }] });
           return { ok: true, data: { workflowId, result: r }, text: `farm ${r.farm}: ${r.nodes.length} droplets active (${r.created.droplets} created now), ${r.created.volumes} volumes created, load balancer ${r.loadBalancerId ?? '-'}, reserved IPs ${r.reservedIps.join(', ') || '-'}` };
         });
       }),
@@ -207,9 +201,7 @@ export function scaleCommand(): Command {
         const common = await clusterInputs(g.stateDir, o);
         const workflowId = workflowIds.scale(o.farm, delta);
         const r = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, async () =>
-            (await startOrAttach(client, clusterScaleWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] })).handle.result(),
-          ),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflow: clusterScaleWorkflow, workflowId, searchAttributes: farmSearchAttributes(common.farm, 'scale'), args: [{ ...common, delta }] }),
         ).catch((err: unknown) => {
           throw workflowInputRefusal(err, { ...FARM_FLAG, delta: 'delta' }) ?? err;
         });
@@ -232,7 +224,7 @@ export function statusCommand(): Command {
         const o = parseOptions(z.object({ provider: z.enum(['local', 'digitalocean']), farm: farmName, timeout: z.coerce.number().int().min(5).max(3600), worker: z.boolean().optional() }), raw);
         const workflowId = workflowIds.health(o.farm, new Date());
         const r = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflowId }, () => client.workflow.execute(clusterHealthWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(o.farm, 'health'), workflowExecutionTimeout: o.timeout * 1000, args: [{ provider: o.provider, farm: o.farm }] })),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(o.worker), workflow: clusterHealthWorkflow, workflowId, searchAttributes: farmSearchAttributes(o.farm, 'health'), executionTimeoutMs: o.timeout * 1000, args: [{ provider: o.provider, farm: o.farm }] }),
         ).catch((err: unknown) => {
           throw workflowInputRefusal(err, FARM_FLAG, { suffix: ` (provider ${o.provider})` }) ?? err;
         });

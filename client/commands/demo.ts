@@ -10,6 +10,8 @@
  *      that fetches it through the farm's front;
  *   7. a migration wave of three sites from a local old host into that cluster, paused and resumed once.
  */
+import { runWorkflow } from '../run-workflow';
+import { waitOnWorker } from '../worker-option';
 import { Command } from 'commander';
 import { z } from 'zod';
 import { listSiteRestorePoints } from '../../lib/restore-points';
@@ -17,12 +19,11 @@ import { devUp } from '../../devkit/dev-env';
 import { generateDemoSites } from '../../devkit/dev-env/demo-sites';
 import { dateOf, dayNumber, planRetention } from '../../lib/retention';
 import { damageSite, siteFingerprint } from '../../devkit/site-fingerprint';
-import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { workflowIds } from '../../lib/contract/ids';
 import { clusterBringUpWorkflow, nightlyBackupWorkflow, restoreSiteWorkflow } from '../../workflows';
 import { action, globals, parseOptions, progress } from '../output';
 import { withServices } from '../services';
 import { webUiLink, withTemporal } from '../temporal';
-import { waitOnWorker } from '../worker-option';
 import { formatReport } from './dev';
 import { formatPlan } from './retention';
 import { clusterInputs, formatBringUp } from './cluster';
@@ -88,9 +89,7 @@ export function demoCommand(): Command {
         const workflowId = workflowIds.nightlyBackup(date);
         log(`running one backup night (${workflowId}) with an in-process drover-backup worker`);
         const night = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'backup', worker: true, workflowId }, () =>
-            client.workflow.execute(nightlyBackupWorkflow, { workflowId, taskQueue: TASK_QUEUES.backup, typedSearchAttributes: siteSearchAttributes(null, 'backup'), args: [{ date, sites: sites.map((s) => s.domain), concurrency: 4 }] }),
-          ),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'backup', worker: true, workflow: nightlyBackupWorkflow, workflowId, searchAttributes: siteSearchAttributes(null, 'backup'), args: [{ date, sites: sites.map((s) => s.domain), concurrency: 4 }] }),
         );
 
         const points = await withServices(g.stateDir, async (deps) => {
@@ -108,7 +107,7 @@ export function demoCommand(): Command {
         const restoreId = `${workflowIds.restore(victim.domain, date)}/demo-${smokeLabel()}`;
         // The night just backed up is the point: the demo made it, so there is nothing to choose.
         const restored = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'restore', worker: true, workflowId: restoreId }, () => client.workflow.execute(restoreSiteWorkflow, { workflowId: restoreId, taskQueue: TASK_QUEUES.restore, typedSearchAttributes: siteSearchAttributes(victim.domain, 'restore'), args: [{ site: victim.domain, point: date }] })),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'restore', worker: true, workflow: restoreSiteWorkflow, workflowId: restoreId, searchAttributes: siteSearchAttributes(victim.domain, 'restore'), args: [{ site: victim.domain, point: date }] }),
         );
         const after = await withServices(g.stateDir, (deps) => siteFingerprint(deps, victim));
         const exact = after.database === before.database && after.files === before.files;
@@ -120,7 +119,7 @@ export function demoCommand(): Command {
         // The local WordPress image too (built once from Debian packages), for the demo's site.
         const clusterInput = { ...base, images: [...base.images, { image: WORDPRESS_IMAGE, tarPath: await buildWordpressImageTar({ log }), changes: WORDPRESS_IMAGE_CHANGES }], nodes: 3 };
         const cluster = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: true, workflowId: workflowIds.bringUp(farm) }, () => client.workflow.execute(clusterBringUpWorkflow, { workflowId: workflowIds.bringUp(farm), taskQueue: TASK_QUEUES.infra, typedSearchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [clusterInput] })),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: true, workflow: clusterBringUpWorkflow, workflowId: workflowIds.bringUp(farm), searchAttributes: farmSearchAttributes(farm, 'bring-up'), args: [clusterInput] }),
         );
 
         // The object cache's password every site's service reads (the cache stack's secret on a farm).

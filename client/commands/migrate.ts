@@ -4,6 +4,7 @@
  * against the farm (a domain already on it is refused), then on a migration worker (password files readable
  * there, old hosts reachable, WordPress found): only then does anything start.
  */
+import { runWorkflow } from '../run-workflow';
 import { Command } from 'commander';
 import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
@@ -13,7 +14,7 @@ import { migrateSiteWorkflow, type MigrateSiteResult } from '../../workflows/mig
 import { action, globals, UsageError } from '../output';
 import { farmProblems, parseCutover, parseTarget, readRows, refuse, toRef, withTargetOptions } from './migration-file';
 import { addWaveCommands, planCommand, waveCommand } from './migrate-wave';
-import { startOrAttach, withTemporal } from '../temporal';
+import { withTemporal } from '../temporal';
 import { requireWorker, waitOnWorker, warnWithoutWorker } from '../worker-option';
 import { wholeNumber } from '../option-schemas';
 import { checkTargetFarm } from './site-nodes';
@@ -35,16 +36,15 @@ export function migrateCommand(): Command {
         // The file's wave, when all its rows are of one: the check is then found with the wave's other workflows.
         const waves = [...new Set(rows.map((row) => row.wave))];
         const r: MigrateCheckResult = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'migrate', worker: Boolean(opts.worker), workflowId }, async () =>
-            (
-              await startOrAttach(client, migrateCheckWorkflow, {
-                workflowId,
-                taskQueue: TASK_QUEUES.migrate,
-                typedSearchAttributes: siteSearchAttributes(rows.length === 1 ? rows[0].domain : null, 'migrate-check', waves.length === 1 ? { wave: waves[0] } : {}),
-                args: [{ rows: rows.map((row) => ({ ...toRef(row), line: row.line })) }],
-              })
-            ).handle.result(),
-          ),
+          runWorkflow(client, {
+            stateDir: g.stateDir,
+            queue: 'migrate',
+            worker: Boolean(opts.worker),
+            workflow: migrateCheckWorkflow,
+            workflowId,
+            searchAttributes: siteSearchAttributes(rows.length === 1 ? rows[0].domain : null, 'migrate-check', waves.length === 1 ? { wave: waves[0] } : {}),
+            args: [{ rows: rows.map((row) => ({ ...toRef(row), line: row.line })) }],
+          }),
         );
         if (r.problems.length) refuse(file, r.problems);
         const text = r.checked.map((c) => `${c.domain.padEnd(32)} prefix=${c.preflight.tablePrefix} files=${c.preflight.files} (${c.preflight.bytes} B) db=${c.preflight.db.tables} tables ${c.preflight.db.version}${c.preflight.db.toMap.length ? ` collations to map: ${c.preflight.db.toMap.join(', ')}` : ''} php=${c.preflight.phpVersion ?? '?'}`);

@@ -1,12 +1,12 @@
 /** `drover site add | list`: the site registry every nightly backup covers. */
+import { runWorkflow } from '../run-workflow';
 import { Command } from 'commander';
 import { getSite, listSites, siteSchema, type SiteRecord } from '../../lib/site-registry';
 import { registerSiteWorkflow } from '../../workflows/site-registration';
-import { TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { workflowIds } from '../../lib/contract/ids';
 import { action, globals, parseOptions, UsageError, workflowInputRefusal } from '../output';
 import { withServices } from '../services';
 import { withTemporal } from '../temporal';
-import { waitOnWorker } from '../worker-option';
 import { siteSearchAttributes } from '../../lib/contract/search-attributes';
 import { siteNames } from '../../lib/site-names';
 import { addSiteLifecycleCommands, frontAddress, providerOption } from './site-lifecycle';
@@ -38,9 +38,7 @@ export function siteCommand(): Command {
         const s = parseOptions(siteSchema, { domain, database: opts.db, filesPath: opts.files, storageHost: opts.storageHost ?? null, ...(opts.tablePrefix ? { tablePrefix: opts.tablePrefix } : {}) }, (k) => FLAGS[k] ?? k);
         const workflowId = workflowIds.siteRegistration(s.domain);
         const record = await withTemporal(g.stateDir, (client) =>
-          waitOnWorker(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(opts.worker), workflowId }, () =>
-            client.workflow.execute(registerSiteWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, typedSearchAttributes: siteSearchAttributes(s.domain, 'register'), args: [s] }),
-          ),
+          runWorkflow(client, { stateDir: g.stateDir, queue: 'infra', worker: Boolean(opts.worker), workflow: registerSiteWorkflow, workflowId, searchAttributes: siteSearchAttributes(s.domain, 'register'), args: [s] }),
         ).catch((err: unknown) => {
           // Its one activity reads the table prefix before it writes: a prefix it cannot read is --table-prefix's.
           throw workflowInputRefusal(err, { tablePrefix: '--table-prefix' }, { activity: true }) ?? err;

@@ -1,11 +1,11 @@
 /** `drover smoke`: runs the smoke workflow through Temporal against every part of the environment. */
+import { runWorkflow } from '../run-workflow';
 import { Command } from 'commander';
 import { z } from 'zod';
-import { READ_ONLY_RUN_TIMEOUT_SECONDS, TASK_QUEUES, workflowIds } from '../../lib/contract/ids';
+import { READ_ONLY_RUN_TIMEOUT_SECONDS, workflowIds } from '../../lib/contract/ids';
 import { smokeWorkflow, type SmokeResult } from '../../workflows/smoke';
 import { action, globals, parseOptions } from '../output';
 import { webUiLink, withTemporal } from '../temporal';
-import { waitOnWorker } from '../worker-option';
 
 export interface SmokeRun {
   workflowId: string;
@@ -21,7 +21,7 @@ export function smokeLabel(now = new Date()): string {
 export async function runSmoke(stateDir: string, label: string, inProcessWorker: boolean): Promise<SmokeRun> {
   const workflowId = workflowIds.smoke(label);
   const result = await withTemporal(stateDir, (client) =>
-    waitOnWorker(client, { stateDir, queue: 'infra', worker: inProcessWorker, workflowId }, () => client.workflow.execute(smokeWorkflow, { workflowId, taskQueue: TASK_QUEUES.infra, workflowExecutionTimeout: READ_ONLY_RUN_TIMEOUT_SECONDS * 1000, args: [{ label }] })),
+    runWorkflow(client, { stateDir, queue: 'infra', worker: inProcessWorker, workflow: smokeWorkflow, workflowId, searchAttributes: null, executionTimeoutMs: READ_ONLY_RUN_TIMEOUT_SECONDS * 1000, args: [{ label }] }),
   );
   return { workflowId, webUi: webUiLink(stateDir, workflowId), result };
 }
