@@ -224,11 +224,11 @@ describe('drover CLI', () => {
     expect(missingText.stderr).toMatch(/--farm: no cluster named nosuch/);
   });
 
-  it('a status killed while its worker is gone leaves no workflow open for ever: health runs with a bounded time', async () => {
+  /** A namespace of its own with a `drover worker infra` process polling it (once the server lists it as a poller). */
+  async function namespaceWithWorker() {
     const namespace = await freshNamespace();
     const env = { ...process.env, TEMPORAL_NAMESPACE: namespace, DROVER_METRICS_PORT: '0' };
     const args = ['--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET)];
-    // A worker that polled a moment ago and is gone now (the server still lists it as a poller).
     const tw = await connectTestServer();
     const client = new Client({ connection: tw.client.connection, namespace, dataConverter: testDataConverter() });
     const pollers = async () => (await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: 'drover-infra' }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW })).pollers ?? [];
@@ -236,6 +236,12 @@ describe('drover CLI', () => {
     const workerExited = new Promise((r) => worker.once('close', r));
     for (let i = 0; i < 150 && !(await pollers()).length; i++) await new Promise((r) => setTimeout(r, 200));
     expect((await pollers()).length).toBe(1);
+    return { namespace, env, args, tw, client, worker, workerExited };
+  }
+
+  it('a status killed while its worker is gone leaves no workflow open for ever: health runs with a bounded time', async () => {
+    // A worker that polled a moment ago and is gone now (the server still lists it as a poller).
+    const { namespace, env, args, tw, client, worker, workerExited } = await namespaceWithWorker();
     worker.kill('SIGTERM');
     await workerExited;
 
@@ -265,19 +271,10 @@ describe('drover CLI', () => {
   });
 
   it('two `drover down` of one farm at once are one teardown workflow, both callers given its result', async () => {
-    const namespace = await freshNamespace();
-    const env = { ...process.env, TEMPORAL_NAMESPACE: namespace, DROVER_METRICS_PORT: '0' };
-    const args = ['--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET)];
-    const tw = await connectTestServer();
-    const client = new Client({ connection: tw.client.connection, namespace, dataConverter: testDataConverter() });
-    const pollers = async () => (await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: 'drover-infra' }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW })).pollers ?? [];
     // A worker that polls, then is frozen: both commands find it and start (or attach) before anything runs.
-    const worker = spawn(process.execPath, [CLI, ...args, 'worker', 'infra'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'ignore'] });
-    const workerExited = new Promise((r) => worker.once('close', r));
+    const { namespace, env, args, tw, client, worker, workerExited } = await namespaceWithWorker();
     const downs: { stdout: string; stderr: string; code: Promise<number | null> }[] = [];
     try {
-      for (let i = 0; i < 150 && !(await pollers()).length; i++) await new Promise((r) => setTimeout(r, 200));
-      expect((await pollers()).length).toBe(1);
       worker.kill('SIGSTOP');
       for (let i = 0; i < 2; i++) {
         const p = spawn(process.execPath, [CLI, ...args, 'down', '--farm', 'ghost-twice', '--yes', '--json'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
