@@ -111,7 +111,7 @@ export function createMigrationFilesActivities({ ssh, migrateSsh, stepStallMs }:
             // as I/O): a copy that says nothing for the stall bound (a disk or mount hung on either side, or the old
             // host's rsync stopped, sshd still answering) fails StepStalled, its connection dropped; the retry stops
             // the rsync left behind (STOP_EARLIER).
-            await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, stop: () => storage.destroy(), stallMs: stepStallMs }, run.exit);
+            await withProgressWatch({ moved: () => said, waitingOnRemote: () => true, what: `copying ${src.sourcePath} from ${src.ssh.host}:${src.ssh.port}`, at: () => `${progress.bytes} bytes copied`, silence: 'rsync reported nothing', stop: () => storage.destroy(), stallMs: stepStallMs }, run.exit);
           } catch (err) {
             throw classifyRemoteCopyFailure(err, `copying files from ${src.ssh.host}:${src.ssh.port}`);
           } finally {

@@ -88,9 +88,10 @@ const STOPPED_WAIT_MS = 10_000;
  * On a stall `stop()` is called (destroying the connection the stream runs on), and `work` is waited for up to
  * STOPPED_WAIT_MS so what it ran has ended when the step fails and its retry starts. Once `streamed()` says the
  * stream is over (the remote program has exited), the rest (the last uploads, bounded by the S3 client) is not watched.
- * `at()` says where the step stood in the failure's message (default: `moved()` bytes).
+ * `at()` says where the step stood in the failure's message (default: `moved()` bytes); `silence` what did not happen
+ * (default "no byte moved": `moved()` counts bytes; a copy watched by its program's progress lines says so).
  */
-export async function withProgressWatch<T>(o: { moved: () => number; waitingOnRemote: () => boolean; what: string; stop: () => void; stallMs: number; streamed?: () => boolean; at?: () => string }, work: Promise<T>): Promise<T> {
+export async function withProgressWatch<T>(o: { moved: () => number; waitingOnRemote: () => boolean; what: string; stop: () => void; stallMs: number; streamed?: () => boolean; at?: () => string; silence?: string }, work: Promise<T>): Promise<T> {
   let [last, since] = [o.moved(), Date.now()];
   let timer: NodeJS.Timeout | undefined;
   let stall: Error | undefined;
@@ -101,7 +102,7 @@ export async function withProgressWatch<T>(o: { moved: () => number; waitingOnRe
       if (now !== last || !o.waitingOnRemote()) [last, since] = [now, Date.now()];
       else if (Date.now() - since >= o.stallMs) {
         clearInterval(timer);
-        stall = failure('StepStalled', `${o.what}: no byte moved for ${Math.round(o.stallMs / 1000)} s (at ${o.at?.() ?? `${now} bytes`}) with this side ready; stopped`);
+        stall = failure('StepStalled', `${o.what}: ${o.silence ?? 'no byte moved'} for ${Math.round(o.stallMs / 1000)} s (at ${o.at?.() ?? `${now} bytes`}) with this side ready; stopped`);
         try {
           o.stop();
         } finally {

@@ -197,7 +197,7 @@ describe('migration activities against a real old host', () => {
       }
     }
     expect(err).not.toBe('late');
-    expect(err).toMatchObject({ type: 'StepStalled', message: expect.stringMatching(new RegExp(`^copying ${legacy.sourcePath} from 127\\.0\\.0\\.1:\\d+: no byte moved for 2 s \\(at [1-9]\\d* bytes copied\\)`)) });
+    expect(err).toMatchObject({ type: 'StepStalled', message: expect.stringMatching(new RegExp(`^copying ${legacy.sourcePath} from 127\\.0\\.0\\.1:\\d+: rsync reported nothing for 2 s \\(at [1-9]\\d* bytes copied\\)`)) });
     expect((err as { nonRetryable?: boolean }).nonRetryable).toBeFalsy();
     expect(leftBehind.length).toBeGreaterThan(0);
     try {
