@@ -2,8 +2,11 @@
  * A command's workflow run to its result: on the queue named (its task queue from TASK_QUEUES), started, or attached
  * to when a run of the same ID is going (the same request twice at once is one run), once a worker polls the queue
  * (waitOnWorker: this process's own with `worker`, else one polling, or NoWorkerError naming the worker to start).
- * Every start a command waits on goes through here, each stating its search attributes (null: none, for a workflow
- * that concerns no site, farm or wave, such as the smoke test).
+ * Used by the commands that only run their workflow to its result (up, down, provision, scale, status, site add,
+ * smoke, migrate check, backup prune, the demo's steps), each stating its search attributes (null: none, for a
+ * workflow that concerns no site, farm or wave, such as the smoke test). The commands that may also start without
+ * waiting, or read a failed run's details (backup run, restore site and drill, migrate site) call startOrAttach and
+ * waitOnWorker themselves.
  */
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import type { SearchAttributePair, Workflow, WorkflowResultType } from '@temporalio/common';

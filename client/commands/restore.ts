@@ -312,8 +312,7 @@ function farmStatusCommand(): Command {
  * `drover restore unlock <site>`: lets a site go that a restore no longer running still holds (a terminated restore
  * never reaches its `finally`): its restore lock row, and its entity's hold (`site/<domain>`, which a restore over the
  * live site takes too, and which otherwise refuses every later restore, create and delete of the site,
- * RestoreInProgress). A hold by a
- * running restore is refused: cancel that restore instead.
+ * RestoreInProgress). A hold by a running restore is refused: cancel that restore instead.
  */
 function unlockCommand(): Command {
   return new Command('unlock')
