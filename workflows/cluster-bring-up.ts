@@ -21,6 +21,7 @@ import { stackWaves } from '../lib/plan/stack-order';
 import { api, longApi, remoteExec } from './lib/proxies';
 import { provisionFarmWorkflow } from './provision-farm';
 import { farmSearchAttributes } from '../lib/contract/search-attributes';
+import { workflowIds } from '../lib/contract/ids';
 
 interface BringUpCommon {
   farm: string;
@@ -105,7 +106,7 @@ export async function clusterBringUpWorkflow(input: ClusterBringUpInput): Promis
         );
       }
       const r = await executeChild(provisionFarmWorkflow, {
-        workflowId: `${workflowInfo().workflowId}/provision`,
+        workflowId: workflowIds.child(workflowInfo().workflowId, 'provision'),
         args: [{ plan: input.plan, nodes: planNodes, image: input.image, sshPublicKey: publicKey, rollbackOnFailure: input.rollbackOnFailure }],
         typedSearchAttributes: farmSearchAttributes(input.farm, 'provision'),
       });

@@ -11,6 +11,7 @@ import { localNodeNames } from '../lib/local-node-names';
 import { clusterBringUpWorkflow, type LocalBringUpInput } from './cluster-bring-up';
 import { api, longApi, remoteExec } from './lib/proxies';
 import { farmSearchAttributes } from '../lib/contract/search-attributes';
+import { workflowIds } from '../lib/contract/ids';
 
 /**
  * Local farms. On DigitalOcean the plan is the truth: change the pool's count and run `drover up` again (it
@@ -39,7 +40,7 @@ export async function clusterScaleWorkflow(input: ClusterScaleInput): Promise<Cl
   if (!Number.isInteger(input.delta) || input.delta === 0) throw ApplicationFailure.create({ type: 'InvalidInput', message: 'delta: a whole number other than 0', nonRetryable: true });
   if (input.delta > 0) {
     const { delta: _delta, ...rest } = input;
-    const r = await executeChild(clusterBringUpWorkflow, { workflowId: `${workflowInfo().workflowId}/bring-up`, args: [{ ...rest, nodes: before + input.delta }], typedSearchAttributes: farmSearchAttributes(input.farm, 'scale') });
+    const r = await executeChild(clusterBringUpWorkflow, { workflowId: workflowIds.child(workflowInfo().workflowId, 'bring-up'), args: [{ ...rest, nodes: before + input.delta }], typedSearchAttributes: farmSearchAttributes(input.farm, 'scale') });
     const had = new Set(nodes.map((n) => n.name));
     return { before, after: r.nodes.length, added: r.nodes.map((n) => n.name).filter((n) => !had.has(n)), removed: [], moved: {}, report: r.report };
   }

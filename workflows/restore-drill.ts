@@ -15,6 +15,7 @@ import { nominalDate } from './lib/nominal-date';
 import { api, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { restoreSiteWorkflow } from './restore-site';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
+import { workflowIds } from '../lib/contract/ids';
 
 export interface RestoreDrillInput {
   /** Nominal date (YYYY-MM-DD); default: the Schedule's date. It picks the week, and so the sample. */
@@ -59,7 +60,7 @@ export async function restoreDrillWorkflow(input: RestoreDrillInput = {}): Promi
       // Each site's latest complete point, chosen once here and given to the restore.
       const point = chooseRestorePoint(await api.listRestorePoints({ site }), { kind: 'latest' });
       if (!point) throw ApplicationFailure.create({ type: 'InvalidInput', message: `site ${site} has no complete restore point`, nonRetryable: true });
-      const r = await executeChild(restoreSiteWorkflow, { workflowId: `${workflowInfo().workflowId}/${site}`, args: [{ site, point, to: scratch, skipSafetyPoint: true, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }], typedSearchAttributes: siteSearchAttributes(site, 'restore-drill') });
+      const r = await executeChild(restoreSiteWorkflow, { workflowId: workflowIds.child(workflowInfo().workflowId, site), args: [{ site, point, to: scratch, skipSafetyPoint: true, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }], typedSearchAttributes: siteSearchAttributes(site, 'restore-drill') });
       results.push({ site, point: r.point, passed: true, rtoMs: r.rtoMs });
     } catch (err) {
       results.push({ site, point: '', passed: false, rtoMs: Date.now() - started, error: rootMessage(err as Error) });

@@ -14,6 +14,7 @@ import { runWindow } from './lib/child-window';
 import { api, checkStepTimeouts, type StepTimeouts } from './lib/proxies';
 import { restoreSiteWorkflow } from './restore-site';
 import { siteSearchAttributes } from '../lib/contract/search-attributes';
+import { workflowIds } from '../lib/contract/ids';
 
 export interface RestoreFarmInput {
   /**
@@ -114,7 +115,7 @@ export async function restoreFarmWorkflow(input: RestoreFarmInput): Promise<Rest
       running.add(site);
       try {
         const r = await executeChild(restoreSiteWorkflow, {
-          workflowId: `${farmId}/${site}`,
+          workflowId: workflowIds.child(farmId, site),
           args: [{ site, point: input.points[site], rebuild: { storageHost: input.storageHost ?? null, ...(input.force ? { force: true } : {}) }, ...(input.timeouts ? { timeouts: input.timeouts } : {}) }],
           // A completed restore is never repeated: starting the recovery again resumes it.
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',

@@ -58,6 +58,12 @@ export const workflowIds = {
     const list = unique.join(',');
     return `restore-drill/${date}/${list.length <= DRILL_SITES_IN_ID ? list : `${list.slice(0, DRILL_SITES_IN_ID - 40)}~${unique.length}-sites-${fnv1a64(list)}`}`;
   },
+  /**
+   * A workflow's child: its parent's ID and what the child does for it (a bring-up's `provision`, a scaling's
+   * `bring-up`, a drill's or a farm recovery's site). It sits beside its parent in the Web UI's list, and the parent's
+   * next attempt at the same step finds the same child.
+   */
+  child: (parentId: string, part: string): string => `${parentId}/${part}`,
   /** One farm recovery per label (the operator's name for the event, e.g. `2026-11-22-fra1-outage`). */
   restoreFarm: (label: string): string => `restore-farm/${label}`,
   /**

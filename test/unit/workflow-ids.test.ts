@@ -26,4 +26,11 @@ describe('workflowIds', () => {
     expect([workflowIds.scale('fra1', 2), workflowIds.scale('fra1', -1)]).toEqual(['scale/fra1/+2', 'scale/fra1/-1']);
     expect(workflowIds.health('fra1', new Date(Date.UTC(2026, 11, 6, 12, 30, 1, 23)))).toBe('health/fra1/2026-12-06T12:30:01.023Z');
   });
+
+  it('a child is its parent\'s ID and what it does for it, as the recorded histories name it', () => {
+    expect(workflowIds.child(workflowIds.bringUp('fra1'), 'provision')).toBe('bringup/fra1/provision');
+    expect(workflowIds.child(workflowIds.scale('fra1', 1), 'bring-up')).toBe('scale/fra1/+1/bring-up');
+    expect(workflowIds.child(workflowIds.restoreDrill('2026-12-06'), 'bücher.example.com')).toBe('restore-drill/2026-12-06/bücher.example.com');
+    expect(workflowIds.child(workflowIds.restoreFarm('fra1-outage'), 'a.example.com')).toBe('restore-farm/fra1-outage/a.example.com');
+  });
 });
