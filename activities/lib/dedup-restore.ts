@@ -25,6 +25,9 @@ interface Located {
 
 const HEAD = ID_BYTES + 4;
 
+/** Packs a worker asks the fetcher for at once: one curl and one openssl for them (pack-fetch.ts). */
+const PACKS_PER_BATCH = 4;
+
 /**
  * Finds the wanted pieces in a decrypted pack file (records of a piece ID, a 4-byte length and the piece): only
  * the records' heads are parsed, read through `buf` (the caller's, reused), the pieces' bytes are skipped.
@@ -89,7 +92,7 @@ export interface DedupRestoreOptions {
   sink: Writable;
   sinkExit?: Promise<void>;
   signal?: AbortSignal;
-  /** Packs fetched and decrypted at once (default 4: each is a curl, an age and a zstd process). */
+  /** Packs fetched and decrypted at once, in batches of up to four (default 8: two batches). */
   concurrency?: number;
   onPhase?: (phase: string, packsDone: number) => void;
   /** Bytes of the rebuilt tar the sink has taken so far, as it takes them. */
@@ -163,10 +166,13 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     });
     const order = [...new Set([...index.entries.flatMap((e) => e.p.map((p) => index.pieces[p][1])), ...index.packs.keys()])];
     const position = new Map(order.map((pack, at) => [pack, at]));
-    const concurrency = Math.min(o.concurrency ?? 4, index.packs.length);
+    const concurrency = Math.max(1, Math.min(o.concurrency ?? 8, index.packs.length));
+    // Each worker asks for a batch of packs at once (one curl and one openssl for the batch: pack-fetch.ts); two
+    // workers by default, so one batch is fetched while the other's packs are decrypted.
+    const batchSize = Math.min(PACKS_PER_BATCH, concurrency);
     // The fetch window: a worker starts the pack at `order[next]` only while it is fewer than `ahead` packs past
     // the one the tar waits for (always inside the window, so the tar never waits on a pack nobody may fetch).
-    const ahead = concurrency * 3;
+    const ahead = concurrency * 2;
     let needed = 0;
     let waiting: (() => void)[] = [];
     const windowMoved = () => new Promise<void>((resolve) => waiting.push(resolve));
@@ -185,19 +191,25 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
           await windowMoved();
           continue;
         }
-        const i = order[next++];
-        const pack = index.packs[i];
+        const take: number[] = [];
+        while (take.length < batchSize && next < order.length && next < needed + ahead) take.push(order[next++]);
+        // Asked for in one turn: one batch.
+        const fetched = take.map((i) => fetcher.fetch({ key: index.packs[i].key, sha256: index.packs[i].sha256, name: String(i) }));
+        for (const f of fetched) f.catch(() => undefined);
         try {
-          await fetcher.fetch({ key: pack.key, sha256: pack.sha256, name: String(i) });
-          const file = await open(packFile(i), 'r');
-          files.set(i, file);
-          await locatePieces(file, pack.key, i, wantedByPack[i], found, scan);
-          const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
-          if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
-          // A pack no entry reads (if any) was fetched to be checked only.
-          if (readsLeft[i] === 0) await dropPack(i);
-          Object.assign(ready[i], { settled: true }).resolve();
-          o.onPhase?.('fetch packs, extract', ++done);
+          for (const [k, i] of take.entries()) {
+            const pack = index.packs[i];
+            await fetched[k];
+            const file = await open(packFile(i), 'r');
+            files.set(i, file);
+            await locatePieces(file, pack.key, i, wantedByPack[i], found, scan);
+            const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
+            if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
+            // A pack no entry reads (if any) was fetched to be checked only.
+            if (readsLeft[i] === 0) await dropPack(i);
+            Object.assign(ready[i], { settled: true }).resolve();
+            o.onPhase?.('fetch packs, extract', ++done);
+          }
         } catch (err) {
           failed ??= err;
           // Whatever the tar is waiting for fails too: nothing hangs on a pack no worker will fetch.
@@ -207,7 +219,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         }
       }
     };
-    const workers = Array.from({ length: concurrency }, worker);
+    const workers = Array.from({ length: Math.ceil(concurrency / batchSize) }, worker);
     const fetching = Promise.all(workers);
     fetching.catch(() => undefined);
     const need = async (pack: number) => {

@@ -1,13 +1,15 @@
 /**
  * Deduplicated packs fetched, checked and decrypted into files on the restore worker's disk without their bytes
  * passing through the worker's event loop. One small bash per restore (a fork of the worker costs it a copy of its
- * page tables: one per restore, not one per pack), started in the restore's private folder, takes a job per line on
- * its stdin and runs each in the background: `curl` (a presigned GET: the URL comes through the pipe, never in a
- * process list, and grants reading that one object for a few minutes) `| tee` (into `openssl dgst -sha256`: the
- * ciphertext's SHA-256, checked against the index's before Node uses a byte of the pack) `| age -d | zstd -d` into
- * the pack's file, and reports the job's outcome as a line on its stdout. In Node each byte of a pack cost an HTTP
- * chunk, a hash, a pipe write and a pipe read, and the volume of those buffers set off most of V8's full
- * collections in a restore (docs/benchmarks.md).
+ * page tables: one per restore, not one per pack), started in the restore's private folder, takes batches of jobs on
+ * its stdin and runs each batch in the background: one `curl` fetches the batch's packs side by side (presigned GETs:
+ * the URLs come through the pipe, never in a process list, and each grants reading one object for a few minutes) into
+ * files, one `openssl dgst -sha256` hashes them (each ciphertext's SHA-256, checked against the index's before a
+ * byte of the pack is decrypted), then `age -d | zstd -d` decrypts each checked pack into its file, and each job's
+ * outcome is reported as a line on its stdout. Starting a program costs a few milliseconds of CPU (curl 7 to 11,
+ * openssl about 6: their shared libraries): once per batch, not once per pack, for the two that can take a batch. In
+ * Node each byte of a pack cost an HTTP chunk, a hash, a pipe write and a pipe read, and the volume of those buffers
+ * set off most of V8's full collections in a restore (docs/benchmarks.md).
  */
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -20,44 +22,82 @@ import { killGroup, killedFailure, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
 import { decryptFailure } from './encrypted-download';
 
-// $1: the identity file; the working directory is the restore's folder. Each stdin line: a job number, the output
-// file's name (the job's own: an attempt's orphans never write into a later attempt's file), the expected SHA-256,
-// the URL. Each job's shell is reported at its start as "<n> pid <pid>" on stdout. A job's stderr goes to
-// "<out>.err", the response's headers to "<out>.hdr", the SHA-256 to "<out>.sum" (small files the folder takes away
-// with the packs); its outcome is "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs
-// ending at once). curl: -q first (no ~/.curlrc), no proxy (as the SDK), no URL globbing, gives up on a connection
-// not made in 20 s or a transfer under 1 KiB/s for 60 s. Only a 2xx body counts: a redirect's or an error's is never
-// hashed as the pack. tee -p goes on feeding the hash when age stops reading (a wrong key), so the SHA-256 is of the
-// whole object and the failure is age's. age or zstd killed by a signal (not a broken pipe: the OOM killer) is
-// outcome 17, the program and its status the error file's last line. A failed job's output is removed. Per pack: curl, tee, openssl, age and
-// zstd, and no other program (every exec is CPU a restore of 70 packs pays 70 times).
+// $1: the identity file; the working directory is the restore's folder. Each batch on stdin: a line with its number of
+// jobs, then a line per job: a job number, the output file's name (the job's own: an attempt's orphans never write
+// into a later attempt's file), the expected SHA-256, the URL. Each job's batch shell is reported at its start as
+// "<n> pid <pid>" on stdout. curl writes each pack's ciphertext to "<out>.enc" and its response headers to
+// "<out>.hdr", and reports each transfer as a line (job, curl's code for it, HTTP status, curl's message); a job's
+// failure's words go to "<out>.err" (small files the folder takes away with the packs); its outcome is
+// "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs ending at once). curl: -q first
+// (no ~/.curlrc), no proxy (as the SDK), no URL globbing, four transfers at once, gives up on a connection not made in
+// 20 s or a transfer under 1 KiB/s for 60 s; a transfer with no line (curl itself failed or was killed) is outcome 10
+// with curl's stderr. Only a 2xx body counts: a redirect's or an error's is never hashed as the pack. curl unable to
+// write the ciphertext (its code 23) is outcome 18. age or zstd killed by a signal (not a broken pipe: the OOM killer)
+// is outcome 17, the program and its status the error file's last line. A job's ciphertext is removed once it is
+// decrypted or has failed, and a failed job's output too. Per batch: curl and openssl; per pack: age and zstd, and
+// no other program (every exec is CPU a restore of 140 packs pays 140 times).
 const FETCHER = `set -u
 id=$1
 one() {
-  local n=$1 out=$2 want=$3 url=$4 st sum hp proto st1 status=0 code=0
-  exec 3> >(openssl dgst -sha256 -r > "$out.sum" 2>> "$out.err")
-  hp=$!
-  curl -q -sS -f -g --noproxy '*' --connect-timeout 20 --speed-limit 1024 --speed-time 60 -K - -D "$out.hdr" <<< "url = \\"$url\\"" 2>> "$out.err" | tee -p /dev/fd/3 2>/dev/null | age -d -i "$id" 2>> "$out.err" | zstd -d -q -f -o "$out" 2>> "$out.err"
-  st=("\${PIPESTATUS[@]}")
-  exec 3>&-
-  wait "$hp" || code=12
-  while read -r proto st1 _; do case $proto in HTTP/*) status=$st1;; esac; done 2>/dev/null < "$out.hdr"
-  read -r sum _ 2>/dev/null < "$out.sum" || sum=
-  if [ "$status" = 0 ]; then code=10
+  local n=$1 out=$2 want=$3 cx=$4 status=$5 said=$6 sum=$7 curlErr=$8 st code=0
+  [ "$status" = 000 ] && status=0
+  if [ -z "$cx" ]; then code=10; printf '%s\\n' "$curlErr" >> "$out.err"
+  elif [ "$status" = 0 ]; then code=10; echo "curl: ($cx) $said" >> "$out.err"
   elif [ "$status" -lt 200 ] || [ "$status" -gt 299 ]; then code=11
-  elif [ "\${st[0]}" != 0 ]; then code=10
-  elif [ "$code" != 0 ] || [ -z "$sum" ]; then code=12
+  elif [ "$cx" = 23 ]; then code=18; echo "curl: ($cx) $said" >> "$out.err"
+  elif [ "$cx" != 0 ]; then code=10; echo "curl: ($cx) $said" >> "$out.err"
+  elif [ -z "$sum" ]; then code=12
   elif [ "$sum" != "$want" ]; then code=13; echo "$sum" >> "$out.err"
-  elif [ "\${st[2]}" -gt 128 ] && [ "\${st[2]}" != 141 ]; then code=17; echo "age \${st[2]}" >> "$out.err"
-  elif [ "\${st[3]}" -gt 128 ] && [ "\${st[3]}" != 141 ]; then code=17; echo "zstd \${st[3]}" >> "$out.err"
-  elif [ "\${st[3]}" != 0 ] && { [ "\${st[2]}" = 0 ] || [ "\${st[2]}" = 141 ]; }; then code=15
-  elif [ "\${st[2]}" != 0 ]; then code=14
-  elif [ "\${st[3]}" != 0 ]; then code=15
+  else
+    age -d -i "$id" "$out.enc" 2>> "$out.err" | zstd -d -q -f -o "$out" 2>> "$out.err"
+    st=("\${PIPESTATUS[@]}")
+    if [ "\${st[0]}" -gt 128 ] && [ "\${st[0]}" != 141 ]; then code=17; echo "age \${st[0]}" >> "$out.err"
+    elif [ "\${st[1]}" -gt 128 ] && [ "\${st[1]}" != 141 ]; then code=17; echo "zstd \${st[1]}" >> "$out.err"
+    elif [ "\${st[1]}" != 0 ] && { [ "\${st[0]}" = 0 ] || [ "\${st[0]}" = 141 ]; }; then code=15
+    elif [ "\${st[0]}" != 0 ]; then code=14
+    elif [ "\${st[1]}" != 0 ]; then code=15
+    fi
   fi
+  rm -f "$out.enc"
   [ "$code" = 0 ] || rm -f "$out"
   echo "$n $code $status"
 }
-while read -r n out want url; do one "$n" "$out" "$want" "$url" & echo "$n pid $!"; done
+batch() {
+  local -a ns=() outs=() wants=() fetched=()
+  local -A cx=() hs=() said=() sums=()
+  local cfg= n c h m s f i cerr curlErr
+  while [ $# -ge 4 ]; do
+    ns+=("$1"); outs+=("$2"); wants+=("$3")
+    [ -z "$cfg" ] || cfg+=$'next\\n'
+    cfg+="url = \\"$4\\""$'\\n'"output = \\"$2.enc\\""$'\\n'"dump-header = \\"$2.hdr\\""$'\\n'
+    cfg+=$'fail\\ngloboff\\nnoproxy = "*"\\nconnect-timeout = 20\\nspeed-limit = 1024\\nspeed-time = 60\\n'
+    cfg+="write-out = \\"$1 %{exitcode} %{http_code} %{errormsg}\\\\n\\""$'\\n'
+    shift 4
+  done
+  cerr="\${outs[0]}.curl"
+  while read -r n c h m; do cx[$n]=$c; hs[$n]=$h; said[$n]=$m; done < <(curl -q --no-progress-meter --parallel --parallel-max 4 -K - <<< "$cfg" 2> "$cerr")
+  for i in "\${!ns[@]}"; do
+    n=\${ns[i]}
+    if [ "\${cx[$n]:-}" = 0 ] && [ "\${hs[$n]}" -ge 200 ] && [ "\${hs[$n]}" -le 299 ]; then fetched+=("\${outs[i]}.enc"); fi
+  done
+  if [ \${#fetched[@]} -gt 0 ]; then
+    while read -r s f; do sums[\${f#\\*}]=$s; done < <(openssl dgst -sha256 -r "\${fetched[@]}" 2>> "$cerr")
+  fi
+  curlErr=$(tail -c 2000 "$cerr")
+  rm -f "$cerr"
+  for i in "\${!ns[@]}"; do
+    n=\${ns[i]}
+    one "$n" "\${outs[i]}" "\${wants[i]}" "\${cx[$n]:-}" "\${hs[$n]:-0}" "\${said[$n]:-}" "\${sums[\${outs[i]}.enc]:-}" "$curlErr" &
+  done
+  wait
+}
+while read -r count; do
+  args=()
+  for ((i = 0; i < count; i++)); do read -r n out want url; args+=("$n" "$out" "$want" "$url"); done
+  batch "\${args[@]}" &
+  p=$!
+  for ((i = 0; i < \${#args[@]}; i += 4)); do echo "\${args[i]} pid $p"; done
+done
 wait`;
 
 /** How long a pack's presigned GET stays valid: its job starts right after it is signed. */
@@ -121,6 +161,8 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
   if ((code === 15 || code === 12) && ((code === 15 && !detail) || /write error|no space left|input\/output error|disk quota/i.test(detail) || freeBytes(dir) < LOW_DISK_BYTES)) {
     return failure('WorkerDiskFull', `the restore worker could not write ${job.key} decrypted: ${detail || 'its disk is full'}`);
   }
+  // curl could not write the ciphertext: the worker's disk (full, or an I/O error).
+  if (code === 18) return failure('WorkerDiskFull', `the restore worker could not write ${job.key}: ${detail || 'its disk is full'}`);
   if (code === 11) {
     // An HTTP status other than 2xx: classified as the SDK's error would be (S3's error body is not kept).
     const retryAfter = /^retry-after:\s*(\S+)/im.exec(headers)?.[1] ?? '';
@@ -219,6 +261,14 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
   o.signal?.addEventListener('abort', kill, { once: true });
   void closed.then(() => o.signal?.removeEventListener('abort', kill));
   let next = 0;
+  // Jobs asked for in one turn of the event loop (a restore asks for a batch of packs at once) go to the fetcher as
+  // one batch: one curl and one openssl for all of them.
+  let batch: string[] = [];
+  const sendBatch = () => {
+    const lines = batch;
+    batch = [];
+    if (lines.length) stdin.write(`${lines.length}\n${lines.join('')}`);
+  };
 
   async function attempt(job: { key: string; sha256: string; name: string }): Promise<void> {
     const what = `s3://${o.bucket}/${job.key}`;
@@ -236,7 +286,8 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     if (ended) throw ended;
     const n = next++;
     const outcome = new Promise<{ code: number; status: number }>((resolve, reject) => jobs.set(n, { resolve, reject }));
-    stdin.write(`${n} ${job.name}.${n} ${job.sha256} ${url}\n`);
+    if (!batch.length) setImmediate(sendBatch);
+    batch.push(`${n} ${job.name}.${n} ${job.sha256} ${url}\n`);
     const { code, status } = await outcome;
     const out = path.join(o.dir, `${job.name}.${n}`);
     if (code === 0) {
@@ -246,7 +297,7 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     const [err, headers] = [readOr(`${out}.err`), readOr(`${out}.hdr`)];
     // A lost job's output too (its shell never removed it): its programs, still running in the fetcher's process
     // group until their transfer ends or the fetcher closes, write into an unlinked file nothing reads.
-    for (const f of ['', '.err', '.hdr', '.sum']) rmSync(`${out}${f}`, { force: true });
+    for (const f of ['', '.enc', '.curl', '.err', '.hdr']) rmSync(`${out}${f}`, { force: true });
     throw jobFailure(code, status, job, what, err, headers, o.dir);
   }
 
