@@ -27,8 +27,6 @@ const swarmIp = (n: NodeAddress) => n.swarmIp ?? n.ip;
  * two for a slow one); a deploy still running after this is held by a dockerd or registry that does not answer.
  */
 export const STACK_DEPLOY_BOUND_SECONDS = 600;
-/** The exit `timeout` gives a command it stopped (124), or killed when it did not stop (137). */
-const TIMED_OUT = new Set([124, 137]);
 
 /** A bound in whole seconds, 1 to a day (`timeout 0` would be none); `dflt` when not given. */
 function boundSeconds(field: string, v: number | undefined, dflt: number): number {
@@ -128,9 +126,14 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
       if (r.code !== 0) {
         const said = stderrTail(r.stderr);
         // The script's own words for a Docker that never answered (started, or already running but hung), then the
-        // end of its log; or a call it made that ran out of its bound without them.
-        const silent = r.stderr.split('\n').find((l) => /^(containerd|dockerd) did not answer within /.test(l));
-        if (silent || TIMED_OUT.has(r.code)) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent?.trim() ?? `a call did not answer within ${bounds.callSeconds} s`} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
+        // end of its log, or for its `docker version` killed before its bound. Every bounded call's failure is said
+        // by the script: an exit 137 without those words is a command of it killed (SIGKILL) from elsewhere, the
+        // node's OOM killer most likely (an `apt-get install`), never a bound run out.
+        const lines = r.stderr.split('\n');
+        const silent = lines.find((l) => /^(containerd|dockerd) did not answer within /.test(l));
+        if (silent) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent.trim()} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
+        const killed = lines.find((l) => /^docker version was killed /.test(l));
+        if (killed || r.code === 137) throw failure('DockerUnavailable', `bootstrapping Docker on ${input.node.name}: ${killed?.trim() ?? 'a command was killed (SIGKILL, exit 137): the node\'s memory, most likely'}; the end of what it said: ${said}`);
         throw failure('RemoteCommandFailed', `bootstrapping Docker on ${input.node.name} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
       }
       const lines = r.stdout.trim().split('\n');

@@ -48,8 +48,22 @@ if [ -z "\${DROVER_NODE_DIR:-}" ] && command -v systemctl >/dev/null 2>&1; then
 ExecStartPost=/bin/sh -c "iptables -C DOCKER-USER -d 169.254.169.254/32 -j DROP 2>/dev/null || iptables -I DOCKER-USER 1 -d 169.254.169.254/32 -j DROP"'
   if [ "$(cat "$unit" 2>/dev/null)" != "$want" ]; then printf '%s\\n' "$want" > "$unit"; systemctl daemon-reload; fi
 fi
-# The server's version; a dockerd that stops answering here fails the script in the words wait_for uses.
-docker_version() { @CALL@ docker version --format '{{.Server.Version}}' || { echo "dockerd did not answer within @CALL_SECONDS@ s (docker version)" >&2; exit 1; }; }
+# The server's version; a dockerd that stops answering here fails the script in the words wait_for uses. timeout
+# gives 124 for a call it stopped and 137 for one it had to kill; 137 before the bound is a kill from elsewhere (the
+# OOM killer), said as such.
+docker_version() {
+  started=$(date +%s) rc=0
+  @CALL@ docker version --format '{{.Server.Version}}' || rc=$?
+  [ "$rc" = 0 ] && return 0
+  if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $(( $(date +%s) - started )) -ge @CALL_SECONDS@ ]; }; then
+    echo "dockerd did not answer within @CALL_SECONDS@ s (docker version)" >&2
+  elif [ "$rc" = 137 ]; then
+    echo "docker version was killed (SIGKILL) after $(( $(date +%s) - started )) s, before its @CALL_SECONDS@ s bound: the node's memory, most likely" >&2
+  else
+    echo "docker version failed (exit $rc)" >&2
+  fi
+  exit 1
+}
 if @CALL@ docker info >/dev/null 2>&1; then block_metadata; local_services_nat; echo "docker already running"; docker_version; echo "\${DOCKER_HOST:-unix:///var/run/docker.sock}"; exit 0; fi
 if ! command -v dockerd >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

@@ -53,8 +53,9 @@ case "$*" in *"--containerd ${runDir}/exec/containerd/containerd.sock"*) ;; *) e
 [ -f "${dir}/containerd.up" ] || { echo 'containerd not answering'; exit 1; }
 echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
     // A dockerd that accepts connections and never answers (hung, or stopped): `docker info` waits for good.
+    // `docker version` killed from elsewhere at once (the OOM killer), or held past its bound, when asked to.
     fake('docker', `[ -f "${dir}/dockerd.hung" ] && exec sleep 600
-case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
+case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) [ -f "${dir}/version.killed" ] && kill -9 $$; [ -f "${dir}/version.hung" ] && exec sleep 600; echo 20.10.24;; esac`);
     fake('iptables', 'exit 0');
     fake('sysctl', 'exit 0');
     const run = (script = BOOTSTRAP_SCRIPT) =>
@@ -134,6 +135,25 @@ case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) echo 20.10.24;; esac`);
       // Not the spawn's own 30 s limit (the script would have been killed, status null), and no second dockerd.
       expect(took).toBeLessThan(20_000);
       expect(n.starts('dockerd')).toBe(1);
+    } finally {
+      n.cleanup();
+    }
+  });
+
+  it('a docker call killed before its bound is said killed, not taken for a dockerd that did not answer', () => {
+    const n = fakeNode();
+    try {
+      expect(n.run().status).toBe(0);
+      writeFileSync(path.join(n.dir, 'version.killed'), '');
+      const killed = n.run(bootstrapScript({ startSeconds: 3, callSeconds: 5 }));
+      expect(killed.status, killed.stdout + killed.stderr).toBe(1);
+      expect(killed.stderr).toMatch(/^docker version was killed \(SIGKILL\) after \d+ s, before its 5 s bound/m);
+      expect(killed.stderr).not.toContain('did not answer');
+      rmSync(path.join(n.dir, 'version.killed'));
+      writeFileSync(path.join(n.dir, 'version.hung'), '');
+      const held = n.run(bootstrapScript({ startSeconds: 3, callSeconds: 1 }));
+      expect(held.status, held.stdout + held.stderr).toBe(1);
+      expect(held.stderr).toContain('dockerd did not answer within 1 s (docker version)');
     } finally {
       n.cleanup();
     }
