@@ -4,7 +4,7 @@
  * point; then, alternating, each is restored `--rounds` times:
  *   floor      — curl GET | age -d | zstd -d | tar -x of the tar point, by hand (no verification, no staging);
  *   drover tar — extractFilesToStaging of the tar point (verify SHA-256, then the same pipeline into tar -x over SSH);
- *   drover dedup — extractFilesToStaging of the deduplicated point (index, packs 4 at a time, rebuilt tar -x over SSH).
+ *   drover dedup — extractFilesToStaging of the deduplicated point (index, packs fetched in batches, rebuilt tar -x over SSH).
  * Every Drover restore is checked exact against the docroot. Files only: the database part of a restore is the
  * same in both formats. Runs on an existing development environment (its state folder and port offset).
  *   npx vite-node bench/restore/files-dedup.ts -- --state-dir .drover-test --port-offset 1900 --files-mb 512
