@@ -132,7 +132,9 @@ export function createSwarmNodeActivities({ ssh }: Pick<ActivityDeps, 'ssh'>) {
         const lines = r.stderr.split('\n');
         const silent = lines.find((l) => /^(containerd|dockerd) did not answer within /.test(l));
         if (silent) throw failure('DockerUnavailable', `Docker on ${input.node.name}: ${silent.trim()} (each call bounded to ${bounds.callSeconds} s); the end of what it said: ${said}`);
-        const killed = lines.find((l) => /^docker version was killed /.test(l));
+        // `docker version` failing on its own after `docker info` answered: the daemon went away meanwhile (restarted,
+        // crashed), which another attempt may find back, as before this was told apart from a call that ran out.
+        const killed = lines.find((l) => /^docker version (was killed|failed) /.test(l));
         if (killed || r.code === 137) throw failure('DockerUnavailable', `bootstrapping Docker on ${input.node.name}: ${killed?.trim() ?? 'a command was killed (SIGKILL, exit 137): the node\'s memory, most likely'}; the end of what it said: ${said}`);
         throw failure('RemoteCommandFailed', `bootstrapping Docker on ${input.node.name} exited ${r.code}: ${said}`, { details: [{ code: r.code }] });
       }

@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { abandonSink, decryptObjectTo } from './encrypted-download';
-import { startPackFetcher } from './pack-fetch';
+import { PACKS_PER_BATCH, startPackFetcher } from './pack-fetch';
 import { spoolFolder } from './restore-spool';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
@@ -25,8 +25,6 @@ interface Located {
 
 const HEAD = ID_BYTES + 4;
 
-/** Packs a worker asks the fetcher for at once: one curl and one openssl for them (pack-fetch.ts). */
-const PACKS_PER_BATCH = 4;
 
 /**
  * Finds the wanted pieces in a decrypted pack file (records of a piece ID, a 4-byte length and the piece): only
@@ -92,7 +90,7 @@ export interface DedupRestoreOptions {
   sink: Writable;
   sinkExit?: Promise<void>;
   signal?: AbortSignal;
-  /** Packs fetched and decrypted at once, in batches of up to four (default 8: two batches). */
+  /** Packs fetched and decrypted at once, in batches of up to PACKS_PER_BATCH (default 8: two batches of four). */
   concurrency?: number;
   onPhase?: (phase: string, packsDone: number) => void;
   /** Bytes of the rebuilt tar the sink has taken so far, as it takes them. */
@@ -167,9 +165,10 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     const order = [...new Set([...index.entries.flatMap((e) => e.p.map((p) => index.pieces[p][1])), ...index.packs.keys()])];
     const position = new Map(order.map((pack, at) => [pack, at]));
     const concurrency = Math.max(1, Math.min(o.concurrency ?? 8, index.packs.length));
-    // Each worker asks for a batch of packs at once (one curl and one openssl for the batch: pack-fetch.ts); two
-    // workers by default, so one batch is fetched while the other's packs are decrypted.
-    const batchSize = Math.min(PACKS_PER_BATCH, concurrency);
+    // Each worker asks for a batch of packs at once (one curl and one openssl for the batch: pack-fetch.ts), the
+    // concurrency shared out in batches of up to PACKS_PER_BATCH: two workers of four by default, so one batch is
+    // fetched while the other's packs are decrypted.
+    const batchSizes = Array.from({ length: Math.ceil(concurrency / PACKS_PER_BATCH) }, (_, k) => Math.min(PACKS_PER_BATCH, concurrency - k * PACKS_PER_BATCH));
     // The fetch window: a worker starts the pack at `order[next]` only while it is fewer than `ahead` packs past
     // the one the tar waits for (always inside the window, so the tar never waits on a pack nobody may fetch).
     const ahead = concurrency * 2;
@@ -184,15 +183,19 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     let next = 0;
     let done = 0;
     let failed: unknown = null;
-    const worker = async () => {
+    const worker = async (batchSize: number) => {
       const scan = Buffer.allocUnsafe(256 * 1024);
       while (next < order.length && !failed) {
-        if (next >= needed + ahead) {
+        // A whole batch (or what is left) inside the window, else wait for it to move: a worker at its edge taking
+        // the one pack that fits would pay a curl and an openssl for it alone. The tar's pack is always taken by
+        // then (the window is at least two batches wide).
+        const want = Math.min(batchSize, order.length - next);
+        if (next + want > needed + ahead) {
           await windowMoved();
           continue;
         }
-        const take: number[] = [];
-        while (take.length < batchSize && next < order.length && next < needed + ahead) take.push(order[next++]);
+        const take = order.slice(next, next + want);
+        next += want;
         // Asked for in one turn: one batch.
         const fetched = take.map((i) => fetcher.fetch({ key: index.packs[i].key, sha256: index.packs[i].sha256, name: String(i) }));
         for (const f of fetched) f.catch(() => undefined);
@@ -219,7 +222,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         }
       }
     };
-    const workers = Array.from({ length: Math.ceil(concurrency / batchSize) }, worker);
+    const workers = batchSizes.map(worker);
     const fetching = Promise.all(workers);
     fetching.catch(() => undefined);
     const need = async (pack: number) => {

@@ -31,11 +31,12 @@ import { decryptFailure } from './encrypted-download';
 // "<n> <code> <HTTP status>" on stdout (a line under PIPE_BUF: whole even with jobs ending at once). curl: -q first
 // (no ~/.curlrc), no proxy (as the SDK), no URL globbing, four transfers at once, gives up on a connection not made in
 // 20 s or a transfer under 1 KiB/s for 60 s; a transfer with no line (curl itself failed or was killed) is outcome 10
-// with curl's stderr. Only a 2xx body counts: a redirect's or an error's is never hashed as the pack. curl unable to
-// write the ciphertext (its code 23) is outcome 18. age or zstd killed by a signal (not a broken pipe: the OOM killer)
-// is outcome 17, the program and its status the error file's last line. A job's ciphertext is removed once it is
-// decrypted or has failed, and a failed job's output too. Per batch: curl and openssl; per pack: age and zstd, and
-// no other program (every exec is CPU a restore of 140 packs pays 140 times).
+// with the batch's stderr (curl's and openssl's, "<first job's out>.curl"). Only a 2xx body counts: a redirect's or an
+// error's is never hashed as the pack; a fetched pack openssl gave no SHA-256 is outcome 12, with the batch's stderr.
+// curl unable to write the ciphertext (its code 23) is outcome 18. age or zstd killed by a signal (not a broken pipe:
+// the OOM killer) is outcome 17, the program and its status the error file's last line. The worker removes a job's
+// ciphertext and the batch's stderr once the job has reported, and a failed job's output. Per batch: curl and
+// openssl; per pack: age and zstd, and no other program (every exec is CPU a restore of 140 packs pays 140 times).
 const FETCHER = `set -u
 id=$1
 one() {
@@ -46,7 +47,7 @@ one() {
   elif [ "$status" -lt 200 ] || [ "$status" -gt 299 ]; then code=11
   elif [ "$cx" = 23 ]; then code=18; echo "curl: ($cx) $said" >> "$out.err"
   elif [ "$cx" != 0 ]; then code=10; echo "curl: ($cx) $said" >> "$out.err"
-  elif [ -z "$sum" ]; then code=12
+  elif [ -z "$sum" ]; then code=12; printf '%s\\n' "$curlErr" >> "$out.err"
   elif [ "$sum" != "$want" ]; then code=13; echo "$sum" >> "$out.err"
   else
     age -d -i "$id" "$out.enc" 2>> "$out.err" | zstd -d -q -f -o "$out" 2>> "$out.err"
@@ -58,8 +59,6 @@ one() {
     elif [ "\${st[1]}" != 0 ]; then code=15
     fi
   fi
-  rm -f "$out.enc"
-  [ "$code" = 0 ] || rm -f "$out"
   echo "$n $code $status"
 }
 batch() {
@@ -83,8 +82,7 @@ batch() {
   if [ \${#fetched[@]} -gt 0 ]; then
     while read -r s f; do sums[\${f#\\*}]=$s; done < <(openssl dgst -sha256 -r "\${fetched[@]}" 2>> "$cerr")
   fi
-  curlErr=$(tail -c 2000 "$cerr")
-  rm -f "$cerr"
+  curlErr=$(< "$cerr")
   for i in "\${!ns[@]}"; do
     n=\${ns[i]}
     one "$n" "\${outs[i]}" "\${wants[i]}" "\${cx[$n]:-}" "\${hs[$n]:-0}" "\${said[$n]:-}" "\${sums[\${outs[i]}.enc]:-}" "$curlErr" &
@@ -100,6 +98,11 @@ while read -r count; do
 done
 wait`;
 
+/**
+ * The most packs one batch fetches (one curl, four transfers at once, and one openssl for them): a batch's packs are
+ * decrypted once all of its transfers have ended, so a stalled transfer holds at most three others.
+ */
+export const PACKS_PER_BATCH = 4;
 /** How long a pack's presigned GET stays valid: its job starts right after it is signed. */
 const URL_TTL_SECONDS = 15 * 60;
 /** How often the shells of jobs that have not reported are checked for: one gone twice running lost its outcome. */
@@ -156,8 +159,8 @@ const LOW_DISK_BYTES = 64 * 1024 * 1024;
 /** A job's outcome as the failure the SDK's classification (or the restore's) gives it. */
 function jobFailure(code: number, status: number, job: { key: string; sha256: string }, what: string, err: string, headers: string, dir: string): ApplicationFailure {
   const detail = err.trim().slice(-1000);
-  // zstd failing to write, or the hash's file not written: the restore worker's disk (full, or an I/O error), which
-  // says nothing of the pack. A full disk may also have kept zstd's own message from being written.
+  // zstd failing to write, or openssl unable to read a fetched pack: the restore worker's disk (full, or an I/O
+  // error), which says nothing of the pack. A full disk may also have kept zstd's own message from being written.
   if ((code === 15 || code === 12) && ((code === 15 && !detail) || /write error|no space left|input\/output error|disk quota/i.test(detail) || freeBytes(dir) < LOW_DISK_BYTES)) {
     return failure('WorkerDiskFull', `the restore worker could not write ${job.key} decrypted: ${detail || 'its disk is full'}`);
   }
@@ -261,13 +264,16 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
   o.signal?.addEventListener('abort', kill, { once: true });
   void closed.then(() => o.signal?.removeEventListener('abort', kill));
   let next = 0;
-  // Jobs asked for in one turn of the event loop (a restore asks for a batch of packs at once) go to the fetcher as
-  // one batch: one curl and one openssl for all of them.
+  // Jobs asked for in one turn of the event loop (a restore asks for a batch of packs at once) go to the fetcher in
+  // batches of up to PACKS_PER_BATCH, in the order asked: one curl and one openssl for each batch.
   let batch: string[] = [];
   const sendBatch = () => {
     const lines = batch;
     batch = [];
-    if (lines.length) stdin.write(`${lines.length}\n${lines.join('')}`);
+    for (let i = 0; i < lines.length; i += PACKS_PER_BATCH) {
+      const some = lines.slice(i, i + PACKS_PER_BATCH);
+      stdin.write(`${some.length}\n${some.join('')}`);
+    }
   };
 
   async function attempt(job: { key: string; sha256: string; name: string }): Promise<void> {
@@ -290,14 +296,17 @@ export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile
     batch.push(`${n} ${job.name}.${n} ${job.sha256} ${url}\n`);
     const { code, status } = await outcome;
     const out = path.join(o.dir, `${job.name}.${n}`);
+    // The ciphertext, and the batch's stderr (named after its first job; read by the batch before any outcome), are
+    // removed here rather than by an `rm` per pack in the script.
+    for (const f of ['.enc', '.curl']) rmSync(`${out}${f}`, { force: true });
     if (code === 0) {
       renameSync(out, path.join(o.dir, job.name));
       return;
     }
     const [err, headers] = [readOr(`${out}.err`), readOr(`${out}.hdr`)];
-    // A lost job's output too (its shell never removed it): its programs, still running in the fetcher's process
-    // group until their transfer ends or the fetcher closes, write into an unlinked file nothing reads.
-    for (const f of ['', '.enc', '.curl', '.err', '.hdr']) rmSync(`${out}${f}`, { force: true });
+    // A failed or lost job's output too: a lost job's programs, still running in the fetcher's process group until
+    // their transfer ends or the fetcher closes, write into an unlinked file nothing reads.
+    for (const f of ['', '.err', '.hdr']) rmSync(`${out}${f}`, { force: true });
     throw jobFailure(code, status, job, what, err, headers, o.dir);
   }
 

@@ -55,7 +55,7 @@ echo $$ >> "${dir}/pids"; touch "${dir}/dockerd.up"; exec sleep 60`);
     // A dockerd that accepts connections and never answers (hung, or stopped): `docker info` waits for good.
     // `docker version` killed from elsewhere at once (the OOM killer), or held past its bound, when asked to.
     fake('docker', `[ -f "${dir}/dockerd.hung" ] && exec sleep 600
-case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) [ -f "${dir}/version.killed" ] && kill -9 $$; [ -f "${dir}/version.hung" ] && exec sleep 600; echo 20.10.24;; esac`);
+case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) [ -f "${dir}/version.killed" ] && kill -9 $$; [ -f "${dir}/version.hung" ] && exec sleep 600; [ -f "${dir}/version.fails" ] && exit 1; echo 20.10.24;; esac`);
     fake('iptables', 'exit 0');
     fake('sysctl', 'exit 0');
     const run = (script = BOOTSTRAP_SCRIPT) =>
@@ -154,6 +154,11 @@ case "$1" in info) [ -f "${dir}/dockerd.up" ];; version) [ -f "${dir}/version.ki
       const held = n.run(bootstrapScript({ startSeconds: 3, callSeconds: 1 }));
       expect(held.status, held.stdout + held.stderr).toBe(1);
       expect(held.stderr).toContain('dockerd did not answer within 1 s (docker version)');
+      rmSync(path.join(n.dir, 'version.hung'));
+      writeFileSync(path.join(n.dir, 'version.fails'), '');
+      const failed = n.run(bootstrapScript({ startSeconds: 3, callSeconds: 5 }));
+      expect(failed.status, failed.stdout + failed.stderr).toBe(1);
+      expect(failed.stderr).toContain('docker version failed (exit 1)');
     } finally {
       n.cleanup();
     }
