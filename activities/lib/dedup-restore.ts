@@ -25,7 +25,6 @@ interface Located {
 
 const HEAD = ID_BYTES + 4;
 
-
 /**
  * Finds the wanted pieces in a decrypted pack file (records of a piece ID, a 4-byte length and the piece): only
  * the records' heads are parsed, read through `buf` (the caller's, reused), the pieces' bytes are skipped.
