@@ -23,7 +23,7 @@ import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
-import { startPackFetcher } from '../../activities/lib/pack-fetch';
+import { PACKS_PER_BATCH, startPackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
@@ -151,6 +151,39 @@ describe('startPackFetcher', () => {
       await fetcher.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('packs asked for at once are fetched four to a curl and an openssl (not one of each per pack)', async () => {
+    // curl and openssl wrapped (first on the fetcher's PATH) to count their starts: each start costs a restore CPU
+    // (curl about 11 ms, openssl 6 ms), and a restore fetches hundreds of packs.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
+    const starts = path.join(bin, 'starts');
+    for (const program of ['curl', 'openssl']) {
+      const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
+      writeFileSync(path.join(bin, program), `#!/bin/bash\necho ${program} >> ${starts}\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const key = `test/pack-fetch/${process.pid}-${Date.now()}/batched`;
+    const plain = randomBytes(256 * 1024 + 5);
+    const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+    const pathBefore = process.env.PATH;
+    process.env.PATH = `${bin}:${pathBefore}`;
+    let fetcher: ReturnType<typeof startPackFetcher> | undefined;
+    try {
+      fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
+      process.env.PATH = pathBefore;
+      const names = [...Array(2 * PACKS_PER_BATCH + 1).keys()].map((i) => String(20 + i));
+      await Promise.all(names.map((name) => fetcher!.fetch({ key, sha256, name })));
+      for (const name of names) expect(readFileSync(path.join(dir, name)).equals(plain)).toBe(true);
+      const counted = readFileSync(starts, 'utf8').trim().split('\n');
+      expect(counted.filter((p) => p === 'curl')).toHaveLength(3);
+      expect(counted.filter((p) => p === 'openssl')).toHaveLength(3);
+    } finally {
+      process.env.PATH = pathBefore;
+      await fetcher?.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(bin, { recursive: true, force: true });
     }
   });
 
