@@ -23,7 +23,7 @@ import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
-import { PACKS_PER_BATCH, startPackFetcher } from '../../activities/lib/pack-fetch';
+import { startPackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
@@ -173,7 +173,7 @@ describe('startPackFetcher', () => {
     try {
       fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
       process.env.PATH = pathBefore;
-      const names = [...Array(2 * PACKS_PER_BATCH + 1).keys()].map((i) => String(20 + i));
+      const names = [...Array(9).keys()].map((i) => String(20 + i));
       await Promise.all(names.map((name) => fetcher!.fetch({ key, sha256, name })));
       for (const name of names) expect(readFileSync(path.join(dir, name)).equals(plain)).toBe(true);
       const counted = readFileSync(starts, 'utf8').trim().split('\n');
