@@ -36,6 +36,7 @@ import { temporal } from '@temporalio/proto';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { adminerAvailable, startAdminer } from '../helpers/adminer';
 import { parseAuthentikBlueprint } from '../helpers/authentik-blueprint';
+import { pgrep } from '../helpers/pgrep';
 
 const tag = randomBytes(3).toString('hex');
 // A Unicode domain (stored as IDNA ASCII) for the granted site, a plain one for the site it must not reach.
@@ -248,8 +249,7 @@ describe('drover access', () => {
     // The server ended the session (the sftp client then waits on its own stdin: it is stopped here).
     await waitFor('the open sftp session to be closed by the server', () => /closed by remote host|Connection closed/.test(sessionErr), 10_000);
     sftpSession.kill();
-    const sshdLeft = await execFileP('pgrep', ['-f', `^sshd(-session)?: ${login}( |@|$)`]).then((x) => x.stdout.trim(), () => '');
-    expect(sshdLeft).toBe('');
+    expect(pgrep(['-f', `^sshd(-session)?: ${login}( |@|$)`])).toEqual([]);
     expect((await execFileP('getent', ['passwd']).then((x) => x.stdout)).includes(`${login}:`)).toBe(false);
     // FileBrowser's user and Adminer's entry gone; the blueprint now deletes the Authentik user (the group stays).
     expect(existsSync(portalFile('filebrowser-users', `${login}.json`))).toBe(false);

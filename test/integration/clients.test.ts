@@ -1,5 +1,4 @@
 /** The connection layer against the real servers: sshd, dockerd (local and SSH-forwarded), Galera, S3. */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,6 +19,7 @@ import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { testEnv } from '../helpers/temporal';
 import { TEST_STATE_DIR } from '../helpers/paths';
 import { freezeGaleraNode, freezeS3, galeraSettled } from '../helpers/frozen';
+import { pgrep } from '../helpers/pgrep';
 
 const env = testEnv();
 const deps = createActivityDeps(env);
@@ -37,16 +37,12 @@ describe('SshClient', () => {
     const sessions = (): string[] => {
       const out: string[] = [];
       const walk = (pid: string) => {
-        for (const c of execFileSync('pgrep', ['-P', pid]).toString().split('\n').filter(Boolean)) {
+        for (const c of pgrep(['-P', pid]).map(String)) {
           out.push(c);
           walk(c);
         }
       };
-      try {
-        walk(master);
-      } catch {
-        /* pgrep exits 1 when a process has no children */
-      }
+      walk(master);
       return out;
     };
     const c = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);

@@ -5,7 +5,7 @@
  * names, triggers, views, routines and events, another table prefix; and a worker killed between any two
  * commands of the swap or its undo leaves the site whole.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +31,7 @@ import { useRunningWorker } from '../helpers/temporal';
 import { crashActivityAt, spawnActivity } from '../helpers/activity-process';
 import { freezeGaleraNode, galeraSettled } from '../helpers/frozen';
 import { GaleraClient } from '../../lib/clients/galera-client';
+import { pgrep } from '../helpers/pgrep';
 
 const ctx = useRunningWorker('db-restore');
 const env = new MockActivityEnvironment();
@@ -111,8 +112,8 @@ async function roundTrip(site: { domain: string; database: string; filesPath: st
  */
 async function onePid(args: string[]): Promise<number> {
   for (let i = 0; i < 100; i++) {
-    const pid = Number(spawnSync('pgrep', args, { encoding: 'utf8' }).stdout.trim());
-    if (pid > 0) return pid;
+    const pids = pgrep(args);
+    if (pids.length === 1) return pids[0];
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`pgrep ${args.join(' ')} found no one process`);
@@ -301,7 +302,7 @@ describe('database restore activities', () => {
       let watching = true;
       const watcher = (async () => {
         while (watching) {
-          piped ||= spawnSync('pgrep', ['-f', `drover-load .* ${stagingDb}`]).status === 0;
+          piped ||= pgrep(['-f', `drover-load .* ${stagingDb}`]).length > 0;
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
@@ -467,7 +468,7 @@ describe('database restore activities', () => {
         // Without the watch the load waited on the stopped writer for good (its activity heartbeating all along).
         outcome = await Promise.race([loading.then((err) => ({ err: err as typeof err & object, ms: Date.now() - stopped })), new Promise<null>((r) => setTimeout(() => r(null), 3 * BOUND + 3_000))]);
         // Its bash and programs (each names the staging database on its command line) are gone when it fails.
-        programsLeft = spawnSync('pgrep', ['-f', stagingDb], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+        programsLeft = pgrep(['-f', stagingDb]);
       } finally {
         resume();
       }

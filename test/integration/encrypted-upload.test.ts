@@ -27,6 +27,7 @@ import { startPackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
+import { pgrep } from '../helpers/pgrep';
 
 const deps = createActivityDeps(testEnv());
 afterAll(() => closeActivityDeps(deps));
@@ -238,7 +239,7 @@ describe('startPackFetcher', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-killed-'));
     const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10 });
-    const children = (pid: number) => spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    const children = (pid: number) => pgrep(['-P', String(pid)]);
     try {
       const fetched = fetcher.fetch({ key: 'pack', sha256, name: '7' });
       while (hits < 1) await sleep(20);

@@ -1,5 +1,5 @@
 /** File restore activities over the real sshd: staged extract, directory swap and undo, corrupted archive refused. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { siteBackupWorkflow } from '../../workflows/site-backup';
 import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
+import { pgrep } from '../helpers/pgrep';
 
 const ctx = useRunningWorker('files-restore');
 const env = new MockActivityEnvironment();
@@ -242,7 +243,7 @@ describe('a storage node whose tar stops (SIGSTOPped: a hung disk or mount, SSH 
     try {
       const running = step().then(() => null, (e: unknown) => e as { type?: string });
       for (let i = 0; i < 200 && !stoppedPid; i++) {
-        const pid = Number(spawnSync('pgrep', ['-n', '-f', pattern], { encoding: 'utf8' }).stdout.trim());
+        const pid = pgrep(['-n', '-f', pattern])[0] ?? 0;
         if (pid > 0) {
           process.kill(pid, 'SIGSTOP');
           stoppedPid = pid;

@@ -199,29 +199,29 @@ describe('spawnPipeline endWithWorker', () => {
       script,
       `import { openSync } from 'node:fs';
 import { spawnPipeline } from ${JSON.stringify(path.resolve('activities/lib/process-chain.ts'))};
+import { pgrep } from '../helpers/pgrep';
 spawnPipeline([['sleep', [${JSON.stringify(seconds)}]], ['cat', []]], { stdin: openSync(${JSON.stringify(path.join(dir, 'in'))}, 'r'), stdout: 'ignore', endWithWorker: ${endWithWorker} });
 console.log('started');
 setInterval(() => undefined, 1000);
 `,
     );
-    const { spawn, spawnSync } = await import('node:child_process');
+    const { spawn } = await import('node:child_process');
     const worker = spawn(process.execPath, [path.resolve('node_modules/vite-node/vite-node.mjs'), script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const sleeps = () => spawnSync('pgrep', ['-x', '-f', `sleep ${seconds}`], { encoding: 'utf8' }).stdout.trim();
+    const sleeps = () => pgrep(['-x', '-f', `sleep ${seconds}`]);
     try {
       await new Promise<void>((resolve, reject) => {
         worker.stdout.on('data', (d) => String(d).includes('started') && resolve());
         worker.once('exit', () => reject(new Error('the worker ended before starting its pipeline')));
       });
-      for (let i = 0; i < 100 && !sleeps(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(sleeps(), 'the pipeline runs').not.toBe('');
+      for (let i = 0; i < 100 && !sleeps().length; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(sleeps(), 'the pipeline runs').not.toEqual([]);
       worker.kill('SIGKILL');
-      for (let i = 0; i < 50 && sleeps(); i++) await new Promise((r) => setTimeout(r, 100));
-      return sleeps() !== '';
+      for (let i = 0; i < 50 && sleeps().length; i++) await new Promise((r) => setTimeout(r, 100));
+      return sleeps().length > 0;
     } finally {
       worker.kill('SIGKILL');
-      const left = sleeps();
-      // Never 0 or NaN: process.kill(0) would signal this test's own process group.
-      for (const pid of left.split('\n').map(Number).filter((p) => p > 0)) process.kill(pid, 'SIGKILL');
+      // pgrep's pids are never 0: process.kill(0) would signal this test's own process group.
+      for (const pid of sleeps()) process.kill(pid, 'SIGKILL');
     }
   };
 
@@ -265,10 +265,10 @@ describe('killedFailure', () => {
     const seconds = `30.${Date.now() % 1000000}`;
     const c = spawnChain(['sleep', [seconds]], ['cat', []]);
     c.stdin.end();
-    const { spawnSync } = await import('node:child_process');
     let pid = 0;
     for (let i = 0; i < 100 && !pid; i++) {
-      pid = Number(spawnSync('pgrep', ['-f', `^sleep ${seconds}$`], { encoding: 'utf8' }).stdout.trim()) || 0;
+      const found = pgrep(['-f', `^sleep ${seconds}$`]);
+      pid = found.length === 1 ? found[0] : 0;
       if (!pid) await new Promise((r) => setTimeout(r, 20));
     }
     // Never 0: process.kill(0) would signal this test's own process group.
