@@ -23,7 +23,7 @@ import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
-import { startPackFetcher } from '../../activities/lib/pack-fetch';
+import { startPackFetcher, type PackFetcher } from '../../activities/lib/pack-fetch';
 import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
@@ -170,7 +170,7 @@ describe('startPackFetcher', () => {
     const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
     const pathBefore = process.env.PATH;
     process.env.PATH = `${bin}:${pathBefore}`;
-    let fetcher: ReturnType<typeof startPackFetcher> | undefined;
+    let fetcher: PackFetcher | undefined;
     try {
       fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
       process.env.PATH = pathBefore;

@@ -199,7 +199,6 @@ describe('spawnPipeline endWithWorker', () => {
       script,
       `import { openSync } from 'node:fs';
 import { spawnPipeline } from ${JSON.stringify(path.resolve('activities/lib/process-chain.ts'))};
-import { pgrep } from '../helpers/pgrep';
 spawnPipeline([['sleep', [${JSON.stringify(seconds)}]], ['cat', []]], { stdin: openSync(${JSON.stringify(path.join(dir, 'in'))}, 'r'), stdout: 'ignore', endWithWorker: ${endWithWorker} });
 console.log('started');
 setInterval(() => undefined, 1000);
