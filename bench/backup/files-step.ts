@@ -1,17 +1,28 @@
 /**
  * One large site's files step alone, Drover against the floor, side by side in one run (docs/benchmarks.md,
  * issue 18): the production-shaped night's tail is its two large sites' files. One docroot of `--files-mb` MiB of
- * incompressible uploads (and 2,000 PHP-like files) is backed up `--rounds` times by each, the order alternating
- * round by round:
- *   floor  — the backup bench's reference (`ssh … tar | zstd | age > tmp; curl -T`): OpenSSH, curl, no Node;
- *   drover — archiveSiteFilesToSpaces as a tar point (ssh2 in process, `zstd | age` beside it, multipart upload).
- * Nothing else runs meanwhile: it shows the per-byte cost of Drover's path apart from a night's contention. Runs on
+ * incompressible uploads (and 2,000 PHP-like files) is backed up `--rounds` times by each method, the order
+ * reversed round by round:
+ *   floor     — the backup bench's reference (`ssh … tar | zstd | age > tmp; curl -T`): OpenSSH, curl, no Node;
+ *   drover    — archiveSiteFilesToSpaces as a tar point (ssh2 in process, `zstd | age` beside it, multipart upload).
+ * With `--methods`, also transports Drover does not have, measured to see what each would buy (not used by any
+ * night; each makes the same object, and hashes its ciphertext as Drover does for the manifest):
+ *   fileOut   — ssh2 in process into `zstd | age`, whose ciphertext goes to a file, not back into the worker; its
+ *               SHA-256 read from the file, and one `curl` PUT of a presigned URL;
+ *   openssh   — no byte in Node: OpenSSH's client (AES-128-GCM, Drover's cipher) into `zstd | age` into a file,
+ *               then as fileOut;
+ *   onStorage — the storage node does it all in one SSH command: `tar | zstd | age` into a file there, `openssl dgst`,
+ *               and `curl` PUT of a presigned URL given on the command's stdin; only the hash comes back.
+ * Nothing else runs meanwhile: it shows the per-byte cost of each path apart from a night's contention. Runs on
  * a development environment (started if it is not up: its state folder and port offset; the backup bench's own,
  * `.drover-bench` at 200, will do) and leaves what it stored in the bucket (under `bench/files-step/` and the
  * generated site's points), as the backup bench does.
- *   npx vite-node bench/backup/files-step.ts -- --state-dir .drover-bench --port-offset 200 --files-mb 96 --rounds 5
+ *   npx vite-node bench/backup/files-step.ts -- --state-dir .drover-bench --port-offset 200 --files-mb 96 --rounds 5 [--methods floor,drover,fileOut,openssh,onStorage]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -25,11 +36,28 @@ import { log, MB, siteFiles } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
 import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { SshClient } from '../../lib/clients/ssh-client';
+import { filesArchiveCommand } from '../../activities/storage-archive';
 
 const STATE = path.resolve(text('state-dir', '.drover-bench'));
 const OFFSET = whole('port-offset', 200);
 const FILES_MB = whole('files-mb', 96);
 const ROUNDS = whole('rounds', 5);
+const METHODS = ['floor', 'drover', 'fileOut', 'openssh', 'onStorage'] as const;
+type Method = (typeof METHODS)[number];
+const methods = text('methods', 'floor,drover').split(',') as Method[];
+for (const m of methods) {
+  if (!METHODS.includes(m)) {
+    process.stderr.write(`--methods: unknown method "${m}" (one of ${METHODS.join(', ')})\n`);
+    process.exit(2);
+  }
+}
+if (!methods.includes('floor')) {
+  process.stderr.write('--methods must include floor (every ratio is against it)\n');
+  process.exit(2);
+}
 if (ROUNDS < 1 || ROUNDS > 28) {
   process.stderr.write(`--rounds must be 1 to 28 (one night of February 2031 each), got ${ROUNDS}\n`);
   process.exit(2);
@@ -59,34 +87,89 @@ async function main(): Promise<void> {
   try {
     log(`generating ${FILES_MB} MiB of files (not timed)`);
     await siteFiles(deps, site, FILES_MB);
-    const seconds: Record<'floor' | 'drover', number[]> = { floor: [], drover: [] };
-    const cpu: Record<keyof typeof seconds, number[]> = { floor: [], drover: [] };
+    const seconds = Object.fromEntries(methods.map((m) => [m, [] as number[]])) as Record<Method, number[]>;
+    const cpu = Object.fromEntries(methods.map((m) => [m, [] as number[]])) as Record<Method, number[]>;
+    const creds = { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY };
+    const recipients = deps.backup.recipients.map((r) => `-r ${r}`).join(' ');
+    const keyOf = (m: Method, r: number) => `bench/files-step/${stamp}-${m}-${r}`;
+    const presignedPut = (key: string) => getSignedUrl(deps.s3, new PutObjectCommand({ Bucket: env.DROVER_S3_BUCKET, Key: key }), { expiresIn: 900 });
+    const curlPut = (file: string) => `curl -q -sf -T ${file} "$URL" >/dev/null`;
+    // The ciphertext's SHA-256 read back from its file in large reads (what Drover's manifest needs).
+    const hashOf = async (file: string) => {
+      const h = createHash('sha256');
+      await pipeline(createReadStream(file, { highWaterMark: 8 * MB }), h);
+      return h.digest('hex');
+    };
+    const cipherFile = path.join(scratch, 'files');
+    const fileOut = async (key: string) => {
+      const client = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);
+      try {
+        const run = await client.execStream(filesArchiveCommand(site.filesPath));
+        const fd = openSync(cipherFile, 'w');
+        const chain = spawn('bash', ['-o', 'pipefail', '-c', `zstd -3 -q -c -T2 | age ${recipients}`], { stdio: ['pipe', fd, 'inherit'] });
+        closeSync(fd);
+        const exited = new Promise<void>((resolve, reject) => chain.once('close', (c) => (c === 0 ? resolve() : reject(new Error(`zstd | age exited ${c}`)))));
+        await Promise.all([pipeline(run.stdout, chain.stdin!), run.exit, exited]);
+      } finally {
+        client.close();
+      }
+      await Promise.all([hashOf(cipherFile), presignedPut(key).then((URL) => sh(curlPut(out), { URL }))]);
+    };
+    const openssh = async (key: string) => {
+      const pipe = floorFilesPipeline({ keyFile: env.DROVER_SSH_KEY_FILE, target: deps.ssh.defaultTarget, recipients: deps.backup.recipients, files: shellQuote(site.filesPath), out });
+      await sh(pipe.replace(/^ssh -n /, 'ssh -n -c aes128-gcm@openssh.com '));
+      await Promise.all([hashOf(cipherFile), presignedPut(key).then((URL) => sh(curlPut(out), { URL }))]);
+    };
+    const onStorage = async (key: string) => {
+      const client = await SshClient.connect(deps.ssh.defaultTarget, deps.ssh.options);
+      try {
+        const tmp = `/tmp/drover-files-step-${stamp}.age`;
+        const script =
+          `set -o pipefail; trap 'rm -f ${tmp}' EXIT; read -r URL; ` +
+          `tar -C ${shellQuote(site.filesPath)} --numeric-owner -cf - . | zstd -3 -q -c -T2 | age ${recipients} > ${tmp} && openssl dgst -sha256 -r ${tmp} && ${curlPut(tmp)}`;
+        const run = await client.execStream(`bash -c ${shellQuote(script)}`, { stdin: `${await presignedPut(key)}\n` });
+        let said = '';
+        run.stdout.on('data', (d: Buffer) => (said += d));
+        await run.exit;
+        if (!/^[0-9a-f]{64} /.test(said)) throw new Error(`onStorage: no SHA-256 came back: ${said.slice(0, 200)}`);
+      } finally {
+        client.close();
+      }
+    };
     let plainBytes = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      for (const name of r % 2 ? (['drover', 'floor'] as const) : (['floor', 'drover'] as const)) {
+      for (const name of r % 2 ? [...methods].reverse() : methods) {
         log(`round ${r + 1}: ${name}`);
+        // What the method before wrote is on its way to the disk before this one is measured.
+        execFileSync('sync');
         const c0 = busyCpuSeconds();
-        const { ms, value } = await timed(async () =>
-          name === 'floor'
-            ? sh(floor(r), { AK: env.DROVER_S3_ACCESS_KEY_ID, SK: env.DROVER_S3_SECRET_ACCESS_KEY })
-            : run(archive, { site: domain, date: `2031-02-${String(r + 1).padStart(2, '0')}`, filesPath: site.filesPath, storageHost: null }),
-        );
-        if (value) plainBytes = value.plainBytes;
+        const { ms } = await timed(async () => {
+          if (name === 'floor') return sh(`${floor(r)}`, creds);
+          if (name === 'fileOut') return fileOut(keyOf(name, r));
+          if (name === 'openssh') return openssh(keyOf(name, r));
+          if (name === 'onStorage') return onStorage(keyOf(name, r));
+          plainBytes = (await run(archive, { site: domain, date: `2031-02-${String(r + 1).padStart(2, '0')}`, filesPath: site.filesPath, storageHost: null })).plainBytes;
+        });
         seconds[name].push(+(ms / 1000).toFixed(2));
         cpu[name].push(+(busyCpuSeconds() - c0).toFixed(1));
       }
     }
-    const ratios = seconds.drover.map((d, i) => d / seconds.floor[i]);
+    const overFloor = (m: Method) => ({
+      medianOfRounds: +median(seconds[m].map((d, i) => d / seconds.floor[i])).toFixed(2),
+      bestOverBest: +(Math.min(...seconds[m]) / Math.min(...seconds.floor)).toFixed(2),
+      extraCpuSecondsMedian: +median(cpu[m].map((c, i) => c - cpu.floor[i])).toFixed(1),
+    });
     process.stdout.write(
       JSON.stringify(
         {
           cores: os.cpus().length,
-          tarMiB: +(plainBytes / MB).toFixed(1),
+          tarMiB: plainBytes ? +(plainBytes / MB).toFixed(1) : null,
           seconds,
           // Busy CPU seconds of the whole machine during each (all processes; 2 cores = 2 s per second).
           cpuSeconds: cpu,
-          droverOverFloor: { medianOfRounds: +median(ratios).toFixed(2), bestOverBest: +(Math.min(...seconds.drover) / Math.min(...seconds.floor)).toFixed(2) },
-          extraCpuSecondsMedian: +median(cpu.drover.map((c, i) => c - cpu.floor[i])).toFixed(1),
+          // Each method against the floor: the median of the rounds' time ratios, best against best, and the median
+          // of the rounds' CPU-seconds over the floor's.
+          overFloor: Object.fromEntries(methods.filter((m) => m !== 'floor').map((m) => [m, overFloor(m)])),
         },
         null,
         2,
