@@ -1,8 +1,9 @@
 /**
  * One site measured the same way whatever its shape: backed up twice (a tar point, a deduplicated point), then
  * restored four ways in one run — the floor by hand with the same tools (the tar point), Drover to a new name
- * (the tar point, then the deduplicated point), Drover over the live site (the deduplicated point) — each
- * restore checked for exactness against the backed-up site's fingerprints.
+ * (the tar point, then the deduplicated point; then the pairs), Drover over the live site last (the deduplicated
+ * point) — each restore checked for exactness against the backed-up site's fingerprints. No phase's files are
+ * removed before the run's end (KEEP_UNTIL_THE_END).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -97,6 +98,14 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * KEEP_UNTIL_THE_END: no phase's files are removed before a later phase extracts. On an ext4 without a journal (this
+ * machine's root file system), creating a file skips every free inode deleted in the last 60 seconds (the kernel's
+ * `recently_deleted`, which reads the inode table for each), so a phase that extracted thousands of files next to a
+ * docroot just removed paid for it: 4 % of the machine's samples in `tar` under each deduplicated restore, against
+ * none under the floor's (docs/benchmarks.md, forty-third session). A journaled ext4, as on a droplet, never checks.
+ */
+
 /** Runs `fn`, returning its result and the CPU-seconds (machine, Galera) used meanwhile. */
 async function withCpu<T>(stateDir: string, phase: string, fn: () => Promise<T>): Promise<{ value: T; cpu: { machine: number; galera: number } }> {
   await settle();
@@ -131,26 +140,29 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
   const floorDb = (db: string) =>
     sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}'; ${get(manifest.database.key)} | age -d -i ${id} | zstd -dc | mariadb --defaults-extra-file=${cnf} --binary-mode ${db}`, creds);
   const floorFiles = (to: string) => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(manifest.files.key)} | age -d -i ${id} | zstd -dc | tar -C ${to} -xf -`, creds);
+  // Each extraction into a folder of its own, kept until close(): see KEEP_UNTIL_THE_END.
+  let extractions = 0;
+  const nextFolder = () => path.join(dir, `files${++extractions}`);
   try {
     log('  floor: database alone');
     await settle();
     const database = await timed(() => floorDb(`floor_db_${tag}`));
     log('  floor: files alone');
     await settle();
-    const files = await timed(() => floorFiles(path.join(dir, 'files')));
+    const files = await timed(() => floorFiles(nextFolder()));
     log('  floor: both at once');
-    const bothOnce = () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(path.join(dir, 'files2'))]));
+    const bothOnce = () => timed(() => Promise.all([floorDb(`floor_db2_${tag}`), floorFiles(nextFolder())]));
     const both = await withCpu(stateDir, 'floor', bothOnce);
-    // What the floor loaded and extracted is removed before Drover restores (not left to weigh on the disk and the
-    // Galera nodes), and again after each pair's floor, outside the time measured.
-    await clear();
+    // The databases the floor loaded are dropped before Drover restores (not left to weigh on the Galera nodes), and
+    // again after each pair's floor, outside the time measured; its files stay until close().
+    await dropDatabases();
     return {
       ms: { database: database.ms, files: files.ms, both: both.value.ms },
       cpu: both.cpu,
       again: async () => {
         await settle();
         const ms = (await bothOnce()).ms;
-        await clear();
+        await dropDatabases();
         return ms;
       },
       close,
@@ -159,12 +171,11 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
     await close().catch((e: Error) => log(`  (could not remove the floor's databases and files: ${e.message})`));
     throw err;
   }
-  async function clear(): Promise<void> {
+  async function dropDatabases(): Promise<void> {
     await sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS floor_db_${tag}; DROP DATABASE IF EXISTS floor_db2_${tag}'`);
-    for (const d of ['files', 'files2']) rmSync(path.join(dir, d), { recursive: true, force: true });
   }
   async function close(): Promise<void> {
-    await clear();
+    await dropDatabases();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -241,44 +252,51 @@ async function measureDrover(
     }
   };
   const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;
+  // Each copy under a name of its own, its files kept until the end (KEEP_UNTIL_THE_END); its database dropped at once.
+  const copies: string[] = [];
   const restoreCopy = async (point: string, to: string, phase: 'copy' | 'dedupCopy' | 'pair') => {
     const r = await restore({ site: spec.domain, point, to }, phase);
+    copies.push(r.filesPath);
     const exact = same(await siteFingerprint(deps, { database: r.database, filesPath: r.filesPath, storageHost: null }));
     await deps.galera.query(await deps.galera.writerNode(), `DROP DATABASE IF EXISTS \`${r.database}\``);
-    await sh(`rm -rf '${r.filesPath}'`);
     return { r, exact };
   };
-  log('  drover: restore the tar point to a new name');
-  const copy = await restoreCopy(tarDate, `copy-${spec.domain}`, 'copy');
-  loadAverage.copy = load1();
-  log('  drover: restore the deduplicated point to a new name');
-  const dedupCopy = await restoreCopy(dedupDate, `dcopy-${spec.domain}`, 'dedupCopy');
-  loadAverage.dedupCopy = load1();
-  log('  drover: restore the deduplicated point over the live site (safety point first)');
-  const live = await restore({ site: spec.domain, point: dedupDate }, 'live');
-  loadAverage.live = load1();
-  const after = await siteFingerprint(deps, site);
-  // More pairs, floor then Drover, each on a quiet machine: single runs of either vary by a third from one to the next.
-  const pairs = [{ floorMs: floorMs.both, dedupMs: dedupCopy.r.rtoMs }];
-  let pairsExact = true;
-  for (let i = 1; i < pairCount; i++) {
-    log(`  pair ${i + 1} of ${pairCount}: the floor, then the deduplicated point to a new name`);
-    const f = await floor.again();
-    const d = await restoreCopy(dedupDate, `dcopy-${spec.domain}`, 'pair');
-    pairsExact &&= d.exact;
-    pairs.push({ floorMs: f, dedupMs: d.r.rtoMs });
+  try {
+    log('  drover: restore the tar point to a new name');
+    const copy = await restoreCopy(tarDate, `copy-${spec.domain}`, 'copy');
+    loadAverage.copy = load1();
+    log('  drover: restore the deduplicated point to a new name');
+    const dedupCopy = await restoreCopy(dedupDate, `dcopy-${spec.domain}`, 'dedupCopy');
+    loadAverage.dedupCopy = load1();
+    // More pairs, floor then Drover, each on a quiet machine: single runs of either vary by a third from one to the
+    // next. Before the restore over the live site, whose clean-up removes the site's previous docroot.
+    const pairs = [{ floorMs: floorMs.both, dedupMs: dedupCopy.r.rtoMs }];
+    let pairsExact = true;
+    for (let i = 1; i < pairCount; i++) {
+      log(`  pair ${i + 1} of ${pairCount}: the floor, then the deduplicated point to a new name`);
+      const f = await floor.again();
+      const d = await restoreCopy(dedupDate, `dcopy${i + 1}-${spec.domain}`, 'pair');
+      pairsExact &&= d.exact;
+      pairs.push({ floorMs: f, dedupMs: d.r.rtoMs });
+    }
+    log('  drover: restore the deduplicated point over the live site (safety point first)');
+    const live = await restore({ site: spec.domain, point: dedupDate }, 'live');
+    loadAverage.live = load1();
+    const after = await siteFingerprint(deps, site);
+    return {
+      manifest,
+      dedupManifest,
+      backupMs: m.backupMs,
+      pairs,
+      floorMs,
+      copy: copy.r,
+      dedupCopy: dedupCopy.r,
+      live,
+      exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after), pairs: pairCount > 1 ? pairsExact : null },
+      loadAverage,
+      cpuSeconds,
+    };
+  } finally {
+    for (const c of copies) await sh(`rm -rf '${c}'`).catch((e: Error) => log(`  (could not remove ${c}: ${e.message})`));
   }
-  return {
-    manifest,
-    dedupManifest,
-    backupMs: m.backupMs,
-    pairs,
-    floorMs,
-    copy: copy.r,
-    dedupCopy: dedupCopy.r,
-    live,
-    exact: { copy: copy.exact, dedupCopy: dedupCopy.exact, live: same(after), pairs: pairCount > 1 ? pairsExact : null },
-    loadAverage,
-    cpuSeconds,
-  };
 }
