@@ -26,8 +26,11 @@ import { pipeline } from 'node:stream/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
-import { createStorageArchiveActivities } from '../../activities/storage-archive';
+import { createStorageArchiveActivities, filesArchiveCommand } from '../../activities/storage-archive';
+import { SshClient } from '../../lib/clients/ssh-client';
 import { devUp } from '../../devkit/dev-env';
 import { mergedEnv, parseEnv, workerEnvSchema, type WorkerEnv } from '../../lib/env';
 import { shellQuote } from '../../lib/shell-quote';
@@ -36,10 +39,6 @@ import { log, MB, siteFiles } from '../restore/sites';
 import { runMain, sh } from '../lib/shell';
 import { text, whole } from '../lib/args';
 import { busyCpuSeconds, floorFilesPipeline } from '../lib/floor';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { SshClient } from '../../lib/clients/ssh-client';
-import { filesArchiveCommand } from '../../activities/storage-archive';
 
 const STATE = path.resolve(text('state-dir', '.drover-bench'));
 const OFFSET = whole('port-offset', 200);
@@ -81,8 +80,10 @@ async function main(): Promise<void> {
   const s3 = new URL(env.DROVER_S3_ENDPOINT);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'drover-files-step-'));
   const out = shellQuote(path.join(scratch, 'files'));
+  // The floor's files half into `out`; with `cipher`, OpenSSH's client with another cipher than its default.
+  const filesPipeline = (cipher?: string) => floorFilesPipeline({ keyFile: env.DROVER_SSH_KEY_FILE, target: deps.ssh.defaultTarget, recipients: deps.backup.recipients, files: shellQuote(site.filesPath), out, cipher });
   const floor = (n: number) =>
-    floorFilesPipeline({ keyFile: env.DROVER_SSH_KEY_FILE, target: deps.ssh.defaultTarget, recipients: deps.backup.recipients, files: shellQuote(site.filesPath), out }) +
+    filesPipeline() +
     ` && curl -sf --aws-sigv4 "aws:amz:${env.DROVER_S3_REGION}:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T ${out} "${s3.origin}/${env.DROVER_S3_BUCKET}/bench/files-step/${stamp}-${n}" >/dev/null`;
   try {
     log(`generating ${FILES_MB} MiB of files (not timed)`);
@@ -116,8 +117,7 @@ async function main(): Promise<void> {
       await Promise.all([hashOf(cipherFile), presignedPut(key).then((URL) => sh(curlPut(out), { URL }))]);
     };
     const openssh = async (key: string) => {
-      const pipe = floorFilesPipeline({ keyFile: env.DROVER_SSH_KEY_FILE, target: deps.ssh.defaultTarget, recipients: deps.backup.recipients, files: shellQuote(site.filesPath), out });
-      await sh(pipe.replace(/^ssh -n /, 'ssh -n -c aes128-gcm@openssh.com '));
+      await sh(filesPipeline('aes128-gcm@openssh.com'));
       await Promise.all([hashOf(cipherFile), presignedPut(key).then((URL) => sh(curlPut(out), { URL }))]);
     };
     const onStorage = async (key: string) => {
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
         execFileSync('sync');
         const c0 = busyCpuSeconds();
         const { ms } = await timed(async () => {
-          if (name === 'floor') return sh(`${floor(r)}`, creds);
+          if (name === 'floor') return sh(floor(r), creds);
           if (name === 'fileOut') return fileOut(keyOf(name, r));
           if (name === 'openssh') return openssh(keyOf(name, r));
           if (name === 'onStorage') return onStorage(keyOf(name, r));

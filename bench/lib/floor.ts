@@ -15,11 +15,12 @@ export function busyCpuSeconds(): number {
 
 /**
  * The floor's files half as a shell pipeline: `files` and `out` are shell words as given (e.g. `'$files'` inside a
- * script, or a quoted path), the key file, target and recipients come from the environment the bench runs on.
+ * script, or a quoted path), the key file, target and recipients come from the environment the bench runs on;
+ * `cipher` another than OpenSSH's default (the floor keeps the default, as the operators' script would).
  */
-export function floorFilesPipeline(o: { keyFile: string; target: SshTarget; recipients: string[]; files: string; out: string }): string {
+export function floorFilesPipeline(o: { keyFile: string; target: SshTarget; recipients: string[]; files: string; out: string; cipher?: string }): string {
   return (
-    `ssh -n -i ${shellQuote(o.keyFile)} -p ${o.target.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${o.target.username}@${o.target.host} ` +
+    `ssh -n ${o.cipher ? `-c ${o.cipher} ` : ''}-i ${shellQuote(o.keyFile)} -p ${o.target.port} -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ${o.target.username}@${o.target.host} ` +
     `"tar -C ${o.files} --numeric-owner -cf - ." | zstd -3 -q -c -T2 | age ${o.recipients.map((r) => `-r ${r}`).join(' ')} > ${o.out}`
   );
 }

@@ -2,8 +2,14 @@
  * One site measured the same way whatever its shape: backed up twice (a tar point, a deduplicated point), then
  * restored four ways in one run — the floor by hand with the same tools (the tar point), Drover to a new name
  * (the tar point, then the deduplicated point; then the pairs), Drover over the live site last (the deduplicated
- * point) — each restore checked for exactness against the backed-up site's fingerprints. No phase's files are
- * removed before the run's end (KEEP_UNTIL_THE_END).
+ * point) — each restore checked for exactness against the backed-up site's fingerprints.
+ *
+ * No phase's files are removed before the run's end (each extraction and each copy has a folder or name of its own;
+ * the databases are dropped at once). On an ext4 without a journal (this machine's root file system), creating a file
+ * skips every free inode deleted in the last 60 seconds (the kernel's `recently_deleted`, which reads the inode table
+ * for each), so a phase that extracted thousands of files next to a docroot just removed paid for it: 4 % of the
+ * machine's samples in `tar` under each deduplicated restore, against none under the floor's (docs/benchmarks.md,
+ * forty-third session). A journaled ext4, as on a droplet, never checks.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,14 +104,6 @@ async function settle(): Promise<void> {
   }
 }
 
-/**
- * KEEP_UNTIL_THE_END: no phase's files are removed before a later phase extracts. On an ext4 without a journal (this
- * machine's root file system), creating a file skips every free inode deleted in the last 60 seconds (the kernel's
- * `recently_deleted`, which reads the inode table for each), so a phase that extracted thousands of files next to a
- * docroot just removed paid for it: 4 % of the machine's samples in `tar` under each deduplicated restore, against
- * none under the floor's (docs/benchmarks.md, forty-third session). A journaled ext4, as on a droplet, never checks.
- */
-
 /** Runs `fn`, returning its result and the CPU-seconds (machine, Galera) used meanwhile. */
 async function withCpu<T>(stateDir: string, phase: string, fn: () => Promise<T>): Promise<{ value: T; cpu: { machine: number; galera: number } }> {
   await settle();
@@ -140,7 +138,7 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
   const floorDb = (db: string) =>
     sh(`mariadb --defaults-extra-file=${cnf} -e 'DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db}'; ${get(manifest.database.key)} | age -d -i ${id} | zstd -dc | mariadb --defaults-extra-file=${cnf} --binary-mode ${db}`, creds);
   const floorFiles = (to: string) => sh(`rm -rf ${to}; mkdir -p ${to}; ${get(manifest.files.key)} | age -d -i ${id} | zstd -dc | tar -C ${to} -xf -`, creds);
-  // Each extraction into a folder of its own, kept until close(): see KEEP_UNTIL_THE_END.
+  // Each extraction into a folder of its own, kept until close() (the file's header says why).
   let extractions = 0;
   const nextFolder = () => path.join(dir, `files${++extractions}`);
   try {
@@ -252,7 +250,8 @@ async function measureDrover(
     }
   };
   const same = (f: { database: string; files: string }) => f.database === before.database && f.files === before.files;
-  // Each copy under a name of its own, its files kept until the end (KEEP_UNTIL_THE_END); its database dropped at once.
+  // Each copy under a name of its own, its files kept until the end (the file's header says why); its database dropped
+  // at once.
   const copies: string[] = [];
   const restoreCopy = async (point: string, to: string, phase: 'copy' | 'dedupCopy' | 'pair') => {
     const r = await restore({ site: spec.domain, point, to }, phase);
@@ -297,6 +296,6 @@ async function measureDrover(
       cpuSeconds,
     };
   } finally {
-    for (const c of copies) await sh(`rm -rf '${c}'`).catch((e: Error) => log(`  (could not remove ${c}: ${e.message})`));
+    for (const c of copies) rmSync(c, { recursive: true, force: true });
   }
 }
