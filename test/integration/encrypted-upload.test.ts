@@ -165,18 +165,26 @@ describe('startPackFetcher', () => {
       const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
       writeFileSync(path.join(bin, program), `#!/bin/bash\necho ${program} >> ${starts}\nexec ${real} "$@"\n`, { mode: 0o755 });
     }
-    const key = `test/pack-fetch/${process.pid}-${Date.now()}/batched`;
-    const plain = randomBytes(256 * 1024 + 5);
-    const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+    // Packs of the shapes a restore fetches: a full one of incompressible uploads (8 MiB and more), one of PHP-like
+    // sources, one of a single byte (the last pack of a point may hold one small file); each asked for three times.
+    const prefix = `test/pack-fetch/${process.pid}-${Date.now()}`;
+    const shapes = [randomBytes(8 * 1024 * 1024 + 3), Buffer.from('<?php\n// ünïcode\n'.repeat(60_000)), Buffer.from('x')];
+    const packs = await Promise.all(
+      shapes.map(async (plain, i) => {
+        const key = `${prefix}/batched-${i}`;
+        const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+        return { key, sha256, plain };
+      }),
+    );
     const pathBefore = process.env.PATH;
     process.env.PATH = `${bin}:${pathBefore}`;
     let fetcher: PackFetcher | undefined;
     try {
       fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
       process.env.PATH = pathBefore;
-      const names = [...Array(9).keys()].map((i) => String(20 + i));
-      await Promise.all(names.map((name) => fetcher!.fetch({ key, sha256, name })));
-      for (const name of names) expect(readFileSync(path.join(dir, name)).equals(plain)).toBe(true);
+      const jobs = [...Array(9).keys()].map((i) => ({ name: String(20 + i), pack: packs[i % packs.length] }));
+      await Promise.all(jobs.map(({ name, pack }) => fetcher!.fetch({ key: pack.key, sha256: pack.sha256, name })));
+      for (const { name, pack } of jobs) expect(readFileSync(path.join(dir, name)).equals(pack.plain)).toBe(true);
       const counted = readFileSync(starts, 'utf8').trim().split('\n');
       expect(counted.filter((p) => p === 'curl')).toHaveLength(3);
       expect(counted.filter((p) => p === 'openssl')).toHaveLength(3);
