@@ -9,6 +9,7 @@ import { activityInfo, cancellationSignal } from '@temporalio/activity';
 import { isFilesIndexKey } from '../lib/backup-layout';
 import { acquireWorkLease, releaseLease, renewLease, WORK_LEASE_TTL_MS } from '../lib/backup-leases';
 import { restoreDeduplicated } from './lib/dedup-restore';
+import { yieldCpuShell } from './lib/cpu-yield';
 import { siteOwning } from '../lib/site-registry';
 import type { ActivityDeps } from '../lib/clients/deps';
 import { decryptObjectTo, withVerifiedObject } from './lib/encrypted-download';
@@ -39,7 +40,9 @@ export function extractCommand(staging: string): string {
   // moment after its last bytes), failing a complete extract with "Premature close" (under load, about 1 in 40
   // tiny archives). After a tar that succeeded, `cat` reads the rest (the worker's end of stream); one that failed
   // ends the command at once.
-  return `tar -C ${q(staging)} --numeric-owner -xf - && exec cat > /dev/null`;
+  // At nice 10, its session's autogroup too (cpu-yield.ts): it gives way to the database load beside it, and on the farm
+  // to the sites the storage node serves. tar's own command line stays the one stopEarlierExtracts looks for.
+  return `${yieldCpuShell}; tar -C ${q(staging)} --numeric-owner -xf - && exec cat > /dev/null`;
 }
 
 /** stopEarlierExtracts' exit status when an earlier extract outlived every SIGKILL (stuck in the kernel). */

@@ -7,7 +7,9 @@
  * files, one `openssl dgst -sha256` hashes them (each ciphertext's SHA-256, checked against the index's before a
  * byte of the pack is decrypted), then `age -d | zstd -d` decrypts each checked pack into its file, and each job's
  * outcome is reported as a line on its stdout. Starting a program costs a few milliseconds of CPU (curl 7 to 11,
- * openssl about 6: their shared libraries): once per batch, not once per pack, for the two that can take a batch. In
+ * openssl about 6: their shared libraries): once per batch, not once per pack, for the two that can take a batch. The
+ * fetcher and its programs run at nice 10, in a session of their own whose autogroup is at nice 10 too (cpu-yield.ts):
+ * the database load beside them comes first. In
  * Node each byte of a pack cost an HTTP chunk, a hash, a pipe write and a pipe read, and the volume of those buffers
  * set off most of V8's full collections in a restore (docs/benchmarks.md).
  */
@@ -20,6 +22,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { killGroup, killedFailure, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
+import { yieldCpuShell } from './cpu-yield';
 import { decryptFailure } from './encrypted-download';
 
 // $1: the identity file; the working directory is the restore's folder. Each batch on stdin: a line with its number of
@@ -38,6 +41,7 @@ import { decryptFailure } from './encrypted-download';
 // ciphertext and the batch's stderr once the job has reported, and a failed job's output. Per batch: curl and
 // openssl; per pack: age and zstd, and no other program (every exec is CPU a restore of 140 packs pays 140 times).
 const FETCHER = `set -u
+${yieldCpuShell}
 id=$1
 one() {
   local n=$1 out=$2 want=$3 cx=$4 status=$5 said=$6 sum=$7 curlErr=$8 st code=0

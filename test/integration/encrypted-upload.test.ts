@@ -6,11 +6,11 @@
  * - A download of an object that is not there (plain, and a deduplicated point's index).
  * - A deduplicated pack fetched outside Node (curl, openssl, age, zstd): exact, each failure classified, the
  *   transient ones retried (against a misbehaving endpoint), a job whose shell is killed fetched again, a full worker
- *   disk never taken for a corrupt pack.
+ *   disk never taken for a corrupt pack, the fetcher's programs at nice 10 (the database load beside them first).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -188,6 +188,46 @@ describe('startPackFetcher', () => {
       const counted = readFileSync(starts, 'utf8').trim().split('\n');
       expect(counted.filter((p) => p === 'curl')).toHaveLength(3);
       expect(counted.filter((p) => p === 'openssl')).toHaveLength(3);
+    } finally {
+      process.env.PATH = pathBefore;
+      await fetcher?.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('the fetcher and its programs run at nice 10, their session\'s autogroup too: the database load beside them comes first', async () => {
+    // curl, openssl, age and zstd wrapped (first on the fetcher's PATH) to record, as each starts, its own nice value
+    // (/proc/<pid>/stat's 19th field) and its session's autogroup: where the kernel groups by session (the root
+    // cgroup, as here), a process's own nice counts only within its session, the autogroup's between sessions.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
+    const seen = path.join(bin, 'seen');
+    for (const program of ['curl', 'openssl', 'age', 'zstd']) {
+      const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
+      writeFileSync(path.join(bin, program), `#!/bin/bash\nread -r -a st < /proc/$$/stat\necho "${program} \${st[18]} $(cat /proc/$$/autogroup 2>/dev/null)" >> ${seen}\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const key = `test/pack-fetch/${process.pid}-${Date.now()}/niced`;
+    const plain = Buffer.from('<?php\n// ünïcode\n'.repeat(20_000));
+    const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
+    const pathBefore = process.env.PATH;
+    process.env.PATH = `${bin}:${pathBefore}`;
+    let fetcher: PackFetcher | undefined;
+    try {
+      fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
+      process.env.PATH = pathBefore;
+      await fetcher.fetch({ key, sha256, name: '1' });
+      expect(readFileSync(path.join(dir, '1')).equals(plain)).toBe(true);
+      const lines = readFileSync(seen, 'utf8').trim().split('\n');
+      expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(['age', 'curl', 'openssl', 'zstd']);
+      for (const line of lines) expect(line, line).toMatch(/^\S+ 10 /);
+      if (existsSync('/proc/self/autogroup')) {
+        const mine = readFileSync('/proc/self/autogroup', 'utf8').split(' ')[0];
+        for (const line of lines) {
+          expect(line, line).toMatch(/ nice 10$/);
+          expect(line.split(' ')[2], 'the fetcher leads a session of its own').not.toBe(mine);
+        }
+      }
     } finally {
       process.env.PATH = pathBefore;
       await fetcher?.close();

@@ -1,7 +1,10 @@
-/** File restore activities over the real sshd: staged extract, directory swap and undo, corrupted archive refused. */
+/**
+ * File restore activities over the real sshd: staged extract (at nice 10), directory swap and undo, corrupted archive
+ * refused.
+ */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -178,6 +181,11 @@ describe('file restore activities', () => {
     try {
       for (let i = 0; i < 300 && !existsSync(path.join(staging, 'stray-from-the-earlier-attempt.txt')); i++) await new Promise((r) => setTimeout(r, 100));
       expect(tarsInStaging()).toHaveLength(1);
+      // The extract runs at nice 10, its session's autogroup too (cpu-yield.ts): it gives way to the database load
+      // beside it (where the kernel groups by session, as here, only the autogroup's nice counts between sessions).
+      const [pid, nice] = execFileSync('ps', ['-eo', 'pid=,ni=,args=']).toString().split('\n').map((l) => l.trim().split(/\s+/)).find((w) => w.slice(2).join(' ') === `tar -C ${staging} --numeric-owner -xf -`)!;
+      expect(nice).toBe('10');
+      if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim()).toMatch(/ nice 10$/);
 
       const staged = await act.run(createStorageRestoreActivities(ctx.deps).extractFilesToStaging, { key: manifest.files.key, sha256: manifest.files.sha256, storageHost: null, livePath: site.filesPath });
       expect(tarsInStaging(), 'the earlier attempt\'s tar is still running').toEqual([]);
