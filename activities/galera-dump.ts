@@ -76,7 +76,7 @@ export function createGaleraDumpActivities({ galera, s3, bucket, backup }: Pick<
       });
 
       // Credentials go to mariadb-dump in a 0600 options file, never on its command line.
-      const options = writeClientOptionsFile(node, galera.credentials, 'drover-dump-');
+      const options = writeClientOptionsFile(node, galera.credentials, 'dump');
       try {
         return await galera.watched(node, async (abort) => {
           const dump = spawn('mariadb-dump', [`--defaults-extra-file=${options.file}`, '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob', '--default-character-set=utf8mb4', '--skip-lock-tables', input.database], { stdio: ['ignore', 'pipe', 'pipe'], env: programEnv() });

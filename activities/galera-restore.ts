@@ -45,7 +45,7 @@ export function createGaleraRestoreActivities({ galera, s3, bucket, backup }: Pi
         const node = await galera.writerNode();
         await galera.query(node, `DROP DATABASE IF EXISTS ${ident(input.stagingDb)}`);
         await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-        const options = writeClientOptionsFile(node, galera.credentials, 'drover-load-');
+        const options = writeClientOptionsFile(node, galera.credentials, 'load');
         try {
           // The writer lost mid-load (stopped, cut off: GaleraClient.watched): the load's programs are stopped and
           // the step fails DatabaseUnavailable, retried on the next Synced node, instead of waiting on it for good.

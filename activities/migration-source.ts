@@ -183,7 +183,7 @@ export function createMigrationSourceActivities({ migrateSsh, galera, stepStallM
       for (const o of others) await galera.query(node, `KILL ${Number(o.ID)}`).catch(() => undefined);
       await galera.query(node, `DROP DATABASE IF EXISTS ${ident(input.stagingDb)}`);
       await galera.query(node, `CREATE DATABASE ${ident(input.stagingDb)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci`);
-      const options = writeClientOptionsFile(node, galera.credentials, 'drover-migrate-load-');
+      const options = writeClientOptionsFile(node, galera.credentials, 'migrate-load');
       const cnf = options.file;
       const mapped: Record<string, number> = {};
       const ssh = await connectOldHost(migrateSsh, input.source, signal);

@@ -7,7 +7,7 @@ import '../lib/node-notices';
 import { existsSync } from 'node:fs';
 import { DefaultLogger, GracefulShutdownPeriodExpiredError, makeTelemetryFilterString, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { loadQueueActivities } from '../activities/queues';
-import { removeStaleSpools } from '../activities/lib/restore-spool';
+import { removeStaleWorkerFolders } from '../activities/lib/worker-folders';
 import { createActivityDeps, closeActivityDeps, type ActivityDeps } from '../lib/clients/deps';
 import { serveBackupMetrics } from './backup-metrics';
 import { EnvError, parseEnv, workerEnvSchema, type WorkerEnv } from '../lib/env';
@@ -132,8 +132,9 @@ export async function createDroverWorker(
   const connection = await NativeConnection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey });
   const activities = await loadQueueActivities(queue);
   const deps = createActivityDeps(env);
-  // What restores of a worker killed mid-way kept on this disk (nothing else would ever remove it).
-  if (queue === 'restore') removeStaleSpools();
+  // What a worker of this host killed mid-step kept on this disk (nothing else would ever remove it): a restore's
+  // spool, a MariaDB client's options file with the database password.
+  removeStaleWorkerFolders();
   const inFlight = trackInFlightActivities();
   const source = workflowSource(queue);
   const worker = await Worker.create({

@@ -4,12 +4,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { objectKind, restorePointPrefix, type RestorePointObject } from '../../lib/backup-layout';
 import type { ActivityDeps } from '../../activities';
+import { writeClientOptionsFile } from '../../activities/lib/mariadb-options-file';
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
 import type { RestoreSiteInput } from '../../workflows/restore-site';
@@ -50,14 +51,11 @@ export async function loadDump(deps: ActivityDeps, sql: Buffer, database: string
   const node = (await deps.galera.syncedNodes())[0];
   await deps.galera.query(node, `DROP DATABASE IF EXISTS \`${database}\``);
   await deps.galera.query(node, `CREATE DATABASE \`${database}\``);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-load-'));
-  const cnf = path.join(dir, 'c.cnf');
-  const { user, password } = deps.galera.credentials;
-  writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${user}\npassword="${password}"\n`, { mode: 0o600 });
+  const options = writeClientOptionsFile(node, deps.galera.credentials, 'load');
   try {
-    await run('mariadb', [`--defaults-extra-file=${cnf}`, database], sql);
+    await run('mariadb', [`--defaults-extra-file=${options.file}`, database], sql);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    options.remove();
   }
 }
 

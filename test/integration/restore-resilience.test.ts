@@ -1,13 +1,16 @@
 /**
  * A restore survives its worker dying: the worker process is SIGKILLed while the restore is staging, the live site
  * is still whole at that moment, and a new worker finishes the restore: the backed-up state exactly, no staging
- * or previous leftovers, the retention hold released.
+ * or previous leftovers, the retention hold released, and nothing of the killed worker's left on the disk (its load's
+ * options file, with the database password, and its spool: removed by the next worker of the host as it starts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
+import { WORKER_FOLDER_KINDS, workerFolderPrefix } from '../../activities/lib/worker-folders';
 import { heldSites } from '../../lib/site-registry';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
@@ -19,6 +22,11 @@ import { createTestSite, tableChecksums } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('restore-kill');
+
+/** The worker folders (an options file, a restore's spool) in this host's temporary folder made by the process `pid`. */
+function leftBy(pid: number): string[] {
+  return readdirSync(os.tmpdir()).filter((n) => WORKER_FOLDER_KINDS.some((kind) => n.startsWith(workerFolderPrefix(kind, pid))));
+}
 
 function startRestoreWorker(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, [CLI, '--state-dir', TEST_STATE_DIR, '--port-offset', String(TEST_PORT_OFFSET), 'worker', 'restore'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DROVER_METRICS_PORT: '0', ...extraEnv } });
@@ -43,11 +51,17 @@ describe('restore resilience', () => {
     try {
       const handle = await ctx.tw.client.workflow.start(restoreSiteWorkflow, { workflowId: `restore/${site.domain}/kill/${tag}`, taskQueue: TASK_QUEUES.restore, args: [{ site: site.domain, point: '2026-11-10', skipSafetyPoint: true, timeouts: { heartbeat: '5 seconds' } }] });
       const staging = `${site.filesPath}.drover-staging`;
+      // Killed once its files are being staged and its load holds its MariaDB options file (the database password).
+      const killed = worker.pid!;
+      const loading = () => leftBy(killed).some((n) => n.startsWith(workerFolderPrefix('load', killed)));
       const deadline = Date.now() + 120_000;
-      while (!existsSync(staging) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!(existsSync(staging) && loading()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(existsSync(staging)).toBe(true);
+      expect(loading()).toBe(true);
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('close', r));
+      // What the killed worker kept on this disk stays there with it gone: the next worker of this host removes it.
+      expect(leftBy(killed).length).toBeGreaterThan(0);
       // Mid-restore, with no worker: the live site is exactly as it was before the restore began.
       expect(treeHashes(site.filesPath)).toEqual(damagedFiles);
       expect(await tableChecksums(ctx.deps, site.database)).toEqual(damagedDb);
@@ -55,6 +69,7 @@ describe('restore resilience', () => {
       worker = startRestoreWorker();
       const r = await handle.result();
       expect(r.point).toBe('2026-11-10');
+      expect(leftBy(killed), "the killed worker's options file and spool").toEqual([]);
     } finally {
       await stopWorkerProcess(worker);
     }

@@ -61,6 +61,7 @@ describe('siteBackupWorkflow', () => {
     const dir = await extractTar(await decrypt(await objectBytes(ctx.deps, manifest.files.key), identity));
     expect(treeHashes(dir)).toEqual(treeHashes(site.filesPath));
     expect(Object.keys(treeHashes(dir))).toContain('wp-content/uploads/2024/01/café menu (final).txt');
+    rmSync(dir, { recursive: true, force: true });
 
     // The same night again: already complete, nothing rewritten.
     const manifestEtag = (await ctx.deps.s3.send(new GetObjectCommand({ Bucket: ctx.deps.bucket, Key: objectKey(site.domain, date, 'manifest') }))).ETag;

@@ -10,7 +10,7 @@ import os from 'node:os';
 
 describe('writeClientOptionsFile', () => {
   it.each(['plain', 'quote"and\\backslash', 'space and #hash;semi', "it's=ünïcødé", '\\'])('MariaDB reads the password %j back exactly', (password) => {
-    const o = writeClientOptionsFile({ host: '10.0.0.7', port: 3306 }, { user: 'drover', password }, 'drover-test-');
+    const o = writeClientOptionsFile({ host: '10.0.0.7', port: 3306 }, { user: 'drover', password }, 'load');
     try {
       expect(statSync(o.file).mode & 0o777).toBe(0o600);
       const read = execFileSync('my_print_defaults', [`--defaults-file=${o.file}`, 'client'], { encoding: 'utf8' }).trim().split('\n');
@@ -24,7 +24,7 @@ describe('writeClientOptionsFile', () => {
   it.each(['firstpart\nsecondpart', 'firstpart\rsecondpart'])('refuses a password with a line break (%j): ConfigMissing, no part of it in the message', (password) => {
     let err: (Error & { type?: string }) | undefined;
     try {
-      writeClientOptionsFile({ host: '10.0.0.7', port: 3306 }, { user: 'drover', password }, 'drover-test-');
+      writeClientOptionsFile({ host: '10.0.0.7', port: 3306 }, { user: 'drover', password }, 'load');
     } catch (e) {
       err = e as Error & { type?: string };
     }
