@@ -32,6 +32,34 @@ import { pgrep } from '../helpers/pgrep';
 const deps = createActivityDeps(testEnv());
 afterAll(() => closeActivityDeps(deps));
 
+/**
+ * Runs `fn` with a pack fetcher whose `programs` are wrapped (first on its PATH): each wrapper runs `record(program,
+ * log)` (bash lines appending to the log file) and then the real program. Returns the log's lines.
+ */
+async function withWrappedFetcher(programs: string[], record: (program: string, log: string) => string, fn: (fetcher: PackFetcher, dir: string) => Promise<void>): Promise<string[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+  const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
+  const log = path.join(bin, 'log');
+  for (const program of programs) {
+    const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(path.join(bin, program), `#!/bin/bash\n${record(program, log)}\nexec ${real} "$@"\n`, { mode: 0o755 });
+  }
+  const pathBefore = process.env.PATH;
+  process.env.PATH = `${bin}:${pathBefore}`;
+  let fetcher: PackFetcher | undefined;
+  try {
+    fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
+    process.env.PATH = pathBefore;
+    await fn(fetcher, dir);
+    return readFileSync(log, 'utf8').trim().split('\n');
+  } finally {
+    process.env.PATH = pathBefore;
+    await fetcher?.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(bin, { recursive: true, force: true });
+  }
+}
+
 describe('uploadEncrypted', () => {
   it('keeps every byte of a source process that exits before the upload starts reading', async () => {
     const key = `test/early-exit/${process.pid}-${Date.now()}/database.sql.zst.age`;
@@ -156,17 +184,10 @@ describe('startPackFetcher', () => {
   });
 
   it('packs asked for at once are fetched four to a curl and an openssl (not one of each per pack)', async () => {
-    // curl and openssl wrapped (first on the fetcher's PATH) to count their starts: each start costs a restore CPU
-    // (curl about 11 ms, openssl 6 ms), and a restore fetches hundreds of packs.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
-    const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
-    const starts = path.join(bin, 'starts');
-    for (const program of ['curl', 'openssl']) {
-      const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
-      writeFileSync(path.join(bin, program), `#!/bin/bash\necho ${program} >> ${starts}\nexec ${real} "$@"\n`, { mode: 0o755 });
-    }
-    // Packs of the shapes a restore fetches: a full one of incompressible uploads (8 MiB and more), one of PHP-like
-    // sources, one of a single byte (the last pack of a point may hold one small file); each asked for three times.
+    // curl and openssl wrapped to count their starts: each start costs a restore CPU (curl about 11 ms, openssl 6 ms),
+    // and a restore fetches hundreds of packs. Packs of the shapes a restore fetches: a full one of incompressible
+    // uploads (8 MiB and more), one of PHP-like sources, one of a single byte (the last pack of a point may hold one
+    // small file); each asked for three times.
     const prefix = `test/pack-fetch/${process.pid}-${Date.now()}`;
     const shapes = [randomBytes(8 * 1024 * 1024 + 3), Buffer.from('<?php\n// ünïcode\n'.repeat(60_000)), Buffer.from('x')];
     const packs = await Promise.all(
@@ -176,63 +197,34 @@ describe('startPackFetcher', () => {
         return { key, sha256, plain };
       }),
     );
-    const pathBefore = process.env.PATH;
-    process.env.PATH = `${bin}:${pathBefore}`;
-    let fetcher: PackFetcher | undefined;
-    try {
-      fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
-      process.env.PATH = pathBefore;
+    const started = await withWrappedFetcher(['curl', 'openssl'], (program, log) => `echo ${program} >> ${log}`, async (fetcher, dir) => {
       const jobs = [...Array(9).keys()].map((i) => ({ name: String(20 + i), pack: packs[i % packs.length] }));
-      await Promise.all(jobs.map(({ name, pack }) => fetcher!.fetch({ key: pack.key, sha256: pack.sha256, name })));
+      await Promise.all(jobs.map(({ name, pack }) => fetcher.fetch({ key: pack.key, sha256: pack.sha256, name })));
       for (const { name, pack } of jobs) expect(readFileSync(path.join(dir, name)).equals(pack.plain)).toBe(true);
-      const counted = readFileSync(starts, 'utf8').trim().split('\n');
-      expect(counted.filter((p) => p === 'curl')).toHaveLength(3);
-      expect(counted.filter((p) => p === 'openssl')).toHaveLength(3);
-    } finally {
-      process.env.PATH = pathBefore;
-      await fetcher?.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(bin, { recursive: true, force: true });
-    }
+    });
+    expect(started.filter((p) => p === 'curl')).toHaveLength(3);
+    expect(started.filter((p) => p === 'openssl')).toHaveLength(3);
   });
 
   it('the fetcher and its programs run at nice 10, their session\'s autogroup too: the database load beside them comes first', async () => {
-    // curl, openssl, age and zstd wrapped (first on the fetcher's PATH) to record, as each starts, its own nice value
-    // (/proc/<pid>/stat's 19th field) and its session's autogroup: where the kernel groups by session (the root
-    // cgroup, as here), a process's own nice counts only within its session, the autogroup's between sessions.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
-    const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
-    const seen = path.join(bin, 'seen');
-    for (const program of ['curl', 'openssl', 'age', 'zstd']) {
-      const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
-      writeFileSync(path.join(bin, program), `#!/bin/bash\nread -r -a st < /proc/$$/stat\necho "${program} \${st[18]} $(cat /proc/$$/autogroup 2>/dev/null)" >> ${seen}\nexec ${real} "$@"\n`, { mode: 0o755 });
-    }
+    // Each program records, as it starts, its own nice value (/proc/<pid>/stat's 19th field) and its session's
+    // autogroup: where the kernel groups by session (the root cgroup, as here), a process's own nice counts only
+    // within its session, the autogroup's between sessions.
     const key = `test/pack-fetch/${process.pid}-${Date.now()}/niced`;
     const plain = Buffer.from('<?php\n// ünïcode\n'.repeat(20_000));
     const { sha256 } = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
-    const pathBefore = process.env.PATH;
-    process.env.PATH = `${bin}:${pathBefore}`;
-    let fetcher: PackFetcher | undefined;
-    try {
-      fetcher = startPackFetcher({ s3: deps.s3, bucket: deps.bucket, identityFile: deps.backup.identityFile!, dir });
-      process.env.PATH = pathBefore;
+    const lines = await withWrappedFetcher(['curl', 'openssl', 'age', 'zstd'], (program, log) => `read -r -a st < /proc/$$/stat\necho "${program} \${st[18]} $(cat /proc/$$/autogroup 2>/dev/null)" >> ${log}`, async (fetcher, dir) => {
       await fetcher.fetch({ key, sha256, name: '1' });
       expect(readFileSync(path.join(dir, '1')).equals(plain)).toBe(true);
-      const lines = readFileSync(seen, 'utf8').trim().split('\n');
-      expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(['age', 'curl', 'openssl', 'zstd']);
-      for (const line of lines) expect(line, line).toMatch(/^\S+ 10 /);
-      if (existsSync('/proc/self/autogroup')) {
-        const mine = readFileSync('/proc/self/autogroup', 'utf8').split(' ')[0];
-        for (const line of lines) {
-          expect(line, line).toMatch(/ nice 10$/);
-          expect(line.split(' ')[2], 'the fetcher leads a session of its own').not.toBe(mine);
-        }
+    });
+    expect(lines.map((l) => l.split(' ')[0]).sort()).toEqual(['age', 'curl', 'openssl', 'zstd']);
+    for (const line of lines) expect(line, line).toMatch(/^\S+ 10 /);
+    if (existsSync('/proc/self/autogroup')) {
+      const mine = readFileSync('/proc/self/autogroup', 'utf8').split(' ')[0];
+      for (const line of lines) {
+        expect(line, line).toMatch(/ nice 10$/);
+        expect(line.split(' ')[2], 'the fetcher leads a session of its own').not.toBe(mine);
       }
-    } finally {
-      process.env.PATH = pathBefore;
-      await fetcher?.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(bin, { recursive: true, force: true });
     }
   });
 
