@@ -42,7 +42,7 @@ export function extractCommand(staging: string): string {
   // ends the command at once.
   // At nice 10, its session's autogroup too (cpu-yield.ts): it gives way to the database load beside it, and on the farm
   // to the sites the storage node serves. tar's own command line stays the one stopEarlierExtracts looks for.
-  return `${yieldCpuShell}; tar -C ${q(staging)} --numeric-owner -xf - && exec cat > /dev/null`;
+  return `${yieldCpuShell} tar -C ${q(staging)} --numeric-owner -xf - && exec cat > /dev/null`;
 }
 
 /** stopEarlierExtracts' exit status when an earlier extract outlived every SIGKILL (stuck in the kernel). */

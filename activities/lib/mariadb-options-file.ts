@@ -7,10 +7,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { failure } from '../../lib/clients/errors';
-import { workerFolder } from './worker-folders';
+import { workerFolder, type WorkerFolderKind } from './worker-folders';
 
 /** Writes the options file (`--defaults-extra-file=<file>`); `remove()` deletes it and its folder. */
-export function writeClientOptionsFile(node: { host: string; port: number }, credentials: { user: string; password: string }, kind: 'load' | 'dump' | 'migrate-load'): { file: string; remove: () => void } {
+export function writeClientOptionsFile(node: { host: string; port: number }, credentials: { user: string; password: string }, kind: Extract<WorkerFolderKind, 'load' | 'dump' | 'migrate-load'>): { file: string; remove: () => void } {
   // An options file value ends at its line: a password with a line break would be cut (and its rest read as an option,
   // which the client's error then quotes). Refused, naming no part of it.
   if (/[\r\n]/.test(credentials.password)) throw failure('ConfigMissing', `the password of database user ${credentials.user} holds a line break: it cannot be given to the MariaDB client`);

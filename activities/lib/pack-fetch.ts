@@ -7,11 +7,11 @@
  * files, one `openssl dgst -sha256` hashes them (each ciphertext's SHA-256, checked against the index's before a
  * byte of the pack is decrypted), then `age -d | zstd -d` decrypts each checked pack into its file, and each job's
  * outcome is reported as a line on its stdout. Starting a program costs a few milliseconds of CPU (curl 7 to 11,
- * openssl about 6: their shared libraries): once per batch, not once per pack, for the two that can take a batch. The
- * fetcher and its programs run at nice 10, in a session of their own whose autogroup is at nice 10 too (cpu-yield.ts):
- * the database load beside them comes first. In
+ * openssl about 6: their shared libraries): once per batch, not once per pack, for the two that can take a batch. In
  * Node each byte of a pack cost an HTTP chunk, a hash, a pipe write and a pipe read, and the volume of those buffers
- * set off most of V8's full collections in a restore (docs/benchmarks.md).
+ * set off most of V8's full collections in a restore (docs/benchmarks.md). The fetcher and its programs run at nice
+ * 10, in a session of their own whose autogroup is at nice 10 too (cpu-yield.ts): the database load beside them
+ * comes first.
  */
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -41,8 +41,7 @@ import { decryptFailure } from './encrypted-download';
 // ciphertext and the batch's stderr once the job has reported, and a failed job's output. Per batch: curl and
 // openssl; per pack: age and zstd, and no other program (every exec is CPU a restore of 140 packs pays 140 times).
 const FETCHER = `set -u
-${yieldCpuShell}
-id=$1
+${yieldCpuShell} id=$1
 one() {
   local n=$1 out=$2 want=$3 cx=$4 status=$5 said=$6 sum=$7 curlErr=$8 st code=0
   [ "$status" = 000 ] && status=0

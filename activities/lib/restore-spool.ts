@@ -8,9 +8,9 @@
 import { statfsSync } from 'node:fs';
 import { workerFolder, workerFolderPrefix } from './worker-folders';
 
-/** What every spool folder of `kind` made by the process `pid` (this one by default) starts with. */
-export function spoolPrefix(kind: 'object' | 'packs', pid = process.pid): string {
-  return workerFolderPrefix(`restore-${kind}`, pid);
+/** What every spool folder of `kind` made by this process starts with. */
+export function spoolPrefix(kind: 'object' | 'packs'): string {
+  return workerFolderPrefix(`restore-${kind}`);
 }
 
 /** A new private folder (mode 0700) for `kind`, under the worker's temporary folder. */

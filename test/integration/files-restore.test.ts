@@ -183,7 +183,9 @@ describe('file restore activities', () => {
       expect(tarsInStaging()).toHaveLength(1);
       // The extract runs at nice 10, its session's autogroup too (cpu-yield.ts): it gives way to the database load
       // beside it (where the kernel groups by session, as here, only the autogroup's nice counts between sessions).
-      const [pid, nice] = execFileSync('ps', ['-eo', 'pid=,ni=,args=']).toString().split('\n').map((l) => l.trim().split(/\s+/)).find((w) => w.slice(2).join(' ') === `tar -C ${staging} --numeric-owner -xf -`)!;
+      const tar = execFileSync('ps', ['-eo', 'pid=,ni=,args=']).toString().split('\n').map((l) => l.trim().split(/\s+/)).find((w) => w.slice(2).join(' ') === `tar -C ${staging} --numeric-owner -xf -`);
+      expect(tar, 'the earlier extract\'s tar in the process list').toBeDefined();
+      const [pid, nice] = tar!;
       expect(nice).toBe('10');
       if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim()).toMatch(/ nice 10$/);
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import { WORKER_FOLDER_KINDS, workerFolderPrefix } from '../../activities/lib/worker-folders';
+import { HOST, workerFolderOwner } from '../../activities/lib/worker-folders';
 import { heldSites } from '../../lib/site-registry';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { restoreSiteWorkflow } from '../../workflows/restore-site';
@@ -23,9 +23,12 @@ import { useRunningWorker } from '../helpers/temporal';
 
 const ctx = useRunningWorker('restore-kill');
 
-/** The worker folders (an options file, a restore's spool) in this host's temporary folder made by the process `pid`. */
+/** The kinds of the worker folders (an options file, a restore's spool) in this host's temporary folder made by the process `pid`. */
 function leftBy(pid: number): string[] {
-  return readdirSync(os.tmpdir()).filter((n) => WORKER_FOLDER_KINDS.some((kind) => n.startsWith(workerFolderPrefix(kind, pid))));
+  return readdirSync(os.tmpdir())
+    .map((n) => workerFolderOwner(n))
+    .filter((o) => o?.host === HOST && o.pid === pid)
+    .map((o) => o!.kind);
 }
 
 function startRestoreWorker(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
@@ -53,7 +56,7 @@ describe('restore resilience', () => {
       const staging = `${site.filesPath}.drover-staging`;
       // Killed once its files are being staged and its load holds its MariaDB options file (the database password).
       const killed = worker.pid!;
-      const loading = () => leftBy(killed).some((n) => n.startsWith(workerFolderPrefix('load', killed)));
+      const loading = () => leftBy(killed).includes('load');
       const deadline = Date.now() + 120_000;
       while (!(existsSync(staging) && loading()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(existsSync(staging)).toBe(true);
@@ -61,7 +64,7 @@ describe('restore resilience', () => {
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('close', r));
       // What the killed worker kept on this disk stays there with it gone: the next worker of this host removes it.
-      expect(leftBy(killed).length).toBeGreaterThan(0);
+      expect(leftBy(killed)).toEqual(expect.arrayContaining(['load', 'restore-object']));
       // Mid-restore, with no worker: the live site is exactly as it was before the restore began.
       expect(treeHashes(site.filesPath)).toEqual(damagedFiles);
       expect(await tableChecksums(ctx.deps, site.database)).toEqual(damagedDb);

@@ -1,14 +1,14 @@
 /**
  * A worker's private folders (a restore's spool, a MariaDB client's options file): those of a gone worker of this
- * host are removed when a worker starts, never a running one's, this worker's, another host's or an unknown kind's.
+ * host are removed when a worker starts, a worker whose PID came back in a restarted container (another start time)
+ * included; never a running one's, this worker's, another host's or an unknown kind's.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useScratchDirs } from '../helpers/scratch';
-import { removeStaleWorkerFolders, WORKER_FOLDER_KINDS, workerFolder, workerFolderPrefix } from '../../activities/lib/worker-folders';
+import { HOST, removeStaleWorkerFolders, startTime, WORKER_FOLDER_KINDS, workerFolder, workerFolderOwner, workerFolderPrefix, workerFolderPrefixOf } from '../../activities/lib/worker-folders';
 
 const scratch = useScratchDirs('worker-folders-test-');
 
@@ -17,21 +17,29 @@ describe('worker folders', () => {
     const dir = scratch();
     // A PID that was a process and is no longer one.
     const gone = Number(spawnSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).stdout.trim());
-    const stale = WORKER_FOLDER_KINDS.map((kind) => path.join(dir, `${workerFolderPrefix(kind, gone)}abc123`));
-    const parent = path.join(dir, `${workerFolderPrefix('restore-packs', process.ppid)}ghi789`);
-    const parentOptions = path.join(dir, `${workerFolderPrefix('load', process.ppid)}mno345`);
+    const parentStart = startTime(process.ppid)!;
+    expect(parentStart).toMatch(/^\d+$/);
+    const stale = WORKER_FOLDER_KINDS.map((kind) => path.join(dir, `${workerFolderPrefixOf(kind, gone, '12345')}abc123`));
+    // The running parent's PID with another start time: a killed worker whose restarted container gave the PID again.
+    const reused = path.join(dir, `${workerFolderPrefixOf('load', process.ppid, String(Number(parentStart) + 1))}stu901`);
+    // Named before start times were (host and PID only): judged by the PID alone.
+    const legacyGone = path.join(dir, `drover-restore-packs-${HOST}-${gone}-vwx234`);
+    const legacyRunning = path.join(dir, `drover-restore-packs-${HOST}-${process.ppid}-yza567`);
+    const parent = path.join(dir, `${workerFolderPrefixOf('restore-packs', process.ppid, parentStart)}ghi789`);
+    const parentOptions = path.join(dir, `${workerFolderPrefixOf('load', process.ppid, parentStart)}mno345`);
     const other = path.join(dir, `drover-restore-notes-${gone}-x`);
-    const unknownKind = path.join(dir, `drover-access-${os.hostname().replace(/[^A-Za-z0-9.]/g, '_')}-${gone}-pqr678`);
+    const unknownKind = path.join(dir, `drover-access-${HOST}-${gone}_1-pqr678`);
     // Another host's (or container's) folder: its PIDs are not this host's to judge.
-    const elsewhere = path.join(dir, `drover-load-${os.hostname() === 'elsewhere' ? 'other' : 'elsewhere'}-${gone}-jkl012`);
-    for (const d of [...stale, parent, parentOptions, other, unknownKind, elsewhere]) mkdirSync(d);
+    const elsewhere = path.join(dir, `drover-load-${HOST === 'elsewhere' ? 'other' : 'elsewhere'}-${gone}_1-jkl012`);
+    for (const d of [...stale, reused, legacyGone, legacyRunning, parent, parentOptions, other, unknownKind, elsewhere]) mkdirSync(d);
     // A killed load's options file: the database password, left on the disk.
     writeFileSync(path.join(stale[WORKER_FOLDER_KINDS.indexOf('load')], 'client.cnf'), '[client]\npassword="sécret"\n', { mode: 0o600 });
     const own = workerFolder('load', dir);
     expect(path.basename(own).startsWith(workerFolderPrefix('load'))).toBe(true);
+    expect(workerFolderOwner(path.basename(own))).toEqual({ kind: 'load', host: HOST, pid: process.pid, start: startTime(process.pid) });
     expect(statSync(own).mode & 0o777).toBe(0o700);
-    expect(removeStaleWorkerFolders(dir)).toBe(stale.length);
-    expect(stale.map((d) => existsSync(d))).toEqual(stale.map(() => false));
-    expect([parent, parentOptions, other, unknownKind, elsewhere, own].map((d) => existsSync(d))).toEqual([true, true, true, true, true, true]);
+    expect(removeStaleWorkerFolders(dir)).toBe(stale.length + 2);
+    expect([...stale, reused, legacyGone].map((d) => existsSync(d))).toEqual([...stale, reused, legacyGone].map(() => false));
+    expect([legacyRunning, parent, parentOptions, other, unknownKind, elsewhere, own].map((d) => existsSync(d))).toEqual([true, true, true, true, true, true, true]);
   });
 });
