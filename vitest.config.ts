@@ -14,6 +14,8 @@ export default defineConfig({
     // (the default) the files spent about 2 s apiece loading the Temporal client, the AWS SDK and the rest again. A
     // file puts back what it changes in process.env and closes what it opens (workers, pools, clients).
     isolate: false,
+    // Scratch folders a file made outside its tests are removed once it has ended (test/helpers/scratch.ts).
+    setupFiles: ['test/helpers/scratch-teardown.ts'],
     testTimeout: 180_000,
     hookTimeout: 600_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

@@ -7,7 +7,7 @@
  */
 
 /** The nice value the files branch's programs run at: what `nice` gives by default. */
-export const FILES_BRANCH_NICE = 10;
+const FILES_BRANCH_NICE = 10;
 
 /**
  * Shell words (bash or sh) that lower the CPU priority of the shell they run in and of every program it starts, to

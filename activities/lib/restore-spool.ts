@@ -14,8 +14,8 @@ export function spoolPrefix(kind: 'object' | 'packs'): string {
 }
 
 /** A new private folder (mode 0700) for `kind`, under the worker's temporary folder. */
-export function spoolFolder(kind: 'object' | 'packs', dir?: string): string {
-  return workerFolder(`restore-${kind}`, dir);
+export function spoolFolder(kind: 'object' | 'packs'): string {
+  return workerFolder(`restore-${kind}`);
 }
 
 /** Free bytes on the file system of `dir` (Infinity when it cannot be read). */

@@ -17,7 +17,7 @@
  *   npm run build && npx vite-node bench/backup/run.ts -- --sites 100 --production 40 --concurrency 16 [--port-offset 200] [--worker-flags '--cpu-prof'] [--worker-root ../before] [--perf DIR]
  * The port offset defaults to DROVER_TEST_PORT_OFFSET, else 200; the environment lives in --state-dir (.drover-bench).
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -200,9 +200,10 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { concurrency: CONCURRENCY, cores: os.cpus().length };
   // The run's one backup worker, as the farm runs it: with the stack's memory settings (stacks/drover.yml).
   const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: [...WORKER_FLAGS, ...workerPerfFlags], root: WORKER_ROOT });
+  // The floor's scripts and its MariaDB options file (the database password): removed however the run ends.
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
   try {
     const node = (await deps.galera.syncedNodes()).at(-1)!;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
     const cnf = path.join(dir, 'c.cnf');
     writeFileSync(cnf, `[client]\nhost=${node.host}\nport=${node.port}\nuser=${env.DROVER_GALERA_USER}\npassword="${env.DROVER_GALERA_PASSWORD}"\n`, { mode: 0o600 });
     const script = writeSiteScript(dir, env, deps, cnf);
@@ -273,6 +274,7 @@ async function main(): Promise<void> {
     await worker.stop().catch(() => undefined);
     await connection.close();
     await closeActivityDeps(deps);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -3,9 +3,9 @@
  * and a login through its form as a browser does it: what a contractor's database user sees there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { scratchDir } from './scratch';
 
 /** Where Debian installs Adminer's single-file build (DROVER_ADMINER_PHP overrides it). */
 export const ADMINER_PHP = process.env.DROVER_ADMINER_PHP ?? '/usr/share/adminer/adminer.php';
@@ -19,7 +19,7 @@ export interface Adminer {
 }
 
 export async function startAdminer(port: number): Promise<Adminer> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-adminer-'));
+  const dir = scratchDir('drover-adminer-');
   writeFileSync(path.join(dir, 'index.php'), `<?php\nerror_reporting(E_ALL & ~E_DEPRECATED & ~E_NOTICE & ~E_WARNING);\ninclude ${JSON.stringify(ADMINER_PHP)};\n`);
   const php: ChildProcess = spawn('php', ['-d', `session.save_path=${dir}`, '-S', `127.0.0.1:${port}`, '-t', dir], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;

@@ -5,13 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { NeedleSet } from '../../lib/url-rewrite';
+import { scratchDir } from './scratch';
 
 /** Runs a PHP script (without the `<?php` tag) with `stdin`; returns stdout; throws with PHP's output on failure. */
 export function runPhp(script: string, stdin = ''): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drover-php-'));
+  const dir = scratchDir('drover-php-');
   const file = path.join(dir, 'script.php');
   fs.writeFileSync(file, `<?php\nerror_reporting(E_ALL & ~E_DEPRECATED);\n${script}\n`);
   try {

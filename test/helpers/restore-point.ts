@@ -4,8 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { objectKind, restorePointPrefix, type RestorePointObject } from '../../lib/backup-layout';
@@ -14,6 +13,7 @@ import { writeClientOptionsFile } from '../../activities/lib/mariadb-options-fil
 import { listSiteRestorePoints } from '../../lib/restore-points';
 import { chooseRestorePoint, parseRestoreAt } from '../../lib/restore-point-choice';
 import type { RestoreSiteInput } from '../../workflows/restore-site';
+import { scratchDir } from './scratch';
 
 /** The key of a point's database, files or manifest object, whether tagged per upload attempt or plain. */
 export async function pointObjectKey(deps: ActivityDeps, site: string, date: string, what: RestorePointObject): Promise<string> {
@@ -60,7 +60,7 @@ export async function loadDump(deps: ActivityDeps, sql: Buffer, database: string
 }
 
 export async function extractTar(tar: Buffer): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-files-'));
+  const dir = scratchDir('drover-files-');
   await run('tar', ['-C', dir, '-xf', '-'], tar);
   return dir;
 }

@@ -1,15 +1,31 @@
+/**
+ * Private folders under the temporary folder for tests, each removed when it is no longer needed: one made inside a
+ * test when that test ends, one made outside a test (at a file's or a `describe`'s top, or in a hook) after the file's
+ * last `afterAll` (test/helpers/scratch-teardown.ts, a setup file of every project). Tests put keys, passwords and
+ * whole docroots in them; none is left in the temporary folder after a run.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { onTestFinished } from 'vitest';
 
-/** A maker of private folders under the temporary folder, each removed after the test that made it. */
-export function useScratchDirs(prefix: string): () => string {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-  return () => {
-    const d = mkdtempSync(path.join(os.tmpdir(), prefix));
-    dirs.push(d);
-    return d;
-  };
+/** Folders made outside a test, not yet removed. */
+const fileScoped = new Set<string>();
+
+/** A new private folder (mode 0700) named `<tmp>/<prefix>XXXXXX`; see the module comment for when it goes. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  } catch {
+    // Not inside a test (onTestFinished refuses): the file's folders outlive each of its tests.
+    fileScoped.add(dir);
+  }
+  return dir;
+}
+
+/** Removes the folders made outside a test so far: at the end of each test file. */
+export function removeFileScratchDirs(): void {
+  for (const dir of fileScoped) rmSync(dir, { recursive: true, force: true });
+  fileScoped.clear();
 }

@@ -11,8 +11,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +36,7 @@ import { TASK_QUEUES } from '../../lib/contract/ids';
 import { adminerAvailable, startAdminer } from '../helpers/adminer';
 import { parseAuthentikBlueprint } from '../helpers/authentik-blueprint';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const tag = randomBytes(3).toString('hex');
 // A Unicode domain (stored as IDNA ASCII) for the granted site, a plain one for the site it must not reach.
@@ -45,7 +45,7 @@ if (!siteA.ok) throw new Error('test domain');
 const A = siteA.domain;
 const B = `other-${tag}.example.com`;
 const layout = devLayout(TEST_STATE_DIR, TEST_PORT_OFFSET);
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-access-test-'));
+const tmp = scratchDir('drover-access-test-');
 /** Where the grant's FileBrowser/Adminer configuration is written (over SSH, as on the farm's node). */
 const PORTAL_DIR = path.join(path.resolve(TEST_STATE_DIR), 'contractor');
 const portalFile = (sub: string, name: string) => path.join(PORTAL_DIR, sub, name);

@@ -6,9 +6,8 @@
  * ratio counts anonymous hits and misses (logged-in visitors pass the cache and count as neither).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createClient } from 'redis';
@@ -19,6 +18,7 @@ import { createVarnishStatsActivities } from '../../activities/varnish';
 import { hitRatio, sentinelCheck, varnishCheck } from '../../workflows/lib/health-checks';
 import { ROOT } from '../helpers/paths';
 import { freePort, freePorts } from '../helpers/ports';
+import { scratchDir } from '../helpers/scratch';
 
 const serverLogs = () =>
   readdirSync(dir)
@@ -83,7 +83,7 @@ beforeAll(async () => {
   const ports = await freePorts(8);
   for (const k of ['master', 'replica', 'backend', 'varnish', 'exporter'] as const) port[k] = ports.shift()!;
   port.sentinels = ports;
-  dir = mkdtempSync(path.join(os.tmpdir(), 'drover-cache-'));
+  dir = scratchDir('drover-cache-');
   chmodSync(dir, 0o755);
   shippedRedisConf = readFileSync(path.join(ROOT, 'configs/redis/redis.conf'), 'utf8');
   shippedSentinelConf = readFileSync(path.join(ROOT, 'configs/redis/sentinel.conf'), 'utf8');

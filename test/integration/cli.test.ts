@@ -1,7 +1,6 @@
 /** The CLI's contract: one JSON document with --json for every command, exit 2 naming the field on bad input. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, drover } from '../helpers/cli';
@@ -16,6 +15,7 @@ import { siteWorkflow } from '../../workflows/site';
 import { upsertSite } from '../../lib/site-registry';
 import { closeActivityDeps, createActivityDeps } from '../../activities';
 import { testEnv } from '../helpers/temporal';
+import { scratchDir } from '../helpers/scratch';
 
 /** A namespace of its own: no worker has ever polled its queues (a farm whose workers are not running). */
 
@@ -54,7 +54,7 @@ describe('drover CLI', () => {
     expect(show.code, show.stderr).toBe(0);
     expect(show.json()).toMatchObject({ ok: true, cost: { monthly: 3733, perSite: 7.47 } });
     expect((await drover(['plan', 'show'])).stdout).toMatch(/33 nodes for 500 sites[\s\S]*\$3,733\.00 {2}\(\$7\.47 per site\)/);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'plan-'));
+    const dir = scratchDir('plan-');
     const bad = path.join(dir, 'even.yml');
     writeFileSync(bad, readFileSync(path.join(ROOT, 'configs/plans/farm.yml'), 'utf8').replace('{ role: manager,    count: 3,', '{ role: manager,    count: 2,'));
     const r = await drover(['plan', 'check', '--plan', bad, '--json']);
@@ -63,7 +63,7 @@ describe('drover CLI', () => {
   });
 
   it('retention plan prints keep/delete with reasons, and names the bad field', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-'));
+    const dir = scratchDir('retention-');
     const input = path.join(dir, 'points.txt');
     writeFileSync(input, '2026-11-22\n2026-11-08\n2026-11-01\n2026-05-13\n2025-10-01\n');
     const r = await drover(['retention', 'plan', '--now', '2026-11-22', '--input', input, '--json']);
@@ -95,7 +95,7 @@ describe('drover CLI', () => {
   it('a --json document far larger than a pipe buffer arrives whole through a slow reader', async () => {
     // Ten years of daily points: the plan is ~650 KB, ten pipe buffers. The reader sleeps before reading, so the
     // CLI is done long before the pipe has room: it must wait for stdout to drain before exiting.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'retention-big-'));
+    const dir = scratchDir('retention-big-');
     const input = path.join(dir, 'points.txt');
     const day = 86_400_000;
     writeFileSync(input, Array.from({ length: 3650 }, (_, i) => new Date(Date.UTC(2016, 0, 1) + i * day).toISOString().slice(0, 10)).join('\n') + '\n');
@@ -151,7 +151,7 @@ describe('drover CLI', () => {
       expect((shown.json() as { entityUnknown?: string }).entityUnknown).toMatch(/no worker polls drover-infra: .*drover worker infra/);
       expect(shown.stderr).toMatch(/no worker polls drover-infra/);
 
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'unpolled-'));
+      const dir = scratchDir('unpolled-');
       writeFileSync(path.join(dir, 'pw'), 'secret\n', { mode: 0o600 });
       const f = path.join(dir, 'm.csv');
       writeFileSync(f, `domain,source_ssh,source_path,source_db,source_db_host,source_db_user,source_db_password_file,from_url,to_url,wave\nmoved-${process.pid}.example.com,root@127.0.0.1:1,/srv/old,wp_old,127.0.0.1:3306,wp,${path.join(dir, 'pw')},,,unpolled\n`);

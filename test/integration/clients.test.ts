@@ -1,7 +1,6 @@
 /** The connection layer against the real servers: sshd, dockerd (local and SSH-forwarded), Galera, S3. */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -20,6 +19,7 @@ import { testEnv } from '../helpers/temporal';
 import { TEST_STATE_DIR } from '../helpers/paths';
 import { freezeGaleraNode, freezeS3, galeraSettled } from '../helpers/frozen';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const env = testEnv();
 const deps = createActivityDeps(env);
@@ -244,7 +244,7 @@ describe('Docker client', () => {
 
   it("a node's daemon that takes the call and never answers: the activity's cancellation ends the call (it used to wait for good, holding a stopping worker)", async () => {
     // A hung dockerd as a node's socket: it accepts the connection and never replies.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'hung-docker-'));
+    const dir = scratchDir('hung-docker-');
     const sockets: net.Socket[] = [];
     const hung = net.createServer((c) => void sockets.push(c));
     await new Promise<void>((r) => hung.listen(path.join(dir, 'docker.sock'), r));

@@ -8,8 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { chromium } from 'playwright-core';
@@ -23,6 +22,7 @@ import { ROOT, TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { freePort } from '../helpers/ports';
 import { connectTestServer, testEnv } from '../helpers/temporal';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { scratchDir } from '../helpers/scratch';
 
 const layout = devLayout(TEST_STATE_DIR, TEST_PORT_OFFSET);
 const uiOrigin = `http://127.0.0.1:${layout.temporal.ui}`;
@@ -72,7 +72,7 @@ describe('the local environment\'s codec server', () => {
 });
 
 describe('drover codec-server with a token check and --no-encode', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'codec-token-'));
+  const dir = scratchDir('codec-token-');
   const token = randomBytes(24).toString('base64url');
   const idp = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwt = (claims: Record<string, unknown>) => {

@@ -5,20 +5,19 @@
  * against what the code and the stack files read.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { SECRET_FILE_VARS } from '../../lib/env';
 import { ROOT } from '../helpers/paths';
 import { DROVER_SEARCH_ATTRIBUTES } from '../../lib/contract/search-attributes';
+import { scratchDir } from '../helpers/scratch';
 
 const run = promisify(execFile);
 const configs = path.join(ROOT, 'configs');
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'drover-configs-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDir('drover-configs-');
 
 describe('prometheus', () => {
   it('prometheus.yml passes promtool check config, rule files included', async () => {

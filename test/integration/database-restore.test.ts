@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -32,6 +32,7 @@ import { crashActivityAt, spawnActivity } from '../helpers/activity-process';
 import { freezeGaleraNode, galeraSettled } from '../helpers/frozen';
 import { GaleraClient } from '../../lib/clients/galera-client';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const ctx = useRunningWorker('db-restore');
 const env = new MockActivityEnvironment();
@@ -159,7 +160,7 @@ describe('database restore activities', () => {
     expect(mismatch?.message).toMatch(/wp_posts differs/);
 
     // A wrong identity: DecryptionFailed, nothing swapped.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'wrong-key-'));
+    const dir = scratchDir('wrong-key-');
     execFileSync('age-keygen', ['-o', path.join(dir, 'k.txt')], { stdio: 'ignore' });
     const wrong = createGaleraRestoreActivities({ ...ctx.deps, backup: { ...ctx.deps.backup, identityFile: path.join(dir, 'k.txt') } });
     const decryptErr = await failureOf(act.run(wrong.loadDatabaseIntoStaging, { key: manifest.database.key, sha256: manifest.database.sha256, stagingDb: names.stagingDb }));

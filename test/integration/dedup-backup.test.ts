@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -31,6 +31,7 @@ import { objectBytes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
 import { spoolPrefix } from '../../activities/lib/restore-spool';
 import { testWorker, uniqueQueue, useRunningWorker } from '../helpers/temporal';
+import { scratchDir } from '../helpers/scratch';
 
 const dedupKey = randomBytes(32);
 const ctx = useRunningWorker('dedup', (d) => ({ ...d, backup: { ...d.backup, dedupKey } }));
@@ -154,7 +155,7 @@ describe('deduplicated file backups', () => {
     // Concurrency 1 with the fetch window: packs strictly in the order needed; 3, one batch of three; 8, two workers'
     // batches of four (as many as the point has).
     for (const concurrency of [1, 3, 8]) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'dedup-packs-'));
+      const dir = scratchDir('dedup-packs-');
       try {
         const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-xf', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
         const exit = new Promise<void>((resolve, reject) => tar.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`)))));
@@ -233,7 +234,7 @@ describe('deduplicated file backups', () => {
     const crashed = await createTestSite(ctx.deps, `dcrash-${tag()}.example.com`, { posts: 3, uploadBytes: 16 * 1024 });
     writeFileSync(path.join(crashed.filesPath, 'wp-content/uploads/video.bin'), randomBytes(10 * 1024 * 1024));
     const state = treeState(crashed.filesPath);
-    const keyFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'dedup-key-')), 'key');
+    const keyFile = path.join(scratchDir('dedup-key-'), 'key');
     writeFileSync(keyFile, dedupKey, { mode: 0o600 });
 
     let w = spawnDroverWorker('backup', { DROVER_BACKUP_DEDUP_KEY_FILE: keyFile, DROVER_FAULT_CRASH_AT: 'archiveDeduplicated:pack-stored' });

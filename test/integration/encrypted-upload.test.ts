@@ -10,10 +10,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,6 +27,7 @@ import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const deps = createActivityDeps(testEnv());
 afterAll(() => closeActivityDeps(deps));
@@ -37,8 +37,8 @@ afterAll(() => closeActivityDeps(deps));
  * log)` (bash lines appending to the log file) and then the real program. Returns the log's lines.
  */
 async function withWrappedFetcher(programs: string[], record: (program: string, log: string) => string, fn: (fetcher: PackFetcher, dir: string) => Promise<void>): Promise<string[]> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
-  const bin = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-bin-'));
+  const dir = scratchDir('pack-fetch-');
+  const bin = scratchDir('pack-fetch-bin-');
   const log = path.join(bin, 'log');
   for (const program of programs) {
     const real = spawnSync('bash', ['-c', `command -v ${program}`], { encoding: 'utf8' }).stdout.trim();
@@ -142,7 +142,7 @@ describe('decryptObjectTo', () => {
 
 describe('startPackFetcher', () => {
   it('writes the decrypted pack, and classifies a missing pack, a SHA-256 mismatch, a wrong key and a corrupt frame', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const dir = scratchDir('pack-fetch-');
     const base = `test/pack-fetch/${process.pid}-${Date.now()}`;
     const upload = async (key: string, plain: Buffer) => {
       const r = await uploadEncrypted({ s3: deps.s3, bucket: deps.bucket, key, exactKey: true, source: Readable.from([plain]), recipients: deps.backup.recipients });
@@ -242,7 +242,7 @@ describe('startPackFetcher', () => {
       setTimeout(() => res.destroy(), 50);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-'));
+    const dir = scratchDir('pack-fetch-');
     const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10 });
     try {
@@ -276,7 +276,7 @@ describe('startPackFetcher', () => {
       res.write(packed.subarray(0, 4096));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-killed-'));
+    const dir = scratchDir('pack-fetch-killed-');
     const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10 });
     const children = (pid: number) => pgrep(['-P', String(pid)]);
@@ -314,7 +314,7 @@ describe('startPackFetcher', () => {
   }, 60_000);
 
   it("a full disk on the restore worker is the worker's fault (WorkerDiskFull, retried), never a corrupt pack", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pack-fetch-full-'));
+    const dir = scratchDir('pack-fetch-full-');
     // A 1 MiB file system for a 3 MiB pack.
     spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', dir], { stdio: 'inherit' });
     try {

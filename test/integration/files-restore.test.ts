@@ -4,8 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +20,7 @@ import { objectBytes, treeHashes } from '../helpers/restore-point';
 import { createTestSite } from '../helpers/sites';
 import { useRunningWorker } from '../helpers/temporal';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const ctx = useRunningWorker('files-restore');
 const env = new MockActivityEnvironment();
@@ -163,7 +163,7 @@ describe('file restore activities', () => {
     const staging = site.filesPath + STAGING_SUFFIX;
 
     // The earlier attempt (its worker lost track of it): its tar has extracted one file and waits for the rest.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'stray-'));
+    const dir = scratchDir('stray-');
     writeFileSync(path.join(dir, 'stray-from-the-earlier-attempt.txt'), 'Café ™ half an archive');
     writeFileSync(path.join(dir, 'zz-still-arriving.bin'), Buffer.alloc(64 * 1024, 7));
     // tar reads whole records (10 KiB): the first one holds the stray file and the start of the next.
@@ -202,8 +202,8 @@ describe('file restore activities', () => {
   });
 
   it('a complete archive whose end of stream comes after tar has read its last record extracts (GNU tar exits on that record: the channel closed before the worker ended it)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'late-end-'));
-    const into = mkdtempSync(path.join(os.tmpdir(), 'late-end-out-'));
+    const dir = scratchDir('late-end-');
+    const into = scratchDir('late-end-out-');
     writeFileSync(path.join(dir, 'Café ™.txt'), 'the whole archive arrives, its end of stream a second later');
     // One 10 KiB record: the file, then the end-of-archive blocks.
     const archive = execFileSync('tar', ['-cf', '-', '-C', dir, 'Café ™.txt']);

@@ -10,8 +10,7 @@
  * or worker without keys refuses to start, naming the variables.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -30,6 +29,7 @@ import { textsOf } from '../helpers/history-secrets';
 import { TEST_PORT_OFFSET, TEST_STATE_DIR } from '../helpers/paths';
 import { createTestSite } from '../helpers/sites';
 import { testEnv, testWorker, useRunningWorker } from '../helpers/temporal';
+import { scratchDir } from '../helpers/scratch';
 
 const ctx = useRunningWorker('encrypted-history');
 const layout = devLayout(TEST_STATE_DIR, TEST_PORT_OFFSET);
@@ -105,7 +105,7 @@ describe('encrypted payloads', () => {
   });
 
   it('key rotation: a history written under the old key decodes after a new key is current (client, replay, codec server)', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'codec-rotation-'));
+    const dir = scratchDir('codec-rotation-');
     const oldKey = path.join(dir, 'drover_codec_key_2025b');
     const newKey = path.join(dir, 'drover_codec_key_2026a');
     writeFileSync(oldKey, randomBytes(32).toString('base64'));
@@ -154,7 +154,7 @@ describe('encrypted payloads', () => {
   });
 
   it('a CLI or worker without its codec keys refuses to start, naming the variables (exit 2)', async () => {
-    const state = mkdtempSync(path.join(os.tmpdir(), 'no-codec-'));
+    const state = scratchDir('no-codec-');
     const env = readFileSync(layout.envFile, 'utf8').split('\n').filter((l) => !l.startsWith('DROVER_CODEC_')).join('\n');
     writeFileSync(path.join(state, 'env'), env);
     const run = (args: string[], extra: Record<string, string> = {}) => drover(['--state-dir', state, ...args], { env: extra, timeoutMs: 60_000 });

@@ -4,8 +4,7 @@
  * before the first backup, a malformed date, a new name that is a registered site) exits 2 naming the field and
  * changes nothing.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -20,6 +19,7 @@ import { freshNamespace, testDataConverter, useRunningWorker } from '../helpers/
 import { Client } from '@temporalio/client';
 import { TASK_QUEUES } from '../../lib/contract/ids';
 import { beginRestoreUpdate, siteStateQuery, siteWorkflow } from '../../workflows/site';
+import { scratchDir } from '../helpers/scratch';
 
 const ctx = useRunningWorker('restore-cli');
 
@@ -32,7 +32,7 @@ async function backedUpSite(name: string) {
 
 /** A sites file naming one site. */
 function sitesFile(site: string): string {
-  const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'farm-')), 'sites.txt');
+  const f = path.join(scratchDir('farm-'), 'sites.txt');
   writeFileSync(f, `${site}\n`);
   return f;
 }
@@ -97,7 +97,7 @@ describe('drover restore site', () => {
     await ctx.deps.galera.query(await ctx.deps.galera.writerNode(), `DROP DATABASE \`${site.database}\``);
     rmSync(site.filesPath, { recursive: true, force: true });
     await markSiteDeleted(ctx.deps.galera, site.domain);
-    const list = path.join(mkdtempSync(path.join(os.tmpdir(), 'farm-')), 'sites.txt');
+    const list = path.join(scratchDir('farm-'), 'sites.txt');
     writeFileSync(list, `# lost in the outage\n${site.domain}\n`);
     const label = `cli-${ctx.taskQueue.slice(-6)}`;
     const farm = await drover(['restore', 'farm', '--sites-file', list, '--label', label, '--concurrency', '2', '--yes', '--worker', '--json']);

@@ -6,9 +6,8 @@
  * that answers 5xx after the swap is rolled back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError, type ApplicationFailure } from '@temporalio/client';
 import { createClient } from 'redis';
@@ -20,6 +19,7 @@ import { treeHashes } from '../helpers/restore-point';
 import { createTestSite, tableChecksums } from '../helpers/sites';
 import { freePorts } from '../helpers/ports';
 import { useRunningWorker } from '../helpers/temporal';
+import { scratchDir } from '../helpers/scratch';
 
 const ports = { backend: 0, varnish: 0, redis: 0 };
 const failing = new Set<string>();
@@ -58,7 +58,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'Content-Type': 'text/html', 'Cache-Control': 'public, max-age=600' }).end(`<h1>${host}</h1> ${req.url} hit ${backendHits}`);
   });
   await new Promise<void>((r) => backend.listen(ports.backend, '127.0.0.1', r));
-  workdir = mkdtempSync(path.join(os.tmpdir(), 'drover-front-'));
+  workdir = scratchDir('drover-front-');
   chmodSync(workdir, 0o755); // varnishd's worker process runs as its own unprivileged user
   // The shipped VCL, with its backend pointed at the local stand-in (the only change).
   const vcl = readFileSync(path.join(ROOT, 'configs/varnish/default.vcl'), 'utf8').replace('.host = "traefik";', '.host = "127.0.0.1";').replace('.port = "8081";', `.port = "${ports.backend}";`);

@@ -12,8 +12,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Connection, Client } from '@temporalio/client';
@@ -24,6 +23,7 @@ import type { smokeWorkflow } from '../../workflows/smoke';
 import { ROOT } from '../helpers/paths';
 import { testDataConverter, testEnv } from '../helpers/temporal';
 import { keyIdOfFile } from '../../lib/payload-codec';
+import { scratchDir } from '../helpers/scratch';
 
 const exec = promisify(execFile);
 const env = testEnv();
@@ -52,7 +52,6 @@ describe('the worker image', () => {
     await docker(['rm', '-f', CONTAINER]).catch(() => undefined);
     await docker(['rmi', '-f', IMAGE]).catch(() => undefined);
     await connection?.close();
-    if (secrets) rmSync(secrets, { recursive: true, force: true });
   });
 
   it('runs as uid 10001 with the tools activities call, the prebuilt bundle and production dependencies only', async () => {
@@ -79,7 +78,7 @@ describe('the worker image', () => {
 
   it('its infra worker runs the smoke workflow against the real services and is reported healthy', async () => {
     // Secrets as files readable by the image's user, as Docker secrets are mounted.
-    secrets = mkdtempSync(path.join(tmpdir(), 'drover-image-'));
+    secrets = scratchDir('drover-image-');
     chownSync(secrets, 10001, 10001);
     const put = (name: string, content: string | Buffer) => {
       const f = path.join(secrets, name);

@@ -3,12 +3,12 @@
  * that re-applies the metadata block when Docker starts installs the same DOCKER-USER rule bootstrap applies.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BOOTSTRAP_SCRIPT, bootstrapScript } from '../../activities/lib/node-scripts';
 import { localNodeDockerSocket, localNodeRunDir } from '../../lib/local-node-paths';
+import { scratchDir } from '../helpers/scratch';
 
 const RULE = '-d 169.254.169.254/32 -j DROP';
 
@@ -35,7 +35,7 @@ describe('BOOTSTRAP_SCRIPT', () => {
   // machine, scaled down); a dockerd asked to start its own containerd gives up the way dockerd 20.10 does when that
   // containerd is late; one handed a containerd that answers comes up.
   const fakeNode = () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'bootstrap-'));
+    const dir = scratchDir('bootstrap-');
     const bin = path.join(dir, 'bin');
     // The node's folder as deep as a checkout may put it; its sockets go under its short runtime folder.
     const node = path.join(dir, 'a-checkout-at-some-depth', '.drover-test', 'nodes', 'farm-with-a-long-name', 'farm-with-a-long-name-manager-01');

@@ -9,10 +9,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { useScratchDirs } from '../helpers/scratch';
+import { scratchDir } from '../helpers/scratch';
 import { downloadVerified, verifyObject } from '../../activities/lib/encrypted-download';
 
-const scratch = useScratchDirs('download-verified-');
 const bytes = Buffer.alloc(256 * 1024, 7);
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 
@@ -24,13 +23,13 @@ const failure = (p: Promise<unknown>) => p.then(() => null, (e: { type?: string;
 
 describe('downloadVerified', () => {
   it('keeps the object when its SHA-256 matches', async () => {
-    const file = path.join(scratch(), 'o.age');
+    const file = path.join(scratchDir('download-verified-'), 'o.age');
     expect(await downloadVerified({ s3: s3With(() => Readable.from([bytes])), bucket: 'b', key: 'k', sha256, file })).toEqual({ bytes: bytes.length });
     expect(existsSync(file)).toBe(true);
   });
 
   it('a connection dropped mid-download is the object store failing, not the disk, and leaves no file', async () => {
-    const dir = scratch();
+    const dir = scratchDir('download-verified-');
     const dropped = () =>
       new Readable({
         read() {
@@ -46,21 +45,21 @@ describe('downloadVerified', () => {
 
   it("the file's own failure is the worker's disk", async () => {
     // The file cannot be opened for writing (a folder is in its place).
-    const dir = scratch();
+    const dir = scratchDir('download-verified-');
     const err = await failure(downloadVerified({ s3: s3With(() => Readable.from([bytes])), bucket: 'b', key: 'k', sha256, file: dir }));
     expect(err?.type).toBe('WorkerDiskFull');
     expect(err?.message).toMatch(/EISDIR/);
   });
 
   it('another object than the manifest names is BackupCorrupted, and its file removed', async () => {
-    const dir = scratch();
+    const dir = scratchDir('download-verified-');
     const err = await failure(downloadVerified({ s3: s3With(() => Readable.from([Buffer.from('another object')])), bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age') }));
     expect(err?.type).toBe('BackupCorrupted');
     expect(readdirSync(dir)).toEqual([]);
   });
 
   it('without room for it (and the reserve), nothing is written and the body is let go', async () => {
-    const dir = scratch();
+    const dir = scratchDir('download-verified-');
     let body: Readable | null = null;
     const s3 = s3With(() => (body = Readable.from([bytes])));
     expect(await downloadVerified({ s3, bucket: 'b', key: 'k', sha256, file: path.join(dir, 'o.age'), reserveBytes: Number.MAX_SAFE_INTEGER })).toBeNull();

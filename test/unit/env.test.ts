@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvError, parseEnv, servicesEnvSchema, temporalEnvSchema, workerEnvSchema } from '../../lib/env';
 import { readDedupKey } from '../../lib/clients/deps';
 import { envForQueue, metricsPort } from '../../workers/run-worker';
+import { scratchDir } from '../helpers/scratch';
 
 const complete = {
   DROVER_S3_ENDPOINT: 'http://127.0.0.1:17070',
@@ -107,7 +107,7 @@ describe('environment parsing', () => {
 });
 
 describe('secrets given as files (X_FILE, as Docker secrets are mounted)', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-env-'));
+  const dir = scratchDir('drover-env-');
   const file = path.join(dir, 'galera_password');
   writeFileSync(file, 'from-a-file\n');
   const { DROVER_GALERA_PASSWORD: _p, ...withoutPassword } = complete;
@@ -136,7 +136,7 @@ describe('the backup identity per queue', () => {
 
 describe('the dedup key (issue 19)', () => {
   it('backup workers keep it (it decrypts nothing); a short key file is an EnvError naming the variable', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'dedup-key-'));
+    const dir = scratchDir('dedup-key-');
     writeFileSync(path.join(dir, 'ok'), Buffer.alloc(32, 7));
     writeFileSync(path.join(dir, 'short'), 'too short');
     const env = parseEnv(workerEnvSchema, { ...complete, DROVER_BACKUP_DEDUP_KEY_FILE: path.join(dir, 'ok'), DROVER_BACKUP_AGE_IDENTITY_FILE: '/secrets/age.txt' });

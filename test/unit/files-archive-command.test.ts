@@ -4,16 +4,15 @@
  * stderr, and its own exit code when the path is no directory.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { filesArchiveCommand, wordpressVersionOf } from '../../activities/storage-archive';
 import { KEPT_STDERR_BYTES, stderrKeeper } from '../../lib/clients/ssh-client';
 import { wordpressVersionCommand } from '../../lib/wp-version-shell';
+import { scratchDir } from '../helpers/scratch';
 
-const root = mkdtempSync(path.join(os.tmpdir(), 'drover-archive-cmd-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir('drover-archive-cmd-');
 
 /** A docroot whose path has a space, a quote and a dollar sign; with version.php when `version` is given. */
 function docroot(name: string, version?: string): string {

@@ -4,11 +4,11 @@
  * compiles what it renders (the same check configs.test.ts runs on the farm's VCL).
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backendName, renderFrontVcl, siteBackendProblem } from '../../lib/front-vcl';
+import { scratchDir } from '../helpers/scratch';
 
 const farm = readFileSync(path.join(__dirname, '../../configs/varnish/default.vcl'), 'utf8');
 const max = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(57)}.com`;
@@ -34,7 +34,7 @@ describe('renderFrontVcl', () => {
     ['one site with a 253-character name', [{ domain: max, address: '10.230.0.11', port: 65535 }]],
     ['three sites', ['x.test', 'shop.example.co.uk', 'xn--bcher-kva.example'].map((domain, i) => ({ domain, address: `10.230.0.${11 + i}`, port: 20000 + i }))],
   ])('varnishd -C compiles it: %s', (_name, sites) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'front-vcl-'));
+    const dir = scratchDir('front-vcl-');
     // varnishd reads the file after dropping to its own user: the folder must be readable by it.
     chmodSync(dir, 0o755);
     const f = path.join(dir, 'front.vcl');

@@ -4,16 +4,15 @@
  * user data carries the key byte for byte.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { utils } from 'ssh2';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { deriveHostKey, hostKeyUserData } from '../../lib/clients/host-keys';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-hostkey-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('drover-hostkey-');
 const seed = Buffer.from('0123456789abcdef0123456789abcdef');
 
 describe('derived host keys', () => {

@@ -3,15 +3,14 @@
  * with the processes the restore runs, `age -d -i <identity> | zstd -d`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Encrypter } from 'age-encryption';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { zstdStoredFrame } from '../../activities/lib/encrypted-upload';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-age-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('drover-age-');
 
 function keypair(name: string): { identity: string; recipient: string } {
   const identity = path.join(dir, name);

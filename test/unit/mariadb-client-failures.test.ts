@@ -5,16 +5,15 @@
  * listens on: the load of a restore whose node went away before its client connected was failed for good.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { classifyMariadbClientExit } from '../../lib/clients/errors';
 import { loadDumpFile } from '../../activities/lib/dump-load';
 import { freePort } from '../helpers/ports';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-client-fail-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('drover-client-fail-');
 
 describe('MariaDB client failures', () => {
   it.each([

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeClientOptionsFile } from '../../activities/lib/mariadb-options-file';
 import { readPasswordFile } from '../../activities/lib/old-host';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { scratchDir } from '../helpers/scratch';
 
 describe('writeClientOptionsFile', () => {
   it.each(['plain', 'quote"and\\backslash', 'space and #hash;semi', "it's=ünïcødé", '\\'])('MariaDB reads the password %j back exactly', (password) => {
@@ -36,7 +36,7 @@ describe('writeClientOptionsFile', () => {
 
 describe('readPasswordFile (the old host\'s database password)', () => {
   it('takes one trailing newline off and refuses a line break inside, naming the file, not the password', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-pw-'));
+    const dir = scratchDir('drover-pw-');
     writeFileSync(path.join(dir, 'ok'), 'sécret\n');
     expect(await readPasswordFile(path.join(dir, 'ok'))).toBe('sécret');
     writeFileSync(path.join(dir, 'two'), 'first\nsecondhalf\n');

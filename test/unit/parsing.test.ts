@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseGaleraNodes } from '../../lib/clients/galera-client';
@@ -8,6 +7,7 @@ import { parseSshTarget, formatSshTarget, hostKeyFingerprint } from '../../lib/c
 import { createDockerClient } from '../../lib/clients/docker-client';
 import { connectionSettings } from '../../lib/temporal-connection';
 import { devLayout } from '../../devkit/dev-env';
+import { scratchDir } from '../helpers/scratch';
 
 describe('ssh targets', () => {
   it.each([
@@ -26,7 +26,7 @@ describe('ssh targets', () => {
 
   it('fingerprints a key exactly as ssh-keygen -l does', () => {
     // git does not keep the 0600 mode ssh-keygen insists on, so work on a private copy.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'fp-'));
+    const dir = scratchDir('fp-');
     const key = path.join(dir, 'k');
     copyFileSync(path.join(__dirname, '..', 'fixtures', 'unauthorized_ed25519'), key);
     chmodSync(key, 0o600);

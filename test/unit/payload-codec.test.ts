@@ -5,14 +5,14 @@
  * loading names the variable at fault.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { AesGcmPayloadCodec, ENCODING, loadCodecKeys, METADATA_KEY_ID, keyIdOfFile, parseKey } from '../../lib/payload-codec';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'codec-keys-'));
+const dir = scratchDir('codec-keys-');
 function keyFile(id: string, content: string | Buffer = randomBytes(32).toString('base64') + '\n'): string {
   const f = path.join(dir, `drover_codec_key_${id}`);
   writeFileSync(f, content);

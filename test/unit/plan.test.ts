@@ -1,6 +1,5 @@
 /** The farm plan: the default plan's nodes and cost, and bad plans refused with the field named. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { DEFAULT_PLAN, loadPlan, PlanError, validatePlan } from '../../lib/plan/
 import { planCost, plannedNodes } from '../../lib/plan/nodes';
 import { cidrRange, subnetCapacity } from '../../lib/plan/schema';
 import { stackOrder } from '../../lib/plan/stack-order';
+import { scratchDir } from '../helpers/scratch';
 
 const defaultDoc = () => parse(readFileSync(DEFAULT_PLAN, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -68,7 +68,7 @@ describe('bad plans are refused naming the field', () => {
   });
 
   it('a YAML syntax error names the line, a missing file names --plan', () => {
-    const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'plan-')), 'bad.yml');
+    const f = path.join(scratchDir('plan-'), 'bad.yml');
     writeFileSync(f, 'name: farm\nregion: fra1\npools:\n  - { role: manager, count: 3\n');
     expect(() => loadPlan(f)).toThrow(PlanError);
     try {

@@ -3,12 +3,12 @@
  * not read from, and which program a failed one is blamed on.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { blamed, chainFailure, killedFailure, pipelineFailure, spawnChain, spawnPipeline } from '../../activities/lib/process-chain';
 import { pgrep } from '../helpers/pgrep';
+import { scratchDir } from '../helpers/scratch';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -89,7 +89,7 @@ describe('spawnChain', () => {
   }, 10_000);
 
   it("ignores BASH_ENV: a file it names prints nothing into the chain's output", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-chain-'));
+    const dir = scratchDir('drover-chain-');
     writeFileSync(path.join(dir, 'env.sh'), 'echo junk-from-bash-env\n');
     const before = process.env.BASH_ENV;
     process.env.BASH_ENV = path.join(dir, 'env.sh');
@@ -138,7 +138,7 @@ describe('blamed', () => {
 
 describe('spawnPipeline', () => {
   it("runs N programs from a file the worker opened, keeps each one's stderr and blames the one that failed", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-pipeline-'));
+    const dir = scratchDir('drover-pipeline-');
     writeFileSync(path.join(dir, 'in'), 'one\ntwo\nthree\n');
     const fd = openSync(path.join(dir, 'in'), 'r');
     try {
@@ -191,7 +191,7 @@ describe('spawnPipeline endWithWorker', () => {
   // A worker (here a Node process of its own) starts `sleep | cat` from a file, as a database load is started, and is
   // then killed with SIGKILL: with the watchdog the pipeline is gone within seconds; without it, it runs on.
   const orphanOf = async (endWithWorker: boolean): Promise<boolean> => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-orphan-'));
+    const dir = scratchDir('drover-orphan-');
     const seconds = `40.${Date.now() % 1000000}`;
     const script = path.join(dir, 'worker.ts');
     writeFileSync(path.join(dir, 'in'), 'x');
@@ -230,7 +230,7 @@ setInterval(() => undefined, 1000);
   }, 40_000);
 
   it('bash alone killed (the OOM killer may pick it): the watchdog ends the programs it left, and itself', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-orphan-'));
+    const dir = scratchDir('drover-orphan-');
     writeFileSync(path.join(dir, 'in'), 'x');
     const seconds = `41.${Date.now() % 1000000}`;
     const name = `drover-test-${seconds}`;

@@ -1,6 +1,5 @@
 /** Pure pieces of disaster recovery: the drill's rotating sample, side-by-side names, the sites file, the window. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { readSitesFile } from '../../client/commands/restore';
 import { drillSample, weekNumber } from '../../lib/drill-sample';
 import { runWindow } from '../../workflows/lib/child-window';
 import { restoreTargetNames } from '../../lib/restore-targets';
+import { scratchDir } from '../helpers/scratch';
 
 const sites = (n: number) => Array.from({ length: n }, (_, i) => `site${String(i).padStart(3, '0')}.example.com`);
 
@@ -62,7 +62,7 @@ describe('side-by-side names', () => {
 
 describe('sites file', () => {
   const file = (text: string) => {
-    const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'sites-')), 'sites.txt');
+    const f = path.join(scratchDir('sites-'), 'sites.txt');
     writeFileSync(f, text);
     return f;
   };

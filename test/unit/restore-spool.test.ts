@@ -1,14 +1,12 @@
 import { statfsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useScratchDirs } from '../helpers/scratch';
+import { scratchDir } from '../helpers/scratch';
 import { promiseRoom } from '../../activities/lib/restore-spool';
-
-const scratch = useScratchDirs('spool-test-');
 
 describe('restore spool folders', () => {
   it('promises room to downloads in flight: two that each fit, but not together, are not both let through', () => {
-    const dir = scratch();
+    const dir = scratchDir('spool-test-');
     const st = statfsSync(dir);
     const free = st.bavail * st.bsize;
     const half = Math.floor(free * 0.6);

@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -8,9 +7,10 @@ import { loadStackBundle, StackBundleError, stackVariables } from '../../lib/sta
 import { stackDeployScript } from '../../activities/swarm-nodes';
 import { siteStackOverrides } from '../../activities/site-service';
 import { LOCAL_SITE_SERVICE } from '../../lib/local-services';
+import { scratchDir } from '../helpers/scratch';
 
 function repo(stack: string, files: Record<string, string> = {}): string {
-  const root = mkdtempSync(path.join(tmpdir(), 'bundle-'));
+  const root = scratchDir('bundle-');
   mkdirSync(path.join(root, 'stacks'));
   writeFileSync(path.join(root, 'stacks/s.yml'), stack);
   for (const [rel, content] of Object.entries(files)) {
@@ -70,7 +70,7 @@ describe('stack bundles', () => {
 
   it("a site's deploy on a local cluster merges a second compose file that maps its domain to its container; on a farm none", () => {
     // The script run for real, with a `docker` that prints its arguments and the compose files it is given.
-    const dir = mkdtempSync(path.join(tmpdir(), 'stack-override-'));
+    const dir = scratchDir('stack-override-');
     mkdirSync(path.join(dir, 'bin'));
     writeFileSync(path.join(dir, 'bin', 'docker'), '#!/bin/sh\necho "$*"\nfor f in "$@"; do case $f in *.yml) echo "== $f"; cat "$f";; esac; done\n', { mode: 0o755 });
     const overrides = siteStackOverrides({ domain: 'xn--bcher-kva.example', ...LOCAL_SITE_SERVICE });

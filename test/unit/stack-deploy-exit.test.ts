@@ -5,16 +5,16 @@
  * that lasted the bound is reported as timed out.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runStackDeploy } from '../../activities/swarm-nodes';
 import type { ExecResult, SshClient } from '../../lib/clients/ssh-client';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-deploy-exit-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('drover-deploy-exit-');
 
 /** Runs a command as an SSH session would (`sh -c`, the script on stdin), here, with `docker` being `script`. */
 function localShell(dockerScript: string): SshClient {

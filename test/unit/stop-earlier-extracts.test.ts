@@ -6,14 +6,13 @@
  * `pgrep` on PATH that keeps finding one (a process in D state cannot be made on purpose here).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EXTRACT_WOULD_NOT_STOP, stopEarlierExtracts } from '../../activities/storage-restore';
+import { scratchDir } from '../helpers/scratch';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-stop-extract-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('drover-stop-extract-');
 
 describe('stopping an earlier extract', () => {
   it('kills a running tar into the same staging folder (only that one) and goes on', async () => {

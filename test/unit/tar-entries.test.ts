@@ -4,16 +4,16 @@
  * symlinks, hard links, empty directories, empty files and files spanning many blocks.
  */
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { openRefs, pieceId, sealRefs } from '../../activities/lib/dedup-files';
 import { dataPadding, END_OF_ARCHIVE, headerSize, tarEntries } from '../../activities/lib/tar-entries';
+import { scratchDir } from '../helpers/scratch';
 
 function tree(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tar-entries-'));
+  const dir = scratchDir('tar-entries-');
   mkdirSync(path.join(dir, 'wp-content/uploads/2024/empty'), { recursive: true });
   const long = `${'ünïcødé-'.repeat(20)}/${'x'.repeat(180)}.txt`;
   mkdirSync(path.join(dir, path.dirname(long)), { recursive: true });

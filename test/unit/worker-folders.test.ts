@@ -7,14 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useScratchDirs } from '../helpers/scratch';
+import { scratchDir } from '../helpers/scratch';
+import { ROOT } from '../helpers/paths';
 import { HOST, removeStaleWorkerFolders, startTime, WORKER_FOLDER_KINDS, workerFolder, workerFolderOwner, workerFolderPrefix, workerFolderPrefixOf } from '../../activities/lib/worker-folders';
 
-const scratch = useScratchDirs('worker-folders-test-');
 
 describe('worker folders', () => {
   it("removes a gone worker's folders of every kind, never a running one's, this worker's, another host's or another kind's", () => {
-    const dir = scratch();
+    const dir = scratchDir('worker-folders-test-');
     // A PID that was a process and is no longer one.
     const gone = Number(spawnSync('sh', ['-c', 'echo $$'], { encoding: 'utf8' }).stdout.trim());
     const parentStart = startTime(process.ppid)!;
@@ -41,5 +41,31 @@ describe('worker folders', () => {
     expect(removeStaleWorkerFolders(dir)).toBe(stale.length + 2);
     expect([...stale, reused, legacyGone].map((d) => existsSync(d))).toEqual([...stale, reused, legacyGone].map(() => false));
     expect([legacyRunning, parent, parentOptions, other, unknownKind, elsewhere, own].map((d) => existsSync(d))).toEqual([true, true, true, true, true, true, true]);
+  });
+
+  it('names, and on its next start removes, the folders of a killed worker whose host name is as long as the kernel allows (64)', () => {
+    const dir = scratchDir('worker-folders-test-');
+    // A container's host name of 64 characters (Linux's most), dashes and dots in it, in a UTS namespace of its own.
+    const host = `restore-worker-${'a1b2c3d4'.repeat(4)}.farm-tor1.x`.padEnd(64, 'z');
+    expect(host).toHaveLength(64);
+    const mod = JSON.stringify(path.join(ROOT, 'dist/activities/lib/worker-folders.js'));
+    const onHost = (script: string) => {
+      const r = spawnSync('unshare', ['-u', 'sh', '-c', 'hostname "$1" && exec node -e "$2"', 'sh', host, `const w = require(${mod}); ${script}`], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return r.stdout.trim();
+    };
+    // A worker on that host makes a folder of every kind and ends without removing them (killed mid-step).
+    const made: string[] = JSON.parse(onHost(`console.log(JSON.stringify(w.WORKER_FOLDER_KINDS.map((k) => w.workerFolder(k, ${JSON.stringify(dir)}))))`));
+    expect(made).toHaveLength(WORKER_FOLDER_KINDS.length);
+    for (const [i, d] of made.entries()) {
+      // Within a file name's 255 bytes, and read back whole: the host as it was (its dashes made underscores), a PID and a start time.
+      expect(path.basename(d).length).toBeLessThan(255);
+      expect(workerFolderOwner(path.basename(d))).toMatchObject({ kind: WORKER_FOLDER_KINDS[i], host: host.replace(/-/g, '_'), pid: expect.any(Number), start: expect.stringMatching(/^\d+$/) });
+    }
+    // This host's worker leaves them (another host's, as a container sharing the folder would have); the next worker on that host removes them all.
+    expect(removeStaleWorkerFolders(dir)).toBe(0);
+    expect(onHost(`console.log(w.removeStaleWorkerFolders(${JSON.stringify(dir)}))`)).toBe(String(made.length));
+    expect(made.filter((d) => existsSync(d))).toEqual([]);
   });
 });

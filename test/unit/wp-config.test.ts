@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { adaptWpConfigForFarm, parseWpConfig } from '../../lib/wp-config';
+import { scratchDir } from '../helpers/scratch';
 
 describe('parseWpConfig', () => {
   it.each([
@@ -55,7 +55,7 @@ describe('adaptWpConfigForFarm', () => {
     // Again: unchanged (a retried step).
     expect(adaptWpConfigForFarm(text, { tablePrefix: 'wpx7_' }).text).toBe(text);
     // PHP's verdict: the constants come from the service's environment and secret file.
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-wpconfig-'));
+    const dir = scratchDir('drover-wpconfig-');
     try {
       writeFileSync(path.join(dir, 'wp-config.php'), text);
       writeFileSync(path.join(dir, 'secret'), 'farm-secret\n');
