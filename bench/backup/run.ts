@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { concurrency: CONCURRENCY, cores: os.cpus().length };
   // The run's one backup worker, as the farm runs it: with the stack's memory settings (stacks/drover.yml).
   const worker = await startWorker({ queue: 'backup', stateDir: STATE, deployed: true, nodeFlags: [...WORKER_FLAGS, ...workerPerfFlags], root: WORKER_ROOT });
-  // The floor's scripts and its MariaDB options file (the database password): removed however the run ends.
+  // The floor's scripts and its MariaDB options file (the database password): removed first when the run ends, failed or not.
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-bench-'));
   try {
     const node = (await deps.galera.syncedNodes()).at(-1)!;
@@ -271,10 +271,10 @@ async function main(): Promise<void> {
     }
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
     await worker.stop().catch(() => undefined);
     await connection.close();
     await closeActivityDeps(deps);
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -2,5 +2,6 @@
 import { afterAll } from 'vitest';
 import { removeFileScratchDirs } from './scratch';
 
-// Registered before the file's own hooks: with vitest's default order (after-hooks in reverse), it runs after them all.
+// Registered before the file's own hooks: with vitest's default order (after-hooks in reverse), it runs after the
+// file's afterAll hooks.
 afterAll(removeFileScratchDirs);

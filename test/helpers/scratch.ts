@@ -1,8 +1,9 @@
 /**
  * Private folders under the temporary folder for tests, each removed when it is no longer needed: one made inside a
- * test when that test ends, one made outside a test (at a file's or a `describe`'s top, or in a hook) after the file's
- * last `afterAll` (test/helpers/scratch-teardown.ts, a setup file of every project). Tests put keys, passwords and
- * whole docroots in them; none is left in the temporary folder after a run.
+ * test (its `beforeEach` and `afterEach` included) when that test ends, one made outside a test (at a file's top, in a
+ * `describe`, in `beforeAll` or `afterAll`) once the file has ended, after its own `afterAll` hooks
+ * (test/helpers/scratch-teardown.ts, a setup file of every project). Tests put keys, passwords and whole docroots in
+ * them. A file that fails to load has no `afterAll`: the folders it made at its top go when the next file ends.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

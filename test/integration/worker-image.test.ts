@@ -40,7 +40,6 @@ const inImage = async (script: string) => (await docker(['run', '--rm', '--netwo
 // with vfs, which copies the whole image at every step, and was opt-in then: a .dockerignore that left out devkit/
 // broke the build unnoticed).
 describe('the worker image', () => {
-  let secrets = '';
   let connection: Connection | undefined;
 
   beforeAll(async () => {
@@ -78,7 +77,7 @@ describe('the worker image', () => {
 
   it('its infra worker runs the smoke workflow against the real services and is reported healthy', async () => {
     // Secrets as files readable by the image's user, as Docker secrets are mounted.
-    secrets = scratchDir('drover-image-');
+    const secrets = scratchDir('drover-image-');
     chownSync(secrets, 10001, 10001);
     const put = (name: string, content: string | Buffer) => {
       const f = path.join(secrets, name);

@@ -11,7 +11,6 @@ import { scratchDir } from '../helpers/scratch';
 import { ROOT } from '../helpers/paths';
 import { HOST, removeStaleWorkerFolders, startTime, WORKER_FOLDER_KINDS, workerFolder, workerFolderOwner, workerFolderPrefix, workerFolderPrefixOf } from '../../activities/lib/worker-folders';
 
-
 describe('worker folders', () => {
   it("removes a gone worker's folders of every kind, never a running one's, this worker's, another host's or another kind's", () => {
     const dir = scratchDir('worker-folders-test-');
@@ -48,24 +47,27 @@ describe('worker folders', () => {
     // A container's host name of 64 characters (Linux's most), dashes and dots in it, in a UTS namespace of its own.
     const host = `restore-worker-${'a1b2c3d4'.repeat(4)}.farm-tor1.x`.padEnd(64, 'z');
     expect(host).toHaveLength(64);
-    const mod = JSON.stringify(path.join(ROOT, 'dist/activities/lib/worker-folders.js'));
-    const onHost = (script: string) => {
-      const r = spawnSync('unshare', ['-u', 'sh', '-c', 'hostname "$1" && exec node -e "$2"', 'sh', host, `const w = require(${mod}); ${script}`], { encoding: 'utf8' });
-      expect(r.stderr).toBe('');
-      expect(r.status).toBe(0);
+    // Each worker is the module's source run by vite-node in a user and UTS namespace of its own (root not needed) whose
+    // host name is `host`.
+    const scripts = scratchDir('worker-folders-scripts-');
+    const onHost = (name: string, body: string) => {
+      const script = path.join(scripts, `${name}.ts`);
+      writeFileSync(script, `import * as w from ${JSON.stringify(path.join(ROOT, 'activities/lib/worker-folders.ts'))};\n${body}\n`);
+      const r = spawnSync('unshare', ['-r', '-u', 'sh', '-c', 'hostname "$1" && exec "$2" "$3" "$4"', 'sh', host, process.execPath, path.join(ROOT, 'node_modules/vite-node/vite-node.mjs'), script], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
       return r.stdout.trim();
     };
     // A worker on that host makes a folder of every kind and ends without removing them (killed mid-step).
-    const made: string[] = JSON.parse(onHost(`console.log(JSON.stringify(w.WORKER_FOLDER_KINDS.map((k) => w.workerFolder(k, ${JSON.stringify(dir)}))))`));
+    const made: string[] = JSON.parse(onHost('killed', `console.log(JSON.stringify(w.WORKER_FOLDER_KINDS.map((k) => w.workerFolder(k, ${JSON.stringify(dir)}))));`));
     expect(made).toHaveLength(WORKER_FOLDER_KINDS.length);
     for (const [i, d] of made.entries()) {
-      // Within a file name's 255 bytes, and read back whole: the host as it was (its dashes made underscores), a PID and a start time.
-      expect(path.basename(d).length).toBeLessThan(255);
+      // Made (mkdtemp would have failed past a file name's 255 bytes) and read back whole: the host as it was (its dashes
+      // made underscores), a PID and a start time.
       expect(workerFolderOwner(path.basename(d))).toMatchObject({ kind: WORKER_FOLDER_KINDS[i], host: host.replace(/-/g, '_'), pid: expect.any(Number), start: expect.stringMatching(/^\d+$/) });
     }
     // This host's worker leaves them (another host's, as a container sharing the folder would have); the next worker on that host removes them all.
     expect(removeStaleWorkerFolders(dir)).toBe(0);
-    expect(onHost(`console.log(w.removeStaleWorkerFolders(${JSON.stringify(dir)}))`)).toBe(String(made.length));
+    expect(onHost('next', `console.log(w.removeStaleWorkerFolders(${JSON.stringify(dir)}));`)).toBe(String(made.length));
     expect(made.filter((d) => existsSync(d))).toEqual([]);
   });
 });
