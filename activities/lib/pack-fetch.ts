@@ -23,6 +23,7 @@ import { classifyStorageError, failure } from '../../lib/clients/errors';
 import { killGroup, killedFailure, spawnScript } from './process-chain';
 import { freeBytes } from './restore-spool';
 import { yieldCpuShell } from './cpu-yield';
+import { processStat } from './process-stat';
 import { decryptFailure } from './encrypted-download';
 
 // $1: the identity file; the working directory is the restore's folder. Each batch on stdin: a line with its number of
@@ -118,21 +119,6 @@ export interface PackFetcher {
   fetch(o: { key: string; sha256: string; name: string }): Promise<void>;
   /** Ends the fetcher, killing jobs still running; resolves once its processes are gone. */
   close(): Promise<void>;
-}
-
-/**
- * A process's state and start time from /proc/<pid>/stat (the fields after the command's closing parenthesis):
- * 'gone' when there is no such process, null when it cannot be read for another reason (then nothing is decided).
- */
-function processStat(pid: number): { state: string; start: string } | 'gone' | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : null;
-  }
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: f[0], start: f[19] };
 }
 
 /**
