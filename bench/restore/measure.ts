@@ -62,9 +62,11 @@ export interface SiteMeasurement {
   exact: { copy: boolean; dedupCopy: boolean; live: boolean; pairs: boolean | null };
   /**
    * With `pairs` over 1, the floor (both at once) and Drover's deduplicated restore to a new name again, one after
-   * the other, that many times in all (the first pair is the run's floorMs.both and dedupCopy).
+   * the other, that many times in all (the first pair is the run's floorMs.both and dedupCopy). Each with the
+   * CPU-seconds both used (machine, Galera nodes) and the restore's steps: a pair slower than the others shows
+   * where (a branch, the steps around them, more CPU for the same work).
    */
-  pairs: { floorMs: number; dedupMs: number }[];
+  pairs: { floorMs: number; dedupMs: number; floorCpu: { machine: number; galera: number }; dedupCpu: { machine: number; galera: number }; dedupSteps: RestoreSiteResult['steps'] }[];
   /** The 1-minute load average at the end of each phase: other work on the machine shows here. */
   loadAverage: { floor: number; copy: number; dedupCopy: number; live: number };
   /**
@@ -126,7 +128,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
  * The floor: the same tools by hand, no Temporal, no verification, no staging, no swap. Measures the database
  * alone, the files alone and both at once; `again()` measures both at once once more (for the pairs).
  */
-async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Manifest, tag: string): Promise<{ ms: SiteMeasurement['floorMs']; cpu: { machine: number; galera: number }; again: () => Promise<number>; close: () => Promise<void> }> {
+async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Manifest, tag: string): Promise<{ ms: SiteMeasurement['floorMs']; cpu: { machine: number; galera: number }; again: () => Promise<{ ms: number; cpu: { machine: number; galera: number } }>; close: () => Promise<void> }> {
   const node = await deps.galera.writerNode();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drover-rbench-'));
   const cnf = path.join(dir, 'c.cnf');
@@ -158,10 +160,9 @@ async function measureFloor({ env, deps, stateDir }: BenchContext, manifest: Man
       ms: { database: database.ms, files: files.ms, both: both.value.ms },
       cpu: both.cpu,
       again: async () => {
-        await settle();
-        const ms = (await bothOnce()).ms;
+        const run = await withCpu(stateDir, 'floor', bothOnce);
         await dropDatabases();
-        return ms;
+        return { ms: run.value.ms, cpu: run.cpu };
       },
       close,
     };
@@ -230,7 +231,8 @@ async function measureDrover(
   // the clock starts (the restore's time is the workflow's own rtoMs). In the bench's process, its activities
   // would share a V8 heap with the bench's, whose full collections the worker's buffers set off.
   const cpuSeconds = { floor: floor.cpu } as SiteMeasurement['cpuSeconds'];
-  // A pair's restore (phase 'pair') is timed only: cpuSeconds keep the first run's.
+  // A pair's restore (phase 'pair'): its CPU goes with the pair (cpuSeconds keep the first run's).
+  let pairCpu = { machine: 0, galera: 0 };
   const restore = async (args: { site: string; point: string; to?: string }, phase: 'copy' | 'dedupCopy' | 'live' | 'pair') => {
     const w = await startWorker({ queue: 'restore', stateDir: ctx.stateDir, deployed: true, nodeFlags: workerPerfFlags });
     try {
@@ -243,7 +245,8 @@ async function measureDrover(
       });
       const worker1 = processCpuSeconds(w.proc.pid!);
       const workerByThread = threadCpuDelta(threads0, threadCpuSeconds(w.proc.pid!));
-      if (phase !== 'pair') cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1), workerByThread };
+      if (phase === 'pair') pairCpu = run.cpu;
+      else cpuSeconds[phase] = { ...run.cpu, worker: +(worker1.own - worker0.own).toFixed(1), workerChildren: +(worker1.children - worker0.children).toFixed(1), workerByThread };
       return run.value;
     } finally {
       await w.stop();
@@ -269,14 +272,16 @@ async function measureDrover(
     loadAverage.dedupCopy = load1();
     // More pairs, floor then Drover, each on a quiet machine: single runs of either vary by a third from one to the
     // next. Before the restore over the live site, whose clean-up removes the site's previous docroot.
-    const pairs = [{ floorMs: floorMs.both, dedupMs: dedupCopy.r.rtoMs }];
+    const pairs: SiteMeasurement['pairs'] = [{ floorMs: floorMs.both, dedupMs: dedupCopy.r.rtoMs, floorCpu: floor.cpu, dedupCpu: { machine: cpuSeconds.dedupCopy.machine, galera: cpuSeconds.dedupCopy.galera }, dedupSteps: dedupCopy.r.steps }];
     let pairsExact = true;
     for (let i = 1; i < pairCount; i++) {
       log(`  pair ${i + 1} of ${pairCount}: the floor, then the deduplicated point to a new name`);
       const f = await floor.again();
+      log(`    floor ${(f.ms / 1000).toFixed(1)} s, ${f.cpu.machine} CPU-s (Galera ${f.cpu.galera})`);
       const d = await restoreCopy(dedupDate, `dcopy${i + 1}-${spec.domain}`, 'pair');
       pairsExact &&= d.exact;
-      pairs.push({ floorMs: f, dedupMs: d.r.rtoMs });
+      log(`    deduplicated restore ${(d.r.rtoMs / 1000).toFixed(1)} s (${(d.r.rtoMs / f.ms).toFixed(2)} ×), ${pairCpu.machine} CPU-s (Galera ${pairCpu.galera})`);
+      pairs.push({ floorMs: f.ms, dedupMs: d.r.rtoMs, floorCpu: f.cpu, dedupCpu: pairCpu, dedupSteps: d.r.steps });
     }
     log('  drover: restore the deduplicated point over the live site (safety point first)');
     const live = await restore({ site: spec.domain, point: dedupDate }, 'live');
