@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever Drover's local environment and tests need and is missing on this machine: Debian packages,
-# the Go-built tools (Temporal CLI, versitygw) and node_modules; then builds dist/ if the sources changed.
+# the Go-built tools (Temporal CLI, versitygw, Drover's own drover-packs) and node_modules; then builds dist/ if
+# the sources changed.
 # Quick when everything is present, so `bin/drover` and the test command run it every time.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +37,18 @@ go_tool() {
 }
 go_tool temporal github.com/temporalio/cli/cmd/temporal@v1.5.1
 go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.7.0
+# drover-packs, the restore worker's pack fetcher: built from this repository's tools/drover-packs, again whenever
+# that source changes (its SHA-256 beside the program).
+packs_src="$root/tools/drover-packs"
+packs_sum="$(cat "$packs_src"/go.mod "$packs_src"/go.sum "$packs_src"/*.go | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$bindir/drover-packs" ] || [ "$(cat "$bindir/drover-packs.sum" 2>/dev/null)" != "$packs_sum" ]; then
+  command -v go >/dev/null 2>&1 || { echo "drover: Go is needed to build drover-packs (tools/drover-packs)" >&2; exit 1; }
+  say "building drover-packs (tools/drover-packs)"
+  tmp="$(mktemp "$bindir/.drover-packs.XXXXXX")"
+  (cd "$packs_src" && CGO_ENABLED=0 go build -trimpath -o "$tmp" .) >&2
+  mv -f "$tmp" "$bindir/drover-packs"
+  echo "$packs_sum" > "$bindir/drover-packs.sum"
+fi
 
 cd "$root"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { abandonSink, decryptObjectTo } from './encrypted-download';
-import { PACKS_PER_BATCH, startPackFetcher } from './pack-fetch';
+import { startPackFetcher } from './pack-fetch';
 import { spoolFolder } from './restore-spool';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
@@ -89,7 +89,7 @@ export interface DedupRestoreOptions {
   sink: Writable;
   sinkExit?: Promise<void>;
   signal?: AbortSignal;
-  /** Packs fetched and decrypted at once, in batches of up to PACKS_PER_BATCH (default 8: two batches of four). */
+  /** Packs fetched and decrypted at once (default 8). */
   concurrency?: number;
   onPhase?: (phase: string, packsDone: number) => void;
   /** Bytes of the rebuilt tar the sink has taken so far, as it takes them. */
@@ -164,10 +164,6 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     const order = [...new Set([...index.entries.flatMap((e) => e.p.map((p) => index.pieces[p][1])), ...index.packs.keys()])];
     const position = new Map(order.map((pack, at) => [pack, at]));
     const concurrency = Math.max(1, Math.min(o.concurrency ?? 8, index.packs.length));
-    // Each worker asks for a batch of packs at once (one curl and one openssl for the batch: pack-fetch.ts), the
-    // concurrency shared out in batches of up to PACKS_PER_BATCH: two workers of four by default, so one batch is
-    // fetched while the other's packs are decrypted.
-    const batchSizes = Array.from({ length: Math.ceil(concurrency / PACKS_PER_BATCH) }, (_, k) => Math.min(PACKS_PER_BATCH, concurrency - k * PACKS_PER_BATCH));
     // The fetch window: a worker starts the pack at `order[next]` only while it is fewer than `ahead` packs past
     // the one the tar waits for (always inside the window, so the tar never waits on a pack nobody may fetch).
     const ahead = concurrency * 2;
@@ -182,36 +178,27 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
     let next = 0;
     let done = 0;
     let failed: unknown = null;
-    const worker = async (batchSize: number) => {
+    const worker = async () => {
       const scan = Buffer.allocUnsafe(256 * 1024);
       while (next < order.length && !failed) {
-        // A whole batch (or what is left) inside the window, else wait for it to move: a worker at its edge taking
-        // the one pack that fits would pay a curl and an openssl for it alone. The tar's pack is always taken by
-        // then (the window is at least two batches wide).
-        const want = Math.min(batchSize, order.length - next);
-        if (next + want > needed + ahead) {
+        // The next pack inside the window, else wait for it to move (the tar's pack is always inside).
+        if (next >= needed + ahead) {
           await windowMoved();
           continue;
         }
-        const take = order.slice(next, next + want);
-        next += want;
-        // Asked for in one turn: one batch.
-        const fetched = take.map((i) => fetcher.fetch({ key: index.packs[i].key, sha256: index.packs[i].sha256, name: String(i) }));
-        for (const f of fetched) f.catch(() => undefined);
+        const i = order[next++];
+        const pack = index.packs[i];
         try {
-          for (const [k, i] of take.entries()) {
-            const pack = index.packs[i];
-            await fetched[k];
-            const file = await open(packFile(i), 'r');
-            files.set(i, file);
-            await locatePieces(file, pack.key, i, wantedByPack[i], found, scan);
-            const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
-            if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
-            // A pack no entry reads (if any) was fetched to be checked only.
-            if (readsLeft[i] === 0) await dropPack(i);
-            Object.assign(ready[i], { settled: true }).resolve();
-            o.onPhase?.('fetch packs, extract', ++done);
-          }
+          await fetcher.fetch({ key: pack.key, sha256: pack.sha256, name: String(i) });
+          const file = await open(packFile(i), 'r');
+          files.set(i, file);
+          await locatePieces(file, pack.key, i, wantedByPack[i], found, scan);
+          const missing = [...wantedByPack[i]].filter((id) => !found.has(id));
+          if (missing.length) throw failure('BackupCorrupted', `${pack.key} lacks ${missing.length} pieces the index ${o.indexKey} names (first ${missing[0].slice(0, 16)}…)`);
+          // A pack no entry reads (if any) was fetched to be checked only.
+          if (readsLeft[i] === 0) await dropPack(i);
+          Object.assign(ready[i], { settled: true }).resolve();
+          o.onPhase?.('fetch packs, extract', ++done);
         } catch (err) {
           failed ??= err;
           // Whatever the tar is waiting for fails too: nothing hangs on a pack no worker will fetch.
@@ -221,7 +208,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
         }
       }
     };
-    const workers = batchSizes.map(worker);
+    const workers = Array.from({ length: concurrency }, worker);
     const fetching = Promise.all(workers);
     fetching.catch(() => undefined);
     const need = async (pack: number) => {

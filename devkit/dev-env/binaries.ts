@@ -3,8 +3,8 @@
  * Drover's cache folder, else built once from the Go module proxy into that cache.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { binCacheDir } from '../../lib/tool-path';
 import { execFileP, which } from './processes';
 
 export const GO_TOOLS = {
@@ -13,10 +13,6 @@ export const GO_TOOLS = {
 } as const;
 
 export type GoTool = keyof typeof GO_TOOLS;
-
-export function binCacheDir(): string {
-  return process.env.DROVER_BIN_DIR ?? path.join(os.homedir(), '.cache', 'drover', 'bin');
-}
 
 export async function resolveGoTool(tool: GoTool, log: (msg: string) => void = () => undefined): Promise<string> {
   const cached = path.join(binCacheDir(), tool);

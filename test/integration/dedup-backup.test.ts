@@ -152,8 +152,8 @@ describe('deduplicated file backups', () => {
     const manifest = await run(createSpacesActivities(ctx.deps).readManifest, { site: site.domain, date: '2026-11-02' });
     const packFolders = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(spoolPrefix('packs')));
     const before = packFolders();
-    // Concurrency 1 with the fetch window: packs strictly in the order needed; 3, one batch of three; 8, two workers'
-    // batches of four (as many as the point has).
+    // Concurrency 1 with the fetch window: packs strictly in the order needed; 3 and 8 at once (8: as many as the
+    // point has).
     for (const concurrency of [1, 3, 8]) {
       const dir = scratchDir('dedup-packs-');
       try {

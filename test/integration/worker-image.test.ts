@@ -1,9 +1,11 @@
 /**
  * The worker image, built from the repository's Dockerfile by the real Docker and run for real. No registry is
- * reachable, so its base (node:20-bookworm-slim) is stood in for by scripts/build-node-base-image.sh: Debian
- * bookworm from the Debian mirror plus this machine's Node 20, in the official image's layout. Everything after
- * the FROM line is the Dockerfile as operators build it (npm install, tsc, the workflow bundle, prune, apt-get
- * of the tools, the non-root user), with --network host for the npm registry and the Debian mirror.
+ * reachable, so its bases are stood in for: node:20-bookworm-slim by scripts/build-node-base-image.sh (Debian
+ * bookworm from the Debian mirror plus this machine's Node 20, in the official image's layout), golang:1.25-bookworm
+ * by scripts/build-go-base-image.sh (that image plus this machine's Go in /usr/local/go). Everything after the FROM
+ * lines is the Dockerfile as operators build it (drover-packs built from its Go modules, npm install, tsc, the
+ * workflow bundle, prune, apt-get of the tools, the non-root user), with --network host for the Go module proxy,
+ * the npm registry and the Debian mirror.
  *
  * Asserted: the image runs as uid 10001 with the tools activities call and production dependencies only; its
  * infra worker, given its secrets as files (as the drover stack mounts Docker secrets), runs the smoke workflow
@@ -29,6 +31,7 @@ const exec = promisify(execFile);
 const env = testEnv();
 const DOCKER_HOST = env.DROVER_DOCKER_HOST;
 const BASE = 'drover-local/node:20-bookworm-slim';
+const GO_BASE = 'drover-local/golang:bookworm';
 const IMAGE = `drover-local/drover:test-${randomBytes(3).toString('hex')}`;
 const NAMESPACE = `image-${randomBytes(3).toString('hex')}`;
 const CONTAINER = `drover-image-${randomBytes(3).toString('hex')}`;
@@ -44,7 +47,8 @@ describe('the worker image', () => {
 
   beforeAll(async () => {
     await exec('bash', [path.join(ROOT, 'scripts/build-node-base-image.sh'), BASE], { env: { ...process.env, DOCKER_HOST }, timeout: 600_000 });
-    await docker(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${BASE}`, '-t', IMAGE, ROOT], 1_200_000);
+    await exec('bash', [path.join(ROOT, 'scripts/build-go-base-image.sh'), GO_BASE, BASE], { env: { ...process.env, DOCKER_HOST }, timeout: 600_000 });
+    await docker(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${BASE}`, '--build-arg', `GO_IMAGE=${GO_BASE}`, '-t', IMAGE, ROOT], 1_200_000);
   }, 1_800_000);
 
   afterAll(async () => {
@@ -58,8 +62,10 @@ describe('the worker image', () => {
     const facts = await inImage(
       [
         'echo "uid=$(id -u) gid=$(id -g)"',
-        'for t in mariadb-dump mariadb zstd age ssh tini wget node curl openssl tee bash; do command -v $t >/dev/null && echo "tool=$t"; done',
+        'for t in mariadb-dump mariadb zstd age ssh tini wget node curl openssl tee bash drover-packs; do command -v $t >/dev/null && echo "tool=$t"; done',
         'echo "node=$(node --version)"',
+        // The fetcher runs in the image (static, no libc needed): without its argument it says how to use it, exit 2.
+        'drover-packs 2>/dev/null; echo "packs-exit=$?"',
         'test -s dist/workflow-bundle.infra.js && test -s dist/workflow-bundle.backup.js && test -s dist/workflow-bundle.restore.js && test -f dist/workers/infra.js && echo bundle=ok',
         'for d in typescript vitest eslint; do test -e node_modules/$d && echo "dev=$d"; done',
         'touch dist/x 2>/dev/null || echo code=read-only',
@@ -67,8 +73,9 @@ describe('the worker image', () => {
     );
     const lines = facts.split('\n');
     expect(lines).toContain('uid=10001 gid=10001');
-    expect(lines.filter((l) => l.startsWith('tool=')).sort()).toEqual(['age', 'bash', 'curl', 'mariadb', 'mariadb-dump', 'node', 'openssl', 'ssh', 'tee', 'tini', 'wget', 'zstd'].map((t) => `tool=${t}`));
+    expect(lines.filter((l) => l.startsWith('tool=')).sort()).toEqual(['age', 'bash', 'curl', 'drover-packs', 'mariadb', 'mariadb-dump', 'node', 'openssl', 'ssh', 'tee', 'tini', 'wget', 'zstd'].map((t) => `tool=${t}`));
     expect(facts).toMatch(/^node=v20\./m);
+    expect(lines).toContain('packs-exit=2');
     expect(lines).toContain('bundle=ok');
     // Dev dependencies pruned; root owns the code, so the worker cannot rewrite what it runs.
     expect(lines.filter((l) => l.startsWith('dev='))).toEqual([]);
