@@ -8,10 +8,9 @@
  * counted again from 1) gets its killed self's PID back but not its start time. Never one of another host name (a
  * container sharing the folder: its PIDs are not this one's to judge).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { processStat } from './process-stat';
 
 /** What a folder is for: a restore's spool (checked object, packs), or a MariaDB client's options (load, dump, migration load). */
 export type WorkerFolderKind = 'restore-object' | 'restore-packs' | 'load' | 'dump' | 'migrate-load';
@@ -20,10 +19,17 @@ export const WORKER_FOLDER_KINDS: readonly WorkerFolderKind[] = ['restore-object
 /** The host name as it can stand in a folder name (no `-`: the name's fields are split on it). */
 export const HOST = os.hostname().replace(/[^A-Za-z0-9.]/g, '_') || 'host';
 
-/** The start time of process `pid` (clock ticks after boot), or null when it is not running or unknown. */
+/**
+ * The start time of process `pid` (clock ticks after boot), or null when it is not running or unknown: the 22nd field
+ * of /proc/<pid>/stat, counted after the command's closing parenthesis (a command may hold spaces and parentheses).
+ */
 export function startTime(pid: number): string | null {
-  const st = processStat(pid);
-  return st && st !== 'gone' ? (st.start ?? null) : null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 const OWN_START = startTime(process.pid) ?? '0';
