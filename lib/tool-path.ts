@@ -23,7 +23,8 @@ function executable(file: string): boolean {
 /** The program `name`: the first executable of that name on PATH, else in the cache folder; null when neither has it. */
 export function toolPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && executable(path.join(dir, name))) return path.join(dir, name);
+    // A relative entry would depend on the worker's working folder: passed over.
+    if (path.isAbsolute(dir) && executable(path.join(dir, name))) return path.join(dir, name);
   }
   const cached = path.join(binCacheDir(), name);
   return executable(cached) ? cached : null;

@@ -10,6 +10,10 @@ set -euo pipefail
 tag="${1:-drover-local/golang:bookworm}"
 base="${2:-drover-local/node:20-bookworm-slim}"
 command -v go >/dev/null || { echo "build-go-base-image: needs Go on this machine" >&2; exit 1; }
+# The image builds with this Go alone (GOTOOLCHAIN=local): tools/drover-packs/go.mod asks for 1.25.
+version="$(go env GOVERSION)"; version="${version#go}"; minor="${version#1.}"; minor="${minor%%.*}"
+case "$version" in 1.*) [ "$minor" -ge 25 ] 2>/dev/null || { echo "build-go-base-image: needs Go 1.25 or newer on this machine (found $version)" >&2; exit 1; } ;; esac
+docker image inspect "$base" >/dev/null 2>&1 || { echo "build-go-base-image: the base image $base is missing (scripts/build-node-base-image.sh builds it)" >&2; exit 1; }
 goroot="$(go env GOROOT)"
 # The recipe: this script, the Go it copies and the base it starts from. An image built by another recipe is rebuilt.
 recipe="$( (cat "${BASH_SOURCE[0]}"; go version; docker image inspect --format '{{.Id}}' "$base") | sha256sum | cut -c1-16)"

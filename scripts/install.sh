@@ -45,7 +45,12 @@ if [ ! -x "$bindir/drover-packs" ] || [ "$(cat "$bindir/drover-packs.sum" 2>/dev
   command -v go >/dev/null 2>&1 || { echo "drover: Go is needed to build drover-packs (tools/drover-packs)" >&2; exit 1; }
   say "building drover-packs (tools/drover-packs)"
   tmp="$(mktemp "$bindir/.drover-packs.XXXXXX")"
-  (cd "$packs_src" && CGO_ENABLED=0 go build -trimpath -o "$tmp" .) >&2
+  # Its go.mod asks for Go 1.25: an older Go 1.21 or later fetches that toolchain from the module proxy itself.
+  (cd "$packs_src" && CGO_ENABLED=0 go build -trimpath -o "$tmp" .) >&2 || {
+    rm -f "$tmp"
+    echo "drover: building drover-packs failed (tools/drover-packs needs Go 1.25, or a Go from 1.21 on that can fetch it: $(go version))" >&2
+    exit 1
+  }
   mv -f "$tmp" "$bindir/drover-packs"
   echo "$packs_sum" > "$bindir/drover-packs.sum"
 fi

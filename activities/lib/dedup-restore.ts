@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { failure } from '../../lib/clients/errors';
 import { ID_BYTES, type FilesIndex } from './dedup-files';
 import { abandonSink, decryptObjectTo } from './encrypted-download';
-import { startPackFetcher } from './pack-fetch';
+import { packFetcherProgram, startPackFetcher } from './pack-fetch';
 import { spoolFolder } from './restore-spool';
 import { dataPadding, END_OF_ARCHIVE } from './tar-entries';
 
@@ -117,6 +117,8 @@ export async function restoreDeduplicated(o: DedupRestoreOptions): Promise<{ ent
 }
 
 async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs: number; bytes: number }> {
+  // A worker without the fetcher fails before the index is downloaded or a folder made.
+  const program = packFetcherProgram();
   const chunks: Buffer[] = [];
   await decryptObjectTo({
     s3: o.s3,
@@ -138,7 +140,7 @@ async function rebuild(o: DedupRestoreOptions): Promise<{ entries: number; packs
 
   const tmp = spoolFolder('packs');
   const files = new Map<number, FileHandle>();
-  const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, dir: tmp, signal: o.signal });
+  const fetcher = startPackFetcher({ s3: o.s3, bucket: o.bucket, identityFile: o.identityFile, dir: tmp, signal: o.signal, program });
   try {
     const wantedByPack = index.packs.map(() => new Set<string>());
     for (const [id, pack] of index.pieces) wantedByPack[pack].add(id);

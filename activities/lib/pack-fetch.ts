@@ -24,9 +24,9 @@ import { yieldCpuShell } from './cpu-yield';
 import { decryptFailure } from './encrypted-download';
 import { toolPath } from '../../lib/tool-path';
 
-// $1: the identity file, $2: the program. The shell only lowers its own priority and its session's, then becomes
-// the fetcher (exec): its process group is the fetcher's, which closing it signals.
-const FETCHER = `${yieldCpuShell} exec "$2" "$1"`;
+// $1: the identity file, $2: the program, $3: the stall bound in seconds. The shell only lowers its own priority and
+// its session's, then becomes the fetcher (exec): its process group is the fetcher's, which closing it signals.
+const FETCHER = `${yieldCpuShell} exec "$2" "$1" "$3"`;
 
 /** How long a pack's presigned GET stays valid: its job starts right after it is signed. */
 const URL_TTL_SECONDS = 15 * 60;
@@ -48,10 +48,13 @@ function readOr(file: string): string {
   }
 }
 
-/** The fetcher's program: on PATH (the worker image), else where scripts/install.sh builds it. */
-function fetcherProgram(): string {
+/**
+ * The fetcher's program: on PATH (the worker image), else where scripts/install.sh builds it. Missing, the worker is
+ * not set up to restore a deduplicated point: ConfigMissing (permanent), before anything is downloaded.
+ */
+export function packFetcherProgram(): string {
   const found = toolPath('drover-packs');
-  if (!found) throw failure('StorageUnavailable', 'the pack fetcher drover-packs is not installed on this worker (scripts/install.sh builds it; the worker image has it)');
+  if (!found) throw failure('ConfigMissing', 'the pack fetcher drover-packs is not installed on this restore worker (scripts/install.sh builds it into ~/.cache/drover/bin; the worker image has it in /usr/local/bin)');
   return found;
 }
 
@@ -78,11 +81,13 @@ function jobFailure(code: number, status: number, job: { key: string; sha256: st
  * SHA-256 mismatch or a corrupt zstd frame BackupCorrupted, age refusing DecryptionFailed, the worker's disk full
  * WorkerDiskFull, the fetcher killed from outside (the OOM killer, an operator) WorkerProcessKilled for every job
  * it was running. A transient failure of storage is retried (three attempts in all, as the SDK's client makes).
- * `signal` kills the fetcher and its jobs.
+ * `signal` kills the fetcher and its jobs. A transfer moving under 1 KiB a second over `stallSeconds` (60; tests
+ * shorten it) is given up, and retried as a transient failure.
  */
-export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; dir: string; signal?: AbortSignal; retryDelayMs?: number }): PackFetcher {
+export function startPackFetcher(o: { s3: S3Client; bucket: string; identityFile: string; dir: string; signal?: AbortSignal; retryDelayMs?: number; program?: string; stallSeconds?: number }): PackFetcher {
+  const program = o.program ?? packFetcherProgram();
   // Its own process group, so closing it reaches the fetcher.
-  const sh = spawnScript(FETCHER, ['drover-packs', path.resolve(o.identityFile), fetcherProgram()], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.dir });
+  const sh = spawnScript(FETCHER, ['drover-packs', path.resolve(o.identityFile), program, String(o.stallSeconds ?? 60)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: o.dir });
   const [stdin, stdout, stderrOut] = [sh.stdin!, sh.stdout!, sh.stderr!];
   const jobs = new Map<number, { resolve: (outcome: { code: number; status: number }) => void; reject: (e: unknown) => void }>();
   let stderr = '';

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,6 +25,7 @@ import { restoreDeduplicated } from '../../activities/lib/dedup-restore';
 import { decryptObjectTo } from '../../activities/lib/encrypted-download';
 import { uploadEncrypted } from '../../activities/lib/encrypted-upload';
 import { startPackFetcher, type PackFetcher } from '../../activities/lib/pack-fetch';
+import { spoolPrefix } from '../../activities/lib/restore-spool';
 import { testEnv } from '../helpers/temporal';
 import { createSpacesClient } from '../../lib/clients/spaces-client';
 import { freezeS3 } from '../helpers/frozen';
@@ -268,6 +270,57 @@ describe('startPackFetcher', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a restore worker without drover-packs fails ConfigMissing, permanent, before downloading anything or making a folder', async () => {
+    const saved = { PATH: process.env.PATH, DROVER_BIN_DIR: process.env.DROVER_BIN_DIR };
+    const packFolders = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith(spoolPrefix('packs')));
+    const before = packFolders();
+    process.env.PATH = '/usr/bin:/bin';
+    process.env.DROVER_BIN_DIR = scratchDir('no-packs-');
+    try {
+      // An index key that does not exist: reached, it would fail ObjectNotFound instead.
+      const err = await restoreDeduplicated({ s3: deps.s3, bucket: deps.bucket, indexKey: `test/no-such/${process.pid}/files.index.json`, indexSha256: '0'.repeat(64), identityFile: deps.backup.identityFile!, sink: new PassThrough() }).then(
+        () => null,
+        (e: { type?: string; nonRetryable?: boolean; message: string }) => e,
+      );
+      expect(err).toMatchObject({ type: 'ConfigMissing', nonRetryable: true });
+      expect(err?.message).toMatch(/drover-packs is not installed/);
+      expect(packFolders()).toEqual(before);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.DROVER_BIN_DIR === undefined) delete process.env.DROVER_BIN_DIR;
+      else process.env.DROVER_BIN_DIR = saved.DROVER_BIN_DIR;
+    }
+  });
+
+  it('a transfer trickling under 1 KiB a second is given up (the stall bound, shortened here to 2 s) and retried, never waited on', async () => {
+    // 600 bytes a second: over 1 KiB within every 2 s (what a watchdog reset by each KiB would let run for the 29
+    // minutes of this 1 MiB body), under 1 KiB a second on average (curl's --speed-limit 1024, which the fetcher keeps).
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200, { 'content-length': String(1024 * 1024) });
+      const trickle = setInterval(() => res.write(Buffer.alloc(60)), 100);
+      res.on('close', () => clearInterval(trickle));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = scratchDir('pack-fetch-slow-');
+    const s3 = new S3Client({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+    const fetcher = startPackFetcher({ s3, bucket: 'b', identityFile: deps.backup.identityFile!, dir, retryDelayMs: 10, stallSeconds: 2 });
+    try {
+      const started = Date.now();
+      const err = await fetcher.fetch({ key: 'slow', sha256: '0'.repeat(64), name: '1' }).then(() => null, (e: { type?: string; message: string }) => e);
+      expect(err?.type).toBe('StorageUnavailable');
+      expect(err?.message).toMatch(/under 1024 bytes a second over 2s: transfer given up/);
+      expect(hits, 'three attempts').toBe(3);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(readdirSync(dir).filter((n) => n === '1'), 'nothing taken for the pack').toEqual([]);
+    } finally {
+      await fetcher.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
 
   it('the fetcher killed from outside mid-transfer (the OOM killer) fails its jobs at once, retryable, never waited on', async () => {
     // A pack whose GET sends a little and then hangs, as a transfer does when the fetcher is killed and nothing will

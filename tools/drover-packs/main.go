@@ -2,7 +2,7 @@
 // decrypts (age) and decompresses (zstd) it into a file, in one long-running process: no program is started per
 // pack, and no ciphertext is written to disk (activities/lib/pack-fetch.ts starts it, one per restore).
 //
-// Usage: drover-packs <identity-file>, in the restore's private folder. Each line on stdin is a job:
+// Usage: drover-packs <identity-file> [<stall-seconds>], in the restore's private folder. Each line on stdin is a job:
 //
 //	<n> <out> <sha256> <url>
 //
@@ -11,14 +11,15 @@
 // a failure go to "<out>.err", a response's headers to "<out>.hdr" when its status is not 2xx. Codes:
 //
 //	0  the pack is in <out>, decrypted
-//	10 the transfer failed (no connection in 20 s, under 1 KiB/s for 60 s, cut short)
+//	10 the transfer failed (no connection in 20 s, under 1 KiB/s over 60 s, cut short)
 //	11 an HTTP status other than 2xx (its body is never taken for the pack)
 //	13 the ciphertext's SHA-256 is not the expected one (its SHA-256 the error file's last line)
 //	14 age refused the ciphertext (not for this identity, tampered with)
 //	15 the plaintext is not valid zstd
 //	18 the pack could not be written (the restore worker's disk)
+//	19 a job line this program cannot read (the worker never writes one)
 //
-// At the end of stdin it waits for the jobs running and exits 0.
+// At the end of stdin it waits for the jobs running and exits 0 (1 when stdin could not be read to its end).
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,22 +44,25 @@ import (
 )
 
 const (
+	// A connection, its TLS handshake included, made within this (curl's --connect-timeout 20, which the fetcher
+	// used before).
 	connectTimeout = 20 * time.Second
-	// A transfer is given up once it has moved less than stallBytes in stallTime (curl's --speed-limit 1024
-	// --speed-time 60, which the fetcher used before).
-	stallBytes = 1024
-	stallTime  = 60 * time.Second
+	// A transfer is given up once it has moved less than stallRate bytes a second over stallTime (by default 60 s,
+	// its response's headers included: curl's --speed-limit 1024 --speed-time 60).
+	stallRate = 1024
 	// Packs are ~8 MiB of pieces; a Content-Length past this is not one.
 	maxPackBytes = 1 << 30
 )
 
+var stallTime = 60 * time.Second
+
 var client = &http.Client{
 	Transport: &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: connectTimeout}).DialContext,
-		ResponseHeaderTimeout: stallTime,
-		DisableCompression:    true,
-		MaxIdleConnsPerHost:   16,
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: connectTimeout}).DialContext,
+		TLSHandshakeTimeout: connectTimeout,
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: 16,
 	},
 	// A redirect's body is never the pack: its status is the outcome.
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -86,24 +91,20 @@ func note(file, words string) {
 	fmt.Fprintln(f, strings.TrimSpace(words))
 }
 
-// stallReader keeps its transfer's watchdog from firing while at least stallBytes arrive every stallTime.
-type stallReader struct {
+// countingReader counts the bytes its transfer has moved, for the stall watchdog.
+type countingReader struct {
 	r     io.Reader
-	timer *time.Timer
-	since int
+	moved *atomic.Int64
 }
 
-func (s *stallReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	s.since += n
-	if s.since >= stallBytes {
-		s.since = 0
-		s.timer.Reset(stallTime)
-	}
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.moved.Add(int64(n))
 	return n, err
 }
 
-// errReader remembers the error its reader returned (other than EOF): which stage of a chain failed.
+// errReader remembers the error its reader returned (other than EOF): which stage of a chain failed. Read in the
+// goroutine that reads the chain (the zstd decoder runs synchronously, WithDecoderConcurrency(1)), so no lock.
 type errReader struct {
 	r   io.Reader
 	err error
@@ -135,19 +136,30 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func fetch(url, file string) (body []byte, code, status int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stalled atomic.Bool
-	timer := time.AfterFunc(stallTime, func() {
-		stalled.Store(true)
-		cancel()
-	})
+	// Every stallTime, the bytes moved since the last check: under stallRate a second on average ends the transfer.
+	var moved atomic.Int64
+	var stalled, done atomic.Bool
+	var watch func()
+	watch = func() {
+		if done.Load() {
+			return
+		}
+		if moved.Swap(0) < stallRate*int64(stallTime/time.Second) {
+			stalled.Store(true)
+			cancel()
+			return
+		}
+		time.AfterFunc(stallTime, watch)
+	}
+	time.AfterFunc(stallTime, watch)
+	defer done.Store(true)
 	// The transfer's own words, or the stall's when the watchdog ended it.
 	words := func(err error) string {
 		if stalled.Load() {
-			return fmt.Sprintf("under %d bytes in %s: transfer given up", stallBytes, stallTime)
+			return fmt.Sprintf("under %d bytes a second over %s: transfer given up", stallRate, stallTime)
 		}
 		return err.Error()
 	}
-	defer timer.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		note(file, "fetch: "+err.Error())
@@ -175,7 +187,7 @@ func fetch(url, file string) (body []byte, code, status int) {
 		size = 0
 	}
 	buf := make([]byte, 0, size+1)
-	r := &stallReader{r: resp.Body, timer: timer}
+	r := &countingReader{r: resp.Body, moved: &moved}
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -244,12 +256,15 @@ func job(line string, ids []age.Identity, idErr error) {
 	w := strings.Fields(line)
 	if len(w) != 4 {
 		fmt.Fprintf(os.Stderr, "drover-packs: a job line has %d words, not 4\n", len(w))
+		if len(w) > 0 {
+			report(w[0], 19, 0)
+		}
 		return
 	}
 	n, file, want, url := w[0], w[1], w[2], w[3]
 	if strings.ContainsAny(file, "/") {
 		fmt.Fprintf(os.Stderr, "drover-packs: job %s: %q is not a file name\n", n, file)
-		report(n, 18, 0)
+		report(n, 19, 0)
 		return
 	}
 	body, code, status := fetch(url, file)
@@ -272,9 +287,17 @@ func job(line string, ids []age.Identity, idErr error) {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: drover-packs <identity-file>")
+	if len(os.Args) < 2 || len(os.Args) > 3 {
+		fmt.Fprintln(os.Stderr, "usage: drover-packs <identity-file> [<stall-seconds>]")
 		os.Exit(2)
+	}
+	if len(os.Args) == 3 {
+		seconds, err := strconv.Atoi(os.Args[2])
+		if err != nil || seconds < 1 {
+			fmt.Fprintf(os.Stderr, "drover-packs: stall-seconds must be a whole number of seconds, not %q\n", os.Args[2])
+			os.Exit(2)
+		}
+		stallTime = time.Duration(seconds) * time.Second
 	}
 	// An identity that cannot be read fails every job as age would have (DecryptionFailed), not the fetcher.
 	var ids []age.Identity
@@ -295,4 +318,8 @@ func main() {
 		}()
 	}
 	wg.Wait()
+	if err := in.Err(); err != nil {
+		fmt.Fprintf(os.Stderr, "drover-packs: reading jobs: %v\n", err)
+		os.Exit(1)
+	}
 }
